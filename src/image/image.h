@@ -1,0 +1,51 @@
+/* image.h: image decoding and encoding with libvips. Decodes JPEG, PNG, WebP, GIF (first
+ * frame), TIFF from memory; applies EXIF orientation; flattens alpha on white; converts
+ * grey / CMYK / 16-bit to 8-bit sRGB; checks a pixel limit from the header before decoding.
+ * Also crops, makes thumbnails and encodes JPEG / WebP. Call visor_image_init() once. */
+#ifndef VISOR_IMAGE_IMAGE_H
+#define VISOR_IMAGE_IMAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/error.h"
+
+#define VISOR_IMAGE_DEFAULT_MAX_PIXELS (40u * 1000u * 1000u)
+
+typedef struct visor_box {
+  float x, y, w, h; /* in pixels of the upright (EXIF-rotated) original image */
+} visor_box;
+
+/* What the header says, without decoding the pixels. */
+typedef struct visor_image_info {
+  int width, height; /* upright (after EXIF orientation) */
+  char format[16];   /* "jpeg", "png", "webp", "gif", "tiff" */
+} visor_image_info;
+
+/* An 8-bit sRGB image, 3 bands, row-major interleaved RGB. Owned by the caller. */
+typedef struct visor_rgb_image {
+  int width, height;
+  uint8_t *pixels; /* width * height * 3 bytes */
+} visor_rgb_image;
+
+visor_code visor_image_init(visor_error *err);
+
+/* Reads the header: VISOR_ERR_UNSUPPORTED when the bytes are not an image libvips decodes,
+ * VISOR_ERR_TOO_LARGE when width*height > max_pixels (0 = default). */
+visor_code visor_image_probe(const void *data, size_t len, size_t max_pixels,
+                             visor_image_info *info, visor_error *err);
+
+/* Decodes to upright 8-bit RGB. max_side > 0 shrinks on load so that the longer side is
+ * at most max_side (scale factor returned in *scale = decoded / original, else 1). */
+visor_code visor_image_decode_rgb(const void *data, size_t len, size_t max_pixels, int max_side,
+                                  visor_rgb_image *out, float *scale, visor_error *err);
+void visor_rgb_image_free(visor_rgb_image *image);
+
+/* Crops box (clamped to the image) from the encoded image and encodes it as JPEG (or WebP
+ * when webp != 0), scaled down so the longer side is at most max_side (0 = no limit).
+ * *out is malloc'd; the caller frees it. */
+visor_code visor_image_crop_encode(const void *data, size_t len, size_t max_pixels,
+                                   const visor_box *box, int max_side, int webp, void **out,
+                                   size_t *out_len, visor_error *err);
+
+#endif

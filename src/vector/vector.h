@@ -1,0 +1,81 @@
+/* vector.h: the vector store interface. One collection of fixed-dimension vectors, each
+ * with a string id (a region id) and metadata that searches can filter on. Backends:
+ * hnsw:// (built-in HNSW, hnsw.c) and, later, chroma:// (ChromaDB HTTP API v2).
+ * Pipelines see only this interface. */
+#ifndef VISOR_VECTOR_VECTOR_H
+#define VISOR_VECTOR_VECTOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/error.h"
+
+typedef enum visor_metric {
+  VISOR_METRIC_COSINE, /* 1 - cos; vectors are normalised on insert and query */
+  VISOR_METRIC_IP,     /* 1 - <a,b> */
+  VISOR_METRIC_L2,     /* squared euclidean distance */
+} visor_metric;
+
+/* Metadata stored with each vector. Strings are copied by the store. labels are
+ * "key=value" strings. */
+typedef struct visor_vector_meta {
+  const char *product_id;
+  const char *category;
+  const char *const *labels;
+  size_t label_count;
+  const char *model; /* "name@version" of the model that made the vector */
+} visor_vector_meta;
+
+/* A search filter: every non-empty part must hold (AND). Applied during graph traversal,
+ * not by over-fetching. NULL / zero counts mean "no constraint". */
+typedef struct visor_vector_filter {
+  const char *const *categories; /* the vector's category is any of these */
+  size_t category_count;
+  const char *const *labels; /* the vector has every one of these "key=value" labels */
+  size_t label_count;
+  const char *model; /* exact model "name@version" */
+} visor_vector_filter;
+
+typedef struct visor_vector_hit {
+  char id[64];
+  char product_id[64];
+  float distance; /* smaller is closer (see visor_metric) */
+} visor_vector_hit;
+
+typedef struct visor_vector_params {
+  visor_metric metric;
+  int m;               /* HNSW links per node (default 16) */
+  int ef_construction; /* default 200 */
+  int ef_search;       /* default 64; a search uses max(ef_search, k) */
+} visor_vector_params;
+
+typedef struct visor_vector_store visor_vector_store;
+
+/* The operations every backend implements. All are thread-safe: many concurrent readers
+ * with writers. An upsert or remove that returned VISOR_OK is durable (survives kill -9). */
+typedef struct visor_vector_ops {
+  visor_code (*upsert)(visor_vector_store *store, const char *id, const float *vector,
+                       const visor_vector_meta *meta, visor_error *err);
+  visor_code (*remove)(visor_vector_store *store, const char *id, visor_error *err);
+  /* Fills up to k hits, closest first; *count is how many. */
+  visor_code (*search)(visor_vector_store *store, const float *query, size_t k,
+                       const visor_vector_filter *filter, visor_vector_hit *hits, size_t *count,
+                       visor_error *err);
+  size_t (*count)(visor_vector_store *store); /* live (not deleted) vectors */
+  void (*close)(visor_vector_store *store);   /* flushes and frees */
+} visor_vector_ops;
+
+struct visor_vector_store {
+  const visor_vector_ops *ops;
+  size_t dim;
+};
+
+/* Opens (creating if needed) collection `collection` of dimension dim at url:
+ * "hnsw:///abs/path/dir" (the collection is a sub-folder). params may be NULL for the
+ * defaults. On failure returns NULL and fills err. */
+visor_vector_store *visor_vector_open(const char *url, const char *collection, size_t dim,
+                                      const visor_vector_params *params, visor_error *err);
+
+void visor_vector_params_default(visor_vector_params *params);
+
+#endif
