@@ -29,7 +29,14 @@ visor_code visor_error_wrap(visor_error *err, const char *fmt, ...) {
   va_end(ap);
   char old[sizeof err->message];
   memcpy(old, err->message, sizeof old);
-  snprintf(err->message, sizeof err->message, "%s: %s", prefix, old);
+  size_t used = strlen(prefix);
+  if (used > sizeof err->message - 3) used = sizeof err->message - 3;
+  memcpy(err->message, prefix, used);
+  memcpy(err->message + used, ": ", 2);
+  size_t room = sizeof err->message - used - 3;
+  size_t old_len = strnlen(old, room);
+  memcpy(err->message + used + 2, old, old_len);
+  err->message[used + 2 + old_len] = '\0';
   return err->code;
 }
 

@@ -48,4 +48,11 @@ visor_code visor_image_crop_encode(const void *data, size_t len, size_t max_pixe
                                    const visor_box *box, int max_side, int webp, void **out,
                                    size_t *out_len, visor_error *err);
 
+/* Cuts box (pixels of image, clamped to it; NULL = the whole image) out of an RGB image in
+ * memory and resizes it to exactly out_w x out_h (triangle filter, antialiased on reduction;
+ * sub-pixel box edges). The aspect ratio is the caller's choice. out->pixels is malloc'd
+ * (visor_rgb_image_free). */
+visor_code visor_rgb_image_resize(const visor_rgb_image *image, const visor_box *box, int out_w,
+                                  int out_h, visor_rgb_image *out, visor_error *err);
+
 #endif

@@ -18,8 +18,8 @@ typedef struct visor_label {
 } visor_label;
 
 typedef struct visor_region {
-  visor_box box;       /* original-image pixels */
-  int whole_image;     /* 1 for the region every image gets */
+  visor_box box;        /* original-image pixels */
+  int whole_image;      /* 1 for the region every image gets */
   visor_label detector; /* detector class and score; name "" for the whole-image region */
   visor_label labels[VISOR_ML_MAX_LABELS]; /* labeller's top-k, best first */
   size_t label_count;
@@ -44,9 +44,9 @@ typedef struct visor_analysis {
 } visor_analysis;
 
 typedef struct visor_analyze_options {
-  float min_score;      /* detector score threshold (0 = manifest default) */
-  size_t max_regions;   /* including the whole-image one (0 = default) */
-  int skip_embeddings;  /* 1: detect + label only */
+  float min_score;     /* detector score threshold (0 = manifest default) */
+  size_t max_regions;  /* including the whole-image one (0 = default) */
+  int skip_embeddings; /* 1: detect + label only */
 } visor_analyze_options;
 
 void visor_analysis_free(visor_analysis *analysis); /* frees the contents, not the struct */

@@ -1,0 +1,60 @@
+# The two commands of the README: `make serve` and `make test`. Everything else here is
+# what they are made of.
+SHELL := /bin/bash
+BUILD ?= build
+ASAN_BUILD ?= build-asan
+TSAN_BUILD ?= build-tsan
+JOBS ?= 2
+VISOR_SHARED_DIR ?= $(abspath ../shared)
+PORT ?= 8080
+export VISOR_SHARED_DIR
+
+.PHONY: setup build web serve test test-unit test-asan test-tsan test-web bench format clean
+
+setup:
+	@./scripts/setup.sh
+
+$(BUILD)/CMakeCache.txt:
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+build: setup $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j$(JOBS)
+
+web: setup
+	@if [ -f web/package.json ]; then npm --prefix web run build --silent; fi
+
+# Runs Visor with embedded backends and the test models on http://localhost:$(PORT)/.
+serve: build web
+	VISOR_MODELS=$${VISOR_MODELS:-$(VISOR_SHARED_DIR)/models} ./$(BUILD)/src/cli/visor serve --port $(PORT)
+
+test-unit: build
+	cd $(BUILD) && ctest --output-on-failure -j$(JOBS) --timeout 900
+
+test-asan: setup
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DVISOR_SANITIZE=ON -DVISOR_BENCH=OFF >/dev/null
+	cmake --build $(ASAN_BUILD) -j$(JOBS)
+	cd $(ASAN_BUILD) && ctest --output-on-failure -j$(JOBS) --timeout 1800 -LE no_sanitizer
+
+test-tsan: setup
+	cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DVISOR_TSAN=ON -DVISOR_BENCH=OFF >/dev/null
+	cmake --build $(TSAN_BUILD) -j$(JOBS) --target visor_tsan_tests
+	cd $(TSAN_BUILD) && ctest --output-on-failure --timeout 1800 -L tsan
+
+test-web: build web
+	@if [ -f web/package.json ]; then \
+	  npm --prefix web run test:unit --silent && \
+	  VISOR_BIN=$(abspath $(BUILD))/src/cli/visor npm --prefix web run test:e2e --silent; fi
+
+# The whole test suite: unit, contract, HTTP, ML, pipeline and browser tests, then the
+# same C tests under AddressSanitizer + UBSan and the concurrent ones under TSan.
+test: test-unit test-web test-asan test-tsan
+	@echo "make test: all suites passed"
+
+bench: build
+	@echo "benchmarks: see docs/BENCHMARKS.md for the commands"
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) web/dist

@@ -1,0 +1,11 @@
+/* api.h: the REST API: routes under /api/v1 over the application's backends, plus
+ * /healthz, /readyz, /metrics, /api/openapi.json and the web app at /. */
+#ifndef VISOR_API_API_H
+#define VISOR_API_API_H
+
+#include "api/app.h"
+#include "http/http.h"
+
+visor_code visor_api_register(visor_http_server *server, visor_app *app, visor_error *err);
+
+#endif

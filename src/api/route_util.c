@@ -1,0 +1,82 @@
+/* route_util.c: shared route helpers (see route_util.h). */
+#include "api/route_util.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "core/uuid.h"
+
+const char *visor_route_id(visor_http_request *req, visor_http_response *res, const char *name) {
+  const char *id = visor_http_param(req, name);
+  if (!visor_uuid_valid(id)) {
+    visor_http_respond_error(res, 400, "invalid_argument", "%s '%.64s' is not a valid UUID", name, id ? id : "");
+    return NULL;
+  }
+  return id;
+}
+
+int visor_route_int_query(visor_http_request *req, visor_http_response *res, const char *name,
+                          int64_t def, int64_t min, int64_t max, int64_t *value) {
+  const char *text = visor_http_query(req, name);
+  *value = def;
+  if (!text) return 1;
+  char *end = NULL;
+  errno = 0;
+  long long parsed = strtoll(text, &end, 10);
+  if (!*text || errno || *end || parsed < min || parsed > max) {
+    visor_http_respond_error(res, 400, "invalid_argument", "query parameter '%s' must be an integer from %lld to %lld",
+                             name, (long long)min, (long long)max);
+    return 0;
+  }
+  *value = parsed;
+  return 1;
+}
+
+int visor_route_paging(visor_http_request *req, visor_http_response *res, int64_t def,
+                       int64_t max, int64_t *limit, int64_t *offset) {
+  return visor_route_int_query(req, res, "limit", def, 1, max, limit) &&
+         visor_route_int_query(req, res, "offset", 0, 0, INT64_MAX / 2, offset);
+}
+
+void visor_route_fail(visor_http_response *res, const visor_error *err) {
+  if (visor_code_http_status(err->code) >= 500) visor_log_error("request failed: %s", err->message);
+  visor_http_respond_visor_error(res, err);
+}
+
+visor_db_conn *visor_route_conn(visor_app *app, visor_http_response *res) {
+  visor_error err = {0};
+  visor_db_conn *conn = visor_db_acquire(app->db, &err);
+  if (!conn) visor_route_fail(res, &err);
+  return conn;
+}
+
+json_t *visor_route_page(json_t *items, int64_t total, int64_t limit, int64_t offset) {
+  return json_pack("{s:o, s:I, s:I, s:I}", "items", items, "total", (json_int_t)total, "limit",
+                   (json_int_t)limit, "offset", (json_int_t)offset);
+}
+
+int visor_route_admin(visor_app *app, visor_http_request *req, visor_http_response *res) {
+  const char *token = app->config->admin_token;
+  if (!token || !*token) {
+    visor_http_respond_error(res, 503, "admin_disabled", "admin routes are off: set VISOR_ADMIN_TOKEN");
+    return 0;
+  }
+  const char *header = visor_http_header(req, "Authorization");
+  if (!header || strncmp(header, "Bearer ", 7) != 0) {
+    visor_http_set_header(res, "WWW-Authenticate", "Bearer");
+    visor_http_respond_error(res, 401, "unauthorized", "admin routes need 'Authorization: Bearer <admin token>'");
+    return 0;
+  }
+  /* Compare in constant time. */
+  const char *given = header + 7;
+  size_t expected_len = strlen(token), given_len = strlen(given);
+  unsigned char diff = (unsigned char)(expected_len != given_len);
+  for (size_t i = 0; i < expected_len; i++) diff |= (unsigned char)(token[i] ^ given[i < given_len ? i : 0]);
+  if (diff) {
+    visor_http_respond_error(res, 403, "forbidden", "the admin token is wrong");
+    return 0;
+  }
+  return 1;
+}

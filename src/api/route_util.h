@@ -1,0 +1,28 @@
+/* route_util.h: what every route handler needs: a validated id from the path, paging
+ * parameters, a database connection, and error responses from visor_error. Each helper
+ * responds itself when it fails and returns NULL / non-zero so the handler just returns. */
+#ifndef VISOR_API_ROUTE_UTIL_H
+#define VISOR_API_ROUTE_UTIL_H
+
+#include <stdint.h>
+
+#include "api/app.h"
+#include "http/http.h"
+
+/* The path parameter name as a UUID, or responds 400 and returns NULL. */
+const char *visor_route_id(visor_http_request *req, visor_http_response *res, const char *name);
+/* limit (1..max, default def) and offset (>= 0) from the query; responds 400 on bad ones. */
+int visor_route_paging(visor_http_request *req, visor_http_response *res, int64_t def,
+                       int64_t max, int64_t *limit, int64_t *offset);
+/* An integer query parameter in [min, max] (def when absent); responds 400 when bad. */
+int visor_route_int_query(visor_http_request *req, visor_http_response *res, const char *name,
+                          int64_t def, int64_t min, int64_t max, int64_t *value);
+visor_db_conn *visor_route_conn(visor_app *app, visor_http_response *res);
+void visor_route_fail(visor_http_response *res, const visor_error *err);
+/* {"items": items, "total": n, "limit": l, "offset": o} (takes items). */
+json_t *visor_route_page(json_t *items, int64_t total, int64_t limit, int64_t offset);
+/* Admin routes: the Authorization: Bearer token must equal the configured admin token.
+ * Responds 401/403 (or 503 when no token is configured) and returns 0 when not allowed. */
+int visor_route_admin(visor_app *app, visor_http_request *req, visor_http_response *res);
+
+#endif

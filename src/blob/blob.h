@@ -1,0 +1,54 @@
+/* blob.h: the object store interface: bytes under keys like "images/<id>/original".
+ * Backends: file:// (blob_file.c: atomic temp file + fsync + rename) and, later, s3://.
+ * Keys are validated the same way by every backend (visor_blob_key_valid). */
+#ifndef VISOR_BLOB_BLOB_H
+#define VISOR_BLOB_BLOB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/error.h"
+
+#define VISOR_BLOB_KEY_MAX 512
+
+typedef struct visor_blob_store visor_blob_store;
+typedef struct visor_blob_writer visor_blob_writer;
+typedef struct visor_blob_reader visor_blob_reader;
+
+typedef struct visor_blob_ops {
+  /* Streaming write: nothing is visible under key until commit succeeds; abort (or a
+   * failed commit) leaves nothing behind. commit and abort free the writer. */
+  visor_blob_writer *(*open_writer)(visor_blob_store *store, const char *key, visor_error *err);
+  visor_code (*write)(visor_blob_writer *writer, const void *data, size_t len, visor_error *err);
+  visor_code (*commit)(visor_blob_writer *writer, visor_error *err);
+  void (*abort)(visor_blob_writer *writer);
+  /* Streaming read by offset. */
+  visor_blob_reader *(*open_reader)(visor_blob_store *store, const char *key, uint64_t *size,
+                                    visor_error *err);
+  long (*read_at)(visor_blob_reader *reader, uint64_t offset, void *buf, size_t max);
+  void (*close_reader)(visor_blob_reader *reader);
+  visor_code (*remove)(visor_blob_store *store, const char *key, visor_error *err); /* missing is OK */
+  visor_code (*exists)(visor_blob_store *store, const char *key, int *exists, visor_error *err);
+  void (*close)(visor_blob_store *store);
+} visor_blob_ops;
+
+struct visor_blob_store {
+  const visor_blob_ops *ops;
+};
+
+/* "file:///abs/dir" or "file://relative/dir". */
+visor_blob_store *visor_blob_open(const char *url, visor_error *err);
+void visor_blob_close(visor_blob_store *store);
+
+/* 1-512 characters of [A-Za-z0-9._-/], no empty, "." or ".." segment, no leading '/'. */
+int visor_blob_key_valid(const char *key);
+
+/* Whole-object helpers over the ops. get returns a malloc'd buffer (caller frees);
+ * max_len bounds what it will read (0 = no bound; larger → VISOR_ERR_TOO_LARGE). */
+visor_code visor_blob_put(visor_blob_store *store, const char *key, const void *data, size_t len,
+                          visor_error *err);
+visor_code visor_blob_get(visor_blob_store *store, const char *key, size_t max_len, void **data,
+                          size_t *len, visor_error *err);
+visor_code visor_blob_remove(visor_blob_store *store, const char *key, visor_error *err);
+
+#endif

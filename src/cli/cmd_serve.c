@@ -1,0 +1,85 @@
+/* cmd_serve.c: `visor serve` (API + web app + workers + in-process ML, embedded
+ * backends by default) and `visor api` (API + web app only). Both stop cleanly on SIGINT
+ * or SIGTERM: stop accepting, finish in-flight requests, let workers finish their task. */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "cli/commands.h"
+#include "core/log.h"
+#include "pipeline/pipeline.h"
+
+#define SHUTDOWN_GRACE_MS 10000
+
+static int run_server(const char *command, int argc, char **argv, int with_workers) {
+  visor_config config;
+  int done = visor_cli_load_config(command, argc, argv, &config);
+  if (done >= 0) return done;
+
+  /* Block the stop signals in every thread; the main thread waits for them below. */
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+  signal(SIGPIPE, SIG_IGN);
+
+  visor_error err = {0};
+  visor_app app;
+  int status = 0;
+  visor_http_server *server = NULL;
+  unsigned parts = with_workers ? VISOR_PIPELINE_APP_PARTS : 0;
+  if (visor_app_open(&app, &config, parts, 1, &err) != VISOR_OK) {
+    fprintf(stderr, "visor %s: %s\n", command, err.message);
+    visor_config_free(&config);
+    return visor_cli_exit_code(&err);
+  }
+  visor_http_config http = {.host = config.host,
+                            .port = (int)config.port,
+                            .threads = (int)config.http_threads,
+                            .default_max_body = 1024 * 1024,
+                            .rate_limit_per_s = config.rate_limit,
+                            .rate_limit_burst = (int)config.rate_burst,
+                            .access_log = 1};
+  server = visor_http_server_new(&http, &err);
+  if (!server || visor_api_register(server, &app, &err) != VISOR_OK) goto fail;
+  if (with_workers && config.workers > 0) {
+    visor_worker_config workers = {.concurrency = (int)config.workers};
+    app.workers = visor_worker_pool_new(app.db, app.queue, &workers, &err);
+    if (!app.workers || visor_pipeline_register(&app, app.workers, &err) != VISOR_OK ||
+        visor_worker_pool_start(app.workers, &err) != VISOR_OK)
+      goto fail;
+  }
+  if (visor_http_start(server, &err) != VISOR_OK) goto fail;
+  const char *shown_host = strcmp(config.host, "0.0.0.0") == 0 ? "localhost" : config.host;
+  visor_log_info("visor %s listening on http://%s:%d/ (data in %s)", command, shown_host,
+                 visor_http_port(server), config.data_dir);
+  printf("Visor is running: http://%s:%d/\n", shown_host, visor_http_port(server));
+  fflush(stdout);
+
+  int signal_number = 0;
+  sigwait(&stop_signals, &signal_number);
+  visor_log_info("received %s: stopping", signal_number == SIGINT ? "SIGINT" : "SIGTERM");
+  visor_http_stop(server, SHUTDOWN_GRACE_MS);
+  visor_worker_pool_stop(app.workers);
+  visor_log_info("stopped cleanly");
+  goto cleanup;
+fail:
+  fprintf(stderr, "visor %s: %s\n", command, err.message);
+  status = visor_cli_exit_code(&err);
+cleanup:
+  visor_http_server_free(server);
+  visor_pipeline_close(&app);
+  visor_app_close(&app);
+  visor_config_free(&config);
+  return status;
+}
+
+int visor_cmd_serve(int argc, char **argv) {
+  return run_server("serve", argc, argv, 1);
+}
+
+int visor_cmd_api(int argc, char **argv) {
+  return run_server("api", argc, argv, 0);
+}

@@ -1,0 +1,50 @@
+/* commands.c: the table of subcommands and what they share: loading the configuration
+ * (with --help) and mapping errors to exit codes. */
+#include "cli/commands.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "core/log.h"
+
+const visor_command visor_commands[] = {
+    {"serve", "run everything in one process with embedded backends (API, workers, ML, web app)",
+     "Usage: visor serve [OPTIONS]\n", 1, visor_cmd_serve},
+    {"api", "run the HTTP API (and the web app) only; workers run elsewhere",
+     "Usage: visor api [OPTIONS]\n", 1, visor_cmd_api},
+    {"migrate", "create or upgrade the metadata store's schema", "Usage: visor migrate [OPTIONS]\n",
+     1, visor_cmd_migrate},
+    {"version", "print the version", "Usage: visor version\n", 0, visor_cmd_version},
+};
+const int visor_command_count = sizeof visor_commands / sizeof visor_commands[0];
+
+int visor_cli_exit_code(const visor_error *err) {
+  return err->code == VISOR_ERR_INVALID ? 2 : 1;
+}
+
+int visor_cli_load_config(const char *command, int argc, char **argv, visor_config *config) {
+  const visor_command *spec = NULL;
+  for (int i = 0; i < visor_command_count; i++)
+    if (strcmp(visor_commands[i].name, command) == 0) spec = &visor_commands[i];
+  int help = 0;
+  visor_error err = {0};
+  if (visor_config_load(config, argc, argv, &help, &err) != VISOR_OK) {
+    fprintf(stderr, "visor %s: invalid configuration: %s\n", command, err.message);
+    return 2;
+  }
+  if (help) {
+    printf("%s\n%s\n\n", spec ? spec->summary : command, spec ? spec->usage : "");
+    visor_config_print_help(stdout);
+    visor_config_free(config);
+    return 0;
+  }
+  visor_log_setup((visor_log_level)visor_log_level_parse(config->log_level),
+                  strcmp(config->log_format, "json") == 0 ? VISOR_LOG_JSON : VISOR_LOG_PLAIN);
+  return -1;
+}
+
+int visor_cmd_version(int argc, char **argv) {
+  (void)argc, (void)argv;
+  printf("visor %s\n", VISOR_VERSION);
+  return 0;
+}

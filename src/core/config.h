@@ -1,0 +1,51 @@
+/* config.h: Visor's configuration. Every option has a flag (--name), an environment
+ * variable (VISOR_NAME) and a key in an optional JSON config file (--config / VISOR_CONFIG);
+ * flags win over the environment, which wins over the file. Every value is validated at
+ * start, with a message that names the bad value. Backend URLs default to the embedded
+ * backends under the data folder. */
+#ifndef VISOR_CORE_CONFIG_H
+#define VISOR_CORE_CONFIG_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "core/error.h"
+
+typedef struct visor_config {
+  char *config_file;
+  char *data_dir;
+  char *host;
+  long port;
+  char *metadata_url;
+  char *queue_url;
+  char *blob_url;
+  char *vector_url;
+  char *ml_url;
+  char *models_dir;
+  char *model_manifest;
+  char *web_dir;
+  char *admin_token;
+  long http_threads;
+  long workers;
+  long ml_threads;
+  long max_upload_mb;
+  long max_pixels;
+  long max_images_per_product;
+  double rate_limit;
+  long rate_burst;
+  long job_attempts;
+  char *log_level;
+  char *log_format;
+} visor_config;
+
+/* Fills config from defaults, the config file, VISOR_* variables, then argv (the
+ * subcommand's arguments, after its name). Unknown flags, bad numbers and out-of-range
+ * values are VISOR_ERR_INVALID naming the option and the value. *help is set when
+ * --help was given. */
+visor_code visor_config_load(visor_config *config, int argc, char **argv, int *help,
+                             visor_error *err);
+void visor_config_free(visor_config *config);
+/* Prints every option with its variable, default and description. */
+void visor_config_print_help(FILE *out);
+
+#endif

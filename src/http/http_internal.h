@@ -1,0 +1,227 @@
+/* http_internal.h: the structures and helpers shared by the files of src/http (server,
+ * router, request, multipart, response, rate limiting, access log). Not a public header:
+ * code outside src/http uses http.h only. */
+#ifndef VISOR_HTTP_INTERNAL_H
+#define VISOR_HTTP_INTERNAL_H
+
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "core/error.h"
+#include "core/uuid.h"
+#include "http/http.h"
+#include "http/sha256.h"
+
+#define VISOR_HTTP_DEFAULT_MAX_BODY ((size_t)1024 * 1024)
+#define VISOR_HTTP_DEFAULT_THREADS 8
+#define VISOR_HTTP_DEFAULT_TIMEOUT_S 30
+#define VISOR_HTTP_MAX_FIELD_BYTES ((size_t)64 * 1024) /* one multipart text field */
+#define VISOR_HTTP_MAX_PARTS 256                       /* fields + files of one request */
+#define VISOR_HTTP_MAX_REQUEST_ID 64
+/* After a request failed mid-body the rest is read and dropped so the client gets the
+ * error; past this many extra bytes the connection is closed instead. */
+#define VISOR_HTTP_MAX_DISCARD ((size_t)16 * 1024 * 1024)
+
+/* ---- router.c ---------------------------------------------------------------------- */
+
+typedef struct visor_route {
+  char *method;
+  char *pattern;
+  char **segments;         /* literal text, or the parameter name */
+  unsigned char *is_param; /* per segment */
+  size_t nsegments;
+  visor_http_handler handler;
+  void *ctx;
+  size_t max_body;
+  const visor_upload_sink *sink;
+  void *sink_ctx;
+  int no_rate_limit;
+} visor_route;
+
+typedef struct visor_router {
+  visor_route *routes;
+  size_t count, capacity;
+} visor_router;
+
+/* Compiles pattern and appends the route. */
+visor_code visor_router_add(visor_router *router, const char *method, const char *pattern,
+                            visor_http_handler handler, void *ctx,
+                            const visor_route_options *options, size_t default_max_body,
+                            visor_error *err);
+void visor_router_free(visor_router *router);
+
+typedef enum visor_match_result {
+  VISOR_MATCH_FOUND,
+  VISOR_MATCH_NO_PATH,   /* 404 */
+  VISOR_MATCH_NO_METHOD, /* 405: allow is filled */
+  VISOR_MATCH_BAD_PATH,  /* 400: a segment decodes to '/' (in a parameter) or NUL */
+  VISOR_MATCH_NO_MEMORY,
+} visor_match_result;
+
+/* Matches raw_path (not yet percent-decoded) for method. On FOUND, *route is set and
+ * param_values gets one malloc'd decoded value per parameter of the route (the caller frees
+ * them). On NO_METHOD, allow gets "GET, HEAD, POST"-style text. */
+visor_match_result visor_router_match(const visor_router *router, const char *method,
+                                      const char *raw_path, const visor_route **route,
+                                      char ***param_values, size_t *nparams, char *allow,
+                                      size_t allow_size);
+
+/* ---- url.c ------------------------------------------------------------------------- */
+
+/* Percent-decodes len bytes of text (and '+' to ' ' if plus_is_space) into a malloc'd
+ * NUL-terminated string; *had_nul is set when the decoded text contains a NUL byte. Bad
+ * escapes are kept as they are. NULL when out of memory. */
+char *visor_http_url_decode(const char *text, size_t len, int plus_is_space, int *had_nul);
+
+/* ---- response.c -------------------------------------------------------------------- */
+
+typedef enum visor_response_kind {
+  VISOR_RESPONSE_NONE,
+  VISOR_RESPONSE_BUFFER,
+  VISOR_RESPONSE_STREAM,
+} visor_response_kind;
+
+struct visor_http_response {
+  visor_response_kind kind;
+  int status;
+  char *content_type;
+  char *data; /* BUFFER: malloc'd */
+  size_t len;
+  uint64_t stream_len; /* STREAM */
+  visor_http_reader read;
+  void *read_ctx;
+  void (*free_ctx)(void *ctx);
+  char **header_names;
+  char **header_values;
+  size_t nheaders;
+  const char *request_id; /* goes into error bodies */
+};
+
+/* Frees what the response holds (and the stream context, if never handed to MHD). */
+void visor_http_response_clear(visor_http_response *res);
+/* Builds the MHD response (with Content-Type, X-Request-Id and the set headers) and
+ * queues it. Stream contexts pass to MHD. Returns MHD_NO on failure. */
+enum MHD_Result visor_http_response_queue(visor_http_response *res,
+                                          struct MHD_Connection *connection, int close_after);
+/* Body length for the access log. */
+uint64_t visor_http_response_size(const visor_http_response *res);
+
+/* ---- multipart.c ------------------------------------------------------------------- */
+
+typedef enum visor_part_state {
+  VISOR_PART_OPEN,     /* the sink handle is open and owned by the server */
+  VISOR_PART_FINISHED, /* finish returned OK; still owned by the server */
+  VISOR_PART_RELEASED, /* aborted, or handed to the route handler */
+} visor_part_state;
+
+typedef struct visor_http_part {
+  char *field;
+  char *filename; /* NULL for a text field */
+  char *content_type;
+  size_t size;
+  visor_sha256 sha;
+  char sha256[65];
+  void *handle;
+  visor_part_state state;
+  char *value; /* text fields: the buffered value */
+} visor_http_part;
+
+/* ---- request ----------------------------------------------------------------------- */
+
+struct visor_http_request {
+  visor_http_server *server;
+  struct MHD_Connection *connection;
+  const visor_route *route;
+  int fallback; /* handled by the server's fallback handler */
+  char *method;
+  char *raw_path; /* as sent, still percent-encoded */
+  char *path;     /* decoded */
+  char request_id[VISOR_HTTP_MAX_REQUEST_ID + 1];
+  char client_ip[INET6_ADDRSTRLEN];
+  double started; /* monotonic seconds */
+
+  char **param_values; /* one per parameter of route, in pattern order */
+  size_t nparams;
+  char **query_names;
+  char **query_values;
+  size_t nquery;
+
+  size_t max_body;
+  size_t received; /* body bytes seen */
+  char *body;
+  size_t body_len, body_cap;
+  json_t *json;
+
+  int multipart;
+  struct MHD_PostProcessor *post;
+  visor_http_part *parts;
+  size_t nparts, parts_cap;
+  visor_error part_error; /* why the multipart body failed, when part_failed */
+  int part_failed;
+  const char **field_names;
+  const char **field_values;
+  size_t nfields;
+  visor_http_upload *uploads;
+  size_t nuploads;
+
+  int failed; /* an error is in res; the rest of the body is read and dropped */
+  int queued; /* a response was handed to MHD */
+  int status; /* what was queued */
+  uint64_t response_bytes;
+  visor_http_response res;
+};
+
+visor_http_request *visor_http_request_new(visor_http_server *server,
+                                           struct MHD_Connection *connection, const char *method,
+                                           const char *url);
+void visor_http_request_free(visor_http_request *req);
+/* Reads the query arguments MHD parsed (still encoded) into req, decoded. 0 or -1 on a NUL
+ * in a value or out of memory. */
+int visor_http_request_load_query(visor_http_request *req);
+/* Appends body bytes to the buffer (non-multipart). */
+int visor_http_request_append_body(visor_http_request *req, const char *data, size_t len);
+
+/* multipart.c */
+int visor_http_multipart_begin(visor_http_request *req); /* 0, or -1 (400 in res) */
+/* Feeds body bytes; -1 when the request failed (error in res). */
+int visor_http_multipart_feed(visor_http_request *req, const char *data, size_t len);
+/* At the end of the body: finishes the last part, checks the body was complete. */
+int visor_http_multipart_end(visor_http_request *req);
+/* Aborts every part handle the server still owns, and drops the post processor. */
+void visor_http_multipart_abort(visor_http_request *req);
+/* Hands the parts to the handler: builds the uploads and fields arrays. */
+int visor_http_multipart_hand_over(visor_http_request *req);
+
+/* ---- rate_limit.c ------------------------------------------------------------------ */
+
+typedef struct visor_rate_limiter visor_rate_limiter;
+visor_rate_limiter *visor_rate_limiter_new(double per_second, int burst);
+void visor_rate_limiter_free(visor_rate_limiter *limiter);
+/* 1 if the client may go on; else 0 and *retry_after_s says when to come back. */
+int visor_rate_limiter_take(visor_rate_limiter *limiter, const char *client, double now_s,
+                            int *retry_after_s);
+
+/* ---- access_log.c ------------------------------------------------------------------ */
+
+void visor_http_access_record(const visor_http_request *req, int log_line);
+
+/* ---- server ------------------------------------------------------------------------ */
+
+struct visor_http_server {
+  visor_http_config config;
+  char *host;
+  visor_router router;
+  visor_http_handler fallback;
+  void *fallback_ctx;
+  struct MHD_Daemon *daemon;
+  visor_rate_limiter *limiter;
+  pthread_mutex_t lock;
+  pthread_cond_t idle; /* signalled when inflight drops to 0 */
+  int inflight;
+  atomic_int stopping;
+  int port;
+};
+
+#endif

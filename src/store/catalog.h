@@ -1,0 +1,61 @@
+/* catalog.h: the products and images repository. Products are soft-deleted; a SKU is
+ * unique among live products. Functions take a connection so callers can group them in
+ * one transaction. JSON in and out matches the API's shapes. */
+#ifndef VISOR_STORE_CATALOG_H
+#define VISOR_STORE_CATALOG_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "store/db.h"
+
+/* product: a validated object (sku, name, description, category, labels, price,
+ * currency). VISOR_ERR_CONFLICT when the SKU is taken. */
+visor_code visor_product_insert(visor_db_conn *conn, const char *id, const json_t *product,
+                                visor_error *err);
+/* Applies the fields present in changes (validated). */
+visor_code visor_product_update(visor_db_conn *conn, const char *id, const json_t *changes,
+                                visor_error *err);
+visor_code visor_product_get(visor_db_conn *conn, const char *id, json_t **product,
+                             visor_error *err);
+visor_code visor_product_soft_delete(visor_db_conn *conn, const char *id, visor_error *err);
+
+typedef struct visor_product_query {
+  const char *category; /* exact; NULL = any */
+  const char *text;     /* substring of name, sku or description (case-insensitive) */
+  const char *sort;     /* "created_at", "-created_at" (default), "name", "-name", "price", "-price", "sku" */
+  int64_t limit, offset;
+} visor_product_query;
+
+/* VISOR_ERR_INVALID for an unknown sort. items: array of products, each with a
+ * "thumbnail_image_id" (its first image) and "image_count". */
+visor_code visor_product_list(visor_db_conn *conn, const visor_product_query *query,
+                              json_t **items, int64_t *total, visor_error *err);
+/* Distinct categories of live products with their counts. */
+visor_code visor_category_list(visor_db_conn *conn, json_t **categories, visor_error *err);
+
+typedef struct visor_image_record {
+  const char *id;
+  const char *product_id; /* NULL for query images */
+  const char *purpose;    /* "product" or "query" */
+  const char *object_key;
+  const char *filename;
+  const char *content_type;
+  int64_t width, height;
+  const char *format;
+  int64_t size_bytes;
+  const char *sha256;
+  const char *job_id;
+} visor_image_record;
+
+visor_code visor_image_insert(visor_db_conn *conn, const visor_image_record *image,
+                              visor_error *err);
+visor_code visor_image_get(visor_db_conn *conn, const char *id, json_t **image, visor_error *err);
+/* Live images of a product, oldest first. */
+visor_code visor_image_list(visor_db_conn *conn, const char *product_id, json_t **images,
+                            visor_error *err);
+visor_code visor_image_set_status(visor_db_conn *conn, const char *id, const char *status,
+                                  visor_error *err);
+visor_code visor_image_soft_delete(visor_db_conn *conn, const char *id, visor_error *err);
+
+#endif

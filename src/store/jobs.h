@@ -1,0 +1,46 @@
+/* jobs.h: job records: what a task is for (kind, subject), its status (queued, running,
+ * done, failed, cancelled), attempts, progress and error. The API shows them; workers
+ * keep them in step with the queue. */
+#ifndef VISOR_STORE_JOBS_H
+#define VISOR_STORE_JOBS_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "store/db.h"
+
+#define VISOR_JOB_QUEUED "queued"
+#define VISOR_JOB_RUNNING "running"
+#define VISOR_JOB_DONE "done"
+#define VISOR_JOB_FAILED "failed"
+#define VISOR_JOB_CANCELLED "cancelled"
+
+/* Inserts a queued job; id is caller-made (visor_uuid_new). payload may be NULL. */
+visor_code visor_job_insert(visor_db_conn *conn, const char *id, const char *kind,
+                            const char *subject_id, const char *payload, int max_attempts,
+                            visor_error *err);
+/* The job as a JSON object (id, kind, status, subject_id, attempts, max_attempts, error,
+ * progress, created_at, ...); VISOR_ERR_NOT_FOUND if there is none. Caller decrefs. */
+visor_code visor_job_get(visor_db_conn *conn, const char *id, json_t **job, visor_error *err);
+/* Lists jobs newest first, filtered by status and kind (NULL = any). */
+visor_code visor_job_list(visor_db_conn *conn, const char *status, const char *kind,
+                          const char *subject_id, int64_t limit, int64_t offset, json_t **jobs,
+                          int64_t *total, visor_error *err);
+/* Status changes made by workers. Each only applies while the job is not cancelled;
+ * *applied (may be NULL) says whether it did. */
+visor_code visor_job_mark_running(visor_db_conn *conn, const char *id, int attempts, int *applied,
+                                  visor_error *err);
+visor_code visor_job_mark_done(visor_db_conn *conn, const char *id, visor_error *err);
+visor_code visor_job_mark_retrying(visor_db_conn *conn, const char *id, const char *error,
+                                   visor_error *err);
+visor_code visor_job_mark_failed(visor_db_conn *conn, const char *id, const char *error,
+                                 visor_error *err);
+visor_code visor_job_set_progress(visor_db_conn *conn, const char *id, double progress,
+                                  visor_error *err);
+/* Sets status cancelled unless done/failed/cancelled; *applied says whether it did. */
+visor_code visor_job_cancel(visor_db_conn *conn, const char *id, int *applied, visor_error *err);
+/* Back to queued with attempts 0 (API retry); only for failed or cancelled jobs. */
+visor_code visor_job_requeue(visor_db_conn *conn, const char *id, int *applied, visor_error *err);
+visor_code visor_job_status(visor_db_conn *conn, const char *id, char status[16], visor_error *err);
+
+#endif

@@ -1,0 +1,735 @@
+/* hnsw_graph.c: the HNSW graph. Layout (as in hnswlib, for cache locality): one contiguous
+ * block holds, per node, its level-0 neighbour list (count + 2M ids) followed by its vector;
+ * upper levels (rare: 1/M of nodes per level) live in a small per-node array. Searches get
+ * their visited set (uint16 epoch tags, so no clearing per query) and heaps from a pool. */
+#include "vector/hnsw_graph.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vector/distance.h"
+
+#define HNSW_MAX_LEVEL 30
+#define HNSW_NONE UINT32_MAX
+
+typedef struct heap {
+  hnsw_result *items; /* max-heap on distance */
+  size_t size, capacity;
+} heap;
+
+typedef struct scratch {
+  uint16_t *tags;
+  size_t tag_capacity;
+  uint16_t epoch;
+  heap candidates; /* distances negated: the top is the closest */
+  heap results;
+  hnsw_result *sorted;
+  size_t sorted_capacity;
+  struct scratch *next;
+} scratch;
+
+struct hnsw_graph {
+  size_t dim;
+  visor_metric metric;
+  visor_distance_fn dist;
+  size_t m, m0, ef_construction;
+  double level_mult;
+  size_t count, capacity, deleted_count;
+  size_t link0_bytes, node_bytes;
+  char *data0;
+  uint32_t **upper;
+  uint8_t *level;
+  uint8_t *deleted;
+  uint32_t entry;
+  int max_level; /* -1 when empty */
+  uint64_t rng;
+  pthread_mutex_t pool_lock;
+  scratch *pool;
+};
+
+/* ---- heaps ---- */
+
+static int heap_reserve(heap *h, size_t n) {
+  if (n <= h->capacity) return 0;
+  size_t cap = h->capacity ? h->capacity : 64;
+  while (cap < n) cap *= 2;
+  hnsw_result *items = realloc(h->items, cap * sizeof *items);
+  if (!items) return -1;
+  h->items = items;
+  h->capacity = cap;
+  return 0;
+}
+
+/* Callers reserve first; push never fails. */
+static void heap_push(heap *h, float distance, uint32_t node) {
+  size_t i = h->size++;
+  hnsw_result *a = h->items;
+  while (i > 0) {
+    size_t parent = (i - 1) / 2;
+    if (a[parent].distance >= distance) break;
+    a[i] = a[parent];
+    i = parent;
+  }
+  a[i].distance = distance;
+  a[i].node = node;
+}
+
+static void heap_pop(heap *h) {
+  hnsw_result *a = h->items;
+  hnsw_result last = a[--h->size];
+  size_t n = h->size, i = 0;
+  for (;;) {
+    size_t child = 2 * i + 1;
+    if (child >= n) break;
+    if (child + 1 < n && a[child + 1].distance > a[child].distance) child++;
+    if (a[child].distance <= last.distance) break;
+    a[i] = a[child];
+    i = child;
+  }
+  if (n) a[i] = last;
+}
+
+/* ---- node access ---- */
+
+static inline uint32_t *links0(const hnsw_graph *g, uint32_t node) {
+  return (uint32_t *)(g->data0 + (size_t)node * g->node_bytes);
+}
+
+static inline const float *vec_of(const hnsw_graph *g, uint32_t node) {
+  return (const float *)(g->data0 + (size_t)node * g->node_bytes + g->link0_bytes);
+}
+
+static inline uint32_t *links_at(const hnsw_graph *g, uint32_t node, int level) {
+  return level == 0 ? links0(g, node) : g->upper[node] + (size_t)(level - 1) * (g->m + 1);
+}
+
+static inline size_t max_links(const hnsw_graph *g, int level) {
+  return level == 0 ? g->m0 : g->m;
+}
+
+/* ---- scratch pool ---- */
+
+static void scratch_free(scratch *s) {
+  free(s->tags);
+  free(s->candidates.items);
+  free(s->results.items);
+  free(s->sorted);
+  free(s);
+}
+
+static scratch *scratch_acquire(hnsw_graph *g) {
+  pthread_mutex_lock(&g->pool_lock);
+  scratch *s = g->pool;
+  if (s) g->pool = s->next;
+  pthread_mutex_unlock(&g->pool_lock);
+  if (!s) {
+    s = calloc(1, sizeof *s);
+    if (!s) return NULL;
+  }
+  if (s->tag_capacity < g->count) {
+    size_t cap = g->capacity > g->count ? g->capacity : g->count;
+    uint16_t *tags = realloc(s->tags, cap * sizeof *tags);
+    if (!tags) {
+      scratch_free(s);
+      return NULL;
+    }
+    memset(tags, 0, cap * sizeof *tags);
+    s->tags = tags;
+    s->tag_capacity = cap;
+    s->epoch = 0;
+  }
+  return s;
+}
+
+static void scratch_release(hnsw_graph *g, scratch *s) {
+  pthread_mutex_lock(&g->pool_lock);
+  s->next = g->pool;
+  g->pool = s;
+  pthread_mutex_unlock(&g->pool_lock);
+}
+
+static void visit_begin(scratch *s) {
+  if (++s->epoch == 0) {
+    memset(s->tags, 0, s->tag_capacity * sizeof *s->tags);
+    s->epoch = 1;
+  }
+}
+
+/* ---- life cycle ---- */
+
+hnsw_graph *hnsw_graph_new(size_t dim, visor_metric metric, size_t m, size_t ef_construction,
+                           uint64_t seed) {
+  if (dim == 0 || m < 2 || m > 1024 || ef_construction == 0) return NULL;
+  hnsw_graph *g = calloc(1, sizeof *g);
+  if (!g) return NULL;
+  g->dim = dim;
+  g->metric = metric;
+  g->dist = visor_distance_for(metric);
+  g->m = m;
+  g->m0 = 2 * m;
+  g->ef_construction = ef_construction;
+  g->level_mult = 1.0 / log((double)m);
+  g->link0_bytes = (1 + g->m0) * sizeof(uint32_t);
+  g->node_bytes = g->link0_bytes + dim * sizeof(float);
+  g->max_level = -1;
+  g->entry = HNSW_NONE;
+  g->rng = seed ? seed : 0x9E3779B97F4A7C15ULL;
+  pthread_mutex_init(&g->pool_lock, NULL);
+  return g;
+}
+
+void hnsw_graph_free(hnsw_graph *g) {
+  if (!g) return;
+  for (size_t i = 0; i < g->count; i++) free(g->upper[i]);
+  free(g->upper);
+  free(g->data0);
+  free(g->level);
+  free(g->deleted);
+  while (g->pool) {
+    scratch *s = g->pool;
+    g->pool = s->next;
+    scratch_free(s);
+  }
+  pthread_mutex_destroy(&g->pool_lock);
+  free(g);
+}
+
+int hnsw_graph_reserve(hnsw_graph *g, size_t n) {
+  if (n <= g->capacity) return 0;
+  if (n > UINT32_MAX - 1) return -1;
+  char *data0 = realloc(g->data0, n * g->node_bytes);
+  if (!data0) return -1;
+  g->data0 = data0;
+  uint32_t **upper = realloc(g->upper, n * sizeof *upper);
+  if (!upper) return -1;
+  g->upper = upper;
+  uint8_t *level = realloc(g->level, n);
+  if (!level) return -1;
+  g->level = level;
+  uint8_t *deleted = realloc(g->deleted, n);
+  if (!deleted) return -1;
+  g->deleted = deleted;
+  g->capacity = n;
+  return 0;
+}
+
+size_t hnsw_graph_count(const hnsw_graph *g) {
+  return g->count;
+}
+size_t hnsw_graph_live(const hnsw_graph *g) {
+  return g->count - g->deleted_count;
+}
+int hnsw_graph_is_deleted(const hnsw_graph *g, uint32_t node) {
+  return node >= g->count || g->deleted[node];
+}
+const float *hnsw_graph_vector(const hnsw_graph *g, uint32_t node) {
+  return vec_of(g, node);
+}
+size_t hnsw_graph_dim(const hnsw_graph *g) {
+  return g->dim;
+}
+size_t hnsw_graph_m(const hnsw_graph *g) {
+  return g->m;
+}
+void hnsw_graph_set_ef_construction(hnsw_graph *g, size_t ef) {
+  if (ef) g->ef_construction = ef;
+}
+float hnsw_graph_distance(const hnsw_graph *g, const float *a, const float *b) {
+  return g->dist(a, b, g->dim);
+}
+
+size_t hnsw_graph_memory(const hnsw_graph *g) {
+  size_t bytes = sizeof *g + g->capacity * (g->node_bytes + sizeof(uint32_t *) + 2);
+  for (size_t i = 0; i < g->count; i++)
+    bytes += (size_t)g->level[i] * (g->m + 1) * sizeof(uint32_t);
+  return bytes;
+}
+
+/* ---- search primitives ---- */
+
+static inline int node_ok(const hnsw_graph *g, uint32_t node, const hnsw_filter *f) {
+  return !g->deleted[node] && (!f || !f->accept || f->accept(f->ctx, node));
+}
+
+/* Greedy descent (ef = 1) from level `from` down to level `to` + 1. */
+static uint32_t greedy_descend(const hnsw_graph *g, const float *q, uint32_t cur, float *cur_dist,
+                               int from, int to) {
+  for (int level = from; level > to; level--) {
+    int changed = 1;
+    while (changed) {
+      changed = 0;
+      const uint32_t *l = links_at(g, cur, level);
+      uint32_t n = l[0];
+      for (uint32_t j = 1; j <= n; j++) {
+        float d = g->dist(q, vec_of(g, l[j]), g->dim);
+        if (d < *cur_dist) {
+          *cur_dist = d;
+          cur = l[j];
+          changed = 1;
+        }
+      }
+    }
+  }
+  return cur;
+}
+
+/* Best-first search of one level from entry; leaves up to ef accepted nodes in s->results.
+ * -1 when out of memory. */
+static int search_level(const hnsw_graph *g, scratch *s, const float *q, uint32_t entry,
+                        float entry_dist, size_t ef, int level, const hnsw_filter *f) {
+  heap *cand = &s->candidates, *res = &s->results;
+  cand->size = res->size = 0;
+  if (heap_reserve(res, ef + 1) != 0) return -1;
+  visit_begin(s);
+  uint16_t *tags = s->tags;
+  uint16_t epoch = s->epoch;
+  const size_t dim = g->dim;
+  const visor_distance_fn dist = g->dist;
+
+  tags[entry] = epoch;
+  float bound = INFINITY;
+  if (node_ok(g, entry, f)) {
+    heap_push(res, entry_dist, entry);
+    bound = entry_dist;
+  }
+  if (heap_reserve(cand, 1) != 0) return -1;
+  heap_push(cand, -entry_dist, entry);
+
+  while (cand->size) {
+    hnsw_result c = cand->items[0];
+    if (-c.distance > bound && res->size >= ef) break;
+    heap_pop(cand);
+    const uint32_t *l = links_at(g, c.node, level);
+    uint32_t n = l[0];
+    if (heap_reserve(cand, cand->size + n) != 0) return -1;
+    if (n) {
+      __builtin_prefetch(&tags[l[1]]);
+      __builtin_prefetch(vec_of(g, l[1]));
+    }
+    for (uint32_t j = 1; j <= n; j++) {
+      uint32_t nb = l[j];
+      if (j < n) {
+        __builtin_prefetch(&tags[l[j + 1]]);
+        const char *next = (const char *)vec_of(g, l[j + 1]);
+        __builtin_prefetch(next);
+        __builtin_prefetch(next + 64);
+      }
+      if (tags[nb] == epoch) continue;
+      tags[nb] = epoch;
+      float d = dist(q, vec_of(g, nb), dim);
+      if (res->size < ef || d < bound) {
+        heap_push(cand, -d, nb);
+        if (node_ok(g, nb, f)) {
+          heap_push(res, d, nb);
+          if (res->size > ef) heap_pop(res);
+          bound = res->items[0].distance;
+        }
+      }
+    }
+  }
+  return 0;
+}
+
+/* Moves s->results into s->sorted, closest first. Returns the count, or -1 on OOM. */
+static long drain_sorted(scratch *s) {
+  heap *res = &s->results;
+  size_t n = res->size;
+  if (s->sorted_capacity < n) {
+    hnsw_result *sorted = realloc(s->sorted, n * sizeof *sorted);
+    if (!sorted) return -1;
+    s->sorted = sorted;
+    s->sorted_capacity = n;
+  }
+  for (size_t i = n; i > 0; i--) {
+    s->sorted[i - 1] = res->items[0];
+    heap_pop(res);
+  }
+  return (long)n;
+}
+
+/* The neighbour-selection heuristic: keep a candidate (closest first) only if it is closer
+ * to the base than to every neighbour already kept. */
+static size_t select_neighbours(const hnsw_graph *g, const hnsw_result *cand, size_t n,
+                                size_t max, uint32_t *out) {
+  if (n <= max) {
+    for (size_t i = 0; i < n; i++) out[i] = cand[i].node;
+    return n;
+  }
+  size_t kept = 0;
+  for (size_t i = 0; i < n && kept < max; i++) {
+    const float *v = vec_of(g, cand[i].node);
+    int good = 1;
+    for (size_t j = 0; j < kept; j++) {
+      if (g->dist(v, vec_of(g, out[j]), g->dim) < cand[i].distance) {
+        good = 0;
+        break;
+      }
+    }
+    if (good) out[kept++] = cand[i].node;
+  }
+  return kept;
+}
+
+static int cmp_result(const void *a, const void *b) {
+  float x = ((const hnsw_result *)a)->distance, y = ((const hnsw_result *)b)->distance;
+  return x < y ? -1 : x > y;
+}
+
+/* Adds the link from -> to at level, shrinking from's list with the heuristic when full. */
+static int add_link(hnsw_graph *g, uint32_t from, uint32_t to, int level) {
+  uint32_t *l = links_at(g, from, level);
+  size_t max = max_links(g, level);
+  uint32_t n = l[0];
+  for (uint32_t j = 1; j <= n; j++)
+    if (l[j] == to) return 0;
+  if (n < max) {
+    l[n + 1] = to;
+    l[0] = n + 1;
+    return 0;
+  }
+  hnsw_result cand[2049];
+  const float *v = vec_of(g, from);
+  for (uint32_t j = 0; j < n; j++) {
+    cand[j].node = l[j + 1];
+    cand[j].distance = g->dist(v, vec_of(g, l[j + 1]), g->dim);
+  }
+  cand[n].node = to;
+  cand[n].distance = g->dist(v, vec_of(g, to), g->dim);
+  qsort(cand, n + 1, sizeof *cand, cmp_result);
+  l[0] = (uint32_t)select_neighbours(g, cand, n + 1, max, l + 1);
+  return 0;
+}
+
+static int random_level(hnsw_graph *g) {
+  uint64_t z = (g->rng += 0x9E3779B97F4A7C15ULL);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  z ^= z >> 31;
+  double u = ((z >> 11) + 1) * (1.0 / 9007199254740993.0); /* (0, 1] */
+  int level = (int)(-log(u) * g->level_mult);
+  return level > HNSW_MAX_LEVEL ? HNSW_MAX_LEVEL : level;
+}
+
+int hnsw_graph_insert(hnsw_graph *g, const float *vec, uint32_t *node_out) {
+  if (g->count == g->capacity) {
+    size_t cap = g->capacity ? g->capacity * 2 : 1024;
+    if (hnsw_graph_reserve(g, cap) != 0) return -1;
+  }
+  uint32_t node = (uint32_t)g->count;
+  int level = random_level(g);
+  g->upper[node] = NULL;
+  if (level > 0) {
+    g->upper[node] = calloc((size_t)level * (g->m + 1), sizeof(uint32_t));
+    if (!g->upper[node]) return -1;
+  }
+  links0(g, node)[0] = 0;
+  memcpy((char *)links0(g, node) + g->link0_bytes, vec, g->dim * sizeof(float));
+  g->level[node] = (uint8_t)level;
+  g->deleted[node] = 0;
+  g->count++;
+  if (node_out) *node_out = node;
+  if (g->max_level < 0) {
+    g->entry = node;
+    g->max_level = level;
+    return 0;
+  }
+
+  scratch *s = scratch_acquire(g);
+  if (!s) goto oom;
+  const float *v = vec_of(g, node);
+  uint32_t cur = g->entry;
+  float cur_dist = g->dist(v, vec_of(g, cur), g->dim);
+  if (level < g->max_level) cur = greedy_descend(g, v, cur, &cur_dist, g->max_level, level);
+  uint32_t selected[2048];
+  for (int l = level < g->max_level ? level : g->max_level; l >= 0; l--) {
+    if (search_level(g, s, v, cur, cur_dist, g->ef_construction, l, NULL) != 0) goto oom_s;
+    long n = drain_sorted(s);
+    if (n < 0) goto oom_s;
+    if (n == 0) continue;
+    size_t kept = select_neighbours(g, s->sorted, (size_t)n, g->m, selected);
+    uint32_t *mine = links_at(g, node, l);
+    memcpy(mine + 1, selected, kept * sizeof *selected);
+    mine[0] = (uint32_t)kept;
+    for (size_t i = 0; i < kept; i++) add_link(g, selected[i], node, l);
+    cur = s->sorted[0].node;
+    cur_dist = s->sorted[0].distance;
+  }
+  scratch_release(g, s);
+  if (level > g->max_level) {
+    g->entry = node;
+    g->max_level = level;
+  }
+  return 0;
+oom_s:
+  scratch_release(g, s);
+oom:
+  /* The node stays, possibly with partial links, but tombstoned: never returned. */
+  g->deleted[node] = 1;
+  g->deleted_count++;
+  return -1;
+}
+
+void hnsw_graph_delete(hnsw_graph *g, uint32_t node) {
+  if (node >= g->count || g->deleted[node]) return;
+  g->deleted[node] = 1;
+  g->deleted_count++;
+}
+
+/* ---- queries ---- */
+
+static void top_k_push(heap *h, size_t k, float d, uint32_t node) {
+  if (h->size < k) {
+    heap_push(h, d, node);
+  } else if (d < h->items[0].distance) {
+    heap_pop(h);
+    heap_push(h, d, node);
+  }
+}
+
+static size_t drain_into(heap *h, hnsw_result *out) {
+  size_t n = h->size;
+  for (size_t i = n; i > 0; i--) {
+    out[i - 1] = h->items[0];
+    heap_pop(h);
+  }
+  return n;
+}
+
+size_t hnsw_graph_brute_force(hnsw_graph *g, const float *query, size_t k,
+                              const hnsw_filter *filter, hnsw_result *out) {
+  if (k == 0 || hnsw_graph_live(g) == 0) return 0;
+  heap h = {0};
+  if (heap_reserve(&h, k + 1) != 0) return 0;
+  if (filter && filter->lists) {
+    for (size_t li = 0; li < filter->list_count; li++) {
+      const uint32_t *list = filter->lists[li];
+      size_t n = filter->list_sizes[li];
+      for (size_t i = 0; i < n; i++) {
+        uint32_t node = list[i];
+        if (i + 4 < n) __builtin_prefetch(vec_of(g, list[i + 4]));
+        if (node >= g->count || !node_ok(g, node, filter)) continue;
+        top_k_push(&h, k, g->dist(query, vec_of(g, node), g->dim), node);
+      }
+    }
+  } else {
+    for (uint32_t node = 0; node < g->count; node++) {
+      if (!node_ok(g, node, filter)) continue;
+      top_k_push(&h, k, g->dist(query, vec_of(g, node), g->dim), node);
+    }
+  }
+  size_t n = drain_into(&h, out);
+  free(h.items);
+  return n;
+}
+
+size_t hnsw_graph_search(hnsw_graph *g, const float *query, size_t k, size_t ef,
+                         const hnsw_filter *filter, hnsw_result *out) {
+  size_t live = hnsw_graph_live(g);
+  if (k == 0 || live == 0 || g->max_level < 0) return 0;
+  if (ef < k) ef = k;
+  if (filter && filter->lists) {
+    int brute = filter->strategy == HNSW_FILTER_BRUTE;
+    if (filter->strategy == HNSW_FILTER_AUTO) {
+      /* Graph cost grows as 1 / selectivity: ~ef * M0 distances per ef accepted results. */
+      size_t scan = 0;
+      for (size_t i = 0; i < filter->list_count; i++) scan += filter->list_sizes[i];
+      size_t matches = filter->match_estimate ? filter->match_estimate : 1;
+      double graph_cost = (double)ef * (double)g->m0 * ((double)live / (double)matches);
+      brute = (double)scan <= graph_cost;
+    }
+    if (brute) return hnsw_graph_brute_force(g, query, k, filter, out);
+  }
+  scratch *s = scratch_acquire(g);
+  if (!s) return 0;
+  uint32_t cur = g->entry;
+  float cur_dist = g->dist(query, vec_of(g, cur), g->dim);
+  cur = greedy_descend(g, query, cur, &cur_dist, g->max_level, 0);
+  size_t n = 0;
+  if (search_level(g, s, query, cur, cur_dist, ef, 0, filter) == 0) {
+    while (s->results.size > k) heap_pop(&s->results);
+    n = drain_into(&s->results, out);
+  }
+  scratch_release(g, s);
+  return n;
+}
+
+/* ---- repair and compaction ---- */
+
+/* Rebuilds node's level list without tombstones: candidates are its live neighbours and the
+ * live neighbours of its deleted neighbours, chosen again with the heuristic. The candidate
+ * heap is reserved for the worst case beforehand, so this cannot fail. */
+static void repair_node(hnsw_graph *g, scratch *s, uint32_t node, int level) {
+  uint32_t *l = links_at(g, node, level);
+  uint32_t n = l[0];
+  int any = 0;
+  for (uint32_t j = 1; j <= n; j++) any |= g->deleted[l[j]];
+  if (!any) return;
+  visit_begin(s);
+  s->tags[node] = s->epoch;
+  heap *c = &s->candidates;
+  c->size = 0;
+  const float *v = vec_of(g, node);
+  for (uint32_t j = 1; j <= n; j++) {
+    uint32_t nb = l[j];
+    const uint32_t *ring = &nb;
+    uint32_t ring_n = 1;
+    if (g->deleted[nb]) {
+      const uint32_t *l2 = links_at(g, nb, level);
+      ring = l2 + 1;
+      ring_n = l2[0];
+    }
+    for (uint32_t i = 0; i < ring_n; i++) {
+      uint32_t x = ring[i];
+      if (g->deleted[x] || s->tags[x] == s->epoch) continue;
+      s->tags[x] = s->epoch;
+      c->items[c->size].node = x;
+      c->items[c->size].distance = g->dist(v, vec_of(g, x), g->dim);
+      c->size++;
+    }
+  }
+  qsort(c->items, c->size, sizeof *c->items, cmp_result);
+  l[0] = (uint32_t)select_neighbours(g, c->items, c->size, max_links(g, level), l + 1);
+  c->size = 0;
+}
+
+int hnsw_graph_compact(hnsw_graph *g, uint32_t **remap_out) {
+  size_t old_count = g->count;
+  uint32_t *remap = malloc((old_count ? old_count : 1) * sizeof *remap);
+  if (!remap) return -1;
+  size_t live = 0;
+  for (size_t i = 0; i < old_count; i++) remap[i] = g->deleted[i] ? HNSW_NONE : (uint32_t)live++;
+  if (g->deleted_count > 0) {
+    /* Every allocation first: past this point nothing can fail. */
+    char *data0 = malloc((live ? live : 1) * g->node_bytes);
+    scratch *s = data0 ? scratch_acquire(g) : NULL;
+    if (!s || heap_reserve(&s->candidates, g->m0 * (g->m0 + 1) + 1) != 0) {
+      if (s) scratch_release(g, s);
+      free(data0);
+      free(remap);
+      return -1;
+    }
+    for (uint32_t u = 0; u < old_count; u++) {
+      if (g->deleted[u]) continue;
+      for (int level = 0; level <= g->level[u]; level++) repair_node(g, s, u, level);
+    }
+    scratch_release(g, s);
+    /* Renumber: every live list now holds only live nodes. Slots below u are done, so
+     * moving node u down to remap[u] <= u never overwrites a node still to be read. */
+    uint32_t new_entry = HNSW_NONE;
+    int new_max = -1;
+    for (uint32_t u = 0; u < old_count; u++) {
+      if (g->deleted[u]) {
+        free(g->upper[u]);
+        continue;
+      }
+      uint32_t nu = remap[u];
+      char *dst = data0 + (size_t)nu * g->node_bytes;
+      memcpy(dst, links0(g, u), g->node_bytes);
+      for (int level = 0; level <= g->level[u]; level++) {
+        uint32_t *l = level == 0 ? (uint32_t *)dst : links_at(g, u, level);
+        for (uint32_t j = 1; j <= l[0]; j++) l[j] = remap[l[j]];
+      }
+      g->upper[nu] = g->upper[u];
+      g->level[nu] = g->level[u];
+      g->deleted[nu] = 0;
+      if ((int)g->level[nu] > new_max) {
+        new_max = g->level[nu];
+        new_entry = nu;
+      }
+    }
+    if (g->entry != HNSW_NONE && remap[g->entry] != HNSW_NONE) {
+      new_entry = remap[g->entry];
+      new_max = g->level[new_entry];
+    }
+    free(g->data0);
+    g->data0 = data0;
+    g->capacity = live ? live : 1; /* the other arrays are larger than needed: harmless */
+    g->count = live;
+    g->deleted_count = 0;
+    g->entry = new_entry;
+    g->max_level = new_max;
+  }
+  if (remap_out)
+    *remap_out = remap;
+  else
+    free(remap);
+  return 0;
+}
+
+/* ---- snapshot section ---- */
+
+#define GRAPH_MAGIC 0x48504752u /* "RGPH" */
+
+void hnsw_graph_write(const hnsw_graph *g, hnsw_writer *w) {
+  hnsw_write_u32(w, GRAPH_MAGIC);
+  hnsw_write_u64(w, g->dim);
+  hnsw_write_u32(w, (uint32_t)g->metric);
+  hnsw_write_u64(w, g->m);
+  hnsw_write_u64(w, g->ef_construction);
+  hnsw_write_u64(w, g->count);
+  hnsw_write_u32(w, g->entry);
+  hnsw_write_u32(w, (uint32_t)(g->max_level + 1));
+  hnsw_write_u64(w, g->rng);
+  hnsw_write(w, g->data0, g->count * g->node_bytes);
+  hnsw_write(w, g->level, g->count);
+  hnsw_write(w, g->deleted, g->count);
+  for (size_t i = 0; i < g->count; i++)
+    if (g->level[i]) hnsw_write(w, g->upper[i], (size_t)g->level[i] * (g->m + 1) * 4);
+}
+
+static int links_valid(const hnsw_graph *g, const uint32_t *l, size_t max) {
+  if (l[0] > max) return 0;
+  for (uint32_t j = 1; j <= l[0]; j++)
+    if (l[j] >= g->count) return 0;
+  return 1;
+}
+
+hnsw_graph *hnsw_graph_read(hnsw_reader *r) {
+  if (hnsw_read_u32(r) != GRAPH_MAGIC) goto bad;
+  uint64_t dim = hnsw_read_u64(r);
+  uint32_t metric = hnsw_read_u32(r);
+  uint64_t m = hnsw_read_u64(r);
+  uint64_t efc = hnsw_read_u64(r);
+  uint64_t count = hnsw_read_u64(r);
+  uint32_t entry = hnsw_read_u32(r);
+  uint32_t max_level1 = hnsw_read_u32(r);
+  uint64_t rng = hnsw_read_u64(r);
+  if (r->failed || dim == 0 || dim > 65536 || metric > VISOR_METRIC_L2 || m < 2 || m > 1024 ||
+      count >= UINT32_MAX || max_level1 > HNSW_MAX_LEVEL + 1)
+    goto bad;
+  hnsw_graph *g = hnsw_graph_new(dim, (visor_metric)metric, m, efc ? efc : 1, rng);
+  if (!g) goto bad;
+  g->rng = rng;
+  if (count && hnsw_graph_reserve(g, count) != 0) goto bad_g;
+  hnsw_read(r, g->data0, count * g->node_bytes);
+  hnsw_read(r, g->level, count);
+  hnsw_read(r, g->deleted, count);
+  if (r->failed) goto bad_g;
+  g->count = count; /* from here hnsw_graph_free frees upper[0..count) */
+  for (size_t i = 0; i < count; i++) g->upper[i] = NULL;
+  for (size_t i = 0; i < count; i++) {
+    if (g->level[i] > HNSW_MAX_LEVEL) goto bad_g;
+    if (g->deleted[i]) g->deleted_count++;
+    if (!g->level[i]) continue;
+    size_t words = (size_t)g->level[i] * (g->m + 1);
+    g->upper[i] = malloc(words * 4);
+    if (!g->upper[i]) goto bad_g;
+    hnsw_read(r, g->upper[i], words * 4);
+    if (r->failed) goto bad_g;
+  }
+  for (size_t i = 0; i < count; i++)
+    for (int level = 0; level <= g->level[i]; level++)
+      if (!links_valid(g, links_at(g, (uint32_t)i, level), max_links(g, level))) goto bad_g;
+  g->max_level = (int)max_level1 - 1;
+  g->entry = entry;
+  if ((count == 0) != (g->max_level < 0)) goto bad_g;
+  if (count && (entry >= count || g->level[entry] != g->max_level)) goto bad_g;
+  return g;
+bad_g:
+  hnsw_graph_free(g);
+bad:
+  r->failed = 1;
+  return NULL;
+}

@@ -1,0 +1,79 @@
+/* hnsw_graph.h: the in-memory HNSW graph (Malkov & Yashunin). Nodes are dense uint32 ids in
+ * insertion order. Not synchronised for writers: the caller serialises insert / delete /
+ * compact against everything else; searches may run concurrently with each other. */
+#ifndef VISOR_VECTOR_HNSW_GRAPH_H
+#define VISOR_VECTOR_HNSW_GRAPH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vector/hnsw_io.h"
+#include "vector/vector.h"
+
+typedef struct hnsw_graph hnsw_graph;
+
+typedef enum hnsw_filter_strategy {
+  HNSW_FILTER_AUTO,  /* brute force over the candidate lists when cheaper, else graph */
+  HNSW_FILTER_GRAPH, /* always filter during graph traversal */
+  HNSW_FILTER_BRUTE, /* always scan the candidate lists (exact) */
+} hnsw_filter_strategy;
+
+/* A filter applied during traversal: nodes for which accept() is 0 are still traversed
+ * (for connectivity) but never enter the results. lists, when given, hold every accepted
+ * node (and possibly others): the brute-force fallback scans them. */
+typedef struct hnsw_filter {
+  int (*accept)(const void *ctx, uint32_t node);
+  const void *ctx;
+  const uint32_t *const *lists;
+  const size_t *list_sizes;
+  size_t list_count;
+  size_t match_estimate; /* upper bound on accepted live nodes */
+  hnsw_filter_strategy strategy;
+} hnsw_filter;
+
+typedef struct hnsw_result {
+  float distance;
+  uint32_t node;
+} hnsw_result;
+
+/* Returns NULL when out of memory. m >= 2, ef_construction >= 1. */
+hnsw_graph *hnsw_graph_new(size_t dim, visor_metric metric, size_t m, size_t ef_construction,
+                           uint64_t seed);
+void hnsw_graph_free(hnsw_graph *g);
+
+/* Pre-allocates room for n nodes. 0, or -1 when out of memory. */
+int hnsw_graph_reserve(hnsw_graph *g, size_t n);
+/* Adds vec (already normalised for cosine) as node *node. 0, or -1 when out of memory. */
+int hnsw_graph_insert(hnsw_graph *g, const float *vec, uint32_t *node);
+/* Tombstones node: still traversed, never returned. */
+void hnsw_graph_delete(hnsw_graph *g, uint32_t node);
+/* Repairs the links around tombstones, then drops the tombstoned nodes and renumbers the
+ * rest in order. If remap is not NULL, *remap gets a malloc'd old -> new id array (UINT32_MAX
+ * for dropped nodes) of hnsw_graph_count() entries as it was before the call. -1 on OOM
+ * (the graph is then unchanged). */
+int hnsw_graph_compact(hnsw_graph *g, uint32_t **remap);
+
+/* Up to k closest accepted live nodes, closest first; returns how many. ef is the search
+ * breadth (raised to k). Thread-safe against other searches. */
+size_t hnsw_graph_search(hnsw_graph *g, const float *query, size_t k, size_t ef,
+                         const hnsw_filter *filter, hnsw_result *out);
+/* Exact k nearest accepted live nodes (scans filter lists when given, else all nodes). */
+size_t hnsw_graph_brute_force(hnsw_graph *g, const float *query, size_t k,
+                              const hnsw_filter *filter, hnsw_result *out);
+
+size_t hnsw_graph_count(const hnsw_graph *g); /* nodes, including tombstones */
+size_t hnsw_graph_live(const hnsw_graph *g);  /* nodes not deleted */
+int hnsw_graph_is_deleted(const hnsw_graph *g, uint32_t node);
+const float *hnsw_graph_vector(const hnsw_graph *g, uint32_t node);
+size_t hnsw_graph_dim(const hnsw_graph *g);
+size_t hnsw_graph_m(const hnsw_graph *g);
+void hnsw_graph_set_ef_construction(hnsw_graph *g, size_t ef);
+size_t hnsw_graph_memory(const hnsw_graph *g); /* bytes held by the graph */
+float hnsw_graph_distance(const hnsw_graph *g, const float *a, const float *b);
+
+/* Snapshot section: writes / reads the whole graph. read returns NULL (and marks r
+ * failed) on a bad or inconsistent section, or when out of memory. */
+void hnsw_graph_write(const hnsw_graph *g, hnsw_writer *w);
+hnsw_graph *hnsw_graph_read(hnsw_reader *r);
+
+#endif

@@ -1,0 +1,78 @@
+/* vector.c: opening a vector store by URL. The scheme picks the backend: hnsw://PATH (the
+ * built-in index; hnsw:///abs/path or hnsw://relative/path, with an optional ?query of
+ * options). Unknown schemes are an error that names the URL. */
+#include "vector/vector.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "vector/hnsw_store.h"
+
+void visor_vector_params_default(visor_vector_params *params) {
+  params->metric = VISOR_METRIC_COSINE;
+  params->m = 16;
+  params->ef_construction = 200;
+  params->ef_search = 64;
+}
+
+static int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+/* Percent-decodes src[0..n) into a new string; NULL on a bad escape or OOM. */
+static char *decode_path(const char *src, size_t n) {
+  char *out = malloc(n + 1);
+  if (!out) return NULL;
+  size_t o = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (src[i] == '%') {
+      int hi = i + 2 < n ? hex_value(src[i + 1]) : -1;
+      int lo = hi >= 0 ? hex_value(src[i + 2]) : -1;
+      if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
+        free(out);
+        return NULL;
+      }
+      out[o++] = (char)(hi * 16 + lo);
+      i += 2;
+    } else {
+      out[o++] = src[i];
+    }
+  }
+  out[o] = '\0';
+  return out;
+}
+
+visor_vector_store *visor_vector_open(const char *url, const char *collection, size_t dim,
+                                      const visor_vector_params *params, visor_error *err) {
+  static const char hnsw_scheme[] = "hnsw://";
+  if (!url) {
+    visor_error_set(err, VISOR_ERR_INVALID, "vector store URL is NULL");
+    return NULL;
+  }
+  if (strncmp(url, hnsw_scheme, sizeof hnsw_scheme - 1) == 0) {
+    const char *rest = url + sizeof hnsw_scheme - 1;
+    const char *q = strchr(rest, '?');
+    size_t path_len = q ? (size_t)(q - rest) : strlen(rest);
+    char *path = decode_path(rest, path_len);
+    if (!path) {
+      visor_error_set(err, VISOR_ERR_INVALID, "vector store URL '%s' has a bad %%-escape", url);
+      return NULL;
+    }
+    if (!*path) {
+      free(path);
+      visor_error_set(err, VISOR_ERR_INVALID, "vector store URL '%s' has no path", url);
+      return NULL;
+    }
+    visor_vector_store *store =
+        visor_hnsw_store_open(path, q ? q + 1 : NULL, collection, dim, params, err);
+    if (!store) visor_error_wrap(err, "opening vector store %s", url);
+    free(path);
+    return store;
+  }
+  visor_error_set(err, VISOR_ERR_INVALID,
+                  "vector store URL '%s': unknown scheme (supported: hnsw://PATH)", url);
+  return NULL;
+}

@@ -1,0 +1,377 @@
+/* test_api.c: the REST API against a real server started in this process on an
+ * ephemeral port with embedded backends in a temp folder: products (JSON and multipart
+ * with real photos), images, jobs, health, metrics, the OpenAPI document, and every
+ * bad-input case, each answered with a clear 4xx JSON error and nothing left behind. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "api/api.h"
+#include "core/config.h"
+#include "core/log.h"
+#include "http_client.h"
+
+static visor_config config;
+static visor_app app;
+static visor_http_server *server;
+static char data_dir[] = "/tmp/visor-api-XXXXXX";
+static char iconic[1024], iconic2[1024];
+
+#define ADMIN_TOKEN "test-admin-token-0123456789"
+
+static int start_server(void **state) {
+  (void)state;
+  mkdtemp(data_dir);
+  char *argv[] = {"--data-dir", data_dir, "--max-upload-mb", "1", "--admin-token", ADMIN_TOKEN, "--log-level", "warn"};
+  int help = 0;
+  visor_error err = {0};
+  if (visor_config_load(&config, 8, argv, &help, &err) != VISOR_OK) fail_msg("config: %s", err.message);
+  visor_log_setup(VISOR_LOG_WARN, VISOR_LOG_PLAIN);
+  if (visor_app_open(&app, &config, 0, 1, &err) != VISOR_OK) fail_msg("app: %s", err.message);
+  visor_http_config http = {.host = "127.0.0.1", .port = 0, .threads = 4, .default_max_body = 1 << 20};
+  server = visor_http_server_new(&http, &err);
+  if (!server || visor_api_register(server, &app, &err) != VISOR_OK || visor_http_start(server, &err) != VISOR_OK)
+    fail_msg("server: %s", err.message);
+  char base[64];
+  snprintf(base, sizeof base, "http://127.0.0.1:%d", visor_http_port(server));
+  test_http_init(base);
+  const char *shared = getenv("VISOR_SHARED_DIR");
+  snprintf(iconic, sizeof iconic, "%s/datasets/grocery/iconic-images-and-descriptions/Fruit/Apple/Granny-Smith/Granny-Smith_Iconic.jpg", shared ? shared : "../shared");
+  snprintf(iconic2, sizeof iconic2, "%s/datasets/grocery/iconic-images-and-descriptions/Fruit/Banana/Banana_Iconic.jpg", shared ? shared : "../shared");
+  return 0;
+}
+
+static int stop_server(void **state) {
+  (void)state;
+  visor_http_stop(server, 2000);
+  visor_http_server_free(server);
+  visor_app_close(&app);
+  visor_config_free(&config);
+  return 0;
+}
+
+/* Counts stored objects (regular files) under the blob folder, temp files included. */
+static int count_files(const char *path) {
+  DIR *dir = opendir(path);
+  if (!dir) return 0;
+  int count = 0;
+  struct dirent *entry;
+  while ((entry = readdir(dir))) {
+    if (!strcmp(entry->d_name, ".") || !strcmp(entry->d_name, "..")) continue;
+    char child[2048];
+    snprintf(child, sizeof child, "%s/%s", path, entry->d_name);
+    struct stat st;
+    if (stat(child, &st) == 0) count += S_ISDIR(st.st_mode) ? count_files(child) : 1;
+  }
+  closedir(dir);
+  return count;
+}
+
+static int stored_objects(void) {
+  char path[1024];
+  snprintf(path, sizeof path, "%s/blobs", data_dir);
+  return count_files(path);
+}
+
+static void expect_error(test_response *res, long status, const char *code, const char *needle) {
+  if (res->status != status || strcmp(test_error_code(res), code) != 0 ||
+      (needle && !strstr(test_error_message(res), needle)))
+    fail_msg("expected %ld %s '%s', got %ld: %s", status, code, needle ? needle : "", res->status,
+             res->body ? res->body : "(no body)");
+  test_response_free(res);
+}
+
+static void health_ready_metrics(void **state) {
+  (void)state;
+  test_response res = test_get("/healthz");
+  assert_int_equal(res.status, 200);
+  assert_non_null(strstr(res.headers, "X-Request-Id"));
+  test_response_free(&res);
+  res = test_get("/readyz");
+  assert_int_equal(res.status, 200);
+  assert_string_equal(json_string_value(json_object_get(res.json, "status")), "ready");
+  test_response_free(&res);
+  res = test_get("/metrics");
+  assert_int_equal(res.status, 200);
+  assert_non_null(strstr(res.body, "visor_http_requests_total"));
+  assert_non_null(strstr(res.body, "visor_queue_tasks{state=\"ready\"}"));
+  test_response_free(&res);
+}
+
+static void json_product_lifecycle(void **state) {
+  (void)state;
+  test_response res = test_post_json("/api/v1/products",
+                                     "{\"sku\":\"LIFE-1\",\"name\":\"Oat milk\",\"category\":\"dairy\","
+                                     "\"labels\":{\"brand\":\"Oatly\"},\"price\":2.5,\"currency\":\"SEK\"}");
+  assert_int_equal(res.status, 201);
+  char id[64], path[128];
+  snprintf(id, sizeof id, "%s", json_string_value(json_object_get(res.json, "id")));
+  assert_non_null(strstr(res.headers, "Location: /api/v1/products/"));
+  test_response_free(&res);
+  snprintf(path, sizeof path, "/api/v1/products/%s", id);
+  res = test_get(path);
+  assert_int_equal(res.status, 200);
+  assert_string_equal(json_string_value(json_object_get(res.json, "sku")), "LIFE-1");
+  assert_int_equal(json_array_size(json_object_get(res.json, "images")), 0);
+  test_response_free(&res);
+  const char *patch = "{\"name\":\"Oat drink\",\"price\":null}";
+  res = test_request("PATCH", path, "application/json", patch, strlen(patch));
+  assert_int_equal(res.status, 200);
+  assert_string_equal(json_string_value(json_object_get(res.json, "name")), "Oat drink");
+  assert_true(json_is_null(json_object_get(res.json, "price")));
+  test_response_free(&res);
+  res = test_get("/api/v1/products?q=oat&category=dairy");
+  assert_int_equal(res.status, 200);
+  assert_int_equal(json_integer_value(json_object_get(res.json, "total")), 1);
+  test_response_free(&res);
+  res = test_request("DELETE", path, NULL, NULL, 0);
+  assert_int_equal(res.status, 204);
+  test_response_free(&res);
+  res = test_get(path);
+  expect_error(&res, 404, "not_found", id);
+}
+
+static void multipart_product_with_images_queues_jobs(void **state) {
+  (void)state;
+  test_part parts[] = {{.name = "sku", .value = "APPLE-1"},
+                       {.name = "name", .value = "Granny Smith"},
+                       {.name = "category", .value = "fruit"},
+                       {.name = "labels", .value = "{\"colour\":\"green\"}"},
+                       {.name = "price", .value = "0.99"},
+                       {.name = "images", .file = iconic},
+                       {.name = "images", .file = iconic2}};
+  test_response res = test_multipart("POST", "/api/v1/products", parts, 7);
+  if (res.status != 201) fail_msg("create: %ld %s", res.status, res.body);
+  json_t *images = json_object_get(res.json, "images");
+  assert_int_equal(json_array_size(images), 2);
+  json_t *first = json_array_get(images, 0);
+  assert_int_equal(json_integer_value(json_object_get(first, "width")), 198);
+  assert_string_equal(json_string_value(json_object_get(first, "format")), "jpeg");
+  assert_int_equal(strlen(json_string_value(json_object_get(first, "sha256"))), 64);
+  char product_path[128], image_path[128], job_path[128];
+  snprintf(product_path, sizeof product_path, "/api/v1/products/%s", json_string_value(json_object_get(res.json, "id")));
+  snprintf(image_path, sizeof image_path, "/api/v1/images/%s/content", json_string_value(json_object_get(first, "id")));
+  snprintf(job_path, sizeof job_path, "/api/v1/jobs/%s", json_string_value(json_object_get(first, "job_id")));
+  test_response_free(&res);
+  /* The bytes come back unchanged. */
+  res = test_get(image_path);
+  assert_int_equal(res.status, 200);
+  assert_non_null(strstr(res.headers, "image/jpeg"));
+  FILE *file = fopen(iconic, "rb");
+  fseek(file, 0, SEEK_END);
+  long size = ftell(file);
+  fclose(file);
+  assert_int_equal(res.len, (size_t)size);
+  test_response_free(&res);
+  /* Each image has a job (queued: no worker runs in this test). */
+  res = test_get(job_path);
+  assert_int_equal(res.status, 200);
+  assert_string_equal(json_string_value(json_object_get(res.json, "kind")), "index");
+  assert_string_equal(json_string_value(json_object_get(res.json, "status")), "queued");
+  test_response_free(&res);
+  res = test_get(product_path);
+  json_t *job = json_object_get(json_array_get(json_object_get(res.json, "images"), 1), "job");
+  assert_string_equal(json_string_value(json_object_get(job, "status")), "queued");
+  test_response_free(&res);
+  res = test_get("/api/v1/jobs?status=queued&kind=index");
+  assert_true(json_integer_value(json_object_get(res.json, "total")) >= 2);
+  test_response_free(&res);
+  res = test_get("/api/v1/products?sort=-created_at&limit=1");
+  assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(res.json, "items"), 0), "sku")), "APPLE-1");
+  assert_int_equal(json_integer_value(json_object_get(json_array_get(json_object_get(res.json, "items"), 0), "image_count")), 2);
+  test_response_free(&res);
+}
+
+static void job_cancel_and_retry(void **state) {
+  (void)state;
+  test_part parts[] = {{.name = "sku", .value = "JOB-1"}, {.name = "name", .value = "x"}, {.name = "images", .file = iconic}};
+  test_response res = test_multipart("POST", "/api/v1/products", parts, 3);
+  assert_int_equal(res.status, 201);
+  char path[160];
+  const char *job_id = json_string_value(json_object_get(json_array_get(json_object_get(res.json, "images"), 0), "job_id"));
+  snprintf(path, sizeof path, "/api/v1/jobs/%s/retry", job_id);
+  test_response retry = test_request("POST", path, NULL, NULL, 0);
+  expect_error(&retry, 409, "conflict", "only failed or cancelled");
+  snprintf(path, sizeof path, "/api/v1/jobs/%s/cancel", job_id);
+  test_response_free(&res);
+  res = test_request("POST", path, NULL, NULL, 0);
+  assert_int_equal(res.status, 200);
+  assert_string_equal(json_string_value(json_object_get(res.json, "status")), "cancelled");
+  test_response_free(&res);
+  snprintf(path + strlen(path) - strlen("cancel"), 8, "retry");
+  res = test_request("POST", path, NULL, NULL, 0);
+  assert_int_equal(res.status, 200);
+  assert_string_equal(json_string_value(json_object_get(res.json, "status")), "queued");
+  test_response_free(&res);
+}
+
+static void bad_routes_methods_and_ids(void **state) {
+  (void)state;
+  test_response res = test_get("/api/v1/nowhere");
+  expect_error(&res, 404, "not_found", NULL);
+  res = test_request("PUT", "/api/v1/products", "application/json", "{}", 2);
+  assert_int_equal(res.status, 405);
+  assert_non_null(strstr(res.headers, "Allow:"));
+  expect_error(&res, 405, "method_not_allowed", NULL);
+  res = test_get("/api/v1/products/not-a-uuid");
+  expect_error(&res, 400, "invalid_argument", "not a valid UUID");
+  res = test_get("/api/v1/images/..%2F..%2Fetc%2Fpasswd/content");
+  assert_true(res.status == 400 || res.status == 404);
+  assert_string_not_equal(test_error_code(&res), "");
+  test_response_free(&res);
+  res = test_get("/api/v1/images/00000000-0000-7000-8000-000000000000/content");
+  expect_error(&res, 404, "not_found", NULL);
+  res = test_get("/api/v1/products?limit=0");
+  expect_error(&res, 400, "invalid_argument", "limit");
+  res = test_get("/api/v1/products?sort=bogus");
+  expect_error(&res, 400, "invalid_argument", "sort 'bogus'");
+  res = test_get("/api/v1/jobs?status=weird");
+  expect_error(&res, 400, "invalid_argument", "status 'weird'");
+}
+
+static void bad_json_bodies_name_the_field(void **state) {
+  (void)state;
+  struct {
+    const char *body, *needle;
+  } cases[] = {{"{\"sku\":\"X\",", "JSON"},
+               {"[1,2]", "object"},
+               {"{\"name\":\"x\"}", "field 'sku' is required"},
+               {"{\"sku\":\"X\"}", "field 'name' is required"},
+               {"{\"sku\":5,\"name\":\"x\"}", "field 'sku' must be a string"},
+               {"{\"sku\":\"a b\",\"name\":\"x\"}", "field 'sku' has characters"},
+               {"{\"sku\":\"X\",\"name\":\"x\",\"colour\":\"red\"}", "unknown field 'colour'"},
+               {"{\"sku\":\"X\",\"name\":\"x\",\"price\":-1}", "field 'price'"},
+               {"{\"sku\":\"X\",\"name\":\"x\",\"price\":\"cheap\"}", "field 'price' must be a number"},
+               {"{\"sku\":\"X\",\"name\":\"x\",\"labels\":{\"a\":1}}", "field 'labels.a'"},
+               {"{\"sku\":\"X\",\"name\":\"x\",\"currency\":\"euro\"}", "field 'currency'"},
+               {"{\"sku\":\"X\",\"name\":\"\"}", "field 'name' must not be empty"}};
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    test_response res = test_post_json("/api/v1/products", cases[i].body);
+    expect_error(&res, 400, "invalid_argument", cases[i].needle);
+  }
+  char long_name[400];
+  memset(long_name, 'n', 300);
+  long_name[300] = '\0';
+  char body[600];
+  snprintf(body, sizeof body, "{\"sku\":\"LONG\",\"name\":\"%s\"}", long_name);
+  test_response res = test_post_json("/api/v1/products", body);
+  expect_error(&res, 400, "invalid_argument", "field 'name' is longer than 200");
+  res = test_request("POST", "/api/v1/products", "text/plain", "sku=x", 5);
+  expect_error(&res, 415, "unsupported_media_type", NULL);
+  res = test_post_json("/api/v1/products", "{\"sku\":\"DUP-1\",\"name\":\"a\"}");
+  assert_int_equal(res.status, 201);
+  test_response_free(&res);
+  res = test_post_json("/api/v1/products", "{\"sku\":\"DUP-1\",\"name\":\"b\"}");
+  expect_error(&res, 409, "conflict", "DUP-1");
+}
+
+static void bad_uploads_leave_nothing(void **state) {
+  (void)state;
+  int before = stored_objects();
+  /* Not an image. */
+  const char text[] = "just some text, not a picture";
+  test_part not_image[] = {{.name = "sku", .value = "BAD-1"}, {.name = "name", .value = "x"},
+                           {.name = "images", .data = text, .data_len = sizeof text, .filename = "notes.jpg"}};
+  test_response res = test_multipart("POST", "/api/v1/products", not_image, 3);
+  expect_error(&res, 415, "unsupported_media_type", "notes.jpg");
+  /* One good image and one bad: the whole request fails, the good one is not kept. */
+  test_part mixed[] = {{.name = "sku", .value = "BAD-2"}, {.name = "name", .value = "x"}, {.name = "images", .file = iconic},
+                       {.name = "images", .data = text, .data_len = sizeof text, .filename = "b.png"}};
+  res = test_multipart("POST", "/api/v1/products", mixed, 4);
+  expect_error(&res, 415, "unsupported_media_type", NULL);
+  /* Over the upload limit (1 MiB in this test). */
+  size_t big_len = 3 * 1024 * 1024;
+  char *big = malloc(big_len);
+  memset(big, 0xff, big_len);
+  test_part too_big[] = {{.name = "sku", .value = "BAD-3"}, {.name = "name", .value = "x"},
+                         {.name = "images", .data = big, .data_len = big_len, .filename = "big.jpg"}};
+  res = test_multipart("POST", "/api/v1/products", too_big, 3);
+  expect_error(&res, 413, "too_large", NULL);
+  free(big);
+  /* Bad fields with a good image: nothing is stored. */
+  test_part bad_field[] = {{.name = "sku", .value = "BAD 4"}, {.name = "name", .value = "x"}, {.name = "images", .file = iconic}};
+  res = test_multipart("POST", "/api/v1/products", bad_field, 3);
+  expect_error(&res, 400, "invalid_argument", "field 'sku'");
+  test_part bad_labels[] = {{.name = "sku", .value = "BAD-5"}, {.name = "name", .value = "x"}, {.name = "labels", .value = "{oops"}, {.name = "images", .file = iconic}};
+  res = test_multipart("POST", "/api/v1/products", bad_labels, 4);
+  expect_error(&res, 400, "invalid_argument", "field 'labels'");
+  test_part wrong_field[] = {{.name = "sku", .value = "BAD-6"}, {.name = "name", .value = "x"}, {.name = "picture", .file = iconic}};
+  res = test_multipart("POST", "/api/v1/products", wrong_field, 3);
+  expect_error(&res, 400, "invalid_argument", "'picture'");
+  /* Images for a product that does not exist. */
+  test_part orphan[] = {{.name = "images", .file = iconic}};
+  res = test_multipart("POST", "/api/v1/products/00000000-0000-7000-8000-000000000000/images", orphan, 1);
+  expect_error(&res, 404, "not_found", NULL);
+  assert_int_equal(stored_objects(), before);
+  res = test_get("/api/v1/products?q=BAD-");
+  assert_int_equal(json_integer_value(json_object_get(res.json, "total")), 0);
+  test_response_free(&res);
+}
+
+static void admin_routes_need_the_token(void **state) {
+  (void)state;
+  test_response res = test_get("/api/v1/admin/queue");
+  expect_error(&res, 401, "unauthorized", NULL);
+  res = test_request("POST", "/api/v1/admin/queue/pause", NULL, NULL, 0);
+  expect_error(&res, 401, "unauthorized", NULL);
+}
+
+static void openapi_documents_every_route(void **state) {
+  (void)state;
+  test_response res = test_get("/api/openapi.json");
+  assert_int_equal(res.status, 200);
+  json_t *paths = json_object_get(res.json, "paths");
+  assert_true(json_object_size(paths) >= 15);
+  const char *path;
+  json_t *item;
+  int checked = 0;
+  json_object_foreach(paths, path, item) {
+    const char *method;
+    json_t *operation;
+    json_object_foreach(item, method, operation) {
+      if (!strcmp(method, "parameters")) continue;
+      /* Substitute a well-formed id; the route must exist (no 404 "no route", no 405). */
+      char concrete[256];
+      snprintf(concrete, sizeof concrete, "%s", path);
+      char *brace = strstr(concrete, "{id}");
+      if (brace) {
+        char rest[256];
+        snprintf(rest, sizeof rest, "%s", brace + 4);
+        snprintf(brace, sizeof concrete - (size_t)(brace - concrete), "00000000-0000-7000-8000-000000000000%s", rest);
+      }
+      char upper[16];
+      size_t i = 0;
+      for (; method[i] && i < sizeof upper - 1; i++) upper[i] = (char)(method[i] - 32);
+      upper[i] = '\0';
+      test_response probe = test_request(upper, concrete, "application/json", "{}", 2);
+      if (probe.status == 405 || (probe.status == 404 && strstr(test_error_message(&probe), "no route")))
+        fail_msg("%s %s is documented but not routed (%ld)", upper, path, probe.status);
+      test_response_free(&probe);
+      checked++;
+    }
+  }
+  assert_true(checked >= 20);
+  test_response_free(&res);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(health_ready_metrics),
+      cmocka_unit_test(json_product_lifecycle),
+      cmocka_unit_test(multipart_product_with_images_queues_jobs),
+      cmocka_unit_test(job_cancel_and_retry),
+      cmocka_unit_test(bad_routes_methods_and_ids),
+      cmocka_unit_test(bad_json_bodies_name_the_field),
+      cmocka_unit_test(bad_uploads_leave_nothing),
+      cmocka_unit_test(admin_routes_need_the_token),
+      cmocka_unit_test(openapi_documents_every_route),
+  };
+  return cmocka_run_group_tests(tests, start_server, stop_server);
+}

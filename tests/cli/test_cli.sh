@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# test_cli.sh: the `visor` command line as a user meets it: help, bad configuration
+# (exit 2 with the reason), migrate, and serve: starts, answers, creates a product with an
+# image, and stops cleanly (exit 0) on SIGINT.
+set -uo pipefail
+VISOR="$1"
+SHARED="${VISOR_SHARED_DIR:-../shared}"
+dir=$(mktemp -d)
+trap 'kill $pid 2>/dev/null; rm -rf "$dir"' EXIT
+failures=0
+check() { # description, then a command that must succeed
+  local what="$1"; shift
+  if "$@"; then echo "ok: $what"; else echo "FAIL: $what"; failures=$((failures + 1)); fi
+}
+
+check "help lists the commands" bash -c "'$VISOR' --help | grep -q 'serve'"
+check "serve --help lists options" bash -c "'$VISOR' serve --help | grep -q -- '--max-upload-mb'"
+"$VISOR" serve --port 70000 2>"$dir/err"; code=$?
+check "bad port exits 2" test "$code" = 2
+check "bad port is named" grep -q "port 70000 is out of range" "$dir/err"
+VISOR_METADATA=mysql://x "$VISOR" serve 2>"$dir/err"; code=$?
+check "bad URL in the environment exits 2" test "$code" = 2
+check "bad URL is named" grep -q "mysql://x" "$dir/err"
+echo '{"port": "eighty"}' > "$dir/bad.json"
+"$VISOR" serve --config "$dir/bad.json" 2>"$dir/err"; code=$?
+check "bad config file exits 2" test "$code" = 2
+"$VISOR" frobnicate 2>/dev/null; code=$?
+check "unknown command exits 2" test "$code" = 2
+check "migrate creates the schema" bash -c "'$VISOR' migrate --data-dir '$dir/data' | grep -q 'schema version'"
+
+VISOR_MODELS="$SHARED/models" "$VISOR" serve --data-dir "$dir/data" --host 127.0.0.1 --port 0 --workers 0 >"$dir/out" 2>"$dir/log" &
+pid=$!
+url=""
+for _ in $(seq 1 100); do
+  url=$(grep -o 'http://[^ ]*' "$dir/out" | head -1)
+  [ -n "$url" ] && break
+  sleep 0.1
+done
+check "serve prints its URL" test -n "$url"
+check "healthz answers" bash -c "curl -sf '${url}healthz' | grep -q ok"
+image="$SHARED/datasets/grocery/iconic-images-and-descriptions/Fruit/Banana/Banana_Iconic.jpg"
+check "a product with an image is created" bash -c "curl -sf -F sku=CLI-1 -F name=Banana -F 'images=@$image' '${url}api/v1/products' | grep -q CLI-1"
+check "the product is listed" bash -c "curl -sf '${url}api/v1/products' | grep -q CLI-1"
+kill -INT $pid
+wait $pid; code=$?
+check "SIGINT stops serve with exit 0" test "$code" = 0
+check "the stop is logged" grep -q "stopped cleanly" "$dir/log"
+
+echo "$((17 - failures)) passed, $failures failed"
+[ "$failures" = 0 ]

@@ -1,0 +1,343 @@
+/* test_hnsw_unit.c: unit tests of the HNSW backend's parts: distance kernels, the string map,
+ * URL options, filter compilation, log replay with a torn tail, snapshots and compaction. */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "test_util.h"
+#include "vector/distance.h"
+#include "vector/hnsw_graph.h"
+#include "vector/hnsw_meta.h"
+#include "vector/hnsw_strmap.h"
+#include "vector/vector.h"
+
+static char *tmp_dir;
+
+static void test_distance_kernels(void **state) {
+  (void)state;
+  vt_rng r = {7};
+  float a[300], b[300];
+  for (size_t dim = 1; dim <= 300; dim += (dim < 40 ? 1 : 37)) {
+    for (size_t i = 0; i < dim; i++) {
+      a[i] = vt_uniform(&r) * 2 - 1;
+      b[i] = vt_uniform(&r) * 2 - 1;
+    }
+    float l2 = visor_distance_for(VISOR_METRIC_L2)(a, b, dim);
+    float ip = visor_distance_for(VISOR_METRIC_IP)(a, b, dim);
+    float cs = visor_distance_for(VISOR_METRIC_COSINE)(a, b, dim);
+    double ref_l2 = 0, ref_dot = 0;
+    for (size_t i = 0; i < dim; i++) {
+      ref_l2 += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
+      ref_dot += (double)a[i] * b[i];
+    }
+    assert_true(fabs(l2 - ref_l2) <= 1e-4 * (1 + ref_l2));
+    assert_true(fabs(ip - (1 - ref_dot)) <= 1e-4 * (1 + fabs(ref_dot)));
+    assert_true(cs == ip);
+    assert_true(fabsf(visor_distance_l2_ref(a, b, dim) - l2) <= 1e-4f * (1 + l2));
+  }
+  float z[4] = {0};
+  assert_int_equal(visor_vector_normalize(z, 4), 0);
+  float v[3] = {3, 0, 4};
+  assert_int_equal(visor_vector_normalize(v, 3), 1);
+  assert_true(fabsf(v[0] - 0.6f) < 1e-6f && fabsf(v[2] - 0.8f) < 1e-6f);
+  float bad[2] = {1, NAN};
+  assert_int_equal(visor_vector_finite(bad, 2, NULL), 0);
+}
+
+static void test_strmap(void **state) {
+  (void)state;
+  hnsw_strmap m;
+  hnsw_strmap_init(&m);
+  char key[32];
+  for (uint32_t i = 0; i < 5000; i++) {
+    snprintf(key, sizeof key, "k%u", i);
+    assert_int_equal(hnsw_strmap_put(&m, key, i), 0);
+  }
+  for (uint32_t i = 0; i < 5000; i += 2) {
+    snprintf(key, sizeof key, "k%u", i);
+    assert_int_equal(hnsw_strmap_remove(&m, key), 1);
+  }
+  assert_int_equal(m.count, 2500);
+  for (uint32_t i = 0; i < 5000; i++) {
+    snprintf(key, sizeof key, "k%u", i);
+    uint32_t v = 0;
+    int found = hnsw_strmap_get(&m, key, &v);
+    assert_int_equal(found, i % 2);
+    if (found) assert_int_equal(v, i);
+  }
+  assert_int_equal(hnsw_strmap_put(&m, "k1", 77), 0);
+  uint32_t v;
+  assert_true(hnsw_strmap_get(&m, "k1", &v) && v == 77);
+  assert_int_equal(hnsw_strmap_remove(&m, "nope"), 0);
+  hnsw_strmap_free(&m);
+}
+
+static void test_url_options(void **state) {
+  (void)state;
+  char url[4096];
+  visor_error err = {0};
+  snprintf(url, sizeof url, "hnsw://%s/opts?m=8&ef_construction=50&ef_search=20&metric=l2",
+           tmp_dir);
+  visor_vector_store *s = visor_vector_open(url, "c", 4, NULL, &err);
+  if (!s) fail_msg("%s", err.message);
+  float zero[4] = {0}, one[4] = {1, 0, 0, 0};
+  /* l2 accepts the zero vector: it has a position. */
+  assert_int_equal(s->ops->upsert(s, "z", zero, NULL, &err), VISOR_OK);
+  assert_int_equal(s->ops->upsert(s, "o", one, NULL, &err), VISOR_OK);
+  visor_vector_hit hits[2];
+  size_t n;
+  assert_int_equal(s->ops->search(s, one, 2, NULL, hits, &n, &err), VISOR_OK);
+  assert_int_equal(n, 2);
+  assert_string_equal(hits[0].id, "o");
+  assert_true(fabsf(hits[1].distance - 1.0f) < 1e-6f);
+  s->ops->close(s);
+  /* The collection keeps its metric: opening it as cosine is a mismatch. */
+  snprintf(url, sizeof url, "hnsw://%s/opts", tmp_dir);
+  assert_null(visor_vector_open(url, "c", 4, NULL, &err));
+  assert_int_equal(err.code, VISOR_ERR_INVALID);
+  assert_non_null(strstr(err.message, "metric"));
+  const char *bad[] = {"?m=1", "?m=abc", "?ef_search=0", "?metric=hamming", "?bogus=1", "?m"};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    snprintf(url, sizeof url, "hnsw://%s/opts%s", tmp_dir, bad[i]);
+    assert_null(visor_vector_open(url, "d", 4, NULL, &err));
+    assert_int_equal(err.code, VISOR_ERR_INVALID);
+  }
+  visor_vector_params p;
+  visor_vector_params_default(&p);
+  assert_int_equal(p.m, 16);
+  assert_int_equal(p.ef_construction, 200);
+  assert_int_equal(p.ef_search, 64);
+  assert_int_equal(p.metric, VISOR_METRIC_COSINE);
+  p.m = 1000;
+  snprintf(url, sizeof url, "hnsw://%s/opts", tmp_dir);
+  assert_null(visor_vector_open(url, "e", 4, &p, &err));
+  assert_int_equal(err.code, VISOR_ERR_INVALID);
+  /* A second handle on an open collection is refused (one writer per log). */
+  s = visor_vector_open(url, "f", 4, NULL, &err);
+  assert_non_null(s);
+  assert_null(visor_vector_open(url, "f", 4, NULL, &err));
+  assert_int_equal(err.code, VISOR_ERR_UNAVAILABLE);
+  s->ops->close(s);
+  assert_null(visor_vector_open("hnsw://", "f", 4, NULL, &err));
+  assert_int_equal(err.code, VISOR_ERR_INVALID);
+}
+
+static void test_meta_compile(void **state) {
+  (void)state;
+  hnsw_meta *m = hnsw_meta_new();
+  const char *l0[] = {"a=1", "b=2", "a=1"};
+  const char *l1[] = {"b=2"};
+  visor_vector_meta m0 = {"p0", "shoes", l0, 3, "x@1"};
+  visor_vector_meta m1 = {"p1", "bags", l1, 1, "x@1"};
+  assert_int_equal(hnsw_meta_append(m, "id0", &m0), 0);
+  assert_int_equal(hnsw_meta_append(m, "id1", &m1), 0);
+  assert_int_equal(hnsw_meta_append(m, "id2", NULL), 0);
+  assert_int_equal(hnsw_meta_label_count(m, 0), 2); /* duplicates folded */
+  assert_string_equal(hnsw_meta_product(m, 2), "");
+  hnsw_meta_query q;
+  hnsw_filter f;
+  const char *want_b[] = {"b=2"};
+  visor_vector_filter vf = {.labels = want_b, .label_count = 1};
+  assert_int_equal(hnsw_meta_compile(&q, m, &vf, &f), HNSW_META_FILTER);
+  assert_int_equal(f.match_estimate, 2);
+  assert_true(f.accept(f.ctx, 0) && f.accept(f.ctx, 1) && !f.accept(f.ctx, 2));
+  hnsw_meta_query_free(&q);
+  hnsw_meta_delete(m, 1);
+  assert_int_equal(hnsw_meta_compile(&q, m, &vf, &f), HNSW_META_FILTER);
+  assert_int_equal(f.match_estimate, 1);
+  hnsw_meta_query_free(&q);
+  hnsw_meta_delete(m, 0);
+  assert_int_equal(hnsw_meta_compile(&q, m, &vf, &f), HNSW_META_MATCHES_NONE);
+  visor_vector_filter none = {0};
+  assert_int_equal(hnsw_meta_compile(&q, m, &none, &f), HNSW_META_NO_FILTER);
+  assert_int_equal(hnsw_meta_compile(&q, m, NULL, &f), HNSW_META_NO_FILTER);
+  hnsw_meta_pop(m);
+  assert_int_equal(hnsw_meta_count(m), 2);
+  hnsw_meta_free(m);
+}
+
+static char *log_path(const char *collection_dir) {
+  char *p = NULL;
+  if (asprintf(&p, "%s/log", collection_dir) < 0) return NULL;
+  return p;
+}
+
+/* Upserts ids 0..n-1 in a child that exits without closing (as if killed). */
+static void upsert_and_die(const char *url, int n, size_t dim) {
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    visor_error err;
+    visor_vector_store *s = visor_vector_open(url, "torn", dim, NULL, &err);
+    if (!s) _exit(2);
+    float v[16];
+    for (int i = 0; i < n; i++) {
+      char id[16];
+      snprintf(id, sizeof id, "t%d", i);
+      for (size_t j = 0; j < dim; j++) v[j] = (float)((i * 31 + (int)j * 7) % 17) + 1.0f;
+      v[i % dim] += 5;
+      if (s->ops->upsert(s, id, v, NULL, &err) != VISOR_OK) _exit(3);
+    }
+    _exit(0);
+  }
+  int status;
+  waitpid(pid, &status, 0);
+  assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+static void test_log_torn_tail(void **state) {
+  (void)state;
+  char url[4096], dir[4096];
+  snprintf(url, sizeof url, "hnsw://%s/torn", tmp_dir);
+  snprintf(dir, sizeof dir, "%s/torn/torn", tmp_dir);
+  upsert_and_die(url, 10, 8);
+  char *lp = log_path(dir);
+  struct stat st;
+  assert_int_equal(stat(lp, &st), 0);
+  off_t good = st.st_size;
+  /* A torn record: a header that promises more bytes than there are. */
+  int fd = open(lp, O_WRONLY | O_APPEND);
+  assert_true(fd >= 0);
+  unsigned char torn[] = {'V', 'R', 'E', 'C', 200, 0, 0, 0, 1, 2, 3};
+  assert_int_equal(write(fd, torn, sizeof torn), (ssize_t)sizeof torn);
+  close(fd);
+  visor_error err = {0};
+  visor_vector_store *s = visor_vector_open(url, "torn", 8, NULL, &err);
+  if (!s) fail_msg("%s", err.message);
+  assert_int_equal(s->ops->count(s), 10);
+  assert_int_equal(stat(lp, &st), 0);
+  assert_int_equal(st.st_size, good); /* the tail was cut */
+  float v[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+  assert_int_equal(s->ops->upsert(s, "after", v, NULL, &err), VISOR_OK);
+  s->ops->close(s);
+
+  /* A last record with a bad checksum is dropped; the ones before it stay. */
+  upsert_and_die(url, 12, 8); /* t0..t11: t0..t9 replaced, t10 and t11 new */
+  assert_int_equal(stat(lp, &st), 0);
+  fd = open(lp, O_RDWR);
+  unsigned char byte;
+  assert_int_equal(pread(fd, &byte, 1, st.st_size - 10), 1);
+  byte ^= 0xff;
+  assert_int_equal(pwrite(fd, &byte, 1, st.st_size - 10), 1);
+  close(fd);
+  s = visor_vector_open(url, "torn", 8, NULL, &err);
+  if (!s) fail_msg("%s", err.message);
+  assert_int_equal(s->ops->count(s), 12); /* 10 + after + t10; t11 lost with its checksum */
+  s->ops->close(s);
+  free(lp);
+}
+
+static void test_snapshot_and_log(void **state) {
+  (void)state;
+  char url[4096];
+  /* A tiny snapshot threshold: snapshots (with compaction) happen all along. */
+  snprintf(url, sizeof url, "hnsw://%s/snap?snapshot_bytes=3000", tmp_dir);
+  visor_error err = {0};
+  visor_vector_store *s = visor_vector_open(url, "c", 16, NULL, &err);
+  if (!s) fail_msg("%s", err.message);
+  float *data = vt_random_data(400, 16, 3);
+  char id[16];
+  for (int i = 0; i < 400; i++) {
+    snprintf(id, sizeof id, "s%d", i);
+    const char *labels[] = {i % 2 ? "odd=1" : "even=1"};
+    visor_vector_meta meta = {.category = i % 3 ? "x" : "y", .labels = labels, .label_count = 1};
+    assert_int_equal(s->ops->upsert(s, id, data + i * 16, &meta, &err), VISOR_OK);
+    if (i % 4 == 3) {
+      snprintf(id, sizeof id, "s%d", i - 1);
+      assert_int_equal(s->ops->remove(s, id, &err), VISOR_OK);
+    }
+  }
+  assert_int_equal(s->ops->count(s), 300);
+  s->ops->close(s);
+  s = visor_vector_open(url, "c", 16, NULL, &err);
+  if (!s) fail_msg("%s", err.message);
+  assert_int_equal(s->ops->count(s), 300);
+  visor_vector_hit hits[5];
+  size_t n;
+  for (int i = 0; i < 400; i += 13) {
+    assert_int_equal(s->ops->search(s, data + i * 16, 5, NULL, hits, &n, &err), VISOR_OK);
+    snprintf(id, sizeof id, "s%d", i);
+    if (i % 4 == 2)
+      for (size_t j = 0; j < n; j++) assert_string_not_equal(hits[j].id, id);
+    else
+      assert_string_equal(hits[0].id, id);
+  }
+  const char *odd[] = {"odd=1"};
+  const char *y[] = {"y"};
+  visor_vector_filter f = {y, 1, odd, 1, NULL};
+  assert_int_equal(s->ops->search(s, data, 5, &f, hits, &n, &err), VISOR_OK);
+  assert_int_equal(n, 5);
+  for (size_t j = 0; j < n; j++) {
+    int i = atoi(hits[j].id + 1);
+    assert_true(i % 2 == 1 && i % 3 == 0 && i % 4 != 2);
+  }
+  s->ops->close(s);
+  free(data);
+}
+
+static void test_graph_compact(void **state) {
+  (void)state;
+  size_t n = 3000, dim = 16;
+  float *data = vt_random_data(n, dim, 5);
+  hnsw_graph *g = hnsw_graph_new(dim, VISOR_METRIC_L2, 8, 64, 1);
+  for (size_t i = 0; i < n; i++) assert_int_equal(hnsw_graph_insert(g, data + i * dim, NULL), 0);
+  for (uint32_t i = 0; i < n; i += 2) hnsw_graph_delete(g, i);
+  hnsw_graph_delete(g, 1); /* whatever the entry point is, lots of its neighbours go */
+  uint32_t *remap = NULL;
+  assert_int_equal(hnsw_graph_compact(g, &remap), 0);
+  assert_int_equal(hnsw_graph_count(g), n / 2 - 1);
+  assert_int_equal(hnsw_graph_live(g), n / 2 - 1);
+  assert_int_equal(remap[0], UINT32_MAX);
+  assert_int_equal(remap[3], 0);
+  assert_int_equal(remap[5], 1);
+  hnsw_result res[10], exact[10];
+  int found = 0, total = 0;
+  for (size_t q = 0; q < 100; q++) {
+    const float *query = data + (q * 29 % n) * dim;
+    size_t a = hnsw_graph_search(g, query, 10, 64, NULL, res);
+    size_t b = hnsw_graph_brute_force(g, query, 10, NULL, exact);
+    assert_int_equal(a, 10);
+    assert_int_equal(b, 10);
+    for (size_t i = 0; i < b; i++) {
+      total++;
+      for (size_t j = 0; j < a; j++) found += exact[i].node == res[j].node;
+    }
+  }
+  assert_true(found >= total * 95 / 100);
+  /* Compacting everything away leaves an empty, usable graph. */
+  for (uint32_t i = 0; i < hnsw_graph_count(g); i++) hnsw_graph_delete(g, i);
+  free(remap);
+  assert_int_equal(hnsw_graph_compact(g, NULL), 0);
+  assert_int_equal(hnsw_graph_count(g), 0);
+  assert_int_equal(hnsw_graph_search(g, data, 10, 64, NULL, res), 0);
+  assert_int_equal(hnsw_graph_insert(g, data, NULL), 0);
+  assert_int_equal(hnsw_graph_search(g, data, 10, 64, NULL, res), 1);
+  hnsw_graph_free(g);
+  free(data);
+}
+
+int main(void) {
+  tmp_dir = vt_temp_dir("visor-hnsw-unit");
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_distance_kernels), cmocka_unit_test(test_strmap),
+      cmocka_unit_test(test_url_options),      cmocka_unit_test(test_meta_compile),
+      cmocka_unit_test(test_log_torn_tail),    cmocka_unit_test(test_snapshot_and_log),
+      cmocka_unit_test(test_graph_compact),
+  };
+  int failed = cmocka_run_group_tests_name("hnsw_unit", tests, NULL, NULL);
+  vt_remove_tree(tmp_dir);
+  free(tmp_dir);
+  return failed;
+}

@@ -1,0 +1,132 @@
+// The Visor API client: JSON requests with fetch, uploads with XMLHttpRequest (for upload
+// progress events), every failure an ApiError.
+import { ApiError, parseApiError } from './lib/errors';
+import type { Category, Job, Page, ProductDetails, ProductListItem, Search } from './types';
+
+export const API = '/api/v1';
+
+export type Query = Record<string, string | number | undefined | null | (string | number)[]>;
+
+export function withQuery(path: string, query?: Query): string {
+  if (!query) return path;
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(query)) {
+    if (value === undefined || value === null || value === '') continue;
+    if (Array.isArray(value)) value.forEach((v) => params.append(key, String(v)));
+    else params.append(key, String(value));
+  }
+  const qs = params.toString();
+  return qs ? `${path}?${qs}` : path;
+}
+
+export async function request<T>(
+  method: string,
+  path: string,
+  options: { query?: Query; json?: unknown; signal?: AbortSignal } = {},
+): Promise<T> {
+  let response: Response;
+  try {
+    response = await fetch(withQuery(path, options.query), {
+      method,
+      headers: options.json !== undefined ? { 'Content-Type': 'application/json', Accept: 'application/json' } : { Accept: 'application/json' },
+      body: options.json !== undefined ? JSON.stringify(options.json) : undefined,
+      signal: options.signal,
+    });
+  } catch (e) {
+    if ((e as Error).name === 'AbortError') throw e;
+    throw parseApiError(0, '');
+  }
+  const text = await response.text();
+  if (!response.ok) throw parseApiError(response.status, text, response.headers.get('X-Request-Id'));
+  if (!text) return undefined as T;
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    throw new ApiError(response.status, 'bad_response', 'The server sent an answer that is not JSON');
+  }
+}
+
+export interface UploadProgress {
+  loaded: number;
+  total: number;
+  /** 0..1, or null when the size is unknown */
+  fraction: number | null;
+}
+
+export interface UploadResult<T> {
+  status: number;
+  body: T;
+}
+
+/** POSTs a multipart form with upload progress; resolves on 2xx, rejects with ApiError. */
+export function upload<T>(
+  path: string,
+  form: FormData,
+  options: { onProgress?: (p: UploadProgress) => void; signal?: AbortSignal } = {},
+): Promise<UploadResult<T>> {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open('POST', path);
+    xhr.setRequestHeader('Accept', 'application/json');
+    xhr.upload.onprogress = (event) => {
+      options.onProgress?.({
+        loaded: event.loaded,
+        total: event.total,
+        fraction: event.lengthComputable && event.total > 0 ? event.loaded / event.total : null,
+      });
+    };
+    xhr.onload = () => {
+      const requestId = xhr.getResponseHeader('X-Request-Id');
+      if (xhr.status < 200 || xhr.status >= 300) {
+        reject(parseApiError(xhr.status, xhr.responseText, requestId));
+        return;
+      }
+      try {
+        resolve({ status: xhr.status, body: (xhr.responseText ? JSON.parse(xhr.responseText) : undefined) as T });
+      } catch {
+        reject(new ApiError(xhr.status, 'bad_response', 'The server sent an answer that is not JSON', requestId));
+      }
+    };
+    xhr.onerror = () => reject(parseApiError(0, ''));
+    xhr.onabort = () => reject(new DOMException('The upload was cancelled', 'AbortError'));
+    xhr.ontimeout = () => reject(new ApiError(0, 'timeout', 'The upload timed out'));
+    if (options.signal) {
+      if (options.signal.aborted) {
+        reject(new DOMException('The upload was cancelled', 'AbortError'));
+        return;
+      }
+      options.signal.addEventListener('abort', () => xhr.abort(), { once: true });
+    }
+    xhr.send(form);
+  });
+}
+
+// ---- routes ----------------------------------------------------------------------------
+
+export const imageUrl = (imageId: string) => `${API}/images/${encodeURIComponent(imageId)}/content`;
+export const cropUrl = (regionId: string) => `${API}/regions/${encodeURIComponent(regionId)}/crop`;
+export const searchImageUrl = (searchId: string) => `${API}/searches/${encodeURIComponent(searchId)}/image`;
+
+export const listProducts = (query: Query, signal?: AbortSignal) =>
+  request<Page<ProductListItem>>('GET', `${API}/products`, { query, signal });
+
+export const getProduct = (id: string, signal?: AbortSignal) =>
+  request<ProductDetails>('GET', `${API}/products/${encodeURIComponent(id)}`, { signal });
+
+export const listCategories = (signal?: AbortSignal) =>
+  request<{ items: Category[] }>('GET', `${API}/categories`, { signal });
+
+export const createProduct = (form: FormData, onProgress?: (p: UploadProgress) => void, signal?: AbortSignal) =>
+  upload<ProductDetails>(`${API}/products`, form, { onProgress, signal });
+
+export const listJobs = (query: Query, signal?: AbortSignal) => request<Page<Job>>('GET', `${API}/jobs`, { query, signal });
+
+export const retryJob = (id: string) => request<Job>('POST', `${API}/jobs/${encodeURIComponent(id)}/retry`);
+export const cancelJob = (id: string) => request<Job>('POST', `${API}/jobs/${encodeURIComponent(id)}/cancel`);
+
+/** Submits a search; 200 with the whole search when it finished within `wait`, else 202. */
+export const submitSearch = (form: FormData, wait: number, onProgress?: (p: UploadProgress) => void, signal?: AbortSignal) =>
+  upload<Search>(withQuery(`${API}/searches`, { wait }), form, { onProgress, signal });
+
+export const getSearch = (id: string, wait: number, signal?: AbortSignal) =>
+  request<Search>('GET', `${API}/searches/${encodeURIComponent(id)}`, { query: { wait }, signal });

@@ -1,0 +1,365 @@
+// The home page: visual search. A photo comes in (drop, pick, paste, camera), goes to
+// POST /api/v1/searches?wait=20, and the answer is shown as the query image with every
+// detected object boxed, the matches per object (tabs, or click a box), and the best
+// products overall.
+import * as api from '../api';
+import { annotatedImage, type AnnotatedImage } from '../components/annotated-image';
+import { dropzone, onPasteImages } from '../components/dropzone';
+import { emptyState, errorBanner, infoBanner, pageTitle, progressBar, thumbnail } from '../components/ui';
+import { h, isAbort, replace, sleep, uid } from '../dom';
+import { regionColor } from '../lib/boxes';
+import { isMissingRoute } from '../lib/errors';
+import { formatDuration, formatPrice, formatScore, regionName } from '../lib/format';
+import { labelPairs, parseLabelText } from '../lib/labels';
+import { setQuery, type PageContext } from '../router';
+import type { ProductBrief, Search, SearchHit, SearchRegion, Size } from '../types';
+
+const WAIT_SECONDS = 20;
+const MAX_POLL_MS = 120_000;
+
+export async function searchPage(ctx: PageContext): Promise<void> {
+  const { root, signal } = ctx;
+  let file: File | null = null;
+  let previewUrl: string | null = null;
+  let inflight: AbortController | null = null;
+  signal.addEventListener('abort', () => {
+    inflight?.abort();
+    if (previewUrl) URL.revokeObjectURL(previewUrl);
+  });
+
+  const status = h('div', { class: 'search-status', role: 'status', 'aria-live': 'polite' });
+  const results = h('div', { class: 'search-results' });
+
+  // ---- filters ---------------------------------------------------------------------------
+  const categoryId = uid('category');
+  const labelsId = uid('labels');
+  const kId = uid('k');
+  const labelsHelp = uid('help');
+  const category = h('select', { id: categoryId, name: 'category' }, h('option', { value: '' }, 'Any category'));
+  const labels = h('input', {
+    id: labelsId,
+    name: 'label',
+    type: 'text',
+    placeholder: 'brand=Oatly, size=1l',
+    autocomplete: 'off',
+    'aria-describedby': labelsHelp,
+  });
+  const labelsError = h('p', { class: 'field-error', id: uid('err'), hidden: true });
+  const k = h('input', { id: kId, name: 'k', type: 'number', min: '1', max: '100', value: '10', inputmode: 'numeric' });
+  const submit = h('button', { type: 'submit', class: 'button', disabled: true }, 'Search');
+  const filters = h(
+    'form',
+    {
+      class: 'filters',
+      'aria-label': 'Search filters',
+      onsubmit: (e: Event) => {
+        e.preventDefault();
+        if (file) void run(file);
+      },
+    },
+    h('div', { class: 'field' }, h('label', { for: categoryId }, 'Category'), category),
+    h(
+      'div',
+      { class: 'field' },
+      h('label', { for: labelsId }, 'Labels'),
+      labels,
+      h('p', { class: 'help', id: labelsHelp }, 'key=value, all must match'),
+      labelsError,
+    ),
+    h('div', { class: 'field field-k' }, h('label', { for: kId }, 'Results per object'), k),
+    h('div', { class: 'field field-submit' }, submit),
+  );
+  const query = ctx.query;
+  if (query.get('k')) k.value = query.get('k')!;
+  if (query.get('label')) labels.value = query.getAll('label').join(', ');
+  void api
+    .listCategories(signal)
+    .then((list) => {
+      for (const c of list.items) category.appendChild(h('option', { value: c.name }, `${c.name} (${c.product_count})`));
+      if (query.get('category')) category.value = query.get('category')!;
+    })
+    .catch(() => {
+      /* the filter stays at "Any category" */
+    });
+
+  const drop = dropzone({
+    label: 'Drop a photo here, or choose one',
+    hint: 'You can also paste an image (Ctrl+V). JPEG, PNG, WebP, GIF, TIFF.',
+    capture: 'environment',
+    id: 'search-file',
+    onFiles: (files) => {
+      file = files[0]!;
+      submit.disabled = false;
+      void run(file);
+    },
+  });
+  onPasteImages(signal, (files) => {
+    file = files[0]!;
+    submit.disabled = false;
+    void run(file);
+  });
+
+  replace(
+    root,
+    pageTitle('Visual search', h('p', { class: 'lead' }, 'Show Visor a photo: it finds each product in it and the most similar products in the catalogue.')),
+    h('section', { class: 'search-input', 'aria-label': 'Query photo' }, drop.el, filters),
+    status,
+    results,
+  );
+
+  // ---- one search --------------------------------------------------------------------------
+  async function run(image: File): Promise<void> {
+    inflight?.abort();
+    const mine = new AbortController();
+    inflight = mine;
+    const parsed = parseLabelText(labels.value);
+    if (parsed.errors.length) {
+      labelsError.textContent = parsed.errors.join('; ');
+      labelsError.hidden = false;
+      labels.setAttribute('aria-invalid', 'true');
+      labels.setAttribute('aria-describedby', `${labelsHelp} ${labelsError.id}`);
+      labels.focus();
+      return;
+    }
+    labelsError.hidden = true;
+    labels.removeAttribute('aria-invalid');
+    labels.setAttribute('aria-describedby', labelsHelp);
+    const kValue = Math.min(Math.max(parseInt(k.value, 10) || 10, 1), 100);
+    k.value = String(kValue);
+
+    if (previewUrl) URL.revokeObjectURL(previewUrl);
+    previewUrl = URL.createObjectURL(image);
+    const previewSize = await imageSize(previewUrl);
+    replace(results, h('div', { class: 'query-pending' }, queryFigure(previewUrl, previewSize, image.name)));
+
+    const form = new FormData();
+    form.append('image', image, image.name || 'photo.jpg');
+    form.append('k', String(kValue));
+    if (category.value) form.append('category', category.value);
+    for (const pair of labelPairs(parsed.labels)) form.append('label', pair);
+
+    const started = performance.now();
+    submit.disabled = true;
+    results.setAttribute('aria-busy', 'true');
+    replace(status, progressBar(0, 'Uploading the photo'), h('span', null, 'Uploading…'));
+    try {
+      const answer = await api.submitSearch(
+        form,
+        WAIT_SECONDS,
+        (p) => {
+          if (mine.signal.aborted) return;
+          if (p.fraction !== null && p.fraction >= 1) replace(status, progressBar(null, 'Searching'), h('span', null, 'Searching…'));
+          else replace(status, progressBar(p.fraction, 'Uploading the photo'), h('span', null, 'Uploading…'));
+        },
+        mine.signal,
+      );
+      replace(status, progressBar(null, 'Searching'), h('span', null, 'Searching…'));
+      let search = answer.body;
+      const deadline = started + MAX_POLL_MS;
+      while (search.status === 'queued' || search.status === 'running') {
+        if (performance.now() > deadline) throw new Error('The search is taking too long; it is still queued on the server. Try again later, or look at the Jobs page.');
+        const next = await api.getSearch(search.id, WAIT_SECONDS, mine.signal);
+        // A server that does not wait: don't spin.
+        if (next.status === search.status) await sleep(500, mine.signal);
+        search = next;
+      }
+      const roundTrip = performance.now() - started;
+      if (mine.signal.aborted) return;
+      const q = new URLSearchParams();
+      q.set('search', search.id);
+      setQuery(q);
+      showSearch(search, roundTrip);
+    } catch (e) {
+      if (isAbort(e) || mine.signal.aborted) return;
+      replace(status);
+      if (isMissingRoute(e)) {
+        replace(results, infoBanner('Visual search is not available on this server yet: its search routes are missing. The catalogue and the product pages still work.'));
+      } else {
+        results.replaceChildren(errorBanner(e, h('button', { type: 'button', class: 'button button-secondary', onclick: () => file && void run(file) }, 'Try again')));
+      }
+    } finally {
+      if (inflight === mine) {
+        submit.disabled = !file;
+        results.removeAttribute('aria-busy');
+      }
+    }
+  }
+
+  function showSearch(search: Search, roundTrip: number | null): void {
+    if (search.status === 'failed') {
+      replace(status);
+      replace(results, errorBanner(new Error(search.error || 'The search failed')));
+      return;
+    }
+    const regions = search.regions ?? [];
+    const objects = regions.filter((r) => !r.whole_image).length;
+    replace(
+      status,
+      h(
+        'p',
+        { class: 'timing' },
+        h('strong', null, `${objects} object${objects === 1 ? '' : 's'} found`),
+        ` · search took ${formatDuration(search.duration_ms)} on the server`,
+        roundTrip !== null ? ` · ${formatDuration(roundTrip)} round-trip` : null,
+      ),
+    );
+    replace(results, renderResults(search));
+  }
+
+  // A search given in the URL (?search=ID): show it again.
+  const shown = query.get('search');
+  if (shown) {
+    replace(status, progressBar(null, 'Loading the search'), h('span', null, 'Loading the search…'));
+    try {
+      let search = await api.getSearch(shown, WAIT_SECONDS, signal);
+      const deadline = performance.now() + MAX_POLL_MS;
+      while ((search.status === 'queued' || search.status === 'running') && performance.now() < deadline) {
+        await sleep(500, signal);
+        search = await api.getSearch(shown, WAIT_SECONDS, signal);
+      }
+      showSearch(search, null);
+    } catch (e) {
+      if (isAbort(e)) return;
+      replace(status);
+      replace(results, isMissingRoute(e) ? infoBanner('Visual search is not available on this server yet.') : errorBanner(e));
+    }
+  }
+}
+
+function imageSize(url: string): Promise<Size> {
+  return new Promise((resolve) => {
+    const img = new Image();
+    img.onload = () => resolve({ width: img.naturalWidth || 4, height: img.naturalHeight || 3 });
+    img.onerror = () => resolve({ width: 4, height: 3 });
+    img.src = url;
+  });
+}
+
+function queryFigure(src: string, size: Size, name: string): HTMLElement {
+  return annotatedImage({ src, alt: `Your photo${name ? ` (${name})` : ''}`, size, annotations: [] }).el;
+}
+
+function renderResults(search: Search): HTMLElement {
+  const regions = search.regions ?? [];
+  const size = search.image ? { width: search.image.width, height: search.image.height } : { width: 4, height: 3 };
+  if (!regions.length) {
+    return h(
+      'div',
+      { class: 'results-layout' },
+      annotatedImage({ src: api.searchImageUrl(search.id), alt: 'Your photo', size, annotations: [] }).el,
+      emptyState('Nothing was found in this photo.'),
+    );
+  }
+  let selected = Math.max(
+    0,
+    regions.findIndex((r) => !r.whole_image),
+  );
+  const tabs: HTMLButtonElement[] = [];
+  const panel = h('div', { class: 'tab-panel', role: 'tabpanel', id: 'region-panel', tabindex: '0' });
+  let figure: AnnotatedImage;
+  const select = (index: number, focus = false) => {
+    selected = index;
+    figure.select(index);
+    tabs.forEach((t, i) => {
+      t.setAttribute('aria-selected', String(i === index));
+      t.tabIndex = i === index ? 0 : -1;
+    });
+    panel.setAttribute('aria-labelledby', tabs[index]!.id);
+    replace(panel, regionResults(regions[index]!));
+    if (focus) tabs[index]!.focus();
+  };
+  figure = annotatedImage({
+    src: api.searchImageUrl(search.id),
+    alt: `Your photo, with ${regions.length} detected region${regions.length === 1 ? '' : 's'} boxed`,
+    size,
+    annotations: regions.map((r, i) => ({ box: r.box, label: regionName(r), score: r.label_score ?? r.detector_score, index: i })),
+    onSelect: (i) => select(i),
+    selected,
+  });
+  const tablist = h('div', {
+    class: 'tabs',
+    role: 'tablist',
+    'aria-label': 'Detected objects',
+    onkeydown: (e: KeyboardEvent) => {
+      const delta = e.key === 'ArrowRight' || e.key === 'ArrowDown' ? 1 : e.key === 'ArrowLeft' || e.key === 'ArrowUp' ? -1 : 0;
+      if (e.key === 'Home') select(0, true);
+      else if (e.key === 'End') select(regions.length - 1, true);
+      else if (delta) select((selected + delta + regions.length) % regions.length, true);
+      else return;
+      e.preventDefault();
+    },
+  });
+  regions.forEach((r, i) => {
+    const tab = h(
+      'button',
+      { type: 'button', role: 'tab', id: `region-tab-${i}`, class: 'tab', 'aria-controls': 'region-panel', onclick: () => select(i) },
+      h('span', { class: 'swatch', style: { background: regionColor(i) }, 'aria-hidden': 'true' }),
+      h('span', { class: 'tab-name' }, regionName(r)),
+      h('span', { class: 'tab-count' }, `${r.results.length}`),
+    );
+    tabs.push(tab);
+    tablist.appendChild(tab);
+  });
+  select(selected);
+  const overall = search.products ?? [];
+  return h(
+    'div',
+    { class: 'results-layout' },
+    h('div', { class: 'results-query' }, figure.el, h('p', { class: 'help' }, 'Select a box or a tab to see its matches.')),
+    h(
+      'div',
+      { class: 'results-matches' },
+      h('h2', null, 'Matches per object'),
+      tablist,
+      panel,
+    ),
+    h(
+      'section',
+      { class: 'results-overall', 'aria-labelledby': 'overall-title' },
+      h('h2', { id: 'overall-title' }, 'Best products overall'),
+      overall.length
+        ? h(
+            'ol',
+            { class: 'result-grid overall-list' },
+            overall.map((p) => resultCard(p.product, p.score, p.rank, p.crop_url, `via ${regionName(regions.find((r) => r.ordinal === p.query_ordinal) ?? {})}`)),
+          )
+        : emptyState('No product matches these filters.'),
+    ),
+  );
+}
+
+function regionResults(region: SearchRegion): HTMLElement {
+  if (!region.results.length) return emptyState('No product matches this object with these filters.');
+  return h(
+    'ol',
+    { class: 'result-grid' },
+    region.results.map((r: SearchHit) => resultCard(r.product, r.score, r.rank, r.crop_url, null)),
+  );
+}
+
+function resultCard(product: ProductBrief, score: number, rank: number, crop: string | undefined, note: string | null): HTMLElement {
+  const href = `/products/${encodeURIComponent(product.id)}`;
+  return h(
+    'li',
+    { class: 'card result-card', dataset: { productId: product.id } },
+    h(
+      'a',
+      { href, class: 'card-link' },
+      h(
+        'div',
+        { class: 'card-media' },
+        thumbnail(product.thumbnail_image_id ? api.imageUrl(product.thumbnail_image_id) : null, product.name),
+        crop ? h('img', { class: 'match-crop', src: crop, alt: 'Matching part', width: '64', height: '64', loading: 'lazy' }) : null,
+      ),
+      h('span', { class: 'card-title' }, product.name),
+    ),
+    h(
+      'div',
+      { class: 'card-meta' },
+      h('span', { class: 'score', title: 'Cosine similarity (higher is closer)' }, `#${rank} · score ${formatScore(score)}`),
+      product.category ? h('span', { class: 'muted' }, product.category) : null,
+      product.price !== null ? h('span', { class: 'price' }, formatPrice(product.price, product.currency)) : null,
+      note ? h('span', { class: 'muted' }, note) : null,
+    ),
+  );
+}
