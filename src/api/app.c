@@ -1,18 +1,59 @@
 /* app.c: opening and closing the application's backends (see app.h). */
 #include "api/app.h"
 
+#include <pthread.h>
+#include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/fsutil.h"
+#include "image/image.h"
+#include "ml/ml.h"
+#include "vector/vector.h"
 #include "core/uuid.h"
 #include "store/jobs.h"
 #include "store/migrate.h"
 
+/* The vector collection of an embedder: "name@version" with characters outside
+ * [A-Za-z0-9._-] replaced, so a model change starts a new collection (a re-index). */
+void visor_app_collection_name(const char *model, char *out, size_t size) {
+  size_t i = 0;
+  for (; model[i] && i + 1 < size; i++) {
+    char c = model[i];
+    int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+    out[i] = ok ? c : '_';
+  }
+  out[i] = '\0';
+}
+
+static visor_code open_ml_and_vectors(visor_app *app, const visor_config *config, unsigned parts,
+                                      visor_error *err) {
+  visor_code code = visor_image_init(err);
+  if (code != VISOR_OK) return code;
+  visor_ml_config ml = {.url = config->ml_url,
+                        .models_dir = config->models_dir,
+                        .manifest = config->model_manifest,
+                        .intra_op_threads = (int)config->ml_threads,
+                        .max_pixels = (size_t)config->max_pixels};
+  app->ml = visor_ml_open(&ml, err);
+  if (!app->ml) return visor_error_wrap(err, "ML backend %s", config->ml_url);
+  code = app->ml->ops->embedder_info(app->ml, &app->embedder, err);
+  if (code != VISOR_OK) return code;
+  snprintf(app->embedder_model, sizeof app->embedder_model, "%s@%s", app->embedder.name, app->embedder.version);
+  if (!(parts & VISOR_APP_VECTORS)) return VISOR_OK;
+  char collection[160];
+  visor_app_collection_name(app->embedder_model, collection, sizeof collection);
+  app->vectors = visor_vector_open(config->vector_url, collection, app->embedder.dim, NULL, err);
+  if (!app->vectors) return visor_error_wrap(err, "vector store %s", config->vector_url);
+  return VISOR_OK;
+}
+
 visor_code visor_app_open(visor_app *app, const visor_config *config, unsigned parts, int migrate,
                           visor_error *err) {
-  (void)parts;
   memset(app, 0, sizeof *app);
+  pthread_mutex_init(&app->events_lock, NULL);
+  pthread_cond_init(&app->events, NULL);
   app->config = config;
   app->max_upload_bytes = (size_t)config->max_upload_mb * 1024 * 1024;
   app->max_pixels = (size_t)config->max_pixels;
@@ -34,6 +75,8 @@ visor_code visor_app_open(visor_app *app, const visor_config *config, unsigned p
   if (!app->blobs) goto fail;
   app->queue = visor_queue_open(config->queue_url, app->db, err);
   if (!app->queue) goto fail;
+  if ((parts & (VISOR_APP_ML | VISOR_APP_VECTORS)) && open_ml_and_vectors(app, config, parts, err) != VISOR_OK)
+    goto fail;
   return VISOR_OK;
 fail:
   visor_app_close(app);
@@ -42,6 +85,10 @@ fail:
 
 void visor_app_close(visor_app *app) {
   if (app->workers) visor_worker_pool_free(app->workers);
+  if (app->vectors) app->vectors->ops->close(app->vectors);
+  if (app->ml) app->ml->ops->close(app->ml);
+  app->vectors = NULL;
+  app->ml = NULL;
   visor_queue_close(app->queue);
   visor_blob_close(app->blobs);
   visor_db_close(app->db);
@@ -62,4 +109,24 @@ visor_code visor_app_queue_job(visor_app *app, visor_db_conn *conn, const char *
 
 void visor_app_notify_workers(visor_app *app) {
   visor_worker_pool_wake(app->workers);
+}
+
+void visor_app_signal(visor_app *app) {
+  pthread_mutex_lock(&app->events_lock);
+  app->event_count++;
+  pthread_cond_broadcast(&app->events);
+  pthread_mutex_unlock(&app->events_lock);
+}
+
+void visor_app_wait_signal(visor_app *app, int64_t timeout_ms) {
+  struct timespec deadline;
+  clock_gettime(CLOCK_REALTIME, &deadline);
+  int64_t ns = deadline.tv_nsec + timeout_ms * 1000000;
+  deadline.tv_sec += ns / 1000000000;
+  deadline.tv_nsec = ns % 1000000000;
+  pthread_mutex_lock(&app->events_lock);
+  uint64_t seen = app->event_count;
+  while (app->event_count == seen)
+    if (pthread_cond_timedwait(&app->events, &app->events_lock, &deadline) != 0) break;
+  pthread_mutex_unlock(&app->events_lock);
 }

@@ -1,15 +1,21 @@
 /* routes_images.c: /api/v1/images/{id}: metadata (with its job and regions), the original
- * bytes, and soft delete. */
+ * bytes, soft delete (its vectors leave the index); /api/v1/regions/{id}: a region and its
+ * crop. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "api/routes.h"
 #include "store/catalog.h"
 #include "store/jobs.h"
+#include "store/regions.h"
 
 visor_code visor_api_image_details(visor_app *app, visor_db_conn *conn, json_t *image,
                                    visor_error *err) {
   (void)app;
+  json_t *regions = NULL;
+  visor_code listed = visor_region_list(conn, json_string_value(json_object_get(image, "id")), &regions, err);
+  if (listed != VISOR_OK) return listed;
+  json_object_set_new(image, "regions", regions);
   const char *job_id = json_string_value(json_object_get(image, "job_id"));
   if (job_id) {
     json_t *job = NULL;
@@ -111,8 +117,26 @@ static void delete_image(visor_http_request *req, visor_http_response *res, void
   visor_db_conn *conn = visor_route_conn(app, res);
   if (!conn) return;
   visor_error err = {0};
-  visor_code code = visor_image_soft_delete(conn, id, &err);
+  json_t *keys = NULL;
+  visor_code code = visor_db_begin(conn, &err);
+  if (code == VISOR_OK) code = visor_image_soft_delete(conn, id, &err);
+  if (code == VISOR_OK) code = visor_region_keys(conn, id, &keys, &err);
+  if (code == VISOR_OK) {
+    visor_db_value params[] = {VISOR_DB_S(id)};
+    code = visor_db_exec(conn, "UPDATE regions SET deleted_at = updated_at WHERE image_id = ?", params, 1, NULL, NULL, &err);
+  }
+  if (code == VISOR_OK) code = visor_db_commit(conn, &err);
+  else visor_db_rollback(conn);
   visor_db_release(conn);
+  /* In a process with the vector store the vectors go now; searches skip deleted regions
+   * anyway (their products' results are checked), and a re-index cleans up the rest. */
+  size_t index;
+  json_t *key;
+  json_array_foreach(code == VISOR_OK && app->vectors ? keys : NULL, index, key) {
+    const char *vector_id = json_string_value(json_object_get(key, "vector_id"));
+    if (vector_id) app->vectors->ops->remove(app->vectors, vector_id, NULL);
+  }
+  json_decref(keys);
   if (code != VISOR_OK) {
     visor_route_fail(res, &err);
     return;
@@ -120,9 +144,43 @@ static void delete_image(visor_http_request *req, visor_http_response *res, void
   visor_http_respond_bytes(res, 204, "application/json", NULL, 0);
 }
 
+static json_t *load_region(visor_app *app, visor_http_request *req, visor_http_response *res, char **crop_key) {
+  const char *id = visor_route_id(req, res, "id");
+  if (!id) return NULL;
+  visor_db_conn *conn = visor_route_conn(app, res);
+  if (!conn) return NULL;
+  visor_error err = {0};
+  json_t *region = NULL;
+  visor_code code = visor_region_get(conn, id, &region, &err);
+  visor_db_release(conn);
+  if (code != VISOR_OK) {
+    visor_route_fail(res, &err);
+    return NULL;
+  }
+  if (crop_key) *crop_key = strdup(json_string_value(json_object_get(region, "crop_object_key")) ?: "");
+  json_object_del(region, "crop_object_key");
+  return region;
+}
+
+static void get_region(visor_http_request *req, visor_http_response *res, void *ctx) {
+  json_t *region = load_region(ctx, req, res, NULL);
+  if (region) visor_http_respond_json(res, 200, region);
+}
+
+static void get_region_crop(visor_http_request *req, visor_http_response *res, void *ctx) {
+  char *crop_key = NULL;
+  json_t *region = load_region(ctx, req, res, &crop_key);
+  if (!region) return;
+  visor_api_send_object(ctx, res, crop_key, "image/jpeg");
+  free(crop_key);
+  json_decref(region);
+}
+
 visor_code visor_api_register_images(visor_http_server *server, visor_app *app, visor_error *err) {
   visor_code code = visor_http_route(server, "GET", "/api/v1/images/{id}", get_image, app, NULL, err);
   if (code == VISOR_OK) code = visor_http_route(server, "GET", "/api/v1/images/{id}/content", get_image_content, app, NULL, err);
   if (code == VISOR_OK) code = visor_http_route(server, "DELETE", "/api/v1/images/{id}", delete_image, app, NULL, err);
+  if (code == VISOR_OK) code = visor_http_route(server, "GET", "/api/v1/regions/{id}", get_region, app, NULL, err);
+  if (code == VISOR_OK) code = visor_http_route(server, "GET", "/api/v1/regions/{id}/crop", get_region_crop, app, NULL, err);
   return code;
 }

@@ -70,7 +70,6 @@ fail:
   status = visor_cli_exit_code(&err);
 cleanup:
   visor_http_server_free(server);
-  visor_pipeline_close(&app);
   visor_app_close(&app);
   visor_config_free(&config);
   return status;

@@ -41,6 +41,8 @@ static const option_spec options[] = {
     {"http-threads", "VISOR_HTTP_THREADS", OPT_LONG, FIELD(http_threads), "16", 1, 256, "HTTP worker threads"},
     {"workers", "VISOR_WORKERS", OPT_LONG, FIELD(workers), "2", 0, 64, "task worker threads in this process (0 = none)"},
     {"ml-threads", "VISOR_ML_THREADS", OPT_LONG, FIELD(ml_threads), "0", 0, 64, "ONNX Runtime intra-op threads (0 = its default)"},
+    {"ml-batch", "VISOR_ML_BATCH", OPT_LONG, FIELD(ml_batch), "8", 1, 256, "visor ml: largest batch of concurrent requests run together"},
+    {"ml-batch-wait-ms", "VISOR_ML_BATCH_WAIT_MS", OPT_LONG, FIELD(ml_batch_wait_ms), "5", 0, 1000, "visor ml: longest wait for a batch to fill, in ms"},
     {"max-upload-mb", "VISOR_MAX_UPLOAD_MB", OPT_LONG, FIELD(max_upload_mb), "25", 1, 1024, "largest request body with uploads, in MiB"},
     {"max-pixels", "VISOR_MAX_PIXELS", OPT_LONG, FIELD(max_pixels), "40000000", 1, 1000000000, "largest image, in pixels (checked before decoding)"},
     {"max-images", "VISOR_MAX_IMAGES", OPT_LONG, FIELD(max_images_per_product), "20", 1, 1000, "most images in one upload"},

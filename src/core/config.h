@@ -28,6 +28,8 @@ typedef struct visor_config {
   long http_threads;
   long workers;
   long ml_threads;
+  long ml_batch;
+  long ml_batch_wait_ms;
   long max_upload_mb;
   long max_pixels;
   long max_images_per_product;

@@ -11,7 +11,5 @@
 #define VISOR_PIPELINE_APP_PARTS (VISOR_APP_ML | VISOR_APP_VECTORS)
 
 visor_code visor_pipeline_register(visor_app *app, visor_worker_pool *pool, visor_error *err);
-/* Closes what visor_pipeline_register opened. Safe to call when it was not. */
-void visor_pipeline_close(visor_app *app);
 
 #endif

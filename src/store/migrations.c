@@ -127,6 +127,7 @@ const visor_migration visor_migrations[] = {
      "  product_id TEXT NOT NULL,"
      "  region_id TEXT,"
      "  score DOUBLE PRECISION NOT NULL,"
+     "  query_ordinal BIGINT,"
      "  PRIMARY KEY (search_id, ordinal, rank));"
 
      "CREATE TABLE corrections ("

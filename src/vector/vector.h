@@ -1,7 +1,7 @@
 /* vector.h: the vector store interface. One collection of fixed-dimension vectors, each
  * with a string id (a region id) and metadata that searches can filter on. Backends:
- * hnsw:// (built-in HNSW, hnsw.c) and, later, chroma:// (ChromaDB HTTP API v2).
- * Pipelines see only this interface. */
+ * hnsw:// (built-in HNSW, hnsw_store.c; see docs/VECTOR_INDEX.md) and, later, chroma://
+ * (ChromaDB HTTP API v2). Pipelines see only this interface. */
 #ifndef VISOR_VECTOR_VECTOR_H
 #define VISOR_VECTOR_VECTOR_H
 
@@ -52,7 +52,10 @@ typedef struct visor_vector_params {
 typedef struct visor_vector_store visor_vector_store;
 
 /* The operations every backend implements. All are thread-safe: many concurrent readers
- * with writers. An upsert or remove that returned VISOR_OK is durable (survives kill -9). */
+ * with writers. An upsert or remove that returned VISOR_OK is durable (survives kill -9).
+ * Ids are 1 to 63 bytes (they must fit visor_vector_hit.id), and so is meta->product_id.
+ * Removing an id that is not there is not an error (VISOR_OK). NaN or infinite components
+ * are VISOR_ERR_INVALID, and so is an all-zero vector for COSINE and IP. */
 typedef struct visor_vector_ops {
   visor_code (*upsert)(visor_vector_store *store, const char *id, const float *vector,
                        const visor_vector_meta *meta, visor_error *err);
@@ -71,8 +74,10 @@ struct visor_vector_store {
 };
 
 /* Opens (creating if needed) collection `collection` of dimension dim at url:
- * "hnsw:///abs/path/dir" (the collection is a sub-folder). params may be NULL for the
- * defaults. On failure returns NULL and fills err. */
+ * "hnsw:///abs/path/dir" (the collection is a sub-folder; options in the query, e.g.
+ * "?m=16&ef_construction=200&ef_search=64&metric=cosine", override params). params may be
+ * NULL for the defaults. Opening an existing collection with another dim or metric is
+ * VISOR_ERR_INVALID. On failure returns NULL and fills err. */
 visor_vector_store *visor_vector_open(const char *url, const char *collection, size_t dim,
                                       const visor_vector_params *params, visor_error *err);
 

@@ -9,7 +9,8 @@ export function pageTitle(text: string, ...extra: Child[]): HTMLElement {
   document.title = `${text} · Visor`;
   const heading = h('h1', { tabindex: '-1', id: 'page-title' }, text);
   queueMicrotask(() => {
-    if (document.activeElement === document.body || document.activeElement === null) heading.focus({ preventScroll: true });
+    const active = document.activeElement;
+    if (!active || active === document.body || active.id === 'main') heading.focus({ preventScroll: true });
   });
   return h('div', { class: 'page-head' }, heading, ...extra);
 }

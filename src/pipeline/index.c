@@ -1,0 +1,207 @@
+/* index.c: the indexing pipeline (task kind "index"): fetch a product image, analyze it
+ * (detect objects, label and embed every region, the whole image always included), store
+ * a JPEG crop of each region, replace the image's region rows, and write one vector per
+ * region. Idempotent: a retry (after a crash anywhere) first removes the vectors of the
+ * regions a previous run recorded, so exactly one set of regions and vectors remains. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/uuid.h"
+#include "pipeline/pipeline.h"
+#include "pipeline/pipeline_util.h"
+#include "store/catalog.h"
+#include "store/regions.h"
+
+#define CROP_MAX_SIDE 320
+
+typedef struct indexed_region {
+  char id[40];
+  char crop_key[128];
+  char *labels_json;
+} indexed_region;
+
+/* Product metadata the vectors carry for filtering: category and "key=value" labels. */
+typedef struct product_meta {
+  char *category;
+  char **labels;
+  size_t label_count;
+} product_meta;
+
+static void product_meta_free(product_meta *meta) {
+  free(meta->category);
+  for (size_t i = 0; i < meta->label_count; i++) free(meta->labels[i]);
+  free(meta->labels);
+}
+
+static visor_code load_subject(visor_app *app, const char *image_id, const char *product_id,
+                               char **object_key, product_meta *meta, visor_error *err) {
+  visor_db_conn *conn = visor_db_acquire(app->db, err);
+  if (!conn) return err->code;
+  json_t *image = NULL, *product = NULL;
+  visor_code code = visor_image_get(conn, image_id, &image, err);
+  if (code == VISOR_OK) code = visor_product_get(conn, product_id, &product, err);
+  visor_db_release(conn);
+  if (code == VISOR_OK) {
+    *object_key = strdup(json_string_value(json_object_get(image, "object_key")));
+    meta->category = strdup(json_string_value(json_object_get(product, "category")));
+    json_t *labels = json_object_get(product, "labels");
+    meta->labels = calloc(json_object_size(labels) + 1, sizeof *meta->labels);
+    const char *key;
+    json_t *value;
+    json_object_foreach(labels, key, value) {
+      size_t size = strlen(key) + strlen(json_string_value(value)) + 2;
+      char *label = malloc(size);
+      if (label) snprintf(label, size, "%s=%s", key, json_string_value(value));
+      if (label) meta->labels[meta->label_count++] = label;
+    }
+  }
+  json_decref(image);
+  json_decref(product);
+  return code;
+}
+
+static char *labels_json(const visor_region *region) {
+  json_t *labels = json_array();
+  for (size_t i = 0; i < region->label_count; i++)
+    json_array_append_new(labels, json_pack("{s:s, s:f}", "name", region->labels[i].name, "score",
+                                            (double)region->labels[i].score));
+  char *text = json_dumps(labels, JSON_COMPACT);
+  json_decref(labels);
+  return text;
+}
+
+/* Removes the vectors of the regions a previous run recorded for this image. */
+static visor_code remove_previous_vectors(visor_app *app, const char *image_id, json_t **previous,
+                                          visor_error *err) {
+  visor_db_conn *conn = visor_db_acquire(app->db, err);
+  if (!conn) return err->code;
+  visor_code code = visor_region_keys(conn, image_id, previous, err);
+  visor_db_release(conn);
+  size_t index;
+  json_t *key;
+  json_array_foreach(code == VISOR_OK ? *previous : NULL, index, key) {
+    const char *vector_id = json_string_value(json_object_get(key, "vector_id"));
+    if (vector_id && (code = app->vectors->ops->remove(app->vectors, vector_id, err)) != VISOR_OK) break;
+  }
+  return code;
+}
+
+/* Replaces the image's region rows and marks it indexed, in one transaction. */
+static visor_code write_regions(visor_app *app, const char *image_id, const char *product_id,
+                                const visor_analysis *analysis, indexed_region *regions,
+                                size_t primary, visor_error *err) {
+  visor_db_conn *conn = visor_db_acquire(app->db, err);
+  if (!conn) return err->code;
+  char labeller[2 * VISOR_ML_NAME_MAX + 2];
+  snprintf(labeller, sizeof labeller, "%s@%s", analysis->labeller.name, analysis->labeller.version);
+  visor_code code = visor_db_begin(conn, err);
+  if (code == VISOR_OK) code = visor_region_delete_for_image(conn, image_id, err);
+  for (size_t i = 0; code == VISOR_OK && i < analysis->region_count; i++) {
+    const visor_region *region = &analysis->regions[i];
+    visor_region_record record = {
+        .id = regions[i].id,
+        .image_id = image_id,
+        .product_id = product_id,
+        .x = region->box.x, .y = region->box.y, .w = region->box.w, .h = region->box.h,
+        .whole_image = region->whole_image,
+        .label = region->label_count ? region->labels[0].name : NULL,
+        .label_score = region->label_count ? region->labels[0].score : 0,
+        .labeller = labeller,
+        .labels_json = regions[i].labels_json,
+        .detector_label = region->whole_image ? NULL : region->detector.name,
+        .detector_score = region->detector.score,
+        .source = "model",
+        .is_primary = i == primary,
+        .crop_key = regions[i].crop_key,
+        .vector_id = regions[i].id,
+        .model = app->embedder_model};
+    code = visor_region_insert(conn, &record, err);
+  }
+  if (code == VISOR_OK) code = visor_image_set_status(conn, image_id, "indexed", err);
+  if (code == VISOR_OK) code = visor_db_commit(conn, err);
+  else visor_db_rollback(conn);
+  visor_db_release(conn);
+  return code;
+}
+
+static visor_code index_image(void *ctx, visor_job_run *run, visor_error *err) {
+  visor_app *app = ctx;
+  json_t *payload = NULL, *previous = NULL;
+  const char *image_id = NULL, *product_id = NULL;
+  char *object_key = NULL;
+  product_meta meta = {0};
+  void *bytes = NULL;
+  size_t len = 0;
+  visor_analysis analysis = {0};
+  indexed_region *regions = NULL;
+  visor_code code = visor_pipeline_payload(app, run, &payload, err);
+  if (code == VISOR_OK) code = visor_pipeline_payload_id(payload, "image_id", &image_id, err);
+  if (code == VISOR_OK) code = visor_pipeline_payload_id(payload, "product_id", &product_id, err);
+  if (code == VISOR_OK) code = load_subject(app, image_id, product_id, &object_key, &meta, err);
+  if (code == VISOR_OK) code = visor_blob_get(app->blobs, object_key, 0, &bytes, &len, err);
+  visor_job_run_progress(run, 0.1);
+  if (code == VISOR_OK) code = app->ml->ops->analyze(app->ml, bytes, len, NULL, &analysis, err);
+  visor_job_run_progress(run, 0.6);
+  if (code == VISOR_OK && visor_job_run_cancelled(run))
+    code = visor_error_set(err, VISOR_ERR_INVALID, "cancelled");
+  if (code == VISOR_OK && !(regions = calloc(analysis.region_count, sizeof *regions)))
+    code = visor_error_set(err, VISOR_ERR_NOMEM, "out of memory");
+  /* Crops. The best detection is the primary region, else the whole image. */
+  size_t primary = 0;
+  for (size_t i = 0; code == VISOR_OK && i < analysis.region_count; i++) {
+    const visor_region *region = &analysis.regions[i];
+    if (!region->whole_image && (primary == 0 || region->detector.score > analysis.regions[primary].detector.score))
+      primary = i;
+    visor_uuid_new(regions[i].id);
+    snprintf(regions[i].crop_key, sizeof regions[i].crop_key, "crops/%s/%s.jpg", image_id, regions[i].id);
+    regions[i].labels_json = labels_json(region);
+    void *crop = NULL;
+    size_t crop_len = 0;
+    code = visor_image_crop_encode(bytes, len, app->max_pixels, &region->box, CROP_MAX_SIDE, 0, &crop, &crop_len, err);
+    if (code == VISOR_OK) code = visor_blob_put(app->blobs, regions[i].crop_key, crop, crop_len, err);
+    free(crop);
+  }
+  visor_job_run_progress(run, 0.8);
+  if (code == VISOR_OK) code = remove_previous_vectors(app, image_id, &previous, err);
+  if (code == VISOR_OK) code = write_regions(app, image_id, product_id, &analysis, regions, primary, err);
+  for (size_t i = 0; code == VISOR_OK && i < analysis.region_count; i++) {
+    visor_vector_meta vector_meta = {.product_id = product_id,
+                                     .category = meta.category,
+                                     .labels = (const char *const *)meta.labels,
+                                     .label_count = meta.label_count,
+                                     .model = app->embedder_model};
+    code = app->vectors->ops->upsert(app->vectors, regions[i].id, analysis.regions[i].embedding, &vector_meta, err);
+  }
+  /* The crops of a previous run are no longer referenced. */
+  size_t index;
+  json_t *key;
+  json_array_foreach(code == VISOR_OK ? previous : NULL, index, key) {
+    const char *crop_key = json_string_value(json_object_get(key, "crop_key"));
+    if (crop_key) visor_blob_remove(app->blobs, crop_key, NULL);
+  }
+  if (code != VISOR_OK && regions) { /* drop this run's crops; a retry makes new ones */
+    for (size_t i = 0; i < analysis.region_count; i++)
+      if (regions[i].crop_key[0]) visor_blob_remove(app->blobs, regions[i].crop_key, NULL);
+  }
+  /* An image that cannot be indexed (not decodable, too large) is marked failed; on other
+   * errors it stays pending while the job is retried. */
+  if ((code == VISOR_ERR_UNSUPPORTED || code == VISOR_ERR_TOO_LARGE) && image_id) {
+    visor_db_conn *conn = visor_db_acquire(app->db, NULL);
+    if (conn) visor_image_set_status(conn, image_id, "failed", NULL);
+    visor_db_release(conn);
+  }
+  for (size_t i = 0; regions && i < analysis.region_count; i++) free(regions[i].labels_json);
+  free(regions);
+  visor_analysis_free(&analysis);
+  free(bytes);
+  free(object_key);
+  product_meta_free(&meta);
+  json_decref(previous);
+  json_decref(payload);
+  return code;
+}
+
+visor_code visor_pipeline_register_index(visor_app *app, visor_worker_pool *pool, visor_error *err) {
+  return visor_worker_pool_register(pool, "index", index_image, app, err);
+}

@@ -1,0 +1,17 @@
+/* pipeline_util.h: what both pipelines do: read a job's payload, fetch an object. */
+#ifndef VISOR_PIPELINE_PIPELINE_UTIL_H
+#define VISOR_PIPELINE_PIPELINE_UTIL_H
+
+#include <jansson.h>
+
+#include "api/app.h"
+#include "queue/worker.h"
+
+/* The job's payload object (caller decrefs). */
+visor_code visor_pipeline_payload(visor_app *app, visor_job_run *run, json_t **payload,
+                                  visor_error *err);
+/* A string field of the payload that must be a UUID. */
+visor_code visor_pipeline_payload_id(const json_t *payload, const char *field, const char **id,
+                                     visor_error *err);
+
+#endif

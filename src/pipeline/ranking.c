@@ -1,0 +1,131 @@
+/* ranking.c: per-region k-NN, best crop per product, top k per region and overall (see
+ * ranking.h). A product's overall score is its best similarity to any query region. */
+#include "pipeline/ranking.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define HITS_PER_RESULT 8
+#define MAX_HITS 512
+
+typedef struct product_score {
+  char product_id[64];
+  char region_id[64];
+  float score;
+  int query_ordinal;
+} product_score;
+
+static int by_score_desc(const void *a, const void *b) {
+  float x = ((const product_score *)a)->score, y = ((const product_score *)b)->score;
+  return x < y ? 1 : x > y ? -1 : strcmp(((const product_score *)a)->product_id, ((const product_score *)b)->product_id);
+}
+
+/* Keeps the best score per product in scores[*count]. */
+static void merge_best(product_score *scores, size_t *count, const char *product_id, const char *region_id,
+                       float score, int query_ordinal) {
+  for (size_t i = 0; i < *count; i++) {
+    if (strcmp(scores[i].product_id, product_id) == 0) {
+      if (score > scores[i].score) {
+        scores[i].score = score;
+        strcpy(scores[i].region_id, region_id);
+        scores[i].query_ordinal = query_ordinal;
+      }
+      return;
+    }
+  }
+  product_score *entry = &scores[(*count)++];
+  snprintf(entry->product_id, sizeof entry->product_id, "%s", product_id);
+  snprintf(entry->region_id, sizeof entry->region_id, "%s", region_id);
+  entry->score = score;
+  entry->query_ordinal = query_ordinal;
+}
+
+/* True when the product is live (not soft-deleted since it was indexed). */
+static int product_live(visor_db_conn *conn, const char *product_id) {
+  visor_db_value params[] = {VISOR_DB_S(product_id)};
+  visor_db_rows rows;
+  if (visor_db_exec(conn, "SELECT 1 AS live FROM products WHERE id = ? AND deleted_at IS NULL", params, 1, &rows,
+                    NULL, NULL) != VISOR_OK)
+    return 1; /* do not hide results because of a transient read error */
+  int live = rows.row_count > 0;
+  visor_db_rows_free(&rows);
+  return live;
+}
+
+/* Appends up to k live products of scores (sorted) as results of ordinal. */
+static void append_results(visor_ranking *ranking, visor_db_conn *conn, product_score *scores, size_t count,
+                           int k, int ordinal) {
+  int rank = 0;
+  for (size_t i = 0; i < count && rank < k; i++) {
+    if (!product_live(conn, scores[i].product_id)) continue;
+    visor_ranked_id *ids = &ranking->ids[ranking->result_count];
+    memcpy(ids->product_id, scores[i].product_id, sizeof ids->product_id);
+    memcpy(ids->region_id, scores[i].region_id, sizeof ids->region_id);
+    ranking->results[ranking->result_count++] = (visor_search_result_record){.ordinal = ordinal,
+                                                                            .rank = ++rank,
+                                                                            .product_id = ids->product_id,
+                                                                            .region_id = ids->region_id,
+                                                                            .score = scores[i].score,
+                                                                            .query_ordinal = scores[i].query_ordinal};
+  }
+}
+
+visor_code visor_rank_products(visor_app *app, const visor_analysis *analysis,
+                               const visor_vector_filter *filter, int k, visor_ranking *ranking,
+                               visor_error *err) {
+  memset(ranking, 0, sizeof *ranking);
+  size_t hit_limit = (size_t)k * HITS_PER_RESULT;
+  if (hit_limit < 64) hit_limit = 64;
+  if (hit_limit > MAX_HITS) hit_limit = MAX_HITS;
+  size_t regions = analysis->region_count;
+  ranking->regions = calloc(regions ? regions : 1, sizeof *ranking->regions);
+  ranking->results = calloc((regions + 1) * (size_t)k + 1, sizeof *ranking->results);
+  ranking->ids = calloc((regions + 1) * (size_t)k + 1, sizeof *ranking->ids);
+  visor_vector_hit *hits = calloc(hit_limit, sizeof *hits);
+  product_score *scores = calloc(hit_limit, sizeof *scores);
+  product_score *overall = calloc(hit_limit * (regions ? regions : 1), sizeof *overall);
+  visor_db_conn *conn = NULL;
+  visor_code code = VISOR_OK;
+  if (!ranking->regions || !ranking->results || !ranking->ids || !hits || !scores || !overall)
+    code = visor_error_set(err, VISOR_ERR_NOMEM, "out of memory ranking %zu regions", regions);
+  if (code == VISOR_OK && !(conn = visor_db_acquire(app->db, err))) code = err->code;
+  size_t overall_count = 0;
+  for (size_t r = 0; code == VISOR_OK && r < regions; r++) {
+    const visor_region *region = &analysis->regions[r];
+    ranking->regions[r] = (visor_search_region_record){
+        .box = region->box,
+        .whole_image = region->whole_image,
+        .label = region->label_count ? region->labels[0].name : NULL,
+        .label_score = region->label_count ? region->labels[0].score : 0,
+        .detector_label = region->whole_image ? NULL : region->detector.name,
+        .detector_score = region->detector.score};
+    ranking->region_count++;
+    size_t hit_count = 0, score_count = 0;
+    code = app->vectors->ops->search(app->vectors, region->embedding, hit_limit, filter, hits, &hit_count, err);
+    for (size_t h = 0; code == VISOR_OK && h < hit_count; h++) {
+      float similarity = 1.0f - hits[h].distance;
+      merge_best(scores, &score_count, hits[h].product_id, hits[h].id, similarity, (int)r);
+      merge_best(overall, &overall_count, hits[h].product_id, hits[h].id, similarity, (int)r);
+    }
+    if (code != VISOR_OK) break;
+    qsort(scores, score_count, sizeof *scores, by_score_desc);
+    append_results(ranking, conn, scores, score_count, k, (int)r);
+  }
+  if (code == VISOR_OK) {
+    qsort(overall, overall_count, sizeof *overall, by_score_desc);
+    append_results(ranking, conn, overall, overall_count, k, VISOR_SEARCH_OVERALL);
+  }
+  visor_db_release(conn);
+  free(hits);
+  free(scores);
+  free(overall);
+  if (code != VISOR_OK) visor_ranking_free(ranking);
+  return code;
+}
+
+void visor_ranking_free(visor_ranking *ranking) {
+  free(ranking->regions);
+  free(ranking->results);
+  free(ranking->ids);
+  memset(ranking, 0, sizeof *ranking);
+}

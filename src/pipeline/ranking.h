@@ -1,0 +1,30 @@
+/* ranking.h: turns the regions of an analyzed query image into ranked products: k-NN of
+ * each region's embedding in the vector store (with the filter), the best crop per
+ * product, the top k products per region, and an overall ranking across regions. */
+#ifndef VISOR_PIPELINE_RANKING_H
+#define VISOR_PIPELINE_RANKING_H
+
+#include "api/app.h"
+#include "ml/ml.h"
+#include "store/searches.h"
+#include "vector/vector.h"
+
+typedef struct visor_ranked_id {
+  char product_id[64];
+  char region_id[64];
+} visor_ranked_id;
+
+typedef struct visor_ranking {
+  visor_search_region_record *regions; /* borrows label strings from the analysis */
+  size_t region_count;
+  visor_search_result_record *results; /* per region, then overall (ordinal -1) */
+  visor_ranked_id *ids;                /* owns the strings results point at */
+  size_t result_count;
+} visor_ranking;
+
+visor_code visor_rank_products(visor_app *app, const visor_analysis *analysis,
+                               const visor_vector_filter *filter, int k, visor_ranking *ranking,
+                               visor_error *err);
+void visor_ranking_free(visor_ranking *ranking);
+
+#endif

@@ -1,0 +1,109 @@
+/* search.c: the search pipeline (task kind "search"): fetch the query image, analyze it,
+ * and for every detected region (whole image first) ask the vector store for the nearest
+ * catalogue crops under the caller's filters (applied inside the index), keep each
+ * product's best crop, rank the top k products per region and overall, and save the
+ * results. Products deleted since they were indexed are skipped. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "pipeline/pipeline.h"
+#include "pipeline/pipeline_util.h"
+#include "pipeline/ranking.h"
+#include "store/searches.h"
+
+/* Reads the search's filters: {"categories": [...], "labels": ["k=v", ...]}. */
+typedef struct search_filter {
+  const char **categories;
+  size_t category_count;
+  const char **labels;
+  size_t label_count;
+} search_filter;
+
+static void read_filter(const json_t *filters, search_filter *filter) {
+  json_t *categories = json_object_get(filters, "categories"), *labels = json_object_get(filters, "labels");
+  filter->category_count = json_array_size(categories);
+  filter->label_count = json_array_size(labels);
+  filter->categories = calloc(filter->category_count + 1, sizeof *filter->categories);
+  filter->labels = calloc(filter->label_count + 1, sizeof *filter->labels);
+  for (size_t i = 0; filter->categories && i < filter->category_count; i++)
+    filter->categories[i] = json_string_value(json_array_get(categories, i));
+  for (size_t i = 0; filter->labels && i < filter->label_count; i++)
+    filter->labels[i] = json_string_value(json_array_get(labels, i));
+}
+
+static visor_code set_status(visor_app *app, const char *search_id, const char *status,
+                             const char *error, double duration_ms) {
+  visor_error err = {0};
+  visor_db_conn *conn = visor_db_acquire(app->db, &err);
+  if (!conn) return err.code;
+  visor_code code = visor_search_set_status(conn, search_id, status, error, duration_ms, &err);
+  visor_db_release(conn);
+  return code;
+}
+
+static visor_code run_search(void *ctx, visor_job_run *run, visor_error *err) {
+  visor_app *app = ctx;
+  double started = visor_monotonic_s();
+  json_t *payload = NULL, *search = NULL;
+  const char *search_id = NULL;
+  void *bytes = NULL;
+  size_t len = 0;
+  visor_analysis analysis = {0};
+  search_filter filter = {0};
+  visor_ranking ranking = {0};
+  visor_code code = visor_pipeline_payload(app, run, &payload, err);
+  if (code == VISOR_OK) code = visor_pipeline_payload_id(payload, "search_id", &search_id, err);
+  visor_db_conn *conn = code == VISOR_OK ? visor_db_acquire(app->db, err) : NULL;
+  if (code == VISOR_OK && !conn) code = err->code;
+  if (code == VISOR_OK) code = visor_search_load(conn, search_id, &search, err);
+  if (code == VISOR_OK) code = visor_search_set_status(conn, search_id, "running", NULL, 0, err);
+  visor_db_release(conn);
+  if (code == VISOR_OK)
+    code = visor_blob_get(app->blobs, json_string_value(json_object_get(search, "object_key")), 0, &bytes, &len, err);
+  if (code == VISOR_OK) code = app->ml->ops->analyze(app->ml, bytes, len, NULL, &analysis, err);
+  if (code == VISOR_OK) {
+    read_filter(json_object_get(search, "filters"), &filter);
+    visor_vector_filter vector_filter = {.categories = filter.categories,
+                                         .category_count = filter.category_count,
+                                         .labels = filter.labels,
+                                         .label_count = filter.label_count,
+                                         .model = app->embedder_model};
+    int k = (int)json_integer_value(json_object_get(search, "k"));
+    code = visor_rank_products(app, &analysis, &vector_filter, k, &ranking, err);
+  }
+  if (code == VISOR_OK) {
+    conn = visor_db_acquire(app->db, err);
+    if (!conn) code = err->code;
+  }
+  if (code == VISOR_OK) {
+    code = visor_db_begin(conn, err);
+    if (code == VISOR_OK)
+      code = visor_search_save(conn, search_id, ranking.regions, ranking.region_count, ranking.results,
+                               ranking.result_count, err);
+    if (code == VISOR_OK)
+      code = visor_search_set_status(conn, search_id, "done", NULL, (visor_monotonic_s() - started) * 1000, err);
+    if (code == VISOR_OK) code = visor_db_commit(conn, err);
+    else visor_db_rollback(conn);
+    visor_db_release(conn);
+  }
+  /* A search that cannot succeed is failed now; others are retried by the worker. */
+  if (code != VISOR_OK && search_id &&
+      (code == VISOR_ERR_INVALID || code == VISOR_ERR_UNSUPPORTED || code == VISOR_ERR_TOO_LARGE ||
+       code == VISOR_ERR_NOT_FOUND || visor_job_run_task(run)->attempts >= app->job_attempts))
+    set_status(app, search_id, "failed", err->message, (visor_monotonic_s() - started) * 1000);
+  visor_app_signal(app);
+  visor_ranking_free(&ranking);
+  free(filter.categories);
+  free(filter.labels);
+  visor_analysis_free(&analysis);
+  free(bytes);
+  json_decref(search);
+  json_decref(payload);
+  return code;
+}
+
+visor_code visor_pipeline_register_search(visor_app *app, visor_worker_pool *pool, visor_error *err) {
+  return visor_worker_pool_register(pool, "search", run_search, app, err);
+}

@@ -1,0 +1,42 @@
+/* regions.h: regions (crops) of catalogue images: box, labels, crop object, vector id,
+ * the model that made the vector, and whether the model or an admin set them. */
+#ifndef VISOR_STORE_REGIONS_H
+#define VISOR_STORE_REGIONS_H
+
+#include <jansson.h>
+
+#include "store/db.h"
+
+typedef struct visor_region_record {
+  const char *id;
+  const char *image_id;
+  const char *product_id;
+  double x, y, w, h;
+  int whole_image;
+  const char *label; /* best labeller label */
+  double label_score;
+  const char *labeller;    /* model name@version */
+  const char *labels_json; /* [{"name","score"}...] */
+  const char *detector_label; /* NULL for the whole-image region */
+  double detector_score;
+  const char *source; /* "model" or "admin" */
+  int is_primary;
+  const char *crop_key;
+  const char *vector_id;
+  const char *model; /* embedder name@version */
+} visor_region_record;
+
+visor_code visor_region_insert(visor_db_conn *conn, const visor_region_record *region,
+                               visor_error *err);
+/* Ids and vector ids of an image's live regions (JSON array of {id, vector_id, crop_key}). */
+visor_code visor_region_keys(visor_db_conn *conn, const char *image_id, json_t **keys,
+                             visor_error *err);
+visor_code visor_region_delete_for_image(visor_db_conn *conn, const char *image_id,
+                                         visor_error *err);
+/* API shapes: box as {x,y,w,h}, booleans, labels parsed, crop_url. */
+visor_code visor_region_list(visor_db_conn *conn, const char *image_id, json_t **regions,
+                             visor_error *err);
+visor_code visor_region_get(visor_db_conn *conn, const char *id, json_t **region,
+                            visor_error *err);
+
+#endif

@@ -1,0 +1,176 @@
+// A product: its fields, every image with the detected regions boxed, the crops, and the
+// indexing job of each image (polled while it is queued or running).
+import * as api from '../api';
+import { annotatedImage } from '../components/annotated-image';
+import { emptyState, errorBanner, infoBanner, loading, pageTitle, progressBar, statusBadge } from '../components/ui';
+import { h, isAbort, replace, sleep } from '../dom';
+import { regionColor } from '../lib/boxes';
+import { formatBytes, formatPrice, formatScore, regionName } from '../lib/format';
+import type { PageContext } from '../router';
+import type { ProductDetails, ProductImage, Region } from '../types';
+
+const active = (img: ProductImage) => img.job && (img.job.status === 'queued' || img.job.status === 'running');
+
+export async function productPage(ctx: PageContext): Promise<void> {
+  const { root, signal, params, query } = ctx;
+  replace(root, loading('Loading the product…'));
+  let product: ProductDetails;
+  try {
+    product = await api.getProduct(params.id!, signal);
+  } catch (e) {
+    if (isAbort(e)) return;
+    replace(root, pageTitle('Product'), errorBanner(e), h('p', null, h('a', { href: '/catalogue' }, '← Back to the catalogue')));
+    return;
+  }
+  const imagesEl = h('div', { class: 'product-images' });
+  const live = h('div', { class: 'index-status', role: 'status', 'aria-live': 'polite' });
+  replace(
+    root,
+    h('p', { class: 'breadcrumb' }, h('a', { href: '/catalogue' }, 'Catalogue'), ' / ', product.category || 'Uncategorised'),
+    pageTitle(product.name),
+    query.get('created') ? infoBanner('Product saved. Visor is indexing its images: the detected regions appear below when it is done.') : null,
+    productFacts(product),
+    live,
+    h('h2', null, `Images (${product.images.length})`),
+    imagesEl,
+  );
+  let lastSeen = '';
+  const render = () => {
+    const key = JSON.stringify(product.images);
+    if (key === lastSeen) return;
+    lastSeen = key;
+    replace(imagesEl, product.images.length ? product.images.map((img, i) => imageCard(img, i, () => void refresh())) : emptyState('This product has no images yet, so it cannot be found by a photo.'));
+    const pending = product.images.filter(active).length;
+    const failed = product.images.filter((i) => i.job?.status === 'failed').length;
+    live.textContent = pending
+      ? `Indexing ${pending} image${pending === 1 ? '' : 's'}…`
+      : product.images.length
+        ? failed
+          ? `${failed} image${failed === 1 ? '' : 's'} failed to index.`
+          : 'All images are indexed.'
+        : '';
+  };
+  const refresh = async () => {
+    try {
+      product = await api.getProduct(params.id!, signal);
+      render();
+    } catch (e) {
+      if (!isAbort(e)) console.warn(e);
+    }
+  };
+  render();
+
+  // Poll while any job is queued or running: quickly at first, then every 3 s.
+  let delay = 700;
+  while (!signal.aborted && product.images.some(active)) {
+    try {
+      await sleep(delay, signal);
+    } catch {
+      return;
+    }
+    delay = Math.min(delay * 1.3, 3000);
+    await refresh();
+  }
+}
+
+function productFacts(p: ProductDetails): HTMLElement {
+  const labels = Object.entries(p.labels ?? {});
+  return h(
+    'section',
+    { class: 'facts', 'aria-label': 'Product details' },
+    h(
+      'dl',
+      { class: 'fact-list' },
+      h('div', null, h('dt', null, 'SKU'), h('dd', { class: 'mono' }, p.sku)),
+      h('div', null, h('dt', null, 'Category'), h('dd', null, p.category || '–')),
+      h('div', null, h('dt', null, 'Price'), h('dd', null, formatPrice(p.price, p.currency) || '–')),
+      h(
+        'div',
+        null,
+        h('dt', null, 'Labels'),
+        h('dd', null, labels.length ? h('ul', { class: 'chips' }, labels.map(([k, v]) => h('li', { class: 'chip' }, `${k}=${v}`))) : '–'),
+      ),
+    ),
+    p.description ? h('p', { class: 'description' }, p.description) : null,
+  );
+}
+
+function imageCard(img: ProductImage, index: number, onChange: () => void): HTMLElement {
+  const regions = img.regions ?? [];
+  const job = img.job;
+  const name = img.filename || `Image ${index + 1}`;
+  const figure = annotatedImage({
+    src: api.imageUrl(img.id),
+    alt: `${name}${regions.length ? `, with ${regions.length} region${regions.length === 1 ? '' : 's'} boxed` : ''}`,
+    size: { width: img.width, height: img.height },
+    annotations: regions.map((r, i) => ({ box: r.box, label: regionName(r), score: r.label_score ?? r.detector_score, index: i })),
+  });
+  const retry = async (button: HTMLButtonElement) => {
+    button.disabled = true;
+    try {
+      await api.retryJob(job!.id);
+      onChange();
+    } catch (e) {
+      button.disabled = false;
+      button.after(errorBanner(e));
+    }
+  };
+  return h(
+    'article',
+    { class: 'image-card', dataset: { imageId: img.id, status: img.status } },
+    h('div', { class: 'image-card-media' }, figure.el),
+    h(
+      'div',
+      { class: 'image-card-body' },
+      h('h3', { class: 'image-name' }, name),
+      h('p', { class: 'muted small' }, `${img.width}×${img.height} ${img.format?.toUpperCase() ?? ''} · ${formatBytes(img.size_bytes)}`),
+      job
+        ? h(
+            'div',
+            { class: 'job-line' },
+            h('span', null, 'Indexing: '),
+            statusBadge(job.status),
+            job.status === 'queued' || job.status === 'running' ? progressBar(job.status === 'queued' ? null : job.progress ?? 0, `Indexing ${name}`) : null,
+            job.attempts > 1 ? h('span', { class: 'muted small' }, `attempt ${job.attempts}`) : null,
+            job.error ? h('p', { class: 'job-error' }, job.error) : null,
+            job.status === 'failed' || job.status === 'cancelled'
+              ? h('button', { type: 'button', class: 'button button-secondary', onclick: (e: Event) => void retry(e.currentTarget as HTMLButtonElement) }, 'Retry')
+              : null,
+          )
+        : null,
+      regions.length
+        ? h('div', null, h('h4', null, `Regions (${regions.length})`), h('ul', { class: 'crop-list' }, regions.map((r, i) => cropItem(r, i))))
+        : job && (job.status === 'queued' || job.status === 'running')
+          ? h('p', { class: 'muted' }, 'Regions appear here when indexing is done.')
+          : h('p', { class: 'muted' }, 'No regions.'),
+    ),
+  );
+}
+
+function cropItem(r: Region, i: number): HTMLElement {
+  const w = Math.max(1, Math.round(r.box.w));
+  const hgt = Math.max(1, Math.round(r.box.h));
+  const scale = 96 / Math.max(w, hgt);
+  const alt = `Crop ${i + 1}: ${regionName(r)}`;
+  const top = (r.labels ?? []).slice(0, 5).map((l) => `${l.name} ${formatScore(l.score)}`).join(', ');
+  return h(
+    'li',
+    { class: 'crop', style: { '--box-color': regionColor(i) }, dataset: { regionId: r.id } },
+    h('img', {
+      src: r.crop_url || api.cropUrl(r.id),
+      alt,
+      width: String(Math.round(w * scale)),
+      height: String(Math.round(hgt * scale)),
+      loading: 'lazy',
+    }),
+    h(
+      'div',
+      { class: 'crop-text' },
+      h('span', { class: 'crop-label' }, regionName(r)),
+      r.label_score !== null ? h('span', { class: 'score' }, formatScore(r.label_score)) : null,
+      r.detector_label && !r.whole_image ? h('span', { class: 'muted small' }, `detector: ${r.detector_label} ${formatScore(r.detector_score)}`) : null,
+      top ? h('span', { class: 'muted small', title: 'Labeller top 5' }, top) : null,
+      r.is_primary ? h('span', { class: 'chip' }, 'primary') : null,
+    ),
+  );
+}

@@ -1,0 +1,365 @@
+// End-to-end tests of the web app: a real `visor serve` (its own child, on a temp data
+// dir) and Debian's chromium driven by playwright-core. Builds nothing: run `npm run
+// build` first, and give the server binary:
+//
+//   VISOR_BIN=/path/to/visor [VISOR_SHARED_DIR=../shared] [CHROMIUM_PATH=/usr/bin/chromium] \
+//     node tests/e2e/run.mjs
+//
+// Screenshots of every page go to web/test-artifacts/. Every wait is bounded.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const WEB = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const REPO = resolve(WEB, '..');
+const DIST = join(WEB, 'dist');
+const ARTIFACTS = join(WEB, 'test-artifacts');
+const SHARED = resolve(REPO, process.env.VISOR_SHARED_DIR ?? '../shared');
+const GROCERY = join(SHARED, 'datasets/grocery');
+const VISOR_BIN = process.env.VISOR_BIN ? resolve(process.env.VISOR_BIN) : '';
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const INDEX_TIMEOUT = Number(process.env.VISOR_E2E_INDEX_TIMEOUT_MS ?? 90_000);
+const SEARCH_TIMEOUT = Number(process.env.VISOR_E2E_SEARCH_TIMEOUT_MS ?? 90_000);
+
+const PRODUCT_IMAGE = join(GROCERY, 'iconic-images-and-descriptions/Fruit/Banana/Banana_Iconic.jpg');
+const QUERY_IMAGE = join(GROCERY, 'test/Fruit/Banana/Banana_001.jpg');
+const OTHER_IMAGE = join(GROCERY, 'iconic-images-and-descriptions/Packages/Oatghurt/Oatly-Natural-Oatghurt/Oatly-Natural-Oatghurt_Iconic.jpg');
+
+let server = null; // { child, url, dataDir }
+let browser = null;
+let context = null;
+let page = null;
+let tmp = null;
+const pageErrors = [];
+const state = { productId: null, otherId: null, indexed: false };
+
+function shot(name) {
+  return page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true }).catch((e) => console.error(`# screenshot ${name}: ${e.message}`));
+}
+
+async function withTimeout(promise, ms, what) {
+  let timer;
+  try {
+    return await Promise.race([promise, new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function startServer() {
+  const dataDir = join(tmp, 'data');
+  mkdirSync(dataDir);
+  const child = spawn(VISOR_BIN, ['serve', '--data-dir', dataDir, '--port', '0', '--web-dir', DIST], {
+    env: { ...process.env, VISOR_MODELS: join(SHARED, 'models') },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let log = '';
+  child.stderr.on('data', (d) => (log += d));
+  const url = await withTimeout(
+    new Promise((resolveUrl, reject) => {
+      let out = '';
+      child.stdout.on('data', (d) => {
+        out += d;
+        const m = /Visor is running: (http:\/\/\S+?)\/?\s/.exec(out);
+        if (m) resolveUrl(m[1]);
+      });
+      child.on('exit', (code) => reject(new Error(`visor serve exited (${code}) before it was ready:\n${out}\n${log}`)));
+      child.on('error', reject);
+    }),
+    30_000,
+    'visor serve printing its URL',
+  );
+  server = { child, url, dataDir, log: () => log };
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      const r = await fetch(`${url}/readyz`);
+      if (r.ok) break;
+    } catch {
+      /* not yet */
+    }
+    if (Date.now() > deadline) throw new Error('visor serve did not become ready (/readyz) in 30 s');
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+async function stopServer() {
+  if (!server) return;
+  const { child } = server;
+  server = null;
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(t);
+}
+
+/** Creates a product straight through the API (a second product to search among). */
+async function apiCreateProduct(fields, imagePath) {
+  const form = new FormData();
+  for (const [k, v] of Object.entries(fields)) form.append(k, v);
+  form.append('images', new Blob([readFileSync(imagePath)], { type: 'image/jpeg' }), imagePath.split('/').pop());
+  const r = await fetch(`${server.url}/api/v1/products`, { method: 'POST', body: form });
+  assert.equal(r.status, 201, await r.clone().text());
+  return (await r.json()).id;
+}
+
+async function resultsFor(productId) {
+  return page.locator(`.result-card[data-product-id="${productId}"]`).count();
+}
+
+/** Runs a search from the home page and waits for its answer (results or an error). */
+async function searchWith(file, timeout = SEARCH_TIMEOUT) {
+  const before = page.url();
+  await page.setInputFiles('#search-file', file);
+  await page.waitForFunction(
+    (prev) =>
+      (location.href !== prev && location.search.includes('search=') && !!document.querySelector('.timing')) ||
+      !!document.querySelector('.search-results .banner'),
+    before,
+    { timeout },
+  );
+}
+
+describe('Visor web app', { concurrency: false }, () => {
+  before(async () => {
+    assert.ok(VISOR_BIN, 'set VISOR_BIN to the visor binary (e.g. build/src/cli/visor)');
+    assert.ok(existsSync(VISOR_BIN), `VISOR_BIN ${VISOR_BIN} does not exist`);
+    assert.ok(existsSync(join(DIST, 'index.html')), `${DIST}/index.html is missing: run \`npm run build\` in web/ first`);
+    assert.ok(existsSync(PRODUCT_IMAGE), `${PRODUCT_IMAGE} is missing: set VISOR_SHARED_DIR`);
+    assert.ok(existsSync(CHROMIUM), `no chromium at ${CHROMIUM}: set CHROMIUM_PATH`);
+    mkdirSync(ARTIFACTS, { recursive: true });
+    tmp = mkdtempSync(join(tmpdir(), 'visor-web-e2e-'));
+    process.on('exit', () => server?.child.kill('SIGKILL'));
+    await startServer();
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        // playwright gives each launch a fresh temporary profile (user-data dir)
+      ],
+      timeout: 30_000,
+    });
+    context = await browser.newContext({ baseURL: server.url, viewport: { width: 1280, height: 900 } });
+    page = await context.newPage();
+    page.setDefaultTimeout(15_000);
+    page.setDefaultNavigationTimeout(15_000);
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+  });
+
+  after(async () => {
+    await browser?.close().catch(() => {});
+    await stopServer();
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+  });
+
+  test('the catalogue renders its empty state', async () => {
+    await page.goto('/catalogue');
+    await page.getByRole('heading', { name: 'Catalogue' }).waitFor();
+    await page.getByText('The catalogue is empty.').waitFor();
+    await shot('catalogue-empty');
+  });
+
+  test('the product form shows missing fields and the API\'s field errors next to the field', async () => {
+    await page.goto('/products/new');
+    await page.getByRole('button', { name: 'Save product' }).click();
+    await page.locator('#error-sku').getByText('required').waitFor();
+    await page.locator('#error-name').getByText('required').waitFor();
+    assert.equal(await page.locator('#field-sku').getAttribute('aria-invalid'), 'true');
+    // A SKU the API refuses: the 400 names the field.
+    await page.fill('#field-sku', 'bad sku!');
+    await page.fill('#field-name', 'Banana');
+    await page.fill('#field-currency', 'eu');
+    await page.getByRole('button', { name: 'Save product' }).click();
+    await page.locator('#error-sku').getByText("characters outside").waitFor();
+    await page.fill('#field-sku', 'BANANA-1');
+    await page.getByRole('button', { name: 'Save product' }).click();
+    await page.locator('#error-currency').waitFor({ state: 'visible' });
+    assert.match(await page.locator('#error-currency').innerText(), /currency/i);
+  });
+
+  test('a non-image upload shows the 415 message next to the images', async () => {
+    await page.goto('/products/new');
+    await page.fill('#field-sku', 'NOT-AN-IMAGE');
+    await page.fill('#field-name', 'Text file');
+    await page.setInputFiles('#field-images', { name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('this is not an image\n') });
+    await page.getByRole('button', { name: 'Save product' }).click();
+    await page.locator('#error-images').getByText('not an image').waitFor();
+    await shot('add-product-errors');
+    // Nothing half-written: the product does not exist.
+    const list = await (await fetch(`${server.url}/api/v1/products?q=NOT-AN-IMAGE`)).json();
+    assert.equal(list.total, 0);
+  });
+
+  test('adding a product with an image through the form opens its page with the indexing status', async () => {
+    await page.goto('/products/new');
+    await page.fill('#field-sku', 'BANANA-1');
+    await page.fill('#field-name', 'Organic banana');
+    await page.fill('#field-description', 'An ecologically grown banana.');
+    await page.fill('#field-category', 'Fruit');
+    await page.fill('.label-key', 'origin');
+    await page.fill('.label-value', 'Ecuador');
+    await page.fill('#field-price', '0.35');
+    await page.fill('#field-currency', 'EUR');
+    await page.setInputFiles('#field-images', PRODUCT_IMAGE);
+    await page.locator('.file-item').getByText('Banana_Iconic.jpg').waitFor();
+    await page.getByRole('button', { name: 'Save product' }).click();
+    await page.waitForURL(/\/products\/[0-9a-f-]{36}\?created=1$/);
+    state.productId = /\/products\/([0-9a-f-]{36})/.exec(page.url())[1];
+    await page.getByRole('heading', { name: 'Organic banana' }).waitFor();
+    await page.locator('.image-card img.annotated-img').waitFor();
+    await page.locator('.job-line .badge').waitFor();
+    await page.waitForFunction(() => {
+      const img = document.querySelector('.image-card img.annotated-img');
+      return img && img.complete && img.naturalWidth > 0;
+    });
+    await shot('product-indexing');
+  });
+
+  test('a duplicate SKU is shown next to the SKU (409)', async () => {
+    assert.ok(state.productId, 'needs the product of the previous test');
+    await page.goto('/products/new');
+    await page.fill('#field-sku', 'BANANA-1');
+    await page.fill('#field-name', 'Another banana');
+    await page.getByRole('button', { name: 'Save product' }).click();
+    await page.locator('#error-sku').getByText('already exists').waitFor();
+  });
+
+  test('the product page shows the detected regions when indexing is done', { timeout: INDEX_TIMEOUT + 30_000 }, async () => {
+    assert.ok(state.productId, 'needs the product of the previous test');
+    // A second product in another category, to search among and to filter out.
+    state.otherId = await apiCreateProduct({ sku: 'OATLY-1', name: 'Oatly natural oatghurt', category: 'Packages', labels: '{"brand":"Oatly"}', price: '2.10', currency: 'EUR' }, OTHER_IMAGE);
+    await page.goto(`/products/${state.productId}`);
+    await page.locator('.crop-list .crop img').first().waitFor({ timeout: INDEX_TIMEOUT });
+    await page.locator('.image-card .box').first().waitFor();
+    await page.locator('.badge-done').first().waitFor();
+    await page.waitForFunction(() => Array.from(document.querySelectorAll('.image-card img')).every((i) => i.complete && i.naturalWidth > 0));
+    state.indexed = true;
+    await shot('product');
+    // Wait for the second product too, so the searches see both.
+    const deadline = Date.now() + INDEX_TIMEOUT;
+    for (;;) {
+      const p = await (await fetch(`${server.url}/api/v1/products/${state.otherId}`)).json();
+      const st = p.images?.[0]?.job?.status;
+      if (st === 'done') break;
+      assert.notEqual(st, 'failed', 'indexing the second product failed');
+      assert.ok(Date.now() < deadline, `the second product is still ${st}`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  });
+
+  test('the catalogue lists the products and filters them', async () => {
+    await page.goto('/catalogue');
+    await page.locator(`.product-card[data-product-id="${state.productId}"]`).waitFor();
+    await page.waitForFunction(() => Array.from(document.querySelectorAll('.product-card img')).every((i) => i.complete && i.naturalWidth > 0));
+    await shot('catalogue');
+    await page.getByLabel('Category').selectOption('Packages');
+    await page.waitForFunction((id) => !document.querySelector(`.product-card[data-product-id="${id}"]`) && document.querySelectorAll('.product-card').length > 0, state.productId);
+    await page.getByLabel('Category').selectOption('');
+    await page.getByLabel('Search text').fill('banana');
+    await page.waitForFunction(() => document.querySelectorAll('.product-card').length === 1);
+    await page.getByLabel('Search text').fill('zzzz-nothing');
+    await page.getByText('No product matches these filters.').waitFor();
+  });
+
+  test('a photo of the same kind finds the product, with the query\'s objects boxed', { timeout: SEARCH_TIMEOUT + 30_000 }, async () => {
+    assert.ok(state.productId, 'needs the product');
+    await page.goto('/');
+    await page.getByRole('heading', { name: 'Visual search' }).waitFor();
+    await searchWith(QUERY_IMAGE);
+    const banner = page.locator('.search-results .banner');
+    if (await banner.count()) assert.fail(`the search showed: ${await banner.innerText()}`);
+    await page.locator('.results-query .box').first().waitFor();
+    const boxes = await page.locator('.results-query .box').count();
+    assert.ok(boxes >= 1, 'the query image has its regions boxed');
+    assert.match(await page.locator('.timing').innerText(), /ms|s/);
+    assert.ok((await resultsFor(state.productId)) >= 1, 'the banana is among the results');
+    // Each detected object has a tab; selecting one shows its matches.
+    const tabs = page.getByRole('tab');
+    const count = await tabs.count();
+    assert.equal(count, boxes);
+    await tabs.nth(count - 1).click();
+    assert.equal(await tabs.nth(count - 1).getAttribute('aria-selected'), 'true');
+    await page.locator('.results-query .box').first().click();
+    assert.equal(await tabs.nth(0).getAttribute('aria-selected'), 'true');
+    await page.waitForFunction(() => Array.from(document.querySelectorAll('.search-results img')).every((i) => i.complete));
+    await shot('search');
+  });
+
+  test('a category filter that excludes the product removes it from the results', { timeout: SEARCH_TIMEOUT + 30_000 }, async () => {
+    assert.ok(state.productId, 'needs the product');
+    await page.goto('/');
+    await page.locator('#search-file').waitFor({ state: 'attached' });
+    await page.waitForFunction(() => document.querySelectorAll('select[name=category] option').length > 1);
+    await page.getByLabel('Category').selectOption('Packages');
+    await searchWith(QUERY_IMAGE);
+    const banner = page.locator('.search-results .banner');
+    if (await banner.count()) assert.fail(`the search showed: ${await banner.innerText()}`);
+    assert.equal(await resultsFor(state.productId), 0, 'the banana is filtered out');
+    await shot('search-filtered');
+  });
+
+  test('a non-image search upload shows a clear error', { timeout: SEARCH_TIMEOUT }, async () => {
+    await page.goto('/');
+    await page.locator('#search-file').waitFor({ state: 'attached' });
+    await page.setInputFiles('#search-file', { name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('not an image') });
+    await page.locator('.search-results .banner').waitFor({ timeout: SEARCH_TIMEOUT });
+    assert.match(await page.locator('.search-results .banner').innerText(), /not an image/);
+    await shot('search-error');
+  });
+
+  test('the jobs page lists the jobs with their state', async () => {
+    await page.goto('/jobs');
+    await page.getByRole('heading', { name: 'Jobs' }).waitFor();
+    await page.locator('.jobs-table tbody tr').first().waitFor();
+    assert.ok((await page.locator('.jobs-table tbody tr').count()) >= 2);
+    await shot('jobs');
+  });
+
+  test('phone-sized screens: the search and the product page fit', { timeout: SEARCH_TIMEOUT + 30_000 }, async () => {
+    const phone = await browser.newContext({ baseURL: server.url, viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
+    const p = await phone.newPage();
+    p.setDefaultTimeout(15_000);
+    p.on('pageerror', (e) => pageErrors.push(e.message));
+    try {
+      await p.goto('/');
+      await p.getByRole('heading', { name: 'Visual search' }).waitFor();
+      const overflow = await p.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+      assert.ok(overflow <= 0, `the page scrolls sideways by ${overflow}px`);
+      await p.screenshot({ path: join(ARTIFACTS, 'phone-search.png'), fullPage: true });
+      if (state.productId) {
+        await p.goto(`/products/${state.productId}`);
+        await p.locator('.image-card').waitFor();
+        await p.screenshot({ path: join(ARTIFACTS, 'phone-product.png'), fullPage: true });
+      }
+      await p.goto('/');
+      await p.locator('#search-file').waitFor({ state: 'attached' });
+      await p.setInputFiles('#search-file', QUERY_IMAGE);
+      await p.waitForFunction(() => !!document.querySelector('.timing') || !!document.querySelector('.search-results .banner'), null, { timeout: SEARCH_TIMEOUT });
+      await p.waitForFunction(() => Array.from(document.querySelectorAll('.search-results img')).every((i) => i.complete));
+      await p.screenshot({ path: join(ARTIFACTS, 'phone-search-results.png'), fullPage: true });
+      const overflow2 = await p.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+      assert.ok(overflow2 <= 0, `the results scroll sideways by ${overflow2}px`);
+      assert.equal(await p.locator('.search-results .banner').count(), 0, 'the search answered');
+    } finally {
+      await phone.close();
+    }
+  });
+
+  test('no uncaught errors in the page', () => {
+    assert.deepEqual(pageErrors, []);
+  });
+});
