@@ -64,11 +64,13 @@ static float *make_clustered(size_t n, size_t dim, size_t clusters) {
   float *centres = malloc(clusters * dim * sizeof(float));
   float *data = malloc(n * dim * sizeof(float));
   if (!centres || !data) exit(1);
-  for (size_t i = 0; i < clusters * dim; i++) centres[i] = (float)(uniform() * 2 - 1);
+  for (size_t i = 0; i < clusters * dim; i++)
+    centres[i] = (float)(uniform() * 2 - 1);
   float spread = 0.35f;
   for (size_t i = 0; i < n; i++) {
     size_t c = (size_t)(uniform() * clusters) % clusters;
-    for (size_t j = 0; j < dim; j++) data[i * dim + j] = centres[c * dim + j] + spread * gaussian();
+    for (size_t j = 0; j < dim; j++)
+      data[i * dim + j] = centres[c * dim + j] + spread * gaussian();
   }
   free(centres);
   return data;
@@ -136,7 +138,8 @@ static void *gt_run(void *arg) {
         best_i[p] = (uint32_t)i;
       }
     }
-    for (size_t k = 0; k < K; k++) j->truth[q * K + k] = k < have ? best_i[k] : UINT32_MAX;
+    for (size_t k = 0; k < K; k++)
+      j->truth[q * K + k] = k < have ? best_i[k] : UINT32_MAX;
   }
   return NULL;
 }
@@ -147,11 +150,13 @@ static uint32_t *ground_truth(const float *base, size_t n, const float *queries,
   gt_job jobs[2];
   pthread_t threads[2];
   for (int t = 0; t < 2; t++) {
-    jobs[t] = (gt_job){base,     queries, n,     dim, nq * t / 2, nq * (t + 1) / 2,
-                       allowed, truth,   visor_distance_for(metric)};
+    jobs[t] = (gt_job){base,    queries,    n,
+                       dim,     nq * t / 2, nq * (t + 1) / 2,
+                       allowed, truth,      visor_distance_for(metric)};
     pthread_create(&threads[t], NULL, gt_run, &jobs[t]);
   }
-  for (int t = 0; t < 2; t++) pthread_join(threads[t], NULL);
+  for (int t = 0; t < 2; t++)
+    pthread_join(threads[t], NULL);
   return truth;
 }
 
@@ -198,7 +203,8 @@ static void run_pass(const runner *r, const float *queries, size_t nq, size_t di
     const float *query = queries + q * dim;
     if (r->graph) {
       size_t n = hnsw_graph_search(r->graph, query, K, ef, r->filter, res);
-      for (size_t i = 0; i < n; i++) found[q * K + i] = res[i].node;
+      for (size_t i = 0; i < n; i++)
+        found[q * K + i] = res[i].node;
       counts[q] = n;
     } else {
       size_t n = hl_search(r->hl, query, want, labels, dists), kept = 0;
@@ -223,27 +229,56 @@ static point measure(const runner *r, const float *queries, size_t nq, size_t di
     run_pass(r, queries, nq, dim, ef, found, counts);
     done += nq;
     elapsed = now() - t0;
-  } while (elapsed < 0.4 && done < 50 * nq);
+  } while (elapsed < 0.25 && done < 50 * nq);
   p.qps = done / elapsed;
   free(found);
   free(counts);
   return p;
 }
 
-static const size_t efs[] = {10, 12, 16, 20, 24, 32, 40, 48, 64, 80, 96, 128, 160, 200, 256, 320, 400, 512, 768, 1024};
+static const size_t efs[] = {10, 12,  16,  20,  24,  32,  40,  48,  64,  80,
+                             96, 128, 160, 200, 256, 320, 400, 512, 768, 1024};
 #define NEFS (sizeof efs / sizeof efs[0])
 
-static void sweep(const char *name, const runner *r, const float *queries, size_t nq, size_t dim,
-                  const uint32_t *truth, point *out) {
+/* Sweeps ef for both indexes. The machine is shared, so each point is the best of 3
+ * measurements taken alternately (ours, hnswlib, ours, ...). */
+static void sweep(const runner *a, const runner *b, const float *queries, size_t nq, size_t dim,
+                  const uint32_t *truth, point *pa, point *pb) {
+  int done_a = 0, done_b = 0;
   for (size_t i = 0; i < NEFS; i++) {
-    out[i] = measure(r, queries, nq, dim, efs[i], truth);
-    fprintf(stderr, "  %-8s ef %4zu  recall %.4f  %9.0f QPS\n", name, efs[i], out[i].recall,
-            out[i].qps);
-    if (out[i].recall >= 0.995) {
-      for (size_t j = i + 1; j < NEFS; j++) out[j] = (point){efs[j], 0, 0};
-      break;
+    pa[i] = (point){efs[i], 0, 0};
+    pb[i] = (point){efs[i], 0, 0};
+    for (int rep = 0; rep < 3; rep++) {
+      if (!done_a) {
+        point p = measure(a, queries, nq, dim, efs[i], truth);
+        if (p.qps > pa[i].qps) pa[i] = p;
+      }
+      if (!done_b) {
+        point p = measure(b, queries, nq, dim, efs[i], truth);
+        if (p.qps > pb[i].qps) pb[i] = p;
+      }
     }
+    if (!done_a)
+      fprintf(stderr, "  ours     ef %4zu  recall %.4f  %9.0f QPS\n", efs[i], pa[i].recall,
+              pa[i].qps);
+    if (!done_b)
+      fprintf(stderr, "  hnswlib  ef %4zu  recall %.4f  %9.0f QPS\n", efs[i], pb[i].recall,
+              pb[i].qps);
+    done_a |= pa[i].recall >= 0.995;
+    done_b |= pb[i].recall >= 0.995;
+    if (done_a && done_b) break;
   }
+}
+
+/* Best of 3 of one configuration. */
+static point best_of_3(const runner *r, const float *queries, size_t nq, size_t dim, size_t ef,
+                       const uint32_t *truth) {
+  point best = {ef, 0, 0};
+  for (int rep = 0; rep < 3; rep++) {
+    point p = measure(r, queries, nq, dim, ef, truth);
+    if (p.qps > best.qps) best = p;
+  }
+  return best;
 }
 
 /* The smallest-ef point reaching target, or NULL. */
@@ -317,7 +352,8 @@ int main(int argc, char **argv) {
     all = make_clustered(n + nq, dim, clusters);
   }
   if (metric == VISOR_METRIC_COSINE)
-    for (size_t i = 0; i < n + nq; i++) visor_vector_normalize(all + i * dim, dim);
+    for (size_t i = 0; i < n + nq; i++)
+      visor_vector_normalize(all + i * dim, dim);
   const float *base = all, *queries = all + n * dim;
   fprintf(stderr, "data: %zu x %zu (%s), %zu queries, M %zu, ef_construction %zu, %s, kernels %s\n",
           n, dim, fvecs ? fvecs : "clustered", nq, m, efc,
@@ -332,7 +368,8 @@ int main(int argc, char **argv) {
   t0 = now();
   hnsw_graph *g = hnsw_graph_new(dim, metric, m, efc, 100);
   hnsw_graph_reserve(g, n);
-  for (size_t i = 0; i < n; i++) hnsw_graph_insert(g, base + i * dim, NULL);
+  for (size_t i = 0; i < n; i++)
+    hnsw_graph_insert(g, base + i * dim, NULL);
   double build_ours = now() - t0;
   double mem_ours = rss_mb() - rss0;
   fprintf(stderr, "ours built in %.1f s (%.0f MB RSS, %.0f MB computed)\n", build_ours, mem_ours,
@@ -340,15 +377,15 @@ int main(int argc, char **argv) {
   rss0 = rss_mb();
   t0 = now();
   hl_index *hl = hl_new(dim, metric != VISOR_METRIC_L2, n, m, efc, 100);
-  for (size_t i = 0; i < n; i++) hl_add(hl, base + i * dim, i);
+  for (size_t i = 0; i < n; i++)
+    hl_add(hl, base + i * dim, i);
   double build_hl = now() - t0;
   double mem_hl = rss_mb() - rss0;
   fprintf(stderr, "hnswlib built in %.1f s (%.0f MB RSS)\n", build_hl, mem_hl);
 
   point ours[NEFS], theirs[NEFS];
   runner r_ours = {g, NULL, NULL, NULL, 0}, r_hl = {NULL, hl, NULL, NULL, 0};
-  sweep("ours", &r_ours, queries, nq, dim, truth, ours);
-  sweep("hnswlib", &r_hl, queries, nq, dim, truth, theirs);
+  sweep(&r_ours, &r_hl, queries, nq, dim, truth, ours, theirs);
 
   /* Filtered search, 1% selectivity: a category per vector, uniformly among 100. */
   hnsw_meta *meta = hnsw_meta_new();
@@ -370,23 +407,24 @@ int main(int argc, char **argv) {
   hnsw_meta_compile(&mq, meta, &vf, &f);
   const point *o95 = at_recall(ours, 0.95);
   size_t ef = o95 ? o95->ef : 64;
-  point unf = measure(&r_ours, queries, nq, dim, ef, truth);
+  point unf = best_of_3(&r_ours, queries, nq, dim, ef, truth);
   runner r_auto = {g, NULL, &f, NULL, 0};
-  point fa = measure(&r_auto, queries, nq, dim, ef, ftruth);
+  point fa = best_of_3(&r_auto, queries, nq, dim, ef, ftruth);
   f.strategy = HNSW_FILTER_GRAPH;
   runner r_graph = {g, NULL, &f, NULL, 0};
   point fg = measure(&r_graph, queries, nq, dim, ef, ftruth);
   runner r_post = {NULL, hl, NULL, allowed, 100 * K};
-  point fp = measure(&r_post, queries, nq, dim, ef, ftruth);
+  point fp = best_of_3(&r_post, queries, nq, dim, ef, ftruth);
   const point *h95 = at_recall(theirs, 0.95);
-  point hunf = measure(&r_hl, queries, nq, dim, h95 ? h95->ef : ef, truth);
+  point hunf = best_of_3(&r_hl, queries, nq, dim, h95 ? h95->ef : ef, truth);
 
   printf("\n%zu x %zu %s vectors (%s), %zu queries, k %d, M %zu, ef_construction %zu, "
          "single thread\n\n",
-         n, dim, metric == VISOR_METRIC_L2 ? "l2" : "cosine", fvecs ? fvecs : "clustered", nq, K,
-         m, efc);
+         n, dim, metric == VISOR_METRIC_L2 ? "l2" : "cosine", fvecs ? fvecs : "clustered", nq, K, m,
+         efc);
   printf("| %-30s | %-26s | %-26s | %6s |\n", "", "ours", "hnswlib 0.6.2", "ratio");
-  printf("|--------------------------------|----------------------------|----------------------------|--------|\n");
+  printf("|--------------------------------|----------------------------|--------------------------"
+         "--|--------|\n");
   row("build time (s)", build_ours, build_hl, "%.1f");
   row_qps("QPS at recall@10 >= 0.95", o95, h95);
   row_qps("QPS at recall@10 >= 0.99", at_recall(ours, 0.99), at_recall(theirs, 0.99));

@@ -14,6 +14,8 @@ const visor_command visor_commands[] = {
      "Usage: visor api [OPTIONS]\n", 1, visor_cmd_api},
     {"migrate", "create or upgrade the metadata store's schema", "Usage: visor migrate [OPTIONS]\n",
      1, visor_cmd_migrate},
+    {"search", "search a running Visor by photo and print the best products per object",
+     "Usage: visor search IMAGE [OPTIONS]\n", 0, visor_cmd_search},
     {"version", "print the version", "Usage: visor version\n", 0, visor_cmd_version},
 };
 const int visor_command_count = sizeof visor_commands / sizeof visor_commands[0];

@@ -27,6 +27,14 @@ void visor_l2_normalize(float *vector, size_t dim) {
 visor_code visor_embedder_run(visor_onnx_session *session, const visor_model_spec *spec,
                               const visor_rgb_image *image, const visor_box *boxes, size_t count,
                               float *embeddings, float *logits, visor_error *err) {
+  return visor_embedder_run_with(session, spec, image, boxes, count, embeddings, logits, NULL,
+                                 err);
+}
+
+visor_code visor_embedder_run_with(visor_onnx_session *session, const visor_model_spec *spec,
+                                   const visor_rgb_image *image, const visor_box *boxes,
+                                   size_t count, float *embeddings, float *logits,
+                                   const visor_ml_runner *runner, visor_error *err) {
   if (count == 0) return VISOR_OK;
   if (boxes == NULL && count != 1)
     return visor_error_set(err, VISOR_ERR_INVALID, "embedder: %zu regions without boxes", count);
@@ -70,7 +78,7 @@ visor_code visor_embedder_run(visor_onnx_session *session, const visor_model_spe
     float *at[2];
     for (size_t o = 0; o < outputs; o++)
       at[o] = targets[o] + first * dims[o];
-    code = visor_onnx_session_run(session, input, batch, names, outputs, at, err);
+    code = visor_ml_runner_run(runner, session, input, batch, names, outputs, at, err);
   }
   free(input);
   if (!code && embeddings && spec->normalize)

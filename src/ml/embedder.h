@@ -10,6 +10,7 @@
 #include "image/image.h"
 #include "ml/manifest.h"
 #include "ml/onnx_session.h"
+#include "ml/runner.h"
 
 /* The embedding size of an embedder session (0 when it has no embedding output). */
 size_t visor_embedder_dim(const visor_onnx_session *session, const visor_model_spec *spec);
@@ -20,6 +21,11 @@ size_t visor_embedder_dim(const visor_onnx_session *session, const visor_model_s
 visor_code visor_embedder_run(visor_onnx_session *session, const visor_model_spec *spec,
                               const visor_rgb_image *image, const visor_box *boxes, size_t count,
                               float *embeddings, float *logits, visor_error *err);
+/* The same, with each batch run through runner (NULL = directly on the session). */
+visor_code visor_embedder_run_with(visor_onnx_session *session, const visor_model_spec *spec,
+                                   const visor_rgb_image *image, const visor_box *boxes,
+                                   size_t count, float *embeddings, float *logits,
+                                   const visor_ml_runner *runner, visor_error *err);
 
 /* Scales a vector to unit length (a zero vector stays zero). */
 void visor_l2_normalize(float *vector, size_t dim);

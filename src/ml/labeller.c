@@ -53,10 +53,18 @@ size_t visor_labeller_top_k(const float *scores, size_t classes, int apply_softm
 visor_code visor_labeller_label(visor_onnx_session *session, const visor_model_spec *spec,
                                 const visor_rgb_image *image, const visor_box *boxes, size_t count,
                                 visor_region *regions, visor_error *err) {
+  return visor_labeller_label_with(session, spec, image, boxes, count, regions, NULL, err);
+}
+
+visor_code visor_labeller_label_with(visor_onnx_session *session, const visor_model_spec *spec,
+                                     const visor_rgb_image *image, const visor_box *boxes,
+                                     size_t count, visor_region *regions,
+                                     const visor_ml_runner *runner, visor_error *err) {
   size_t classes = spec->label_count;
   float *logits = malloc(count * classes * sizeof(float));
   if (!logits) return visor_error_set(err, VISOR_ERR_NOMEM, "no memory for %zu logits", count);
-  visor_code code = visor_embedder_run(session, spec, image, boxes, count, NULL, logits, err);
+  visor_code code =
+      visor_embedder_run_with(session, spec, image, boxes, count, NULL, logits, runner, err);
   for (size_t i = 0; !code && i < count; i++) {
     size_t k = spec->top_k < VISOR_ML_MAX_LABELS ? spec->top_k : VISOR_ML_MAX_LABELS;
     regions[i].label_count = visor_labeller_top_k(logits + i * classes, classes, spec->softmax,

@@ -9,6 +9,7 @@
 #include "ml/manifest.h"
 #include "ml/ml.h"
 #include "ml/onnx_session.h"
+#include "ml/runner.h"
 
 /* Top-k of one row of class scores (softmax first when apply_softmax) → out[0..k), best
  * first; returns how many were written (min(k, classes)). */
@@ -23,5 +24,10 @@ void visor_label_short_name(const char *label, char *out, size_t size);
 visor_code visor_labeller_label(visor_onnx_session *session, const visor_model_spec *spec,
                                 const visor_rgb_image *image, const visor_box *boxes, size_t count,
                                 visor_region *regions, visor_error *err);
+/* The same, with each batch run through runner (NULL = directly on the session). */
+visor_code visor_labeller_label_with(visor_onnx_session *session, const visor_model_spec *spec,
+                                     const visor_rgb_image *image, const visor_box *boxes,
+                                     size_t count, visor_region *regions,
+                                     const visor_ml_runner *runner, visor_error *err);
 
 #endif

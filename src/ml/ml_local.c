@@ -33,10 +33,13 @@ static void model_info(const visor_model_spec *spec, size_t dim, visor_model_inf
  * pixels; embeddings are malloc'd per region. */
 static visor_code label_and_embed(visor_ml_local *local, const visor_rgb_image *image,
                                   const visor_box *boxes, size_t count, visor_region *regions,
-                                  int skip_embeddings, visor_error *err) {
+                                  unsigned skip, const visor_ml_runner *runner,
+                                  visor_error *err) {
   size_t dim = visor_embedder_dim(local->embedder_session, local->embedder);
-  int shared = local->classifier && local->classifier_session == local->embedder_session;
-  size_t classes = local->classifier ? local->classifier->label_count : 0;
+  int skip_embeddings = (skip & VISOR_ML_SKIP_EMBEDDINGS) != 0;
+  const visor_model_spec *classifier = skip & VISOR_ML_SKIP_LABELS ? NULL : local->classifier;
+  int shared = classifier && local->classifier_session == local->embedder_session;
+  size_t classes = classifier ? classifier->label_count : 0;
   float *embeddings = NULL, *logits = NULL;
   visor_code code = VISOR_OK;
   if (!skip_embeddings && !(embeddings = malloc(count * dim * sizeof(float))))
@@ -46,17 +49,17 @@ static visor_code label_and_embed(visor_ml_local *local, const visor_rgb_image *
     return visor_error_set(err, VISOR_ERR_NOMEM, "no memory for %zu label scores", count);
   }
   if (embeddings || logits)
-    code = visor_embedder_run(local->embedder_session, local->embedder, image, boxes, count,
-                              embeddings, logits, err);
+    code = visor_embedder_run_with(local->embedder_session, local->embedder, image, boxes, count,
+                                   embeddings, logits, runner, err);
   if (!code && shared) {
-    size_t k = local->classifier->top_k;
+    size_t k = classifier->top_k;
     for (size_t i = 0; i < count; i++)
-      regions[i].label_count =
-          visor_labeller_top_k(logits + i * classes, classes, local->classifier->softmax,
-                               local->classifier->labels, k, regions[i].labels);
-  } else if (!code && local->classifier) {
-    code = visor_labeller_label(local->classifier_session, local->classifier, image, boxes, count,
-                                regions, err);
+      regions[i].label_count = visor_labeller_top_k(logits + i * classes, classes,
+                                                    classifier->softmax, classifier->labels, k,
+                                                    regions[i].labels);
+  } else if (!code && classifier) {
+    code = visor_labeller_label_with(local->classifier_session, classifier, image, boxes, count,
+                                     regions, runner, err);
   }
   for (size_t i = 0; !code && embeddings && i < count; i++) {
     regions[i].embedding = malloc(dim * sizeof(float));
@@ -76,9 +79,10 @@ static visor_code label_and_embed(visor_ml_local *local, const visor_rgb_image *
   return code;
 }
 
-static visor_code local_analyze(visor_ml *ml, const void *data, size_t len,
-                                const visor_analyze_options *options, visor_analysis *out,
-                                visor_error *err) {
+visor_code visor_ml_local_analyze(visor_ml *ml, const void *data, size_t len,
+                                  const visor_analyze_options *options, unsigned skip,
+                                  const visor_ml_runner *runner, visor_analysis *out,
+                                  visor_error *err) {
   visor_ml_local *local = (visor_ml_local *)ml;
   memset(out, 0, sizeof *out);
   visor_image_info info;
@@ -136,13 +140,14 @@ static visor_code local_analyze(visor_ml *ml, const void *data, size_t len,
                            region->detector.name, sizeof region->detector.name);
     region->detector.score = detections[i].score;
   }
-  int skip = options && options->skip_embeddings;
-  if ((code = label_and_embed(local, &image, boxes, count, out->regions, skip, err))) goto done;
+  if (options && options->skip_embeddings) skip |= VISOR_ML_SKIP_EMBEDDINGS;
+  if ((code = label_and_embed(local, &image, boxes, count, out->regions, skip, runner, err)))
+    goto done;
 
   out->width = info.width;
   out->height = info.height;
   snprintf(out->format, sizeof out->format, "%s", info.format);
-  out->dim = skip ? 0 : visor_embedder_dim(local->embedder_session, local->embedder);
+  out->dim = skip & VISOR_ML_SKIP_EMBEDDINGS ? 0 : visor_embedder_dim(local->embedder_session, local->embedder);
   model_info(local->embedder, visor_embedder_dim(local->embedder_session, local->embedder),
              &out->embedder);
   model_info(local->detector, 0, &out->detector);
@@ -155,8 +160,15 @@ done:
   return code;
 }
 
-static visor_code local_embed_boxes(visor_ml *ml, const void *data, size_t len,
-                                    visor_region *regions, size_t count, visor_error *err) {
+static visor_code local_analyze(visor_ml *ml, const void *data, size_t len,
+                                const visor_analyze_options *options, visor_analysis *out,
+                                visor_error *err) {
+  return visor_ml_local_analyze(ml, data, len, options, 0, NULL, out, err);
+}
+
+visor_code visor_ml_local_embed_boxes(visor_ml *ml, const void *data, size_t len,
+                                      visor_region *regions, size_t count, unsigned skip,
+                                      const visor_ml_runner *runner, visor_error *err) {
   visor_ml_local *local = (visor_ml_local *)ml;
   if (count == 0) return VISOR_OK;
   if (!regions) return visor_error_set(err, VISOR_ERR_INVALID, "embed_boxes: no regions");
@@ -190,10 +202,15 @@ static visor_code local_embed_boxes(visor_ml *ml, const void *data, size_t len,
     boxes[i] = (visor_box){b->x * scale, b->y * scale, fmaxf(1.0f, b->w * scale),
                            fmaxf(1.0f, b->h * scale)};
   }
-  code = label_and_embed(local, &image, boxes, count, regions, 0, err);
+  code = label_and_embed(local, &image, boxes, count, regions, skip, runner, err);
   free(boxes);
   visor_rgb_image_free(&image);
   return code;
+}
+
+static visor_code local_embed_boxes(visor_ml *ml, const void *data, size_t len,
+                                    visor_region *regions, size_t count, visor_error *err) {
+  return visor_ml_local_embed_boxes(ml, data, len, regions, count, 0, NULL, err);
 }
 
 static visor_code local_embedder_info(visor_ml *ml, visor_model_info *info, visor_error *err) {
@@ -274,4 +291,35 @@ fail:
 
 const visor_manifest *visor_ml_local_manifest(visor_ml *ml) {
   return &((visor_ml_local *)ml)->manifest;
+}
+
+visor_code visor_ml_local_models(visor_ml *ml, visor_model_info *embedder,
+                                 visor_model_info *detector, visor_model_info *labeller) {
+  visor_ml_local *local = (visor_ml_local *)ml;
+  size_t dim = visor_embedder_dim(local->embedder_session, local->embedder);
+  if (embedder) model_info(local->embedder, dim, embedder);
+  if (detector) model_info(local->detector, 0, detector);
+  if (labeller) model_info(local->classifier, 0, labeller);
+  return VISOR_OK;
+}
+
+size_t visor_ml_local_crop_sessions(visor_ml *ml, visor_ml_crop_session *out, size_t max) {
+  visor_ml_local *local = (visor_ml_local *)ml;
+  size_t n = 0;
+  if (n < max && local->embedder_session) {
+    visor_ml_crop_session *s = &out[n++];
+    memset(s, 0, sizeof *s);
+    s->session = local->embedder_session;
+    s->names[s->name_count++] = local->embedder->embedding_output;
+    if (local->classifier && local->classifier_session == local->embedder_session)
+      s->names[s->name_count++] = local->classifier->logits_output;
+  }
+  if (n < max && local->classifier && local->classifier_session &&
+      local->classifier_session != local->embedder_session) {
+    visor_ml_crop_session *s = &out[n++];
+    memset(s, 0, sizeof *s);
+    s->session = local->classifier_session;
+    s->names[s->name_count++] = local->classifier->logits_output;
+  }
+  return n;
 }

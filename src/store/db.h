@@ -27,7 +27,11 @@ typedef struct visor_db_value {
 
 #define VISOR_DB_I(v) ((visor_db_value){.type = VISOR_DB_INT, .i = (v)})
 #define VISOR_DB_D(v) ((visor_db_value){.type = VISOR_DB_REAL, .d = (v)})
-#define VISOR_DB_S(v) ((visor_db_value){.type = (v) ? VISOR_DB_TEXT : VISOR_DB_NULL, .s = (v)})
+/* TEXT, or NULL when text is NULL. */
+static inline visor_db_value visor_db_text_value(const char *text) {
+  return (visor_db_value){.type = text ? VISOR_DB_TEXT : VISOR_DB_NULL, .s = text};
+}
+#define VISOR_DB_S(v) visor_db_text_value(v)
 #define VISOR_DB_NULL_VALUE ((visor_db_value){.type = VISOR_DB_NULL})
 
 /* A result set: rows x columns of values, all owned by the struct. */

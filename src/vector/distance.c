@@ -24,7 +24,8 @@ float visor_distance_l2_ref(const float *a, const float *b, size_t dim) {
     float d = a[i] - b[i];
     sum += d * d;
   }
-  for (size_t j = 0; j < 8; j++) sum += acc[j];
+  for (size_t j = 0; j < 8; j++)
+    sum += acc[j];
   return sum;
 }
 
@@ -32,10 +33,13 @@ static float dot_portable(const float *a, const float *b, size_t dim) {
   float acc[8] = {0};
   size_t i = 0;
   for (; i + 8 <= dim; i += 8)
-    for (size_t j = 0; j < 8; j++) acc[j] += a[i + j] * b[i + j];
+    for (size_t j = 0; j < 8; j++)
+      acc[j] += a[i + j] * b[i + j];
   float sum = 0;
-  for (; i < dim; i++) sum += a[i] * b[i];
-  for (size_t j = 0; j < 8; j++) sum += acc[j];
+  for (; i < dim; i++)
+    sum += a[i] * b[i];
+  for (size_t j = 0; j < 8; j++)
+    sum += acc[j];
   return sum;
 }
 
@@ -54,7 +58,7 @@ __attribute__((target("avx2,fma"))) static inline float hsum256(__m256 v) {
 }
 
 __attribute__((target("avx2,fma"))) static float l2_avx2(const float *a, const float *b,
-                                                          size_t dim) {
+                                                         size_t dim) {
   __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
   __m256 s2 = _mm256_setzero_ps(), s3 = _mm256_setzero_ps();
   size_t i = 0;
@@ -81,7 +85,7 @@ __attribute__((target("avx2,fma"))) static float l2_avx2(const float *a, const f
 }
 
 __attribute__((target("avx2,fma"))) static float ip_avx2(const float *a, const float *b,
-                                                          size_t dim) {
+                                                         size_t dim) {
   __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
   __m256 s2 = _mm256_setzero_ps(), s3 = _mm256_setzero_ps();
   size_t i = 0;
@@ -94,7 +98,8 @@ __attribute__((target("avx2,fma"))) static float ip_avx2(const float *a, const f
   for (; i + 8 <= dim; i += 8)
     s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
   float sum = hsum256(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
-  for (; i < dim; i++) sum += a[i] * b[i];
+  for (; i < dim; i++)
+    sum += a[i] * b[i];
   return 1.0f - sum;
 }
 
@@ -139,6 +144,7 @@ int visor_vector_normalize(float *v, size_t dim) {
   double norm2;
   if (!visor_vector_finite(v, dim, &norm2) || norm2 <= 0) return 0;
   float inv = (float)(1.0 / sqrt(norm2));
-  for (size_t i = 0; i < dim; i++) v[i] *= inv;
+  for (size_t i = 0; i < dim; i++)
+    v[i] *= inv;
   return 1;
 }

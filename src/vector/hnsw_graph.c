@@ -54,7 +54,8 @@ struct hnsw_graph {
 static int heap_reserve(heap *h, size_t n) {
   if (n <= h->capacity) return 0;
   size_t cap = h->capacity ? h->capacity : 64;
-  while (cap < n) cap *= 2;
+  while (cap < n)
+    cap *= 2;
   hnsw_result *items = realloc(h->items, cap * sizeof *items);
   if (!items) return -1;
   h->items = items;
@@ -182,7 +183,8 @@ hnsw_graph *hnsw_graph_new(size_t dim, visor_metric metric, size_t m, size_t ef_
 
 void hnsw_graph_free(hnsw_graph *g) {
   if (!g) return;
-  for (size_t i = 0; i < g->count; i++) free(g->upper[i]);
+  for (size_t i = 0; i < g->count; i++)
+    free(g->upper[i]);
   free(g->upper);
   free(g->data0);
   free(g->level);
@@ -351,10 +353,11 @@ static long drain_sorted(scratch *s) {
 
 /* The neighbour-selection heuristic: keep a candidate (closest first) only if it is closer
  * to the base than to every neighbour already kept. */
-static size_t select_neighbours(const hnsw_graph *g, const hnsw_result *cand, size_t n,
-                                size_t max, uint32_t *out) {
+static size_t select_neighbours(const hnsw_graph *g, const hnsw_result *cand, size_t n, size_t max,
+                                uint32_t *out) {
   if (n <= max) {
-    for (size_t i = 0; i < n; i++) out[i] = cand[i].node;
+    for (size_t i = 0; i < n; i++)
+      out[i] = cand[i].node;
     return n;
   }
   size_t kept = 0;
@@ -452,7 +455,8 @@ int hnsw_graph_insert(hnsw_graph *g, const float *vec, uint32_t *node_out) {
     uint32_t *mine = links_at(g, node, l);
     memcpy(mine + 1, selected, kept * sizeof *selected);
     mine[0] = (uint32_t)kept;
-    for (size_t i = 0; i < kept; i++) add_link(g, selected[i], node, l);
+    for (size_t i = 0; i < kept; i++)
+      add_link(g, selected[i], node, l);
     cur = s->sorted[0].node;
     cur_dist = s->sorted[0].distance;
   }
@@ -534,7 +538,8 @@ size_t hnsw_graph_search(hnsw_graph *g, const float *query, size_t k, size_t ef,
     if (filter->strategy == HNSW_FILTER_AUTO) {
       /* Graph cost grows as 1 / selectivity: ~ef * M0 distances per ef accepted results. */
       size_t scan = 0;
-      for (size_t i = 0; i < filter->list_count; i++) scan += filter->list_sizes[i];
+      for (size_t i = 0; i < filter->list_count; i++)
+        scan += filter->list_sizes[i];
       size_t matches = filter->match_estimate ? filter->match_estimate : 1;
       double graph_cost = (double)ef * (double)g->m0 * ((double)live / (double)matches);
       brute = (double)scan <= graph_cost;
@@ -548,7 +553,8 @@ size_t hnsw_graph_search(hnsw_graph *g, const float *query, size_t k, size_t ef,
   cur = greedy_descend(g, query, cur, &cur_dist, g->max_level, 0);
   size_t n = 0;
   if (search_level(g, s, query, cur, cur_dist, ef, 0, filter) == 0) {
-    while (s->results.size > k) heap_pop(&s->results);
+    while (s->results.size > k)
+      heap_pop(&s->results);
     n = drain_into(&s->results, out);
   }
   scratch_release(g, s);
@@ -564,7 +570,8 @@ static void repair_node(hnsw_graph *g, scratch *s, uint32_t node, int level) {
   uint32_t *l = links_at(g, node, level);
   uint32_t n = l[0];
   int any = 0;
-  for (uint32_t j = 1; j <= n; j++) any |= g->deleted[l[j]];
+  for (uint32_t j = 1; j <= n; j++)
+    any |= g->deleted[l[j]];
   if (!any) return;
   visit_begin(s);
   s->tags[node] = s->epoch;
@@ -599,7 +606,8 @@ int hnsw_graph_compact(hnsw_graph *g, uint32_t **remap_out) {
   uint32_t *remap = malloc((old_count ? old_count : 1) * sizeof *remap);
   if (!remap) return -1;
   size_t live = 0;
-  for (size_t i = 0; i < old_count; i++) remap[i] = g->deleted[i] ? HNSW_NONE : (uint32_t)live++;
+  for (size_t i = 0; i < old_count; i++)
+    remap[i] = g->deleted[i] ? HNSW_NONE : (uint32_t)live++;
   if (g->deleted_count > 0) {
     /* Every allocation first: past this point nothing can fail. */
     char *data0 = malloc((live ? live : 1) * g->node_bytes);
@@ -612,7 +620,8 @@ int hnsw_graph_compact(hnsw_graph *g, uint32_t **remap_out) {
     }
     for (uint32_t u = 0; u < old_count; u++) {
       if (g->deleted[u]) continue;
-      for (int level = 0; level <= g->level[u]; level++) repair_node(g, s, u, level);
+      for (int level = 0; level <= g->level[u]; level++)
+        repair_node(g, s, u, level);
     }
     scratch_release(g, s);
     /* Renumber: every live list now holds only live nodes. Slots below u are done, so
@@ -629,7 +638,8 @@ int hnsw_graph_compact(hnsw_graph *g, uint32_t **remap_out) {
       memcpy(dst, links0(g, u), g->node_bytes);
       for (int level = 0; level <= g->level[u]; level++) {
         uint32_t *l = level == 0 ? (uint32_t *)dst : links_at(g, u, level);
-        for (uint32_t j = 1; j <= l[0]; j++) l[j] = remap[l[j]];
+        for (uint32_t j = 1; j <= l[0]; j++)
+          l[j] = remap[l[j]];
       }
       g->upper[nu] = g->upper[u];
       g->level[nu] = g->level[u];
@@ -708,7 +718,8 @@ hnsw_graph *hnsw_graph_read(hnsw_reader *r) {
   hnsw_read(r, g->deleted, count);
   if (r->failed) goto bad_g;
   g->count = count; /* from here hnsw_graph_free frees upper[0..count) */
-  for (size_t i = 0; i < count; i++) g->upper[i] = NULL;
+  for (size_t i = 0; i < count; i++)
+    g->upper[i] = NULL;
   for (size_t i = 0; i < count; i++) {
     if (g->level[i] > HNSW_MAX_LEVEL) goto bad_g;
     if (g->deleted[i]) g->deleted_count++;

@@ -16,7 +16,8 @@ static atomic_int crc_state; /* 0 = not ready, 1 = table, 2 = instruction */
 static void crc_init(void) {
   for (uint32_t i = 0; i < 256; i++) {
     uint32_t c = i;
-    for (int k = 0; k < 8; k++) c = (c & 1) ? (c >> 1) ^ 0x82F63B78u : c >> 1;
+    for (int k = 0; k < 8; k++)
+      c = (c & 1) ? (c >> 1) ^ 0x82F63B78u : c >> 1;
     crc_table[i] = c;
   }
   int state = 1;
@@ -29,7 +30,7 @@ static void crc_init(void) {
 
 #ifdef VISOR_HAVE_CRC_INSN
 __attribute__((target("sse4.2"))) static uint32_t crc_insn(uint32_t crc, const unsigned char *p,
-                                                            size_t n) {
+                                                           size_t n) {
   uint64_t c = crc;
   while (n >= 8) {
     uint64_t v;
@@ -39,7 +40,8 @@ __attribute__((target("sse4.2"))) static uint32_t crc_insn(uint32_t crc, const u
     n -= 8;
   }
   uint32_t c32 = (uint32_t)c;
-  while (n--) c32 = _mm_crc32_u8(c32, *p++);
+  while (n--)
+    c32 = _mm_crc32_u8(c32, *p++);
   return c32;
 }
 #endif
@@ -55,7 +57,8 @@ uint32_t hnsw_crc32c(uint32_t crc, const void *data, size_t size) {
 #ifdef VISOR_HAVE_CRC_INSN
   if (state == 2) return ~crc_insn(crc, p, size);
 #endif
-  while (size--) crc = crc_table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
+  while (size--)
+    crc = crc_table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
   return ~crc;
 }
 

@@ -107,7 +107,8 @@ hnsw_meta *hnsw_meta_new(void) {
 
 void hnsw_meta_free(hnsw_meta *m) {
   if (!m) return;
-  for (size_t i = 0; i < m->count; i++) free(m->nodes[i].id);
+  for (size_t i = 0; i < m->count; i++)
+    free(m->nodes[i].id);
   free(m->nodes);
   free(m->label_pool);
   dict_free(&m->products);
@@ -144,7 +145,8 @@ int hnsw_meta_append(hnsw_meta *m, const char *id, const visor_vector_meta *meta
   size_t label_count = meta ? meta->label_count : 0;
   if (m->label_pool_size + label_count > m->label_pool_capacity) {
     size_t cap = m->label_pool_capacity ? m->label_pool_capacity : 1024;
-    while (cap < m->label_pool_size + label_count) cap *= 2;
+    while (cap < m->label_pool_size + label_count)
+      cap *= 2;
     uint32_t *pool = realloc(m->label_pool, cap * sizeof *pool);
     if (!pool) return -1;
     m->label_pool = pool;
@@ -176,7 +178,8 @@ int hnsw_meta_append(hnsw_meta *m, const char *id, const visor_vector_meta *meta
     if (posting_reserve(&m->labels, labels[i]) != 0) goto fail;
   if (n.category != META_NONE) posting_add(&m->categories, n.category, node);
   if (n.model != META_NONE) posting_add(&m->models, n.model, node);
-  for (size_t i = 0; i < unique; i++) posting_add(&m->labels, labels[i], node);
+  for (size_t i = 0; i < unique; i++)
+    posting_add(&m->labels, labels[i], node);
   n.label_offset = (uint32_t)m->label_pool_size;
   n.label_count = (uint32_t)unique;
   m->label_pool_size += unique;
@@ -254,7 +257,8 @@ static int copy_node(hnsw_meta *dst, const hnsw_meta *src, uint32_t node) {
     labels = malloc(n->label_count * sizeof *labels);
     if (!labels) return -1;
   }
-  for (uint32_t i = 0; i < n->label_count; i++) labels[i] = hnsw_meta_label(src, node, i);
+  for (uint32_t i = 0; i < n->label_count; i++)
+    labels[i] = hnsw_meta_label(src, node, i);
   visor_vector_meta meta = {
       .product_id = hnsw_meta_product(src, node),
       .category = hnsw_meta_category(src, node),
@@ -290,7 +294,8 @@ int hnsw_meta_accept(const void *ctx, uint32_t node) {
   if (q->has_model && n->model != q->model) return 0;
   if (q->category_count) {
     size_t i = 0;
-    while (i < q->category_count && q->categories[i] != n->category) i++;
+    while (i < q->category_count && q->categories[i] != n->category)
+      i++;
     if (i == q->category_count) return 0;
   }
   const uint32_t *have = m->label_pool + n->label_offset;
@@ -341,10 +346,10 @@ hnsw_meta_compile_result hnsw_meta_compile(hnsw_meta_query *q, const hnsw_meta *
   size_t cat_scan = 0, cat_live = 0;
   for (size_t i = 0; i < ncat; i++) {
     uint32_t id;
-    if (!f->categories[i] || !hnsw_strmap_get(&m->categories.map, f->categories[i], &id))
-      continue;
+    if (!f->categories[i] || !hnsw_strmap_get(&m->categories.map, f->categories[i], &id)) continue;
     size_t j = 0;
-    while (j < q->category_count && q->categories[j] != id) j++;
+    while (j < q->category_count && q->categories[j] != id)
+      j++;
     if (j < q->category_count) continue;
     q->categories[q->category_count++] = id;
     cat_scan += m->categories.postings[id].size;
@@ -418,7 +423,8 @@ void hnsw_meta_write(const hnsw_meta *m, hnsw_writer *w) {
     hnsw_write_str(w, hnsw_meta_category(m, i));
     hnsw_write_str(w, hnsw_meta_model(m, i));
     hnsw_write_u32(w, n->label_count);
-    for (uint32_t j = 0; j < n->label_count; j++) hnsw_write_str(w, hnsw_meta_label(m, i, j));
+    for (uint32_t j = 0; j < n->label_count; j++)
+      hnsw_write_str(w, hnsw_meta_label(m, i, j));
     uint8_t deleted = n->deleted;
     hnsw_write(w, &deleted, 1);
   }
@@ -488,6 +494,7 @@ size_t hnsw_meta_memory(const hnsw_meta *m) {
   size_t bytes = sizeof *m + m->capacity * sizeof(node_meta) +
                  m->label_pool_capacity * sizeof(uint32_t) + dict_memory(&m->products) +
                  dict_memory(&m->categories) + dict_memory(&m->labels) + dict_memory(&m->models);
-  for (size_t i = 0; i < m->count; i++) bytes += strlen(m->nodes[i].id) + 1;
+  for (size_t i = 0; i < m->count; i++)
+    bytes += strlen(m->nodes[i].id) + 1;
   return bytes;
 }

@@ -73,7 +73,8 @@ static void enc_put(enc *e, const void *data, size_t size) {
   if (e->failed || size == 0) return;
   if (e->size + size > e->capacity) {
     size_t cap = e->capacity ? e->capacity : 4096;
-    while (cap < e->size + size) cap *= 2;
+    while (cap < e->size + size)
+      cap *= 2;
     char *p = realloc(e->p, cap);
     if (!p) {
       e->failed = 1;
@@ -132,8 +133,7 @@ static const char *dec_str(dec *d) {
 
 /* Decodes one record body. Strings point into d->arena (at least 2x body size); labels is
  * malloc'd into *labels. 0, or -1 when the body is malformed. */
-static int decode_body(dec *d, size_t dim, hnsw_record *r, const char ***labels,
-                       float **vector) {
+static int decode_body(dec *d, size_t dim, hnsw_record *r, const char ***labels, float **vector) {
   uint8_t type;
   dec_get(d, &r->seq, 8);
   dec_get(d, &type, 1);
@@ -159,7 +159,8 @@ static int decode_body(dec *d, size_t dim, hnsw_record *r, const char ***labels,
   if (d->failed || n > d->size - d->pos) return -1;
   *labels = malloc((n ? n : 1) * sizeof **labels);
   if (!*labels) return -1;
-  for (uint32_t i = 0; i < n; i++) (*labels)[i] = dec_str(d);
+  for (uint32_t i = 0; i < n; i++)
+    (*labels)[i] = dec_str(d);
   r->meta.labels = *labels;
   r->meta.label_count = n;
   return d->failed || d->pos != d->size ? -1 : 0;
@@ -276,8 +277,8 @@ visor_code hnsw_log_open(const char *path, size_t dim, uint64_t after_seq, hnsw_
       break; /* checksummed but malformed: treat as the end */
     }
     if (r.seq > after_seq && replay(ctx, &r) != 0)
-      rc = visor_error_set(err, VISOR_ERR_NOMEM, "replaying %s: applying record %llu failed",
-                           path, (unsigned long long)r.seq);
+      rc = visor_error_set(err, VISOR_ERR_NOMEM, "replaying %s: applying record %llu failed", path,
+                           (unsigned long long)r.seq);
     if (r.seq > *last_seq) *last_seq = r.seq;
     free(labels);
     free(vector);
@@ -326,7 +327,8 @@ visor_code hnsw_log_append(hnsw_log *log, const hnsw_record *r, visor_error *err
     enc_str(&e, r->meta.model);
     uint32_t n = (uint32_t)r->meta.label_count;
     enc_put(&e, &n, 4);
-    for (uint32_t i = 0; i < n; i++) enc_str(&e, r->meta.labels[i]);
+    for (uint32_t i = 0; i < n; i++)
+      enc_str(&e, r->meta.labels[i]);
   }
   uint32_t crc = e.failed ? 0 : hnsw_crc32c(0, e.p + 8, e.size - 8);
   enc_put(&e, &crc, 4);
@@ -403,8 +405,8 @@ visor_code hnsw_snapshot_save(const char *dir, const hnsw_graph *graph, const hn
   return VISOR_OK;
 }
 
-visor_code hnsw_snapshot_load(const char *dir, hnsw_graph **graph, hnsw_meta **meta,
-                              uint64_t *seq, visor_error *err) {
+visor_code hnsw_snapshot_load(const char *dir, hnsw_graph **graph, hnsw_meta **meta, uint64_t *seq,
+                              visor_error *err) {
   *graph = NULL;
   *meta = NULL;
   char path[PATH_MAX];

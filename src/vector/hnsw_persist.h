@@ -47,8 +47,8 @@ void hnsw_log_close(hnsw_log *log);
 visor_code hnsw_snapshot_save(const char *dir, const hnsw_graph *graph, const hnsw_meta *meta,
                               uint64_t seq, visor_error *err);
 /* Loads dir/snapshot. VISOR_ERR_NOT_FOUND when there is none. */
-visor_code hnsw_snapshot_load(const char *dir, hnsw_graph **graph, hnsw_meta **meta,
-                              uint64_t *seq, visor_error *err);
+visor_code hnsw_snapshot_load(const char *dir, hnsw_graph **graph, hnsw_meta **meta, uint64_t *seq,
+                              visor_error *err);
 
 /* fsync of a directory (after creating or renaming an entry in it). */
 int hnsw_fsync_dir(const char *dir);

@@ -46,7 +46,8 @@ typedef struct hnsw_store {
   int lock_fd;
   visor_vector_params params;
   uint64_t seq;
-  uint64_t snapshot_bytes;
+  uint64_t snapshot_bytes; /* log size that triggers a snapshot */
+  uint64_t snapshot_at;    /* the next trigger: pushed back after a failed snapshot */
 } hnsw_store;
 
 static const visor_vector_ops hnsw_ops;
@@ -125,8 +126,8 @@ static visor_code parse_query(const char *query, visor_vector_params *p, uint64_
         p->ef_construction = (int)v;
     } else if (strcmp(key, "ef_search") == 0) {
       if (parse_int(value, 1, 100000, &v) != 0)
-        rc = visor_error_set(err, VISOR_ERR_INVALID, "ef_search '%s' must be in [1, 100000]",
-                             value);
+        rc =
+            visor_error_set(err, VISOR_ERR_INVALID, "ef_search '%s' must be in [1, 100000]", value);
       else
         p->ef_search = (int)v;
     } else if (strcmp(key, "snapshot_bytes") == 0) {
@@ -263,7 +264,8 @@ static void compact(hnsw_store *s) {
   uint32_t *plan = malloc((count ? count : 1) * sizeof *plan);
   if (!plan) return;
   uint32_t live = 0;
-  for (uint32_t i = 0; i < count; i++) plan[i] = hnsw_graph_is_deleted(g, i) ? UINT32_MAX : live++;
+  for (uint32_t i = 0; i < count; i++)
+    plan[i] = hnsw_graph_is_deleted(g, i) ? UINT32_MAX : live++;
   hnsw_meta *meta = hnsw_meta_compacted(s->meta, plan, count);
   hnsw_strmap ids;
   hnsw_strmap_init(&ids);
@@ -291,8 +293,18 @@ static visor_code snapshot(hnsw_store *s, visor_error *err) {
   pthread_rwlock_rdlock(&s->lock);
   visor_code rc = hnsw_snapshot_save(s->dir, s->graph, s->meta, s->seq, err);
   pthread_rwlock_unlock(&s->lock);
-  if (rc != VISOR_OK) return rc;
-  return hnsw_log_reset(s->log, err);
+  if (rc == VISOR_OK) rc = hnsw_log_reset(s->log, err);
+  /* After a failure (disk full...) the log still holds everything; retry a log later. */
+  s->snapshot_at = hnsw_log_size(s->log) + s->snapshot_bytes;
+  return rc;
+}
+
+/* Snapshots when the log has grown enough (write_mutex held). A failed snapshot is not the
+ * caller's error: the change is already durable in the log. */
+static void maybe_snapshot(hnsw_store *s) {
+  if (hnsw_log_size(s->log) < s->snapshot_at) return;
+  visor_error ignored;
+  snapshot(s, &ignored);
 }
 
 /* ---- operations ---- */
@@ -323,13 +335,12 @@ static visor_code hnsw_upsert(visor_vector_store *store, const char *id, const f
     int failed = apply_upsert(s, id, ready, meta);
     pthread_rwlock_unlock(&s->lock);
     if (failed)
-      rc = visor_error_set(err, VISOR_ERR_NOMEM, "upsert %s: out of memory (logged, applied on "
-                                                 "reopen)",
+      rc = visor_error_set(err, VISOR_ERR_NOMEM,
+                           "upsert %s: out of memory (logged, applied on "
+                           "reopen)",
                            id);
-    else if (hnsw_log_size(s->log) >= s->snapshot_bytes) {
-      visor_error ignored; /* the record is durable in the log: a failed snapshot can wait */
-      snapshot(s, &ignored);
-    }
+    else
+      maybe_snapshot(s);
   }
   pthread_mutex_unlock(&s->write_mutex);
   free(ready);
@@ -352,10 +363,7 @@ static visor_code hnsw_remove(visor_vector_store *store, const char *id, visor_e
       pthread_rwlock_wrlock(&s->lock);
       apply_remove(s, id);
       pthread_rwlock_unlock(&s->lock);
-      if (hnsw_log_size(s->log) >= s->snapshot_bytes) {
-        visor_error ignored;
-        snapshot(s, &ignored);
-      }
+      maybe_snapshot(s);
     }
   }
   pthread_mutex_unlock(&s->write_mutex);
@@ -519,15 +527,16 @@ static visor_code load_or_create_params(hnsw_store *s, const char *collection, s
       return visor_error_set(err, VISOR_ERR_IO, "%s is not a valid collection params file", path);
     if (file_dim != dim)
       return visor_error_set(err, VISOR_ERR_INVALID,
-                             "collection '%s' holds %lu-d vectors, not %zu-d", collection,
-                             file_dim, dim);
+                             "collection '%s' holds %lu-d vectors, not %zu-d", collection, file_dim,
+                             dim);
     if (file_metric != s->params.metric)
       return visor_error_set(err, VISOR_ERR_INVALID, "collection '%s' uses metric %s, not %s",
                              collection, metric, metric_name(s->params.metric));
     s->params.m = m;
     return VISOR_OK;
   }
-  if (errno != ENOENT) return visor_error_set(err, VISOR_ERR_IO, "open %s: %s", path, strerror(errno));
+  if (errno != ENOENT)
+    return visor_error_set(err, VISOR_ERR_IO, "open %s: %s", path, strerror(errno));
   f = fopen(tmp, "we");
   if (!f) return visor_error_set(err, VISOR_ERR_IO, "create %s: %s", tmp, strerror(errno));
   fprintf(f, "visor-hnsw 1\ndim %zu\nmetric %s\nm %d\n", dim, metric_name(s->params.metric),
@@ -571,6 +580,7 @@ visor_vector_store *visor_hnsw_store_open(const char *path, const char *query,
   s->base.dim = dim;
   s->params = p;
   s->snapshot_bytes = snapshot_bytes;
+  s->snapshot_at = snapshot_bytes;
   s->lock_fd = -1;
   hnsw_strmap_init(&s->ids);
   pthread_rwlockattr_t attr;
@@ -601,8 +611,8 @@ visor_vector_store *visor_hnsw_store_open(const char *path, const char *query,
     goto fail;
   }
   if (flock(s->lock_fd, LOCK_EX | LOCK_NB) != 0) {
-    visor_error_set(err, VISOR_ERR_UNAVAILABLE, "collection %s is open in another process or handle",
-                    s->dir);
+    visor_error_set(err, VISOR_ERR_UNAVAILABLE,
+                    "collection %s is open in another process or handle", s->dir);
     goto fail;
   }
   if (load_or_create_params(s, collection, dim, err) != VISOR_OK) goto fail;
@@ -611,8 +621,8 @@ visor_vector_store *visor_hnsw_store_open(const char *path, const char *query,
   visor_error load_err;
   visor_code rc = hnsw_snapshot_load(s->dir, &s->graph, &s->meta, &snapshot_seq, &load_err);
   if (rc == VISOR_ERR_NOT_FOUND) {
-    s->graph = hnsw_graph_new(dim, p.metric, (size_t)s->params.m, (size_t)p.ef_construction,
-                              GRAPH_SEED);
+    s->graph =
+        hnsw_graph_new(dim, p.metric, (size_t)s->params.m, (size_t)p.ef_construction, GRAPH_SEED);
     s->meta = hnsw_meta_new();
     if (!s->graph || !s->meta) {
       visor_error_set(err, VISOR_ERR_NOMEM, "opening %s: out of memory", s->dir);

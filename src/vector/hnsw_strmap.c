@@ -21,7 +21,8 @@ void hnsw_strmap_init(hnsw_strmap *map) {
 }
 
 void hnsw_strmap_free(hnsw_strmap *map) {
-  for (size_t i = 0; i < map->capacity; i++) free(map->slots[i].key);
+  for (size_t i = 0; i < map->capacity; i++)
+    free(map->slots[i].key);
   free(map->slots);
   hnsw_strmap_init(map);
 }

@@ -41,10 +41,13 @@ check "healthz answers" bash -c "curl -sf '${url}healthz' | grep -q ok"
 image="$SHARED/datasets/grocery/iconic-images-and-descriptions/Fruit/Banana/Banana_Iconic.jpg"
 check "a product with an image is created" bash -c "curl -sf -F sku=CLI-1 -F name=Banana -F 'images=@$image' '${url}api/v1/products' | grep -q CLI-1"
 check "the product is listed" bash -c "curl -sf '${url}api/v1/products' | grep -q CLI-1"
+check "visor search reaches the server" bash -c "'$VISOR' search --url '${url%/}' --wait 1 '$image' | grep -q 'search '"
+"$VISOR" search --url "${url%/}" /nonexistent.jpg 2>/dev/null; code=$?
+check "visor search of a missing file exits 2" test "$code" = 2
 kill -INT $pid
 wait $pid; code=$?
 check "SIGINT stops serve with exit 0" test "$code" = 0
 check "the stop is logged" grep -q "stopped cleanly" "$dir/log"
 
-echo "$((17 - failures)) passed, $failures failed"
+echo "$((19 - failures)) passed, $failures failed"
 [ "$failures" = 0 ]

@@ -63,8 +63,8 @@ static void upsert(int i, const float *v) {
   snprintf(id, sizeof id, "v%d", i);
   snprintf(mod3, sizeof mod3, "mod3=%d", i % 3);
   const char *labels[] = {mod3};
-  visor_vector_meta meta = {.product_id = id, .category = i % 2 ? "odd" : "even",
-                            .labels = labels, .label_count = 1};
+  visor_vector_meta meta = {
+      .product_id = id, .category = i % 2 ? "odd" : "even", .labels = labels, .label_count = 1};
   visor_error err = {0};
   if (store->ops->upsert(store, id, v, &meta, &err) != VISOR_OK) fail_msg("%s", err.message);
 }
@@ -95,13 +95,15 @@ static void test_readers_and_writer(void **state) {
   store = visor_vector_open(url, "c", DIM, NULL, &err);
   if (!store) fail_msg("%s", err.message);
   data = vt_random_data(BASE, DIM, 21);
-  for (int i = 0; i < BASE; i++) upsert(i, data + (size_t)i * DIM);
+  for (int i = 0; i < BASE; i++)
+    upsert(i, data + (size_t)i * DIM);
   pthread_t readers[READERS], w;
   for (int r = 0; r < READERS; r++)
     pthread_create(&readers[r], NULL, reader, (void *)(intptr_t)r);
   pthread_create(&w, NULL, writer, NULL);
   pthread_join(w, NULL);
-  for (int r = 0; r < READERS; r++) pthread_join(readers[r], NULL);
+  for (int r = 0; r < READERS; r++)
+    pthread_join(readers[r], NULL);
   print_message("%ld searches alongside %d writes\n", atomic_load(&searches), WRITES);
   assert_int_equal(atomic_load(&reader_errors), 0);
   size_t count = store->ops->count(store);

@@ -27,7 +27,8 @@
 
 static void vector_for(int i, float *v) {
   vt_rng r = {(uint64_t)i * 7919 + 1};
-  for (int j = 0; j < DIM; j++) v[j] = vt_uniform(&r) * 2 - 1;
+  for (int j = 0; j < DIM; j++)
+    v[j] = vt_uniform(&r) * 2 - 1;
 }
 
 /* Ack records: +i+1 = upsert of i acknowledged, -(i+1) = remove of i acknowledged. */
@@ -41,8 +42,8 @@ static void child(const char *url, int fd) {
     snprintf(id, sizeof id, "c%d", i);
     vector_for(i, v);
     const char *labels[] = {"k=v"};
-    visor_vector_meta meta = {.product_id = id, .category = "cat", .labels = labels,
-                              .label_count = 1};
+    visor_vector_meta meta = {
+        .product_id = id, .category = "cat", .labels = labels, .label_count = 1};
     if (s->ops->upsert(s, id, v, &meta, &err) != VISOR_OK) _exit(3);
     int32_t ack = i + 1;
     if (write(fd, &ack, sizeof ack) != sizeof ack) _exit(4);
@@ -90,7 +91,7 @@ static int run_round(const char *url, int kill_after, int *state) {
   waitpid(pid, &status, 0);
   assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
   if (last > 0) return (last - 1) % 5 == 4 ? last - 1 - 2 : last; /* remove i-2 or upsert i+1 */
-  if (last < 0) return -last - 1 + 3;                               /* upsert (i-2)+3 */
+  if (last < 0) return -last - 1 + 3;                             /* upsert (i-2)+3 */
   return 0;
 }
 
@@ -136,7 +137,8 @@ static void check(const char *url, int *state, int pending, int *max_seen) {
   int present = n == 1 && strcmp(hits[0].id, id) == 0;
   state[pending] = present ? 1 : (state[pending] ? 2 : 0);
   live = 0;
-  for (int i = 0; i < MAX_OPS; i++) live += state[i] == 1;
+  for (int i = 0; i < MAX_OPS; i++)
+    live += state[i] == 1;
   assert_int_equal(s->ops->count(s), live);
   *max_seen = top;
   s->ops->close(s);

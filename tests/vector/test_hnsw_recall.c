@@ -25,7 +25,8 @@ static hnsw_graph *build(const float *data, size_t n, size_t dim, visor_metric m
   hnsw_graph *g = hnsw_graph_new(dim, metric, 16, 200, 11);
   assert_non_null(g);
   assert_int_equal(hnsw_graph_reserve(g, n), 0);
-  for (size_t i = 0; i < n; i++) assert_int_equal(hnsw_graph_insert(g, data + i * dim, NULL), 0);
+  for (size_t i = 0; i < n; i++)
+    assert_int_equal(hnsw_graph_insert(g, data + i * dim, NULL), 0);
   return g;
 }
 
@@ -74,7 +75,8 @@ static void test_recall_clustered_cosine(void **state) {
   (void)state;
   size_t n = 20000, dim = 64;
   float *data = vt_clustered_data(n + QUERIES, dim, 50, 0.3f, 3);
-  for (size_t i = 0; i < n + QUERIES; i++) visor_vector_normalize(data + i * dim, dim);
+  for (size_t i = 0; i < n + QUERIES; i++)
+    visor_vector_normalize(data + i * dim, dim);
   hnsw_graph *g = build(data, n, dim, VISOR_METRIC_COSINE);
   double r = recall(g, data + n * dim, QUERIES, dim, 64, NULL);
   print_message("clustered 20000x64 cosine: recall@10 %.4f at ef 64\n", r);
@@ -117,8 +119,8 @@ static void test_filtered_recall(void **state) {
     double graph = recall(g, data + n * dim, QUERIES, dim, 64, &f);
     f.strategy = HNSW_FILTER_AUTO;
     double automatic = recall(g, data + n * dim, QUERIES, dim, 64, &f);
-    print_message("filter %s (%zu matches): recall@10 %.4f in-graph, %.4f auto\n",
-                  cases[c].name, f.match_estimate, graph, automatic);
+    print_message("filter %s (%zu matches): recall@10 %.4f in-graph, %.4f auto\n", cases[c].name,
+                  f.match_estimate, graph, automatic);
     assert_true(graph >= 0.95);
     assert_true(automatic >= 0.95);
     hnsw_meta_query_free(&q);
@@ -145,19 +147,21 @@ static void test_deletes(void **state) {
     /* Query with deleted vectors themselves: they must never come back. */
     size_t a = hnsw_graph_search(g, data + (q * 37 % n) * dim, K, 64, NULL, res);
     assert_int_equal(a, K);
-    for (size_t i = 0; i < a; i++) assert_false(gone[res[i].node]);
+    for (size_t i = 0; i < a; i++)
+      assert_false(gone[res[i].node]);
   }
   double before = recall(g, data + n * dim, QUERIES, dim, 64, NULL);
   uint32_t *remap = NULL;
   assert_int_equal(hnsw_graph_compact(g, &remap), 0);
   double after = recall(g, data + n * dim, QUERIES, dim, 64, NULL);
-  print_message("30%% deleted: recall@10 %.4f with tombstones, %.4f after repair\n", before,
-                after);
+  print_message("30%% deleted: recall@10 %.4f with tombstones, %.4f after repair\n", before, after);
   assert_true(before >= 0.95);
   assert_true(after >= 0.95);
-  for (size_t i = 0; i < n; i++) assert_int_equal(remap[i] == UINT32_MAX, gone[i]);
+  for (size_t i = 0; i < n; i++)
+    assert_int_equal(remap[i] == UINT32_MAX, gone[i]);
   /* Inserting after compaction still works and finds the new vectors. */
-  for (size_t i = 0; i < 100; i++) assert_int_equal(hnsw_graph_insert(g, data + i * dim, NULL), 0);
+  for (size_t i = 0; i < 100; i++)
+    assert_int_equal(hnsw_graph_insert(g, data + i * dim, NULL), 0);
   assert_int_equal(hnsw_graph_search(g, data, 1, 64, NULL, res), 1);
   assert_true(res[0].distance < 1e-6f);
   free(remap);

@@ -186,7 +186,8 @@ static void upsert_and_die(const char *url, int n, size_t dim) {
     for (int i = 0; i < n; i++) {
       char id[16];
       snprintf(id, sizeof id, "t%d", i);
-      for (size_t j = 0; j < dim; j++) v[j] = (float)((i * 31 + (int)j * 7) % 17) + 1.0f;
+      for (size_t j = 0; j < dim; j++)
+        v[j] = (float)((i * 31 + (int)j * 7) % 17) + 1.0f;
       v[i % dim] += 5;
       if (s->ops->upsert(s, id, v, NULL, &err) != VISOR_OK) _exit(3);
     }
@@ -270,7 +271,8 @@ static void test_snapshot_and_log(void **state) {
     assert_int_equal(s->ops->search(s, data + i * 16, 5, NULL, hits, &n, &err), VISOR_OK);
     snprintf(id, sizeof id, "s%d", i);
     if (i % 4 == 2)
-      for (size_t j = 0; j < n; j++) assert_string_not_equal(hits[j].id, id);
+      for (size_t j = 0; j < n; j++)
+        assert_string_not_equal(hits[j].id, id);
     else
       assert_string_equal(hits[0].id, id);
   }
@@ -292,8 +294,10 @@ static void test_graph_compact(void **state) {
   size_t n = 3000, dim = 16;
   float *data = vt_random_data(n, dim, 5);
   hnsw_graph *g = hnsw_graph_new(dim, VISOR_METRIC_L2, 8, 64, 1);
-  for (size_t i = 0; i < n; i++) assert_int_equal(hnsw_graph_insert(g, data + i * dim, NULL), 0);
-  for (uint32_t i = 0; i < n; i += 2) hnsw_graph_delete(g, i);
+  for (size_t i = 0; i < n; i++)
+    assert_int_equal(hnsw_graph_insert(g, data + i * dim, NULL), 0);
+  for (uint32_t i = 0; i < n; i += 2)
+    hnsw_graph_delete(g, i);
   hnsw_graph_delete(g, 1); /* whatever the entry point is, lots of its neighbours go */
   uint32_t *remap = NULL;
   assert_int_equal(hnsw_graph_compact(g, &remap), 0);
@@ -312,12 +316,14 @@ static void test_graph_compact(void **state) {
     assert_int_equal(b, 10);
     for (size_t i = 0; i < b; i++) {
       total++;
-      for (size_t j = 0; j < a; j++) found += exact[i].node == res[j].node;
+      for (size_t j = 0; j < a; j++)
+        found += exact[i].node == res[j].node;
     }
   }
   assert_true(found >= total * 95 / 100);
   /* Compacting everything away leaves an empty, usable graph. */
-  for (uint32_t i = 0; i < hnsw_graph_count(g); i++) hnsw_graph_delete(g, i);
+  for (uint32_t i = 0; i < hnsw_graph_count(g); i++)
+    hnsw_graph_delete(g, i);
   free(remap);
   assert_int_equal(hnsw_graph_compact(g, NULL), 0);
   assert_int_equal(hnsw_graph_count(g), 0);

@@ -50,7 +50,8 @@ float *vt_random_data(size_t n, size_t dim, uint64_t seed) {
   vt_rng r = {seed};
   float *data = malloc(n * dim * sizeof *data);
   if (!data) return NULL;
-  for (size_t i = 0; i < n * dim; i++) data[i] = vt_uniform(&r) * 2.0f - 1.0f;
+  for (size_t i = 0; i < n * dim; i++)
+    data[i] = vt_uniform(&r) * 2.0f - 1.0f;
   return data;
 }
 
@@ -63,7 +64,8 @@ float *vt_clustered_data(size_t n, size_t dim, size_t clusters, float spread, ui
     free(data);
     return NULL;
   }
-  for (size_t i = 0; i < clusters * dim; i++) centres[i] = vt_uniform(&r) * 2.0f - 1.0f;
+  for (size_t i = 0; i < clusters * dim; i++)
+    centres[i] = vt_uniform(&r) * 2.0f - 1.0f;
   for (size_t i = 0; i < n; i++) {
     size_t c = (size_t)(vt_uniform(&r) * (float)clusters) % clusters;
     for (size_t j = 0; j < dim; j++)

@@ -28,7 +28,8 @@ static float frand(void) {
 }
 
 static void random_vector(float *v) {
-  for (int i = 0; i < DIM; i++) v[i] = frand();
+  for (int i = 0; i < DIM; i++)
+    v[i] = frand();
 }
 
 /* A fresh collection for each test. */
@@ -58,7 +59,8 @@ static size_t search_ok(visor_vector_store *s, const float *q, size_t k,
   visor_code rc = s->ops->search(s, q, k, f, hits, &n, &err);
   if (rc != VISOR_OK) fail_msg("search: %s", err.message);
   assert_true(n <= k);
-  for (size_t i = 1; i < n; i++) assert_true(hits[i - 1].distance <= hits[i].distance);
+  for (size_t i = 1; i < n; i++)
+    assert_true(hits[i - 1].distance <= hits[i].distance);
   return n;
 }
 
@@ -120,7 +122,8 @@ static void test_upsert_replaces(void **state) {
   assert_string_equal(hits[0].id, "x");
   assert_string_equal(hits[0].product_id, "new");
   int seen = 0;
-  for (size_t i = 0; i < n; i++) seen += strcmp(hits[i].id, "x") == 0;
+  for (size_t i = 0; i < n; i++)
+    seen += strcmp(hits[i].id, "x") == 0;
   assert_int_equal(seen, 1);
   /* The old metadata is gone too. */
   const char *hats[] = {"hats"};
@@ -187,16 +190,19 @@ static void check_filter(visor_vector_store *s, float vecs[][DIM], const visor_v
                          int (*want)(int i)) {
   visor_vector_hit hits[130];
   int expected = 0;
-  for (int i = 0; i < 120; i++) expected += want(i);
+  for (int i = 0; i < 120; i++)
+    expected += want(i);
   for (int q = 0; q < 120; q += 11) {
     size_t n = search_ok(s, vecs[q], 130, f, hits);
     assert_int_equal(n, (size_t)expected);
-    for (size_t j = 0; j < n; j++) assert_true(want(atoi(hits[j].id + 1)));
+    for (size_t j = 0; j < n; j++)
+      assert_true(want(atoi(hits[j].id + 1)));
     if (want(q)) assert_int_equal(atoi(hits[0].id + 1), q);
     /* k smaller than the matches still fills k. */
     size_t k = expected < 5 ? (size_t)expected : 5;
     assert_int_equal(search_ok(s, vecs[q], k, f, hits), k);
-    for (size_t j = 0; j < k; j++) assert_true(want(atoi(hits[j].id + 1)));
+    for (size_t j = 0; j < k; j++)
+      assert_true(want(atoi(hits[j].id + 1)));
   }
 }
 
@@ -366,7 +372,8 @@ static void test_reopen_keeps_data(void **state) {
     size_t n = search_ok(s, vecs[3], 130, NULL, hits);
     assert_int_equal(n, 96);
     assert_string_equal(hits[0].id, "f3");
-    for (size_t j = 0; j < n; j++) assert_true(atoi(hits[j].id + 1) % 5 != 0);
+    for (size_t j = 0; j < n; j++)
+      assert_true(atoi(hits[j].id + 1) % 5 != 0);
     n = search_ok(s, moved, 1, NULL, hits);
     assert_string_equal(hits[0].id, "f1");
     assert_string_equal(hits[0].product_id, "pmoved");
@@ -393,9 +400,12 @@ static void test_reopen_keeps_data(void **state) {
 int visor_vector_contract_run(const char *group_name, const char *url) {
   contract_url = url;
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_exact_match_first), cmocka_unit_test(test_upsert_replaces),
-      cmocka_unit_test(test_remove_never_returned), cmocka_unit_test(test_filters),
-      cmocka_unit_test(test_count), cmocka_unit_test(test_bad_input),
+      cmocka_unit_test(test_exact_match_first),
+      cmocka_unit_test(test_upsert_replaces),
+      cmocka_unit_test(test_remove_never_returned),
+      cmocka_unit_test(test_filters),
+      cmocka_unit_test(test_count),
+      cmocka_unit_test(test_bad_input),
       cmocka_unit_test(test_reopen_keeps_data),
   };
   return _cmocka_run_group_tests(group_name, tests, sizeof tests / sizeof tests[0], NULL, NULL);

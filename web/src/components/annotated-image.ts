@@ -73,7 +73,7 @@ export function annotatedImage(options: {
   const el = h(
     'figure',
     { class: 'annotated', style: options.maxHeight ? { '--max-h': options.maxHeight } : undefined },
-    h('div', { class: 'annotated-frame', style: { aspectRatio: `${size.width} / ${size.height}` } }, img, layer),
+    h('div', { class: 'annotated-frame', style: { aspectRatio: `${size.width} / ${size.height}`, '--natural-w': `${size.width * 2}px` } }, img, layer),
   );
   const select = (index: number | null) => {
     boxes.forEach((b, i) => {

@@ -59,7 +59,7 @@ export function dropzone(options: DropzoneOptions): { el: HTMLElement; input: HT
       options.hint ? h('span', { class: 'dropzone-hint' }, options.hint) : null,
     ),
     camera
-      ? h('button', { type: 'button', class: 'button button-secondary camera-button', onclick: () => camera.click() }, '📷 Take a photo')
+      ? h('button', { type: 'button', class: 'button button-secondary camera-button', onclick: () => camera.click() }, 'Take a photo')
       : null,
     camera,
   );

@@ -81,7 +81,9 @@ export function addProductPage(ctx: PageContext): void {
         h(
           'li',
           { class: 'file-item' },
-          h('img', { src: f.url, alt: '', width: '56', height: '56', class: 'file-thumb' }),
+          f.file.type.startsWith('image/')
+            ? h('img', { src: f.url, alt: '', width: '56', height: '56', class: 'file-thumb' })
+            : h('span', { class: 'file-thumb file-thumb-none', 'aria-hidden': 'true' }, (f.file.name.split('.').pop() || 'file').slice(0, 4).toUpperCase()),
           h('span', { class: 'file-name' }, f.file.name, h('small', { class: 'muted' }, ` ${formatBytes(f.file.size)}`)),
           h(
             'button',

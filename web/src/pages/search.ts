@@ -173,9 +173,11 @@ export async function searchPage(ctx: PageContext): Promise<void> {
       if (isAbort(e) || mine.signal.aborted) return;
       replace(status);
       if (isMissingRoute(e)) {
-        replace(results, infoBanner('Visual search is not available on this server yet: its search routes are missing. The catalogue and the product pages still work.'));
+        const preview = results.querySelector('.query-pending');
+        replace(results, infoBanner('Visual search is not available on this server yet: its search routes are missing. The catalogue and the product pages still work.'), preview);
       } else {
-        results.replaceChildren(errorBanner(e, h('button', { type: 'button', class: 'button button-secondary', onclick: () => file && void run(file) }, 'Try again')));
+        const preview = results.querySelector('.query-pending');
+        replace(results, errorBanner(e, h('button', { type: 'button', class: 'button button-secondary', onclick: () => file && void run(file) }, 'Try again')), preview);
       }
     } finally {
       if (inflight === mine) {

@@ -1,0 +1,294 @@
+/* test_pipeline.c: index and search end to end through the REST API of a real server
+ * (embedded backends, real models, in-process workers): the 81 iconic products of the
+ * grocery data set go in through POST /api/v1/products; 100+ labelled test photos are
+ * searched with POST /api/v1/searches?wait=; the top-5 accuracy must reach what
+ * `visor eval` measured for that catalogue (docs/EVALUATION.md) less a small margin; a
+ * category filter returns only that category; and running an index task again leaves
+ * exactly one set of regions and vectors. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../api/http_client.h"
+#include "api/api.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "pipeline/pipeline.h"
+#include "store/jobs.h"
+
+/* docs/EVALUATION.md: top-5 (fine) of the iconic catalogue over the test photos; the
+ * margin covers the smaller query sample used here. */
+#define EVAL_TOP5_ICONIC 0.70
+#define TOP5_MARGIN 0.08
+#define QUERY_STRIDE 12
+
+static visor_config config;
+static visor_app app;
+static visor_http_server *server;
+static char data_dir[] = "/tmp/visor-pipeline-XXXXXX";
+static char grocery[1024];
+
+typedef struct catalogue_class {
+  char name[64];
+  char coarse[64];
+  char product_id[40];
+} catalogue_class;
+
+static catalogue_class classes[128];
+static int class_count;
+
+static int start_server(void **state) {
+  (void)state;
+  mkdtemp(data_dir);
+  const char *shared = getenv("VISOR_SHARED_DIR");
+  snprintf(grocery, sizeof grocery, "%s/datasets/grocery", shared ? shared : "../shared");
+  char models[1024];
+  snprintf(models, sizeof models, "%s/models", shared ? shared : "../shared");
+  char *argv[] = {"--data-dir", data_dir, "--models", models, "--workers", "2", "--log-level", "warn", "--rate-limit", "0"};
+  int help = 0;
+  visor_error err = {0};
+  if (visor_config_load(&config, 10, argv, &help, &err) != VISOR_OK) fail_msg("config: %s", err.message);
+  visor_log_setup(VISOR_LOG_WARN, VISOR_LOG_PLAIN);
+  if (visor_app_open(&app, &config, VISOR_PIPELINE_APP_PARTS, 1, &err) != VISOR_OK) fail_msg("app: %s", err.message);
+  visor_worker_config workers = {.concurrency = 2, .poll_ms = 20};
+  app.workers = visor_worker_pool_new(app.db, app.queue, &workers, &err);
+  if (!app.workers || visor_pipeline_register(&app, app.workers, &err) != VISOR_OK ||
+      visor_worker_pool_start(app.workers, &err) != VISOR_OK)
+    fail_msg("workers: %s", err.message);
+  visor_http_config http = {.host = "127.0.0.1", .port = 0, .threads = 8};
+  server = visor_http_server_new(&http, &err);
+  if (!server || visor_api_register(server, &app, &err) != VISOR_OK || visor_http_start(server, &err) != VISOR_OK)
+    fail_msg("server: %s", err.message);
+  char base[64];
+  snprintf(base, sizeof base, "http://127.0.0.1:%d", visor_http_port(server));
+  test_http_init(base);
+  return 0;
+}
+
+static int stop_server(void **state) {
+  (void)state;
+  visor_http_stop(server, 2000);
+  visor_http_server_free(server);
+  visor_app_close(&app);
+  visor_config_free(&config);
+  return 0;
+}
+
+/* Waits until no index job is queued or running. */
+static void wait_for_index_jobs(int timeout_s) {
+  double deadline = visor_monotonic_s() + timeout_s;
+  while (visor_monotonic_s() < deadline) {
+    test_response queued = test_get("/api/v1/jobs?kind=index&status=queued&limit=1");
+    test_response running = test_get("/api/v1/jobs?kind=index&status=running&limit=1");
+    json_int_t pending = json_integer_value(json_object_get(queued.json, "total")) +
+                         json_integer_value(json_object_get(running.json, "total"));
+    test_response_free(&queued);
+    test_response_free(&running);
+    if (pending == 0) return;
+    visor_sleep_ms(200);
+  }
+  fail_msg("index jobs still pending after %d s", timeout_s);
+}
+
+static void add_iconic_catalogue(void **state) {
+  (void)state;
+  char path[1200];
+  snprintf(path, sizeof path, "%s/classes.csv", grocery);
+  FILE *csv = fopen(path, "r");
+  assert_non_null(csv);
+  char line[2048];
+  fgets(line, sizeof line, csv); /* header */
+  while (fgets(line, sizeof line, csv) && class_count < 128) {
+    char *fields[6] = {0};
+    char *save = NULL;
+    int n = 0;
+    for (char *field = strtok_r(line, ",\n", &save); field && n < 6; field = strtok_r(NULL, ",\n", &save)) fields[n++] = field;
+    if (n < 5) continue;
+    catalogue_class *c = &classes[atoi(fields[1])];
+    snprintf(c->name, sizeof c->name, "%s", fields[0]);
+    snprintf(c->coarse, sizeof c->coarse, "%s", fields[2]);
+    char image[1400], sku[80];
+    snprintf(image, sizeof image, "%s%s", grocery, fields[4]);
+    snprintf(sku, sizeof sku, "GROCERY-%s", fields[1]);
+    test_part parts[] = {{.name = "sku", .value = sku}, {.name = "name", .value = c->name},
+                         {.name = "category", .value = c->coarse}, {.name = "images", .file = image}};
+    test_response res = test_multipart("POST", "/api/v1/products", parts, 4);
+    if (res.status != 201) fail_msg("create %s: %ld %s", c->name, res.status, res.body);
+    snprintf(c->product_id, sizeof c->product_id, "%s", json_string_value(json_object_get(res.json, "id")));
+    test_response_free(&res);
+    class_count++;
+  }
+  fclose(csv);
+  assert_int_equal(class_count, 81);
+  wait_for_index_jobs(600);
+  test_response failed = test_get("/api/v1/jobs?kind=index&status=failed");
+  assert_int_equal(json_integer_value(json_object_get(failed.json, "total")), 0);
+  test_response_free(&failed);
+  /* Every product has regions, the whole-image one first, each with a crop. */
+  char product_path[128];
+  snprintf(product_path, sizeof product_path, "/api/v1/products/%s", classes[0].product_id);
+  test_response product = test_get(product_path);
+  json_t *regions = json_object_get(json_array_get(json_object_get(product.json, "images"), 0), "regions");
+  assert_true(json_array_size(regions) >= 1);
+  assert_true(json_is_true(json_object_get(json_array_get(regions, 0), "whole_image")));
+  test_response crop = test_get(json_string_value(json_object_get(json_array_get(regions, 0), "crop_url")));
+  assert_int_equal(crop.status, 200);
+  assert_true(crop.len > 500 && (unsigned char)crop.body[0] == 0xff); /* JPEG */
+  test_response_free(&crop);
+  test_response_free(&product);
+}
+
+static test_response search(const char *image, const char *category, int k) {
+  char k_text[8];
+  snprintf(k_text, sizeof k_text, "%d", k);
+  test_part parts[3] = {{.name = "image", .file = image}, {.name = "k", .value = k_text}};
+  size_t count = 2;
+  if (category) parts[count++] = (test_part){.name = "category", .value = category};
+  return test_multipart("POST", "/api/v1/searches?wait=30", parts, count);
+}
+
+static void search_accuracy_reaches_eval(void **state) {
+  (void)state;
+  char path[1200];
+  snprintf(path, sizeof path, "%s/test.txt", grocery);
+  FILE *list = fopen(path, "r");
+  assert_non_null(list);
+  char line[1024];
+  int queries = 0, top1 = 0, top5 = 0, index = 0;
+  while (fgets(line, sizeof line, list)) {
+    if (index++ % QUERY_STRIDE) continue;
+    char relative[600];
+    int fine = -1, coarse = -1;
+    if (sscanf(line, "%599[^,], %d, %d", relative, &fine, &coarse) != 3) continue;
+    char image[1700];
+    snprintf(image, sizeof image, "%s/%s", grocery, relative);
+    test_response res = search(image, NULL, 5);
+    if (res.status != 200) fail_msg("search %s: %ld %s", relative, res.status, res.body);
+    assert_string_equal(json_string_value(json_object_get(res.json, "status")), "done");
+    assert_true(json_array_size(json_object_get(res.json, "regions")) >= 1);
+    json_t *products = json_object_get(res.json, "products");
+    for (size_t r = 0; r < json_array_size(products); r++) {
+      const char *id = json_string_value(json_object_get(json_array_get(products, r), "product_id"));
+      if (strcmp(id, classes[fine].product_id) == 0) {
+        top1 += r == 0;
+        top5++;
+        break;
+      }
+    }
+    queries++;
+    test_response_free(&res);
+  }
+  fclose(list);
+  double top5_rate = (double)top5 / queries;
+  printf("pipeline accuracy over %d test photos: top-1 %.3f, top-5 %.3f\n", queries, (double)top1 / queries, top5_rate);
+  assert_true(queries >= 100);
+  if (top5_rate < EVAL_TOP5_ICONIC - TOP5_MARGIN)
+    fail_msg("top-5 %.3f is below visor eval's %.2f less %.2f", top5_rate, EVAL_TOP5_ICONIC, TOP5_MARGIN);
+}
+
+static void category_filter_returns_only_that_category(void **state) {
+  (void)state;
+  char image[1200];
+  snprintf(image, sizeof image, "%s/test/Fruit/Banana/Banana_001.jpg", grocery);
+  test_response res = search(image, "Apple", 10);
+  assert_int_equal(res.status, 200);
+  json_t *products = json_object_get(res.json, "products");
+  assert_true(json_array_size(products) >= 1);
+  for (size_t r = 0; r < json_array_size(products); r++)
+    assert_string_equal(json_string_value(json_object_get(json_object_get(json_array_get(products, r), "product"), "category")), "Apple");
+  size_t index;
+  json_t *region;
+  json_array_foreach(json_object_get(res.json, "regions"), index, region) {
+    size_t j;
+    json_t *result;
+    json_array_foreach(json_object_get(region, "results"), j, result)
+      assert_string_equal(json_string_value(json_object_get(json_object_get(result, "product"), "category")), "Apple");
+  }
+  test_response_free(&res);
+  /* Unfiltered, the banana comes first. */
+  res = search(image, NULL, 3);
+  assert_string_equal(json_string_value(json_object_get(json_object_get(json_array_get(json_object_get(res.json, "products"), 0), "product"), "name")), "Banana");
+  test_response_free(&res);
+}
+
+static void index_retry_never_duplicates(void **state) {
+  (void)state;
+  size_t vectors_before = app.vectors->ops->count(app.vectors);
+  char path[128];
+  snprintf(path, sizeof path, "/api/v1/products/%s", classes[5].product_id);
+  test_response product = test_get(path);
+  json_t *image = json_array_get(json_object_get(product.json, "images"), 0);
+  size_t regions_before = json_array_size(json_object_get(image, "regions"));
+  char job_id[64];
+  snprintf(job_id, sizeof job_id, "%s", json_string_value(json_object_get(image, "job_id")));
+  test_response_free(&product);
+  /* Run the same index task twice more, as a crash-and-retry would. */
+  for (int round = 0; round < 2; round++) {
+    visor_error err = {0};
+    visor_db_conn *conn = visor_db_acquire(app.db, &err);
+    visor_db_value params[] = {VISOR_DB_S(job_id)};
+    assert_int_equal(visor_db_exec(conn, "UPDATE jobs SET status = 'queued' WHERE id = ?", params, 1, NULL, NULL, &err), VISOR_OK);
+    assert_int_equal(app.queue->ops->enqueue(app.queue, conn, job_id, "index", 0, &err), VISOR_OK);
+    visor_db_release(conn);
+    visor_app_notify_workers(&app);
+    wait_for_index_jobs(60);
+  }
+  product = test_get(path);
+  image = json_array_get(json_object_get(product.json, "images"), 0);
+  assert_int_equal(json_array_size(json_object_get(image, "regions")), regions_before);
+  assert_string_equal(json_string_value(json_object_get(json_object_get(image, "job"), "status")), "done");
+  test_response_free(&product);
+  assert_int_equal(app.vectors->ops->count(app.vectors), vectors_before);
+}
+
+static void bad_searches_are_refused(void **state) {
+  (void)state;
+  const char text[] = "not an image";
+  test_part not_image[] = {{.name = "image", .data = text, .data_len = sizeof text, .filename = "q.jpg"}};
+  test_response res = test_multipart("POST", "/api/v1/searches", not_image, 1);
+  assert_int_equal(res.status, 415);
+  test_response_free(&res);
+  char image[1200];
+  snprintf(image, sizeof image, "%s/test/Fruit/Banana/Banana_001.jpg", grocery);
+  test_part bad_k[] = {{.name = "image", .file = image}, {.name = "k", .value = "1000"}};
+  res = test_multipart("POST", "/api/v1/searches", bad_k, 2);
+  assert_int_equal(res.status, 400);
+  assert_non_null(strstr(test_error_message(&res), "field 'k'"));
+  test_response_free(&res);
+  test_part bad_label[] = {{.name = "image", .file = image}, {.name = "label", .value = "nokey"}};
+  res = test_multipart("POST", "/api/v1/searches", bad_label, 2);
+  assert_int_equal(res.status, 400);
+  test_response_free(&res);
+  res = test_multipart("POST", "/api/v1/searches?wait=999", bad_k, 1);
+  assert_int_equal(res.status, 400);
+  test_response_free(&res);
+  res = test_get("/api/v1/searches/00000000-0000-7000-8000-000000000000");
+  assert_int_equal(res.status, 404);
+  test_response_free(&res);
+  /* Without wait: 202, then the search can be polled to done. */
+  test_part ok[] = {{.name = "image", .file = image}};
+  res = test_multipart("POST", "/api/v1/searches", ok, 1);
+  assert_true(res.status == 202 || res.status == 200);
+  char poll[128];
+  snprintf(poll, sizeof poll, "/api/v1/searches/%s?wait=30", json_string_value(json_object_get(res.json, "id")));
+  test_response_free(&res);
+  res = test_get(poll);
+  assert_string_equal(json_string_value(json_object_get(res.json, "status")), "done");
+  test_response_free(&res);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(add_iconic_catalogue),
+      cmocka_unit_test(search_accuracy_reaches_eval),
+      cmocka_unit_test(category_filter_returns_only_that_category),
+      cmocka_unit_test(index_retry_never_duplicates),
+      cmocka_unit_test(bad_searches_are_refused),
+  };
+  return cmocka_run_group_tests(tests, start_server, stop_server);
+}
