@@ -40,6 +40,9 @@ export function annotatedImage(options: {
   });
   const boxes: HTMLElement[] = [];
   const layer = h('div', { class: 'box-layer' });
+  // Smaller boxes sit above larger ones, so each can be clicked (and hovered).
+  const byArea = annotations.map((a, i) => ({ i, area: a.box.w * a.box.h })).sort((p, q) => q.area - p.area);
+  const zIndex = new Map(byArea.map((e, rank) => [e.i, rank + 1]));
   annotations.forEach((a, i) => {
     const p = boxPercent(a.box, size);
     const whole = isWholeImage(a.box, size);
@@ -50,6 +53,7 @@ export function annotatedImage(options: {
       width: `${p.width}%`,
       height: `${p.height}%`,
       '--box-color': regionColor(a.index),
+      zIndex: String(zIndex.get(i)),
     };
     const tag = h('span', { class: `box-tag${p.top < 8 ? ' box-tag-inside' : ''}` }, caption);
     const box = options.onSelect

@@ -17,13 +17,14 @@ export function pageTitle(text: string, ...extra: Child[]): HTMLElement {
 
 export function errorBanner(error: unknown, ...actions: Child[]): HTMLElement {
   const { message, detail } = describeError(error);
+  const buttons = actions.filter((a) => a !== null && a !== undefined && a !== false);
   return h(
     'div',
     { class: 'banner banner-error', role: 'alert' },
     h('strong', null, 'Error: '),
     h('span', { class: 'banner-message' }, message),
     detail ? h('small', { class: 'banner-detail' }, detail) : null,
-    actions.length ? h('div', { class: 'banner-actions' }, ...actions) : null,
+    buttons.length ? h('div', { class: 'banner-actions' }, ...buttons) : null,
   );
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatBytes, formatDuration, formatPercent, formatPrice, formatRange, formatRelativeTime, formatScore, regionName } from './format';
+import { formatBytes, formatDuration, formatPercent, formatPrice, formatRange, formatRelativeTime, formatScore, regionCaption, regionName } from './format';
 
 describe('format', () => {
   it('formatPrice', () => {
@@ -51,5 +51,12 @@ describe('format', () => {
     expect(regionName({ label: null, detector_label: 'bottle' })).toBe('bottle');
     expect(regionName({})).toBe('Object');
     expect(regionName({ whole_image: true, label: 'carton' })).toBe('Whole image (carton)');
+  });
+  it('regionCaption takes the surer of the labeller and the detector', () => {
+    expect(regionCaption({ label: "jack-o'-lantern", label_score: 0.1, detector_label: 'orange', detector_score: 0.59 })).toEqual({ name: 'orange', score: 0.59 });
+    expect(regionCaption({ label: 'banana', label_score: 0.95, detector_label: 'banana', detector_score: 0.6 })).toEqual({ name: 'banana', score: 0.95 });
+    expect(regionCaption({ whole_image: true, label: 'ear', label_score: 0.4 })).toEqual({ name: 'Whole image (ear)', score: 0.4 });
+    expect(regionCaption({ detector_label: 'bottle', detector_score: 0.5 })).toEqual({ name: 'bottle', score: 0.5 });
+    expect(regionCaption({})).toEqual({ name: 'Object', score: null });
   });
 });

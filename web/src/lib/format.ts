@@ -66,8 +66,27 @@ export function formatRange(offset: number, count: number, total: number): strin
   return `${offset + 1}–${offset + count} of ${total}`;
 }
 
-/** The name shown for a detected region: its label, else the detector's, else a generic one. */
-export function regionName(region: { label?: string | null; detector_label?: string | null; whole_image?: boolean }): string {
-  if (region.whole_image) return region.label ? `Whole image (${region.label})` : 'Whole image';
-  return region.label || region.detector_label || 'Object';
+interface RegionLike {
+  label?: string | null;
+  label_score?: number | null;
+  detector_label?: string | null;
+  detector_score?: number | null;
+  whole_image?: boolean;
+}
+
+/**
+ * What a region is called, with the score of that name: the labeller's label or the
+ * detector's, whichever is surer; the whole-image region is called so.
+ */
+export function regionCaption(region: RegionLike): { name: string; score: number | null } {
+  const label = region.label ? { name: region.label, score: region.label_score ?? null } : null;
+  const detected = region.detector_label ? { name: region.detector_label, score: region.detector_score ?? null } : null;
+  if (region.whole_image) return { name: label ? `Whole image (${label.name})` : 'Whole image', score: label?.score ?? null };
+  if (label && detected) return (detected.score ?? 0) > (label.score ?? 0) ? detected : label;
+  return label ?? detected ?? { name: 'Object', score: null };
+}
+
+/** The name shown for a detected region (see regionCaption). */
+export function regionName(region: RegionLike): string {
+  return regionCaption(region).name;
 }

@@ -5,7 +5,7 @@ import { annotatedImage } from '../components/annotated-image';
 import { emptyState, errorBanner, infoBanner, loading, pageTitle, progressBar, statusBadge } from '../components/ui';
 import { h, isAbort, replace, sleep } from '../dom';
 import { regionColor } from '../lib/boxes';
-import { formatBytes, formatPrice, formatScore, regionName } from '../lib/format';
+import { formatBytes, formatPrice, formatScore, regionCaption, regionName } from '../lib/format';
 import type { PageContext } from '../router';
 import type { ProductDetails, ProductImage, Region } from '../types';
 
@@ -103,7 +103,7 @@ function imageCard(img: ProductImage, index: number, onChange: () => void): HTML
     src: api.imageUrl(img.id),
     alt: `${name}${regions.length ? `, with ${regions.length} region${regions.length === 1 ? '' : 's'} boxed` : ''}`,
     size: { width: img.width, height: img.height },
-    annotations: regions.map((r, i) => ({ box: r.box, label: regionName(r), score: r.label_score ?? r.detector_score, index: i })),
+    annotations: regions.map((r, i) => ({ box: r.box, label: regionName(r), score: regionCaption(r).score, index: i })),
   });
   const retry = async (button: HTMLButtonElement) => {
     button.disabled = true;
@@ -152,7 +152,7 @@ function cropItem(r: Region, i: number): HTMLElement {
   const hgt = Math.max(1, Math.round(r.box.h));
   const scale = 96 / Math.max(w, hgt);
   const alt = `Crop ${i + 1}: ${regionName(r)}`;
-  const top = (r.labels ?? []).slice(0, 5).map((l) => `${l.name} ${formatScore(l.score)}`).join(', ');
+  const top = (r.labels ?? []).slice(0, 5).filter((l, n) => n === 0 || l.score >= 0.01).map((l) => `${l.name} ${formatScore(l.score)}`).join(', ');
   return h(
     'li',
     { class: 'crop', style: { '--box-color': regionColor(i) }, dataset: { regionId: r.id } },
@@ -167,9 +167,9 @@ function cropItem(r: Region, i: number): HTMLElement {
       'div',
       { class: 'crop-text' },
       h('span', { class: 'crop-label' }, regionName(r)),
-      r.label_score !== null ? h('span', { class: 'score' }, formatScore(r.label_score)) : null,
+      regionCaption(r).score !== null ? h('span', { class: 'score' }, formatScore(regionCaption(r).score)) : null,
       r.detector_label && !r.whole_image ? h('span', { class: 'muted small' }, `detector: ${r.detector_label} ${formatScore(r.detector_score)}`) : null,
-      top ? h('span', { class: 'muted small', title: 'Labeller top 5' }, top) : null,
+            top ? h('span', { class: 'muted small' }, `top labels: ${top}`) : null,
       r.is_primary ? h('span', { class: 'chip' }, 'primary') : null,
     ),
   );

@@ -8,8 +8,8 @@ import { dropzone, onPasteImages } from '../components/dropzone';
 import { emptyState, errorBanner, infoBanner, pageTitle, progressBar, thumbnail } from '../components/ui';
 import { h, isAbort, replace, sleep, uid } from '../dom';
 import { regionColor } from '../lib/boxes';
-import { isMissingRoute } from '../lib/errors';
-import { formatDuration, formatPrice, formatScore, regionName } from '../lib/format';
+import { ApiError, isMissingRoute } from '../lib/errors';
+import { formatDuration, formatPrice, formatScore, regionCaption, regionName } from '../lib/format';
 import { labelPairs, parseLabelText } from '../lib/labels';
 import { setQuery, type PageContext } from '../router';
 import type { ProductBrief, Search, SearchHit, SearchRegion, Size } from '../types';
@@ -130,7 +130,8 @@ export async function searchPage(ctx: PageContext): Promise<void> {
     if (previewUrl) URL.revokeObjectURL(previewUrl);
     previewUrl = URL.createObjectURL(image);
     const previewSize = await imageSize(previewUrl);
-    replace(results, h('div', { class: 'query-pending' }, queryFigure(previewUrl, previewSize, image.name)));
+    // A file the browser cannot show (not an image, or a format it lacks) has no preview.
+    replace(results, previewSize ? h('div', { class: 'query-pending' }, queryFigure(previewUrl, previewSize, image.name)) : null);
 
     const form = new FormData();
     form.append('image', image, image.name || 'photo.jpg');
@@ -177,7 +178,9 @@ export async function searchPage(ctx: PageContext): Promise<void> {
         replace(results, infoBanner('Visual search is not available on this server yet: its search routes are missing. The catalogue and the product pages still work.'), preview);
       } else {
         const preview = results.querySelector('.query-pending');
-        replace(results, errorBanner(e, h('button', { type: 'button', class: 'button button-secondary', onclick: () => file && void run(file) }, 'Try again')), preview);
+        const transient = e instanceof ApiError && (e.status === 0 || e.status === 429 || e.status >= 500);
+        const again = transient ? h('button', { type: 'button', class: 'button button-secondary', onclick: () => file && void run(file) }, 'Try again') : null;
+        replace(results, errorBanner(e, again), preview);
       }
     } finally {
       if (inflight === mine) {
@@ -228,11 +231,12 @@ export async function searchPage(ctx: PageContext): Promise<void> {
   }
 }
 
-function imageSize(url: string): Promise<Size> {
+function imageSize(url: string): Promise<Size | null> {
   return new Promise((resolve) => {
     const img = new Image();
-    img.onload = () => resolve({ width: img.naturalWidth || 4, height: img.naturalHeight || 3 });
-    img.onerror = () => resolve({ width: 4, height: 3 });
+    const timer = setTimeout(() => resolve(null), 5000);
+    img.onload = () => (clearTimeout(timer), resolve(img.naturalWidth ? { width: img.naturalWidth, height: img.naturalHeight } : null));
+    img.onerror = () => (clearTimeout(timer), resolve(null));
     img.src = url;
   });
 }
@@ -252,10 +256,9 @@ function renderResults(search: Search): HTMLElement {
       emptyState('Nothing was found in this photo.'),
     );
   }
-  let selected = Math.max(
-    0,
-    regions.findIndex((r) => !r.whole_image),
-  );
+  // Start on the object whose match is the best overall, else the first detected object.
+  const best = search.products?.[0] ? regions.findIndex((r) => r.ordinal === search.products![0]!.query_ordinal) : -1;
+  let selected = best >= 0 ? best : Math.max(0, regions.findIndex((r) => !r.whole_image));
   const tabs: HTMLButtonElement[] = [];
   const panel = h('div', { class: 'tab-panel', role: 'tabpanel', id: 'region-panel', tabindex: '0' });
   let figure: AnnotatedImage;
@@ -274,7 +277,7 @@ function renderResults(search: Search): HTMLElement {
     src: api.searchImageUrl(search.id),
     alt: `Your photo, with ${regions.length} detected region${regions.length === 1 ? '' : 's'} boxed`,
     size,
-    annotations: regions.map((r, i) => ({ box: r.box, label: regionName(r), score: r.label_score ?? r.detector_score, index: i })),
+    annotations: regions.map((r, i) => ({ box: r.box, label: regionName(r), score: regionCaption(r).score, index: i })),
     onSelect: (i) => select(i),
     selected,
   });

@@ -30,6 +30,11 @@ const PRODUCT_IMAGE = join(GROCERY, 'iconic-images-and-descriptions/Fruit/Banana
 const QUERY_IMAGE = join(GROCERY, 'test/Fruit/Banana/Banana_001.jpg');
 const OTHER_IMAGE = join(GROCERY, 'iconic-images-and-descriptions/Packages/Oatghurt/Oatly-Natural-Oatghurt/Oatly-Natural-Oatghurt_Iconic.jpg');
 
+// In the page: true when every image matching the selector has loaded (or is a lazy one
+// still off screen, which a screenshot does not need).
+const IMAGES_SETTLED = `window.imagesSettled = (selector) => Array.from(document.querySelectorAll(selector)).every(
+  (i) => (i.complete && i.naturalWidth > 0) || (i.loading === 'lazy' && i.getBoundingClientRect().top > innerHeight));`;
+
 let server = null; // { child, url, dataDir }
 let browser = null;
 let context = null;
@@ -158,6 +163,7 @@ describe('Visor web app', { concurrency: false }, () => {
     page.setDefaultTimeout(15_000);
     page.setDefaultNavigationTimeout(15_000);
     page.on('pageerror', (e) => pageErrors.push(e.message));
+    await context.addInitScript(IMAGES_SETTLED);
   });
 
   after(async () => {
@@ -246,7 +252,7 @@ describe('Visor web app', { concurrency: false }, () => {
     await page.locator('.crop-list .crop img').first().waitFor({ timeout: INDEX_TIMEOUT });
     await page.locator('.image-card .box').first().waitFor();
     await page.locator('.badge-done').first().waitFor();
-    await page.waitForFunction(() => Array.from(document.querySelectorAll('.image-card img')).every((i) => i.complete && i.naturalWidth > 0));
+    await page.waitForFunction(() => imagesSettled('.image-card img'));
     state.indexed = true;
     await shot('product');
     // Wait for the second product too, so the searches see both.
@@ -264,7 +270,7 @@ describe('Visor web app', { concurrency: false }, () => {
   test('the catalogue lists the products and filters them', async () => {
     await page.goto('/catalogue');
     await page.locator(`.product-card[data-product-id="${state.productId}"]`).waitFor();
-    await page.waitForFunction(() => Array.from(document.querySelectorAll('.product-card img')).every((i) => i.complete && i.naturalWidth > 0));
+    await page.waitForFunction(() => imagesSettled('.product-card img'));
     await shot('catalogue');
     await page.getByLabel('Category').selectOption('Packages');
     await page.waitForFunction((id) => !document.querySelector(`.product-card[data-product-id="${id}"]`) && document.querySelectorAll('.product-card').length > 0, state.productId);
@@ -293,9 +299,21 @@ describe('Visor web app', { concurrency: false }, () => {
     assert.equal(count, boxes);
     await tabs.nth(count - 1).click();
     assert.equal(await tabs.nth(count - 1).getAttribute('aria-selected'), 'true');
-    await page.locator('.results-query .box').first().click();
+    // Clicking a box selects its tab (the smallest box is on top).
+    const top = await page.evaluate(() => {
+      const boxes = Array.from(document.querySelectorAll('.results-query .box'));
+      boxes.sort((a, b) => Number(b.style.zIndex) - Number(a.style.zIndex));
+      return Number(boxes[0].dataset.index);
+    });
+    await page.locator(`.results-query .box[data-index="${top}"]`).click();
+    assert.equal(await tabs.nth(top).getAttribute('aria-selected'), 'true');
+    // The keyboard moves between the tabs.
+    await tabs.nth(top).press('Home');
     assert.equal(await tabs.nth(0).getAttribute('aria-selected'), 'true');
-    await page.waitForFunction(() => Array.from(document.querySelectorAll('.search-results img')).every((i) => i.complete));
+    await tabs.nth(0).press('ArrowRight');
+    assert.equal(await tabs.nth(1).getAttribute('aria-selected'), 'true');
+    await tabs.nth(0).click();
+    await page.waitForFunction(() => imagesSettled('.search-results img'));
     await shot('search');
   });
 
@@ -331,6 +349,7 @@ describe('Visor web app', { concurrency: false }, () => {
 
   test('phone-sized screens: the search and the product page fit', { timeout: SEARCH_TIMEOUT + 30_000 }, async () => {
     const phone = await browser.newContext({ baseURL: server.url, viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
+    await phone.addInitScript(IMAGES_SETTLED);
     const p = await phone.newPage();
     p.setDefaultTimeout(15_000);
     p.on('pageerror', (e) => pageErrors.push(e.message));
@@ -349,7 +368,7 @@ describe('Visor web app', { concurrency: false }, () => {
       await p.locator('#search-file').waitFor({ state: 'attached' });
       await p.setInputFiles('#search-file', QUERY_IMAGE);
       await p.waitForFunction(() => !!document.querySelector('.timing') || !!document.querySelector('.search-results .banner'), null, { timeout: SEARCH_TIMEOUT });
-      await p.waitForFunction(() => Array.from(document.querySelectorAll('.search-results img')).every((i) => i.complete));
+      await p.waitForFunction(() => imagesSettled('.search-results img'));
       await p.screenshot({ path: join(ARTIFACTS, 'phone-search-results.png'), fullPage: true });
       const overflow2 = await p.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
       assert.ok(overflow2 <= 0, `the results scroll sideways by ${overflow2}px`);
