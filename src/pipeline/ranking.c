@@ -1,5 +1,7 @@
 /* ranking.c: per-region k-NN, best crop per product, top k per region and overall (see
- * ranking.h). A product's overall score is its best similarity to any query region. */
+ * ranking.h). The overall ranking scores a product by its best crop's similarity to the
+ * whole query image: the detector's crops of a query are often parts of the product or
+ * other things in the shot, and letting them vote lowered accuracy (docs/EVALUATION.md). */
 #include "pipeline/ranking.h"
 
 #include <stdlib.h>
@@ -105,7 +107,7 @@ visor_code visor_rank_products(visor_app *app, const visor_analysis *analysis,
     for (size_t h = 0; code == VISOR_OK && h < hit_count; h++) {
       float similarity = 1.0f - hits[h].distance;
       merge_best(scores, &score_count, hits[h].product_id, hits[h].id, similarity, (int)r);
-      merge_best(overall, &overall_count, hits[h].product_id, hits[h].id, similarity, (int)r);
+      if (region->whole_image) merge_best(overall, &overall_count, hits[h].product_id, hits[h].id, similarity, (int)r);
     }
     if (code != VISOR_OK) break;
     qsort(scores, score_count, sizeof *scores, by_score_desc);

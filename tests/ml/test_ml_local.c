@@ -327,10 +327,14 @@ static void test_bad_images(void **state) {
 static void test_open_errors(void **state) {
   (void)state;
   visor_error err = {0};
+  /* an http:// URL opens the client of `visor ml` without contacting it (test_ml_http) */
   visor_ml_config config = {.url = "http://ml.example:8081"};
+  visor_ml *remote = visor_ml_open(&config, &err);
+  assert_non_null(remote);
+  remote->ops->close(remote);
+  config.url = "http://";
   assert_null(visor_ml_open(&config, &err));
   assert_int_equal(err.code, VISOR_ERR_INVALID);
-  assert_non_null(strstr(err.message, "http://ml.example:8081"));
   config.url = "grpc://x";
   assert_null(visor_ml_open(&config, &err));
   assert_non_null(strstr(err.message, "grpc://x"));
