@@ -133,6 +133,7 @@ static round_result run_round(visor_ml *local, size_t batch, int wait_ms, int cl
                         : (double)crops / (double)n;
   free(latencies);
   ml->ops->close(ml);
+  visor_http_stop(server, 2000);
   visor_http_server_free(server);
   visor_ml_service_free(service);
   return r;

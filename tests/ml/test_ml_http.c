@@ -100,6 +100,8 @@ static int teardown(void **state) {
   (void)state;
   if (client) client->ops->close(client);
   if (client_off) client_off->ops->close(client_off);
+  if (batched_server) visor_http_stop(batched_server, 2000);
+  if (unbatched_server) visor_http_stop(unbatched_server, 2000);
   visor_http_server_free(batched_server);
   visor_http_server_free(unbatched_server);
   visor_ml_service_free(batched);
