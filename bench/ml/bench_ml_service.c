@@ -5,10 +5,11 @@
  * round's requests/s, crops/s, latency and average batch, and on/off ratios.
  *
  *   bench_ml_service [--clients N] [--requests N] [--rounds N] [--batch N] [--wait-ms N]
- *                    [--threads N]   (VISOR_SHARED_DIR: models, photos)
+ *                    [--threads N] [--max-regions N]   (VISOR_SHARED_DIR: models, photos)
  *
  * Defaults: 8 clients, 12 requests per client per round, 3 rounds, batches of 8 with a
- * 5 ms wait, 1 ONNX Runtime intra-op thread. */
+ * 5 ms wait, 1 ONNX Runtime intra-op thread (0 = the runtime's default), every region
+ * (--max-regions 1: the whole image only, one crop per request). */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +36,7 @@ static const char *const photos[] = {
 static void *data[PHOTOS];
 static size_t lens[PHOTOS];
 static int requests_per_client = 12;
+static visor_analyze_options options; /* --max-regions */
 
 static double now_s(void) {
   struct timespec ts;
@@ -68,7 +70,7 @@ static void *client_main(void *arg) {
     visor_analysis a;
     visor_error err = {0};
     double t0 = now_s();
-    if (c->ml->ops->analyze(c->ml, data[p], lens[p], NULL, &a, &err)) die("analyze", &err);
+    if (c->ml->ops->analyze(c->ml, data[p], lens[p], &options, &a, &err)) die("analyze", &err);
     c->latencies[r] = now_s() - t0;
     c->crops += a.region_count;
     visor_analysis_free(&a);
@@ -86,8 +88,7 @@ static round_result run_round(visor_ml *local, size_t batch, int wait_ms, int cl
   visor_ml_service *service = visor_ml_service_new(local, &config, &err);
   visor_http_config http = {.host = "127.0.0.1", .port = 0, .threads = clients + 4};
   visor_http_server *server = service ? visor_http_server_new(&http, &err) : NULL;
-  if (!server || visor_ml_service_register(service, server, &err) ||
-      visor_http_start(server, &err))
+  if (!server || visor_ml_service_register(service, server, &err) || visor_http_start(server, &err))
     die("start the service", &err);
   char url[64];
   snprintf(url, sizeof url, "http://127.0.0.1:%d", visor_http_port(server));
@@ -129,8 +130,8 @@ static round_result run_round(visor_ml *local, size_t batch, int wait_ms, int cl
                     .p95_ms = latencies[n * 95 / 100] * 1e3};
   uint64_t batches = after.batches - before.batches;
   /* without batching every request runs its own crops as one batch */
-  r.avg_batch = batches ? (double)(after.crops - before.crops) / (double)batches
-                        : (double)crops / (double)n;
+  r.avg_batch =
+      batches ? (double)(after.crops - before.crops) / (double)batches : (double)crops / (double)n;
   free(latencies);
   ml->ops->close(ml);
   visor_http_stop(server, 2000);
@@ -140,7 +141,8 @@ static round_result run_round(visor_ml *local, size_t batch, int wait_ms, int cl
 }
 
 static int by_rps(const void *a, const void *b) {
-  double x = ((const round_result *)a)->requests_per_s, y = ((const round_result *)b)->requests_per_s;
+  double x = ((const round_result *)a)->requests_per_s,
+         y = ((const round_result *)b)->requests_per_s;
   return (x > y) - (x < y);
 }
 
@@ -148,12 +150,20 @@ int main(int argc, char **argv) {
   int clients = 8, rounds = 3, wait_ms = 5, threads = 1;
   size_t batch = 8;
   for (int i = 1; i + 1 < argc; i += 2) {
-    if (!strcmp(argv[i], "--clients")) clients = atoi(argv[i + 1]);
-    else if (!strcmp(argv[i], "--requests")) requests_per_client = atoi(argv[i + 1]);
-    else if (!strcmp(argv[i], "--rounds")) rounds = atoi(argv[i + 1]);
-    else if (!strcmp(argv[i], "--batch")) batch = (size_t)atoi(argv[i + 1]);
-    else if (!strcmp(argv[i], "--wait-ms")) wait_ms = atoi(argv[i + 1]);
-    else if (!strcmp(argv[i], "--threads")) threads = atoi(argv[i + 1]);
+    if (!strcmp(argv[i], "--clients"))
+      clients = atoi(argv[i + 1]);
+    else if (!strcmp(argv[i], "--requests"))
+      requests_per_client = atoi(argv[i + 1]);
+    else if (!strcmp(argv[i], "--rounds"))
+      rounds = atoi(argv[i + 1]);
+    else if (!strcmp(argv[i], "--batch"))
+      batch = (size_t)atoi(argv[i + 1]);
+    else if (!strcmp(argv[i], "--wait-ms"))
+      wait_ms = atoi(argv[i + 1]);
+    else if (!strcmp(argv[i], "--threads"))
+      threads = atoi(argv[i + 1]);
+    else if (!strcmp(argv[i], "--max-regions"))
+      options.max_regions = (size_t)atoi(argv[i + 1]);
     else {
       fprintf(stderr, "bench_ml_service: unknown option %s\n", argv[i]);
       return 2;
@@ -195,9 +205,9 @@ int main(int argc, char **argv) {
   qsort(off, (size_t)rounds, sizeof off[0], by_rps);
   qsort(on, (size_t)rounds, sizeof on[0], by_rps);
   round_result a = off[rounds / 2], b = on[rounds / 2];
-  printf("visor ml, POST /v1/analyze: %d clients x %d requests, %d rounds (median), "
-         "%d intra-op thread(s)\n\n",
-         clients, requests_per_client, rounds, threads);
+  printf("visor ml, POST /v1/analyze (max_regions %zu): %d clients x %d requests, %d rounds "
+         "(median), %d intra-op thread(s)\n\n",
+         options.max_regions, clients, requests_per_client, rounds, threads);
   printf("| batching | requests/s | crops/s | p50 ms | p95 ms | avg batch | vs off |\n");
   printf("|---|---:|---:|---:|---:|---:|---:|\n");
   printf("| off (ml_batch=1) | %.1f | %.1f | %.0f | %.0f | %.1f | 1.00x |\n", a.requests_per_s,

@@ -42,10 +42,9 @@ int visor_cmd_ml(int argc, char **argv) {
                                .max_pixels = (size_t)config.max_pixels};
   ml = visor_ml_local_open(&ml_config, &err);
   if (!ml) goto fail;
-  visor_ml_service_config service_config = {
-      .max_batch = (size_t)config.ml_batch,
-      .batch_wait_ms = (int)config.ml_batch_wait_ms,
-      .max_body = (size_t)config.max_upload_mb * 1024 * 1024};
+  visor_ml_service_config service_config = {.max_batch = (size_t)config.ml_batch,
+                                            .batch_wait_ms = (int)config.ml_batch_wait_ms,
+                                            .max_body = (size_t)config.max_upload_mb * 1024 * 1024};
   service = visor_ml_service_new(ml, &service_config, &err);
   if (!service) goto fail;
   visor_http_config http = {.host = config.host,

@@ -12,6 +12,8 @@ const visor_command visor_commands[] = {
      "Usage: visor serve [OPTIONS]\n", 1, visor_cmd_serve},
     {"api", "run the HTTP API (and the web app) only; workers run elsewhere",
      "Usage: visor api [OPTIONS]\n", 1, visor_cmd_api},
+    {"ml", "run the ML inference service (detect, label, embed over HTTP, with dynamic batching)",
+     "Usage: visor ml [OPTIONS]\n", 1, visor_cmd_ml},
     {"migrate", "create or upgrade the metadata store's schema", "Usage: visor migrate [OPTIONS]\n",
      1, visor_cmd_migrate},
     {"search", "search a running Visor by photo and print the best products per object",

@@ -48,15 +48,21 @@ struct visor_batcher {
   batch_job *head, *tail;
   size_t queued_items; /* rows not yet taken */
   int stopping;
-  pthread_t thread;
-  int thread_started;
+  pthread_t threads[VISOR_BATCHER_MAX_RUNNERS];
+  int threads_started;
   visor_batcher_stats stats;
 
-  /* runner thread only */
+  struct runner *runners;
+  int runner_count;
+};
+
+/* One runner thread's buffers. */
+typedef struct runner {
+  visor_batcher *batcher;
   float *input;
   float *outputs[MAX_OUTPUTS];
   batch_slice *slices;
-};
+} runner;
 
 static void add_ms(struct timespec *t, int ms) {
   t->tv_sec += ms / 1000;
@@ -77,13 +83,13 @@ static double seconds_between(const struct timespec *a, const struct timespec *b
 
 /* Takes up to max_batch rows from the queue head into slices (lock held); returns how many
  * slices. Fully taken jobs leave the queue (their callers still wait for `done`). */
-static size_t take_batch(visor_batcher *b, size_t *rows) {
+static size_t take_batch(visor_batcher *b, batch_slice *slices, size_t *rows) {
   size_t n = 0, total = 0;
   while (b->head && total < b->max_batch) {
     batch_job *job = b->head;
     size_t want = job->items - job->taken;
     size_t take = want < b->max_batch - total ? want : b->max_batch - total;
-    b->slices[n++] = (batch_slice){job, job->taken, take};
+    slices[n++] = (batch_slice){job, job->taken, take};
     job->taken += take;
     total += take;
     if (job->taken == job->items) {
@@ -96,12 +102,12 @@ static size_t take_batch(visor_batcher *b, size_t *rows) {
   return n;
 }
 
-static void run_batch(visor_batcher *b, batch_slice *slices, size_t slice_count, size_t rows) {
+static void run_batch(visor_batcher *b, runner *r, size_t slice_count, size_t rows) {
+  batch_slice *slices = r->slices;
   size_t at = 0;
   for (size_t s = 0; s < slice_count; s++) {
     const batch_slice *slice = &slices[s];
-    memcpy(b->input + at * b->input_floats,
-           slice->job->input + slice->first * b->input_floats,
+    memcpy(r->input + at * b->input_floats, slice->job->input + slice->first * b->input_floats,
            slice->count * b->input_floats * sizeof(float));
     at += slice->count;
   }
@@ -109,7 +115,7 @@ static void run_batch(visor_batcher *b, batch_slice *slices, size_t slice_count,
   struct timespec start, end;
   clock_gettime(CLOCK_MONOTONIC, &start);
   visor_code code =
-      visor_onnx_session_run(b->session, b->input, rows, b->names, b->name_count, b->outputs, &err);
+      visor_onnx_session_run(b->session, r->input, rows, b->names, b->name_count, r->outputs, &err);
   clock_gettime(CLOCK_MONOTONIC, &end);
   if (!code) {
     at = 0;
@@ -118,7 +124,7 @@ static void run_batch(visor_batcher *b, batch_slice *slices, size_t slice_count,
       for (size_t o = 0; o < b->name_count; o++)
         if (slice->job->outputs[o])
           memcpy(slice->job->outputs[o] + slice->first * b->output_floats[o],
-                 b->outputs[o] + at * b->output_floats[o],
+                 r->outputs[o] + at * b->output_floats[o],
                  slice->count * b->output_floats[o] * sizeof(float));
       at += slice->count;
     }
@@ -128,8 +134,8 @@ static void run_batch(visor_batcher *b, batch_slice *slices, size_t slice_count,
   visor_metrics_counter_add("visor_ml_batch_crops_total",
                             "Region crops run in batched inference by visor ml", b->label,
                             (double)rows);
-  visor_metrics_observe("visor_ml_batch_seconds", "Duration of one batched inference run",
-                        b->label, seconds_between(&start, &end));
+  visor_metrics_observe("visor_ml_batch_seconds", "Duration of one batched inference run", b->label,
+                        seconds_between(&start, &end));
 
   pthread_mutex_lock(&b->lock);
   b->stats.batches++;
@@ -148,7 +154,8 @@ static void run_batch(visor_batcher *b, batch_slice *slices, size_t slice_count,
 }
 
 static void *runner_main(void *arg) {
-  visor_batcher *b = arg;
+  runner *r = arg;
+  visor_batcher *b = r->batcher;
   pthread_mutex_lock(&b->lock);
   for (;;) {
     while (!b->head && !b->stopping)
@@ -164,9 +171,9 @@ static void *runner_main(void *arg) {
       if (pthread_cond_timedwait(&b->work, &b->lock, &deadline) == ETIMEDOUT) break;
     }
     size_t rows = 0;
-    size_t slice_count = take_batch(b, &rows);
+    size_t slice_count = take_batch(b, r->slices, &rows);
     pthread_mutex_unlock(&b->lock);
-    run_batch(b, b->slices, slice_count, rows);
+    if (slice_count) run_batch(b, r, slice_count, rows);
     pthread_mutex_lock(&b->lock);
   }
   pthread_mutex_unlock(&b->lock);
@@ -174,7 +181,7 @@ static void *runner_main(void *arg) {
 }
 
 visor_batcher *visor_batcher_new(visor_onnx_session *session, const char *const *names,
-                                 size_t name_count, size_t max_batch, int max_wait_ms,
+                                 size_t name_count, size_t max_batch, int max_wait_ms, int runners,
                                  const char *label, visor_error *err) {
   if (name_count == 0 || name_count > MAX_OUTPUTS) {
     visor_error_set(err, VISOR_ERR_INVALID, "batcher: %zu outputs (1..%d)", name_count,
@@ -199,32 +206,43 @@ visor_batcher *visor_batcher_new(visor_onnx_session *session, const char *const 
   b->max_wait_ms = max_wait_ms < 0 ? 0 : max_wait_ms;
   b->input_floats = visor_onnx_session_input_floats(session);
   snprintf(b->label, sizeof b->label, "model=\"%s\"", label ? label : "");
-  int ok = 1;
   for (size_t o = 0; o < name_count; o++) {
     b->name_count = o + 1;
     b->names[o] = names[o];
     b->output_floats[o] = visor_onnx_session_output_floats(session, names[o]);
     if (!b->output_floats[o]) {
-      visor_error_set(err, VISOR_ERR_INVALID, "batcher: the model has no output \"%s\"",
-                      names[o]);
+      visor_error_set(err, VISOR_ERR_INVALID, "batcher: the model has no output \"%s\"", names[o]);
       visor_batcher_free(b);
       return NULL;
     }
-    ok &= (b->outputs[o] = malloc(b->max_batch * b->output_floats[o] * sizeof(float))) != NULL;
   }
-  b->input = malloc(b->max_batch * b->input_floats * sizeof(float));
-  b->slices = malloc(b->max_batch * sizeof *b->slices);
-  if (!ok || !b->input || !b->slices) {
+  if (runners < 1) runners = 1;
+  if (runners > VISOR_BATCHER_MAX_RUNNERS) runners = VISOR_BATCHER_MAX_RUNNERS;
+  int ok = (b->runners = calloc((size_t)runners, sizeof *b->runners)) != NULL;
+  for (int i = 0; ok && i < runners; i++) {
+    runner *r = &b->runners[i];
+    r->batcher = b;
+    r->input = malloc(b->max_batch * b->input_floats * sizeof(float));
+    r->slices = malloc(b->max_batch * sizeof *r->slices);
+    ok &= r->input && r->slices;
+    for (size_t o = 0; o < b->name_count; o++)
+      ok &= (r->outputs[o] = malloc(b->max_batch * b->output_floats[o] * sizeof(float))) != NULL;
+  }
+  if (!ok) {
     visor_error_set(err, VISOR_ERR_NOMEM, "no memory for batches of %zu", b->max_batch);
+    b->runner_count = b->runners ? runners : 0;
     visor_batcher_free(b);
     return NULL;
   }
-  if (pthread_create(&b->thread, NULL, runner_main, b) != 0) {
-    visor_error_set(err, VISOR_ERR_INTERNAL, "batcher: cannot start its thread");
-    visor_batcher_free(b);
-    return NULL;
+  b->runner_count = runners;
+  for (int i = 0; i < runners; i++) {
+    if (pthread_create(&b->threads[i], NULL, runner_main, &b->runners[i]) != 0) {
+      visor_error_set(err, VISOR_ERR_INTERNAL, "batcher: cannot start its threads");
+      visor_batcher_free(b);
+      return NULL;
+    }
+    b->threads_started = i + 1;
   }
-  b->thread_started = 1;
   return b;
 }
 
@@ -255,11 +273,13 @@ visor_code visor_batcher_run(visor_batcher *b, const float *input, size_t batch,
     pthread_cond_destroy(&job.finished);
     return visor_error_set(err, VISOR_ERR_UNAVAILABLE, "the ML service is stopping");
   }
-  if (b->tail) b->tail->next = &job;
-  else b->head = &job;
+  if (b->tail)
+    b->tail->next = &job;
+  else
+    b->head = &job;
   b->tail = &job;
   b->queued_items += batch;
-  pthread_cond_signal(&b->work);
+  pthread_cond_broadcast(&b->work);
   while (job.done < job.items)
     pthread_cond_wait(&job.finished, &b->lock);
   pthread_mutex_unlock(&b->lock);
@@ -283,18 +303,20 @@ void visor_batcher_get_stats(visor_batcher *b, visor_batcher_stats *stats) {
 
 void visor_batcher_free(visor_batcher *b) {
   if (!b) return;
-  if (b->thread_started) {
-    pthread_mutex_lock(&b->lock);
-    b->stopping = 1;
-    pthread_cond_signal(&b->work);
-    pthread_mutex_unlock(&b->lock);
-    pthread_join(b->thread, NULL);
-  }
+  pthread_mutex_lock(&b->lock);
+  b->stopping = 1;
+  pthread_cond_broadcast(&b->work);
+  pthread_mutex_unlock(&b->lock);
+  for (int i = 0; i < b->threads_started; i++)
+    pthread_join(b->threads[i], NULL);
   pthread_cond_destroy(&b->work);
   pthread_mutex_destroy(&b->lock);
-  for (size_t o = 0; o < b->name_count; o++)
-    free(b->outputs[o]);
-  free(b->input);
-  free(b->slices);
+  for (int i = 0; b->runners && i < b->runner_count; i++) {
+    for (size_t o = 0; o < b->name_count; o++)
+      free(b->runners[i].outputs[o]);
+    free(b->runners[i].input);
+    free(b->runners[i].slices);
+  }
+  free(b->runners);
   free(b);
 }

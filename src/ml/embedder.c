@@ -27,8 +27,7 @@ void visor_l2_normalize(float *vector, size_t dim) {
 visor_code visor_embedder_run(visor_onnx_session *session, const visor_model_spec *spec,
                               const visor_rgb_image *image, const visor_box *boxes, size_t count,
                               float *embeddings, float *logits, visor_error *err) {
-  return visor_embedder_run_with(session, spec, image, boxes, count, embeddings, logits, NULL,
-                                 err);
+  return visor_embedder_run_with(session, spec, image, boxes, count, embeddings, logits, NULL, err);
 }
 
 visor_code visor_embedder_run_with(visor_onnx_session *session, const visor_model_spec *spec,

@@ -22,7 +22,7 @@
 
 typedef struct visor_ml_http {
   visor_ml base;
-  char url[512];  /* as configured, for messages */
+  char url[512];    /* as configured, for messages */
   char prefix[512]; /* scheme://host:port[/prefix], no trailing slash, no query */
   long timeout_ms, connect_timeout_ms;
   pthread_mutex_t lock;
@@ -86,23 +86,30 @@ static visor_code code_from_name(const char *name, long status) {
   for (int c = VISOR_ERR_INVALID; c <= VISOR_ERR_INTERNAL; c++)
     if (name && strcmp(name, visor_code_name((visor_code)c)) == 0) return (visor_code)c;
   switch (status) {
-  case 400: return VISOR_ERR_INVALID;
-  case 404: return VISOR_ERR_NOT_FOUND;
-  case 409: return VISOR_ERR_CONFLICT;
-  case 413: return VISOR_ERR_TOO_LARGE;
-  case 415: return VISOR_ERR_UNSUPPORTED;
+  case 400:
+    return VISOR_ERR_INVALID;
+  case 404:
+    return VISOR_ERR_NOT_FOUND;
+  case 409:
+    return VISOR_ERR_CONFLICT;
+  case 413:
+    return VISOR_ERR_TOO_LARGE;
+  case 415:
+    return VISOR_ERR_UNSUPPORTED;
   case 429:
   case 502:
   case 503:
-  case 504: return VISOR_ERR_UNAVAILABLE;
-  default: return status >= 400 && status < 500 ? VISOR_ERR_INVALID : VISOR_ERR_INTERNAL;
+  case 504:
+    return VISOR_ERR_UNAVAILABLE;
+  default:
+    return status >= 400 && status < 500 ? VISOR_ERR_INVALID : VISOR_ERR_INTERNAL;
   }
 }
 
 /* An error answer → err: 4xx keep the service's message as it is (it is about the caller's
  * input); others name the service. */
-static visor_code answer_error(visor_ml_http *h, const char *path, long status,
-                               const growing *body, visor_error *err) {
+static visor_code answer_error(visor_ml_http *h, const char *path, long status, const growing *body,
+                               visor_error *err) {
   json_t *json = body->data ? json_loadb(body->data, body->len, 0, NULL) : NULL;
   json_t *error = json_object_get(json, "error");
   const char *name = json_string_value(json_object_get(error, "code"));
@@ -130,8 +137,7 @@ static visor_code call(visor_ml_http *h, const char *path, const char *content_t
   if (!url || !curl) {
     free(url);
     if (curl) curl_easy_cleanup(curl);
-    return visor_error_set(err, VISOR_ERR_NOMEM, "ML service %s: no memory for a request",
-                           h->url);
+    return visor_error_set(err, VISOR_ERR_NOMEM, "ML service %s: no memory for a request", h->url);
   }
   snprintf(url, url_len, "%s%s", h->prefix, path);
   growing answer = {0};
@@ -175,8 +181,8 @@ static visor_code call(visor_ml_http *h, const char *path, const char *content_t
       json_error_t error;
       *out = answer.data ? json_loadb(answer.data, answer.len, 0, &error) : NULL;
       if (!*out)
-        code = visor_error_set(err, VISOR_ERR_INTERNAL,
-                               "ML service %s: %s: the answer is not JSON", h->url, path);
+        code = visor_error_set(err, VISOR_ERR_INTERNAL, "ML service %s: %s: the answer is not JSON",
+                               h->url, path);
     }
   }
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, NULL);
@@ -185,8 +191,10 @@ static visor_code call(visor_ml_http *h, const char *path, const char *content_t
   free(answer.data);
   free(url);
   /* A handle whose connection failed is not worth keeping. */
-  if (rc != CURLE_OK) curl_easy_cleanup(curl);
-  else give_handle(h, curl);
+  if (rc != CURLE_OK)
+    curl_easy_cleanup(curl);
+  else
+    give_handle(h, curl);
   return code;
 }
 
@@ -206,8 +214,8 @@ static visor_code http_analyze(visor_ml *ml, const void *image, size_t len,
     sep = '&';
   }
   if (options && options->max_regions) {
-    n += (size_t)snprintf(path + n, sizeof path - n, "%cmax_regions=%zu", sep,
-                          options->max_regions);
+    n +=
+        (size_t)snprintf(path + n, sizeof path - n, "%cmax_regions=%zu", sep, options->max_regions);
     sep = '&';
   }
   if (options && options->skip_embeddings)
@@ -229,8 +237,8 @@ static char *boxes_path(const visor_region *regions, size_t count) {
   size_t n = (size_t)snprintf(path, size, "/v1/embed?boxes=");
   for (size_t i = 0; i < count; i++) {
     const visor_box *b = &regions[i].box;
-    n += (size_t)snprintf(path + n, size - n, "%s%.9g,%.9g,%.9g,%.9g", i ? "%3B" : "",
-                          (double)b->x, (double)b->y, (double)b->w, (double)b->h);
+    n += (size_t)snprintf(path + n, size - n, "%s%.9g,%.9g,%.9g,%.9g", i ? "%3B" : "", (double)b->x,
+                          (double)b->y, (double)b->w, (double)b->h);
   }
   return path;
 }
@@ -256,11 +264,10 @@ static visor_code http_embed_boxes(visor_ml *ml, const void *image, size_t len,
     json_t *boxes = json_array(), *body = NULL;
     for (size_t i = 0; boxes && i < count; i++) {
       const visor_box *b = &regions[i].box;
-      json_array_append_new(boxes, json_pack("[f, f, f, f]", (double)b->x, (double)b->y,
-                                             (double)b->w, (double)b->h));
+      json_array_append_new(
+          boxes, json_pack("[f, f, f, f]", (double)b->x, (double)b->y, (double)b->w, (double)b->h));
     }
-    if (data && boxes)
-      body = json_pack("{s:s, s:O}", "image_base64", data, "boxes", boxes);
+    if (data && boxes) body = json_pack("{s:s, s:O}", "image_base64", data, "boxes", boxes);
     json_decref(boxes);
     free(data);
     char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
@@ -355,8 +362,10 @@ static visor_code parse_url_options(visor_ml_http *h, const char *query, visor_e
                              "ML service URL %s: option \"%s\" is not name=milliseconds", h->url,
                              item);
     *eq = '\0';
-    if (strcmp(item, "timeout_ms") == 0) h->timeout_ms = value;
-    else if (strcmp(item, "connect_timeout_ms") == 0) h->connect_timeout_ms = value;
+    if (strcmp(item, "timeout_ms") == 0)
+      h->timeout_ms = value;
+    else if (strcmp(item, "connect_timeout_ms") == 0)
+      h->connect_timeout_ms = value;
     else
       return visor_error_set(err, VISOR_ERR_INVALID,
                              "ML service URL %s: unknown option \"%s\" (timeout_ms, "
@@ -376,9 +385,8 @@ visor_ml *visor_ml_http_open(const visor_ml_config *config, visor_error *err) {
   }
   const char *url = config->url;
   size_t scheme = strncmp(url, "https://", 8) == 0 ? 8 : 7;
-  if (strlen(url) >= sizeof ((visor_ml_http *)0)->url || strlen(url) <= scheme) {
-    visor_error_set(err, VISOR_ERR_INVALID, "ML service URL \"%.600s\" is empty or too long",
-                    url);
+  if (strlen(url) >= sizeof((visor_ml_http *)0)->url || strlen(url) <= scheme) {
+    visor_error_set(err, VISOR_ERR_INVALID, "ML service URL \"%.600s\" is empty or too long", url);
     return NULL;
   }
   visor_ml_http *h = calloc(1, sizeof *h);

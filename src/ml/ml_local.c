@@ -33,8 +33,7 @@ static void model_info(const visor_model_spec *spec, size_t dim, visor_model_inf
  * pixels; embeddings are malloc'd per region. */
 static visor_code label_and_embed(visor_ml_local *local, const visor_rgb_image *image,
                                   const visor_box *boxes, size_t count, visor_region *regions,
-                                  unsigned skip, const visor_ml_runner *runner,
-                                  visor_error *err) {
+                                  unsigned skip, const visor_ml_runner *runner, visor_error *err) {
   size_t dim = visor_embedder_dim(local->embedder_session, local->embedder);
   int skip_embeddings = (skip & VISOR_ML_SKIP_EMBEDDINGS) != 0;
   const visor_model_spec *classifier = skip & VISOR_ML_SKIP_LABELS ? NULL : local->classifier;
@@ -54,9 +53,9 @@ static visor_code label_and_embed(visor_ml_local *local, const visor_rgb_image *
   if (!code && shared) {
     size_t k = classifier->top_k;
     for (size_t i = 0; i < count; i++)
-      regions[i].label_count = visor_labeller_top_k(logits + i * classes, classes,
-                                                    classifier->softmax, classifier->labels, k,
-                                                    regions[i].labels);
+      regions[i].label_count =
+          visor_labeller_top_k(logits + i * classes, classes, classifier->softmax,
+                               classifier->labels, k, regions[i].labels);
   } else if (!code && classifier) {
     code = visor_labeller_label_with(local->classifier_session, classifier, image, boxes, count,
                                      regions, runner, err);
@@ -147,7 +146,9 @@ visor_code visor_ml_local_analyze(visor_ml *ml, const void *data, size_t len,
   out->width = info.width;
   out->height = info.height;
   snprintf(out->format, sizeof out->format, "%s", info.format);
-  out->dim = skip & VISOR_ML_SKIP_EMBEDDINGS ? 0 : visor_embedder_dim(local->embedder_session, local->embedder);
+  out->dim = skip & VISOR_ML_SKIP_EMBEDDINGS
+                 ? 0
+                 : visor_embedder_dim(local->embedder_session, local->embedder);
   model_info(local->embedder, visor_embedder_dim(local->embedder_session, local->embedder),
              &out->embedder);
   model_info(local->detector, 0, &out->detector);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "core/metrics.h"
 #include "ml/batcher.h"
@@ -61,11 +62,17 @@ visor_ml_service *visor_ml_service_new(visor_ml *local, const visor_ml_service_c
     size_t n = visor_ml_local_crop_sessions(local, sessions, 2);
     visor_model_info embedder;
     visor_ml_local_models(local, &embedder, NULL, NULL);
+    int runners = service->config.runners;
+    if (runners <= 0) {
+      long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+      runners = cpus < 1                           ? 1
+                : cpus > VISOR_BATCHER_MAX_RUNNERS ? VISOR_BATCHER_MAX_RUNNERS
+                                                   : (int)cpus;
+    }
     for (size_t i = 0; i < n; i++) {
       service->batchers[i] = visor_batcher_new(
-          sessions[i].session, sessions[i].names, sessions[i].name_count,
-          service->config.max_batch, service->config.batch_wait_ms,
-          i == 0 ? embedder.name : "labeller", err);
+          sessions[i].session, sessions[i].names, sessions[i].name_count, service->config.max_batch,
+          service->config.batch_wait_ms, runners, i == 0 ? embedder.name : "labeller", err);
       if (!service->batchers[i]) {
         visor_ml_service_free(service);
         return NULL;
@@ -120,17 +127,21 @@ static const char *image_body(visor_http_request *req, visor_http_response *res,
   }
   const char *body = visor_http_body(req, len);
   if (*len == 0) {
-    visor_http_respond_error(res, 400, "invalid_argument", "the request body is empty; send "
-                                                           "the image bytes");
+    visor_http_respond_error(res, 400, "invalid_argument",
+                             "the request body is empty; send "
+                             "the image bytes");
     return NULL;
   }
   return body;
 }
 
 static int parse_flag(const char *text, int *out) {
-  if (!strcmp(text, "1") || !strcasecmp(text, "true") || !strcasecmp(text, "yes")) *out = 1;
-  else if (!strcmp(text, "0") || !strcasecmp(text, "false") || !strcasecmp(text, "no")) *out = 0;
-  else return -1;
+  if (!strcmp(text, "1") || !strcasecmp(text, "true") || !strcasecmp(text, "yes"))
+    *out = 1;
+  else if (!strcmp(text, "0") || !strcasecmp(text, "false") || !strcasecmp(text, "no"))
+    *out = 0;
+  else
+    return -1;
   return 0;
 }
 
@@ -191,8 +202,10 @@ static visor_code parse_boxes_query(const char *text, visor_box *boxes, size_t *
                              json_array_size(json), MAX_BOXES);
     for (size_t i = 0; !code && i < json_array_size(json); i++) {
       code = visor_wire_parse_box(json_array_get(json, i), &boxes[i], err);
-      if (code) visor_error_wrap(err, "box %zu", i);
-      else *count = i + 1;
+      if (code)
+        visor_error_wrap(err, "box %zu", i);
+      else
+        *count = i + 1;
     }
     json_decref(json);
     return code;
@@ -200,8 +213,7 @@ static visor_code parse_boxes_query(const char *text, visor_box *boxes, size_t *
   const char *at = text;
   while (*at) {
     if (*count == MAX_BOXES)
-      return visor_error_set(err, VISOR_ERR_INVALID, "more than %d boxes per request",
-                             MAX_BOXES);
+      return visor_error_set(err, VISOR_ERR_INVALID, "more than %d boxes per request", MAX_BOXES);
     float v[4];
     for (int i = 0; i < 4; i++) {
       char *end;
@@ -209,8 +221,7 @@ static visor_code parse_boxes_query(const char *text, visor_box *boxes, size_t *
       double d = strtod(at, &end);
       if (end == at || errno || !isfinite(d))
         return visor_error_set(err, VISOR_ERR_INVALID,
-                               "boxes: box %zu is not x,y,w,h numbers (at \"%.32s\")", *count,
-                               at);
+                               "boxes: box %zu is not x,y,w,h numbers (at \"%.32s\")", *count, at);
       v[i] = (float)d;
       at = end;
       if (i < 3) {
@@ -221,7 +232,8 @@ static visor_code parse_boxes_query(const char *text, visor_box *boxes, size_t *
       }
     }
     boxes[(*count)++] = (visor_box){v[0], v[1], v[2], v[3]};
-    if (*at == ';' || *at == '|') at++;
+    if (*at == ';' || *at == '|')
+      at++;
     else if (*at)
       return visor_error_set(err, VISOR_ERR_INVALID,
                              "boxes: expected ';' between boxes (at \"%.32s\")", at);
@@ -233,9 +245,8 @@ static visor_code parse_boxes_query(const char *text, visor_box *boxes, size_t *
 /* The image and boxes of /v1/embed and /v1/label: the image as the body with
  * ?boxes=x,y,w,h;..., or a JSON body {"image_base64": "...", "boxes": [{x,y,w,h}, ...]}.
  * *owned is set when the image was decoded from base64 (caller frees). */
-static int image_and_boxes(visor_http_request *req, visor_http_response *res,
-                           const char **image, size_t *len, void **owned, visor_box *boxes,
-                           size_t *count) {
+static int image_and_boxes(visor_http_request *req, visor_http_response *res, const char **image,
+                           size_t *len, void **owned, visor_box *boxes, size_t *count) {
   visor_error err = {0};
   *owned = NULL;
   if (is_json_type(visor_http_header(req, "Content-Type"))) {
@@ -248,8 +259,7 @@ static int image_and_boxes(visor_http_request *req, visor_http_response *res,
                                "the JSON body needs \"image_base64\": the image as base64");
       return -1;
     }
-    if (!json_is_array(list) || json_array_size(list) == 0 ||
-        json_array_size(list) > MAX_BOXES) {
+    if (!json_is_array(list) || json_array_size(list) == 0 || json_array_size(list) > MAX_BOXES) {
       visor_http_respond_error(res, 400, "invalid_argument",
                                "the JSON body needs \"boxes\": an array of 1 to %d boxes "
                                "{\"x\",\"y\",\"w\",\"h\"}",
@@ -262,8 +272,7 @@ static int image_and_boxes(visor_http_request *req, visor_http_response *res,
         return -1;
       }
     *count = json_array_size(list);
-    if (visor_base64_decode(json_string_value(data), json_string_length(data), owned, len,
-                            &err)) {
+    if (visor_base64_decode(json_string_value(data), json_string_length(data), owned, len, &err)) {
       visor_http_respond_error(res, 400, "invalid_argument", "image_base64: %s", err.message);
       return -1;
     }
@@ -294,8 +303,10 @@ static int image_and_boxes(visor_http_request *req, visor_http_response *res,
 /* ---- routes ------------------------------------------------------------------------- */
 
 static void respond_json_or_nomem(visor_http_response *res, json_t *json) {
-  if (!json) visor_http_respond_error(res, 500, "out_of_memory", "cannot build the answer");
-  else visor_http_respond_json(res, 200, json);
+  if (!json)
+    visor_http_respond_error(res, 500, "out_of_memory", "cannot build the answer");
+  else
+    visor_http_respond_json(res, 200, json);
 }
 
 static void analyze_common(visor_http_request *req, visor_http_response *res,
@@ -368,7 +379,8 @@ static void boxes_common(visor_http_request *req, visor_http_response *res,
   json_t *json = NULL;
   if (list) {
     json = json_pack("{s:I, s:o}", "dim", (json_int_t)dim, "regions", list);
-    if (json && !label_only) json_object_set_new(json, "embedder", visor_wire_model_info(&embedder));
+    if (json && !label_only)
+      json_object_set_new(json, "embedder", visor_wire_model_info(&embedder));
     if (json) json_object_set_new(json, "labeller", visor_wire_model_info(&labeller));
   }
   respond_json_or_nomem(res, json);
@@ -405,21 +417,20 @@ static void models_route(visor_http_request *req, visor_http_response *res, void
   json_t *models = json_array();
   for (size_t i = 0; i < manifest->model_count; i++) {
     const visor_model_spec *spec = &manifest->models[i];
-    json_t *model = json_pack("{s:s, s:s, s:o, s:{s:i, s:i}, s:I}", "name", spec->name,
-                              "version", spec->version, "tasks", task_names(spec->tasks), "input",
-                              "width", spec->input.width, "height", spec->input.height, "labels",
+    json_t *model = json_pack("{s:s, s:s, s:o, s:{s:i, s:i}, s:I}", "name", spec->name, "version",
+                              spec->version, "tasks", task_names(spec->tasks), "input", "width",
+                              spec->input.width, "height", spec->input.height, "labels",
                               (json_int_t)spec->label_count);
     if (model && (spec->tasks & VISOR_TASK_EMBEDDER) && strcmp(spec->name, embedder.name) == 0)
       json_object_set_new(model, "dim", json_integer((json_int_t)embedder.dim));
     json_array_append_new(models, model);
   }
   size_t batch = service->batcher_count ? service->config.max_batch : 1;
-  json_t *json = json_pack("{s:o, s:o, s:o, s:o, s:{s:b, s:I, s:i}}", "models", models,
-                           "embedder", visor_wire_model_info(&embedder), "detector",
-                           visor_wire_model_info(&detector), "labeller",
-                           visor_wire_model_info(&labeller), "batching", "enabled",
-                           service->batcher_count > 0, "max_batch", (json_int_t)batch,
-                           "max_wait_ms", service->config.batch_wait_ms);
+  json_t *json = json_pack(
+      "{s:o, s:o, s:o, s:o, s:{s:b, s:I, s:i}}", "models", models, "embedder",
+      visor_wire_model_info(&embedder), "detector", visor_wire_model_info(&detector), "labeller",
+      visor_wire_model_info(&labeller), "batching", "enabled", service->batcher_count > 0,
+      "max_batch", (json_int_t)batch, "max_wait_ms", service->config.batch_wait_ms);
   respond_json_or_nomem(res, json);
 }
 
@@ -434,8 +445,8 @@ static void readyz_route(visor_http_request *req, visor_http_response *res, void
   visor_model_info embedder;
   visor_ml_local_models(service->local, &embedder, NULL, NULL);
   /* The models are loaded before the server starts: up means ready. */
-  visor_http_respond_json(res, 200, json_pack("{s:s, s:s}", "status", "ready", "embedder",
-                                              embedder.name));
+  visor_http_respond_json(res, 200,
+                          json_pack("{s:s, s:s}", "status", "ready", "embedder", embedder.name));
 }
 
 static void metrics_route(visor_http_request *req, visor_http_response *res, void *ctx) {

@@ -17,6 +17,7 @@ typedef struct visor_ml_service_config {
                         each request runs its own inference */
   int batch_wait_ms; /* longest wait for a batch to fill (config ml_batch_wait_ms) */
   size_t max_body;   /* largest image body in bytes (0 = 25 MiB) */
+  int runners;       /* threads running batches side by side (0 = one per online CPU, 1..16) */
 } visor_ml_service_config;
 
 typedef struct visor_ml_service visor_ml_service;

@@ -20,9 +20,8 @@ typedef struct visor_ml_runner {
 /* runner->run, or visor_onnx_session_run when runner is NULL. */
 static inline visor_code visor_ml_runner_run(const visor_ml_runner *runner,
                                              visor_onnx_session *session, const float *input,
-                                             size_t batch, const char *const *names,
-                                             size_t count, float *const *outputs,
-                                             visor_error *err) {
+                                             size_t batch, const char *const *names, size_t count,
+                                             float *const *outputs, visor_error *err) {
   if (runner && runner->run)
     return runner->run(runner->ctx, session, input, batch, names, count, outputs, err);
   return visor_onnx_session_run(session, input, batch, names, count, outputs, err);

@@ -117,9 +117,9 @@ json_t *visor_wire_region(const visor_region *region, size_t dim, unsigned parts
   }
   if ((parts & VISOR_WIRE_EMBEDDING) && region->embedding && dim) {
     uint8_t *bytes = malloc(dim * 4);
-    char *text = bytes ? (floats_to_le(region->embedding, dim, bytes),
-                          visor_base64_encode(bytes, dim * 4))
-                       : NULL;
+    char *text =
+        bytes ? (floats_to_le(region->embedding, dim, bytes), visor_base64_encode(bytes, dim * 4))
+              : NULL;
     free(bytes);
     if (!text) {
       json_decref(json);
@@ -165,8 +165,8 @@ visor_code visor_wire_parse_model_info(const json_t *json, visor_model_info *out
   if (!json_is_object(json))
     return visor_error_set(err, VISOR_ERR_INVALID, "a model description is not an object");
   visor_code code;
-  if ((code = copy_string(json_object_get(json, "name"), "model name", out->name,
-                          sizeof out->name, err)) ||
+  if ((code = copy_string(json_object_get(json, "name"), "model name", out->name, sizeof out->name,
+                          err)) ||
       (code = copy_string(json_object_get(json, "version"), "model version", out->version,
                           sizeof out->version, err)))
     return code;
@@ -214,7 +214,8 @@ static visor_code parse_label(const json_t *json, visor_label *out, visor_error 
 
 visor_code visor_wire_parse_region(const json_t *json, size_t dim, visor_region *out,
                                    visor_error *err) {
-  if (!json_is_object(json)) return visor_error_set(err, VISOR_ERR_INVALID, "a region is not an object");
+  if (!json_is_object(json))
+    return visor_error_set(err, VISOR_ERR_INVALID, "a region is not an object");
   visor_code code = visor_wire_parse_box(json_object_get(json, "box"), &out->box, err);
   if (code) return code;
   out->whole_image = json_is_true(json_object_get(json, "whole_image"));
@@ -272,17 +273,17 @@ visor_code visor_wire_parse_analysis(const json_t *json, visor_analysis *out, vi
   visor_code code;
   if ((code = copy_string(json_object_get(json, "format"), "format", out->format,
                           sizeof out->format, err)) ||
-      (code = visor_wire_parse_model_info(json_object_get(json, "embedder"), &out->embedder,
-                                          err)) ||
-      (code = visor_wire_parse_model_info(json_object_get(json, "detector"), &out->detector,
-                                          err)) ||
-      (code = visor_wire_parse_model_info(json_object_get(json, "labeller"), &out->labeller,
-                                          err)))
+      (code =
+           visor_wire_parse_model_info(json_object_get(json, "embedder"), &out->embedder, err)) ||
+      (code =
+           visor_wire_parse_model_info(json_object_get(json, "detector"), &out->detector, err)) ||
+      (code = visor_wire_parse_model_info(json_object_get(json, "labeller"), &out->labeller, err)))
     return code;
   size_t count = json_array_size(regions);
   if (count) {
     out->regions = calloc(count, sizeof *out->regions);
-    if (!out->regions) return visor_error_set(err, VISOR_ERR_NOMEM, "no memory for %zu regions", count);
+    if (!out->regions)
+      return visor_error_set(err, VISOR_ERR_NOMEM, "no memory for %zu regions", count);
   }
   for (size_t i = 0; i < count; i++) {
     code = visor_wire_parse_region(json_array_get(regions, i), out->dim, &out->regions[i], err);

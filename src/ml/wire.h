@@ -26,8 +26,7 @@ json_t *visor_wire_region(const visor_region *region, size_t dim, unsigned parts
 /* {width, height, format, dim, embedder, detector, labeller, regions} */
 json_t *visor_wire_analysis(const visor_analysis *analysis, unsigned parts);
 
-visor_code visor_wire_parse_model_info(const json_t *json, visor_model_info *out,
-                                       visor_error *err);
+visor_code visor_wire_parse_model_info(const json_t *json, visor_model_info *out, visor_error *err);
 /* Fills out from a region object (box, and whatever else it holds); an embedding must be
  * dim floats and is malloc'd into out->embedding. */
 visor_code visor_wire_parse_region(const json_t *json, size_t dim, visor_region *out,

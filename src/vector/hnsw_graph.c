@@ -290,9 +290,11 @@ static int search_level(const hnsw_graph *g, scratch *s, const float *q, uint32_
   const size_t dim = g->dim;
   const visor_distance_fn dist = g->dist;
 
+  /* Without tombstones or a filter every node qualifies: skip the per-node checks. */
+  const int check = f != NULL || g->deleted_count > 0;
   tags[entry] = epoch;
   float bound = INFINITY;
-  if (node_ok(g, entry, f)) {
+  if (!check || node_ok(g, entry, f)) {
     heap_push(res, entry_dist, entry);
     bound = entry_dist;
   }
@@ -323,7 +325,7 @@ static int search_level(const hnsw_graph *g, scratch *s, const float *q, uint32_
       float d = dist(q, vec_of(g, nb), dim);
       if (res->size < ef || d < bound) {
         heap_push(cand, -d, nb);
-        if (node_ok(g, nb, f)) {
+        if (!check || node_ok(g, nb, f)) {
           heap_push(res, d, nb);
           if (res->size > ef) heap_pop(res);
           bound = res->items[0].distance;

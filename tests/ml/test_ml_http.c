@@ -26,7 +26,7 @@
 
 #define CLIENTS 8
 
-static visor_ml *local;      /* in-process backend (also what the services run) */
+static visor_ml *local; /* in-process backend (also what the services run) */
 static visor_ml_service *batched, *unbatched;
 static visor_http_server *batched_server, *unbatched_server;
 static visor_ml *client;     /* → batched service */
@@ -88,7 +88,8 @@ static int setup(void **state) {
     return -1;
   visor_ml_config remote = {.url = batched_url};
   visor_ml_config remote_off = {.url = unbatched_url};
-  if (!(client = visor_ml_open(&remote, &err)) || !(client_off = visor_ml_open(&remote_off, &err))) {
+  if (!(client = visor_ml_open(&remote, &err)) ||
+      !(client_off = visor_ml_open(&remote_off, &err))) {
     fprintf(stderr, "visor_ml_open(%s): %s\n", batched_url, err.message);
     return -1;
   }
@@ -323,7 +324,8 @@ static void test_concurrent_clients_batched(void **state) {
     pthread_join(threads[c], NULL);
   visor_ml_service_get_stats(batched, &after);
   for (int c = 0; c < CLIENTS; c++)
-    if (jobs[c].failures) fail_msg("client %d: %d failures: %s", c, jobs[c].failures, jobs[c].message);
+    if (jobs[c].failures)
+      fail_msg("client %d: %d failures: %s", c, jobs[c].failures, jobs[c].message);
   size_t crops = 0;
   for (size_t p = 0; p < PHOTO_COUNT; p++) {
     crops += expected[p].region_count;
@@ -367,9 +369,9 @@ static void test_bad_input_http(void **state) {
                 "unsupported_media_type");
   expect_status(test_request("POST", "/v1/analyze", bytes, "not an image at all", 19), 415,
                 "unsupported_media_type");
-  expect_status(test_request("POST", "/v1/analyze", "image/png", (const char *)huge_png,
-                             sizeof huge_png),
-                413, "too_large");
+  expect_status(
+      test_request("POST", "/v1/analyze", "image/png", (const char *)huge_png, sizeof huge_png),
+      413, "too_large");
   expect_status(test_request("POST", "/v1/analyze?min_score=2", jpeg, data, len), 400,
                 "invalid_argument");
   expect_status(test_request("POST", "/v1/analyze?max_regions=0", jpeg, data, len), 400,
@@ -386,10 +388,11 @@ static void test_bad_input_http(void **state) {
   expect_status(test_request("POST", "/v1/embed?boxes=99999,2,10,5", jpeg, data, len), 400,
                 "invalid_argument");
   expect_status(test_post_json("/v1/embed", "{\"boxes\":[[0,0,5,5]]}"), 400, "invalid_argument");
-  expect_status(test_post_json("/v1/label", "{\"image_base64\":\"!!\",\"boxes\":[[0,0,5,5]]}"),
-                400, "invalid_argument");
-  expect_status(test_post_json("/v1/embed", "{\"image_base64\":\"aGVsbG8=\",\"boxes\":[[0,0,5,5]]}"),
-                415, "unsupported_media_type");
+  expect_status(test_post_json("/v1/label", "{\"image_base64\":\"!!\",\"boxes\":[[0,0,5,5]]}"), 400,
+                "invalid_argument");
+  expect_status(
+      test_post_json("/v1/embed", "{\"image_base64\":\"aGVsbG8=\",\"boxes\":[[0,0,5,5]]}"), 415,
+      "unsupported_media_type");
   expect_status(test_get("/v1/analyze"), 405, NULL);
   expect_status(test_get("/v1/nothing"), 404, NULL);
 
@@ -456,8 +459,8 @@ static void test_detect_label_models_health(void **state) {
   res = test_get("/v1/models");
   assert_int_equal(res.status, 200);
   assert_int_equal(json_array_size(json_object_get(res.json, "models")), 2);
-  assert_int_equal(json_integer_value(json_object_get(json_object_get(res.json, "embedder"), "dim")),
-                   1280);
+  assert_int_equal(
+      json_integer_value(json_object_get(json_object_get(res.json, "embedder"), "dim")), 1280);
   assert_true(json_is_true(json_object_get(json_object_get(res.json, "batching"), "enabled")));
   test_response_free(&res);
   expect_status(test_get("/healthz"), 200, NULL);
