@@ -21,7 +21,8 @@ void visor_app_collection_name(const char *model, char *out, size_t size) {
   size_t i = 0;
   for (; model[i] && i + 1 < size; i++) {
     char c = model[i];
-    int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+    int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+             c == '.' || c == '_' || c == '-';
     out[i] = ok ? c : '_';
   }
   out[i] = '\0';
@@ -40,7 +41,8 @@ static visor_code open_ml_and_vectors(visor_app *app, const visor_config *config
   if (!app->ml) return visor_error_wrap(err, "ML backend %s", config->ml_url);
   code = app->ml->ops->embedder_info(app->ml, &app->embedder, err);
   if (code != VISOR_OK) return code;
-  snprintf(app->embedder_model, sizeof app->embedder_model, "%s@%s", app->embedder.name, app->embedder.version);
+  snprintf(app->embedder_model, sizeof app->embedder_model, "%s@%s", app->embedder.name,
+           app->embedder.version);
   if (!(parts & VISOR_APP_VECTORS)) return VISOR_OK;
   char collection[160];
   visor_app_collection_name(app->embedder_model, collection, sizeof collection);
@@ -66,16 +68,18 @@ visor_code visor_app_open(visor_app *app, const visor_config *config, unsigned p
   int64_t version = 0;
   if ((code = visor_schema_version(app->db, &version, err)) != VISOR_OK) goto fail;
   if (version < visor_latest_schema_version()) {
-    code = visor_error_set(err, VISOR_ERR_UNAVAILABLE,
-                           "the metadata store is at schema version %lld, Visor needs %lld: run `visor migrate`",
-                           (long long)version, (long long)visor_latest_schema_version());
+    code = visor_error_set(
+        err, VISOR_ERR_UNAVAILABLE,
+        "the metadata store is at schema version %lld, Visor needs %lld: run `visor migrate`",
+        (long long)version, (long long)visor_latest_schema_version());
     goto fail;
   }
   app->blobs = visor_blob_open(config->blob_url, err);
   if (!app->blobs) goto fail;
   app->queue = visor_queue_open(config->queue_url, app->db, err);
   if (!app->queue) goto fail;
-  if ((parts & (VISOR_APP_ML | VISOR_APP_VECTORS)) && open_ml_and_vectors(app, config, parts, err) != VISOR_OK)
+  if ((parts & (VISOR_APP_ML | VISOR_APP_VECTORS)) &&
+      open_ml_and_vectors(app, config, parts, err) != VISOR_OK)
     goto fail;
   return VISOR_OK;
 fail:
@@ -102,7 +106,8 @@ visor_code visor_app_queue_job(visor_app *app, visor_db_conn *conn, const char *
                                const char *subject_id, const char *payload, char *job_id,
                                visor_error *err) {
   visor_uuid_new(job_id);
-  visor_code code = visor_job_insert(conn, job_id, kind, subject_id, payload, app->job_attempts, err);
+  visor_code code =
+      visor_job_insert(conn, job_id, kind, subject_id, payload, app->job_attempts, err);
   if (code == VISOR_OK) code = app->queue->ops->enqueue(app->queue, conn, job_id, kind, 0, err);
   return code;
 }

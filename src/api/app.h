@@ -26,7 +26,7 @@ typedef struct visor_app {
   visor_db *db;
   visor_blob_store *blobs;
   visor_queue *queue;
-  visor_worker_pool *workers; /* NULL when this process runs no workers */
+  visor_worker_pool *workers;  /* NULL when this process runs no workers */
   visor_ml *ml;                /* with VISOR_APP_ML */
   visor_model_info embedder;   /* the ML backend's embedder */
   char embedder_model[260];    /* "name@version", recorded with every vector */

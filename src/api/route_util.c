@@ -11,7 +11,8 @@
 const char *visor_route_id(visor_http_request *req, visor_http_response *res, const char *name) {
   const char *id = visor_http_param(req, name);
   if (!visor_uuid_valid(id)) {
-    visor_http_respond_error(res, 400, "invalid_argument", "%s '%.64s' is not a valid UUID", name, id ? id : "");
+    visor_http_respond_error(res, 400, "invalid_argument", "%s '%.64s' is not a valid UUID", name,
+                             id ? id : "");
     return NULL;
   }
   return id;
@@ -26,16 +27,17 @@ int visor_route_int_query(visor_http_request *req, visor_http_response *res, con
   errno = 0;
   long long parsed = strtoll(text, &end, 10);
   if (!*text || errno || *end || parsed < min || parsed > max) {
-    visor_http_respond_error(res, 400, "invalid_argument", "query parameter '%s' must be an integer from %lld to %lld",
-                             name, (long long)min, (long long)max);
+    visor_http_respond_error(res, 400, "invalid_argument",
+                             "query parameter '%s' must be an integer from %lld to %lld", name,
+                             (long long)min, (long long)max);
     return 0;
   }
   *value = parsed;
   return 1;
 }
 
-int visor_route_paging(visor_http_request *req, visor_http_response *res, int64_t def,
-                       int64_t max, int64_t *limit, int64_t *offset) {
+int visor_route_paging(visor_http_request *req, visor_http_response *res, int64_t def, int64_t max,
+                       int64_t *limit, int64_t *offset) {
   return visor_route_int_query(req, res, "limit", def, 1, max, limit) &&
          visor_route_int_query(req, res, "offset", 0, 0, INT64_MAX / 2, offset);
 }
@@ -52,6 +54,12 @@ visor_db_conn *visor_route_conn(visor_app *app, visor_http_response *res) {
   return conn;
 }
 
+visor_db_conn *visor_route_id_conn(visor_app *app, visor_http_request *req,
+                                   visor_http_response *res, const char **id) {
+  *id = visor_route_id(req, res, "id");
+  return *id ? visor_route_conn(app, res) : NULL;
+}
+
 json_t *visor_route_page(json_t *items, int64_t total, int64_t limit, int64_t offset) {
   return json_pack("{s:o, s:I, s:I, s:I}", "items", items, "total", (json_int_t)total, "limit",
                    (json_int_t)limit, "offset", (json_int_t)offset);
@@ -60,20 +68,23 @@ json_t *visor_route_page(json_t *items, int64_t total, int64_t limit, int64_t of
 int visor_route_admin(visor_app *app, visor_http_request *req, visor_http_response *res) {
   const char *token = app->config->admin_token;
   if (!token || !*token) {
-    visor_http_respond_error(res, 503, "admin_disabled", "admin routes are off: set VISOR_ADMIN_TOKEN");
+    visor_http_respond_error(res, 503, "admin_disabled",
+                             "admin routes are off: set VISOR_ADMIN_TOKEN");
     return 0;
   }
   const char *header = visor_http_header(req, "Authorization");
   if (!header || strncmp(header, "Bearer ", 7) != 0) {
     visor_http_set_header(res, "WWW-Authenticate", "Bearer");
-    visor_http_respond_error(res, 401, "unauthorized", "admin routes need 'Authorization: Bearer <admin token>'");
+    visor_http_respond_error(res, 401, "unauthorized",
+                             "admin routes need 'Authorization: Bearer <admin token>'");
     return 0;
   }
   /* Compare in constant time. */
   const char *given = header + 7;
   size_t expected_len = strlen(token), given_len = strlen(given);
   unsigned char diff = (unsigned char)(expected_len != given_len);
-  for (size_t i = 0; i < expected_len; i++) diff |= (unsigned char)(token[i] ^ given[i < given_len ? i : 0]);
+  for (size_t i = 0; i < expected_len; i++)
+    diff |= (unsigned char)(token[i] ^ given[i < given_len ? i : 0]);
   if (diff) {
     visor_http_respond_error(res, 403, "forbidden", "the admin token is wrong");
     return 0;

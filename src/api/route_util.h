@@ -12,12 +12,15 @@
 /* The path parameter name as a UUID, or responds 400 and returns NULL. */
 const char *visor_route_id(visor_http_request *req, visor_http_response *res, const char *name);
 /* limit (1..max, default def) and offset (>= 0) from the query; responds 400 on bad ones. */
-int visor_route_paging(visor_http_request *req, visor_http_response *res, int64_t def,
-                       int64_t max, int64_t *limit, int64_t *offset);
+int visor_route_paging(visor_http_request *req, visor_http_response *res, int64_t def, int64_t max,
+                       int64_t *limit, int64_t *offset);
 /* An integer query parameter in [min, max] (def when absent); responds 400 when bad. */
 int visor_route_int_query(visor_http_request *req, visor_http_response *res, const char *name,
                           int64_t def, int64_t min, int64_t max, int64_t *value);
 visor_db_conn *visor_route_conn(visor_app *app, visor_http_response *res);
+/* Both of the above: the path's {id} as a UUID into *id, and a connection. */
+visor_db_conn *visor_route_id_conn(visor_app *app, visor_http_request *req,
+                                   visor_http_response *res, const char **id);
 void visor_route_fail(visor_http_response *res, const visor_error *err);
 /* {"items": items, "total": n, "limit": l, "offset": o} (takes items). */
 json_t *visor_route_page(json_t *items, int64_t total, int64_t limit, int64_t offset);

@@ -13,7 +13,8 @@ visor_code visor_api_image_details(visor_app *app, visor_db_conn *conn, json_t *
                                    visor_error *err) {
   (void)app;
   json_t *regions = NULL;
-  visor_code listed = visor_region_list(conn, json_string_value(json_object_get(image, "id")), &regions, err);
+  visor_code listed =
+      visor_region_list(conn, json_string_value(json_object_get(image, "id")), &regions, err);
   if (listed != VISOR_OK) return listed;
   json_object_set_new(image, "regions", regions);
   const char *job_id = json_string_value(json_object_get(image, "job_id"));
@@ -21,9 +22,10 @@ visor_code visor_api_image_details(visor_app *app, visor_db_conn *conn, json_t *
     json_t *job = NULL;
     visor_code code = visor_job_get(conn, job_id, &job, err);
     if (code == VISOR_OK) {
-      json_t *summary = json_pack("{s:O, s:O, s:O, s:O, s:O}", "id", json_object_get(job, "id"), "status",
-                                  json_object_get(job, "status"), "progress", json_object_get(job, "progress"),
-                                  "attempts", json_object_get(job, "attempts"), "error", json_object_get(job, "error"));
+      json_t *summary = json_pack(
+          "{s:O, s:O, s:O, s:O, s:O}", "id", json_object_get(job, "id"), "status",
+          json_object_get(job, "status"), "progress", json_object_get(job, "progress"), "attempts",
+          json_object_get(job, "attempts"), "error", json_object_get(job, "error"));
       json_object_set_new(image, "job", summary);
       json_decref(job);
     } else if (code != VISOR_ERR_NOT_FOUND) {
@@ -72,17 +74,20 @@ void visor_api_send_object(visor_app *app, visor_http_response *res, const char 
 static const char *format_content_type(const char *format) {
   static const struct {
     const char *format, *type;
-  } types[] = {{"jpeg", "image/jpeg"}, {"png", "image/png"}, {"webp", "image/webp"},
-               {"gif", "image/gif"},   {"tiff", "image/tiff"}};
+  } types[] = {{"jpeg", "image/jpeg"},
+               {"png", "image/png"},
+               {"webp", "image/webp"},
+               {"gif", "image/gif"},
+               {"tiff", "image/tiff"}};
   for (size_t i = 0; format && i < sizeof types / sizeof types[0]; i++)
     if (strcmp(types[i].format, format) == 0) return types[i].type;
   return "application/octet-stream";
 }
 
-static json_t *load_image(visor_app *app, visor_http_request *req, visor_http_response *res, int details) {
-  const char *id = visor_route_id(req, res, "id");
-  if (!id) return NULL;
-  visor_db_conn *conn = visor_route_conn(app, res);
+static json_t *load_image(visor_app *app, visor_http_request *req, visor_http_response *res,
+                          int details) {
+  const char *id = NULL;
+  visor_db_conn *conn = visor_route_id_conn(app, req, res, &id);
   if (!conn) return NULL;
   visor_error err = {0};
   json_t *image = NULL;
@@ -112,9 +117,8 @@ static void get_image_content(visor_http_request *req, visor_http_response *res,
 
 static void delete_image(visor_http_request *req, visor_http_response *res, void *ctx) {
   visor_app *app = ctx;
-  const char *id = visor_route_id(req, res, "id");
-  if (!id) return;
-  visor_db_conn *conn = visor_route_conn(app, res);
+  const char *id = NULL;
+  visor_db_conn *conn = visor_route_id_conn(app, req, res, &id);
   if (!conn) return;
   visor_error err = {0};
   json_t *keys = NULL;
@@ -123,10 +127,13 @@ static void delete_image(visor_http_request *req, visor_http_response *res, void
   if (code == VISOR_OK) code = visor_region_keys(conn, id, &keys, &err);
   if (code == VISOR_OK) {
     visor_db_value params[] = {VISOR_DB_S(id)};
-    code = visor_db_exec(conn, "UPDATE regions SET deleted_at = updated_at WHERE image_id = ?", params, 1, NULL, NULL, &err);
+    code = visor_db_exec(conn, "UPDATE regions SET deleted_at = updated_at WHERE image_id = ?",
+                         params, 1, NULL, NULL, &err);
   }
-  if (code == VISOR_OK) code = visor_db_commit(conn, &err);
-  else visor_db_rollback(conn);
+  if (code == VISOR_OK)
+    code = visor_db_commit(conn, &err);
+  else
+    visor_db_rollback(conn);
   visor_db_release(conn);
   /* In a process with the vector store the vectors go now; searches skip deleted regions
    * anyway (their products' results are checked), and a re-index cleans up the rest. */
@@ -144,10 +151,10 @@ static void delete_image(visor_http_request *req, visor_http_response *res, void
   visor_http_respond_bytes(res, 204, "application/json", NULL, 0);
 }
 
-static json_t *load_region(visor_app *app, visor_http_request *req, visor_http_response *res, char **crop_key) {
-  const char *id = visor_route_id(req, res, "id");
-  if (!id) return NULL;
-  visor_db_conn *conn = visor_route_conn(app, res);
+static json_t *load_region(visor_app *app, visor_http_request *req, visor_http_response *res,
+                           char **crop_key) {
+  const char *id = NULL;
+  visor_db_conn *conn = visor_route_id_conn(app, req, res, &id);
   if (!conn) return NULL;
   visor_error err = {0};
   json_t *region = NULL;
@@ -157,7 +164,8 @@ static json_t *load_region(visor_app *app, visor_http_request *req, visor_http_r
     visor_route_fail(res, &err);
     return NULL;
   }
-  if (crop_key) *crop_key = strdup(json_string_value(json_object_get(region, "crop_object_key")) ?: "");
+  if (crop_key)
+    *crop_key = strdup(json_string_value(json_object_get(region, "crop_object_key")) ?: "");
   json_object_del(region, "crop_object_key");
   return region;
 }
@@ -177,10 +185,17 @@ static void get_region_crop(visor_http_request *req, visor_http_response *res, v
 }
 
 visor_code visor_api_register_images(visor_http_server *server, visor_app *app, visor_error *err) {
-  visor_code code = visor_http_route(server, "GET", "/api/v1/images/{id}", get_image, app, NULL, err);
-  if (code == VISOR_OK) code = visor_http_route(server, "GET", "/api/v1/images/{id}/content", get_image_content, app, NULL, err);
-  if (code == VISOR_OK) code = visor_http_route(server, "DELETE", "/api/v1/images/{id}", delete_image, app, NULL, err);
-  if (code == VISOR_OK) code = visor_http_route(server, "GET", "/api/v1/regions/{id}", get_region, app, NULL, err);
-  if (code == VISOR_OK) code = visor_http_route(server, "GET", "/api/v1/regions/{id}/crop", get_region_crop, app, NULL, err);
+  visor_code code =
+      visor_http_route(server, "GET", "/api/v1/images/{id}", get_image, app, NULL, err);
+  if (code == VISOR_OK)
+    code = visor_http_route(server, "GET", "/api/v1/images/{id}/content", get_image_content, app,
+                            NULL, err);
+  if (code == VISOR_OK)
+    code = visor_http_route(server, "DELETE", "/api/v1/images/{id}", delete_image, app, NULL, err);
+  if (code == VISOR_OK)
+    code = visor_http_route(server, "GET", "/api/v1/regions/{id}", get_region, app, NULL, err);
+  if (code == VISOR_OK)
+    code = visor_http_route(server, "GET", "/api/v1/regions/{id}/crop", get_region_crop, app, NULL,
+                            err);
   return code;
 }

@@ -20,8 +20,9 @@ static void list_jobs(visor_http_request *req, visor_http_response *res, void *c
   const char *kind = visor_http_query(req, "kind");
   const char *subject = visor_http_query(req, "subject_id");
   if (status && !valid_status(status)) {
-    visor_http_respond_error(res, 400, "invalid_argument",
-                             "status '%.32s' is not one of queued, running, done, failed, cancelled", status);
+    visor_http_respond_error(
+        res, 400, "invalid_argument",
+        "status '%.32s' is not one of queued, running, done, failed, cancelled", status);
     return;
   }
   if (kind && strlen(kind) > 32) {
@@ -43,9 +44,8 @@ static void list_jobs(visor_http_request *req, visor_http_response *res, void *c
 }
 
 static void get_job(visor_http_request *req, visor_http_response *res, void *ctx) {
-  const char *id = visor_route_id(req, res, "id");
-  if (!id) return;
-  visor_db_conn *conn = visor_route_conn(ctx, res);
+  const char *id = NULL;
+  visor_db_conn *conn = visor_route_id_conn(ctx, req, res, &id);
   if (!conn) return;
   visor_error err = {0};
   json_t *job = NULL;
@@ -59,10 +59,10 @@ static void get_job(visor_http_request *req, visor_http_response *res, void *ctx
 }
 
 /* Changes a job's state (retry or cancel) and its queue task together. */
-static void change_job(visor_http_request *req, visor_http_response *res, visor_app *app, int retry) {
-  const char *id = visor_route_id(req, res, "id");
-  if (!id) return;
-  visor_db_conn *conn = visor_route_conn(app, res);
+static void change_job(visor_http_request *req, visor_http_response *res, visor_app *app,
+                       int retry) {
+  const char *id = NULL;
+  visor_db_conn *conn = visor_route_id_conn(app, req, res, &id);
   if (!conn) return;
   visor_error err = {0};
   json_t *job = NULL;
@@ -70,16 +70,21 @@ static void change_job(visor_http_request *req, visor_http_response *res, visor_
   visor_code code = visor_db_begin(conn, &err);
   if (code == VISOR_OK) code = visor_job_get(conn, id, &job, &err);
   if (code == VISOR_OK)
-    code = retry ? visor_job_requeue(conn, id, &applied, &err) : visor_job_cancel(conn, id, &applied, &err);
+    code = retry ? visor_job_requeue(conn, id, &applied, &err)
+                 : visor_job_cancel(conn, id, &applied, &err);
   if (code == VISOR_OK && applied && retry)
-    code = app->queue->ops->enqueue(app->queue, conn, id, json_string_value(json_object_get(job, "kind")), 0, &err);
-  if (code == VISOR_OK) code = visor_db_commit(conn, &err);
-  else visor_db_rollback(conn);
+    code = app->queue->ops->enqueue(app->queue, conn, id,
+                                    json_string_value(json_object_get(job, "kind")), 0, &err);
+  if (code == VISOR_OK)
+    code = visor_db_commit(conn, &err);
+  else
+    visor_db_rollback(conn);
   if (code == VISOR_OK && applied && !retry) app->queue->ops->cancel(app->queue, id, NULL, NULL);
   if (code == VISOR_OK && !applied)
     code = visor_error_set(&err, VISOR_ERR_CONFLICT, "job %s is %s: only %s jobs can be %s", id,
                            json_string_value(json_object_get(job, "status")),
-                           retry ? "failed or cancelled" : "queued or running", retry ? "retried" : "cancelled");
+                           retry ? "failed or cancelled" : "queued or running",
+                           retry ? "retried" : "cancelled");
   json_decref(job);
   job = NULL;
   if (code == VISOR_OK) code = visor_job_get(conn, id, &job, &err);
@@ -102,8 +107,11 @@ static void cancel_job(visor_http_request *req, visor_http_response *res, void *
 
 visor_code visor_api_register_jobs(visor_http_server *server, visor_app *app, visor_error *err) {
   visor_code code = visor_http_route(server, "GET", "/api/v1/jobs", list_jobs, app, NULL, err);
-  if (code == VISOR_OK) code = visor_http_route(server, "GET", "/api/v1/jobs/{id}", get_job, app, NULL, err);
-  if (code == VISOR_OK) code = visor_http_route(server, "POST", "/api/v1/jobs/{id}/retry", retry_job, app, NULL, err);
-  if (code == VISOR_OK) code = visor_http_route(server, "POST", "/api/v1/jobs/{id}/cancel", cancel_job, app, NULL, err);
+  if (code == VISOR_OK)
+    code = visor_http_route(server, "GET", "/api/v1/jobs/{id}", get_job, app, NULL, err);
+  if (code == VISOR_OK)
+    code = visor_http_route(server, "POST", "/api/v1/jobs/{id}/retry", retry_job, app, NULL, err);
+  if (code == VISOR_OK)
+    code = visor_http_route(server, "POST", "/api/v1/jobs/{id}/cancel", cancel_job, app, NULL, err);
   return code;
 }

@@ -24,7 +24,8 @@ static visor_code product_from_form(visor_http_request *req, json_t **out, visor
       value = json_loads(values[i], 0, NULL);
       if (!value) {
         json_decref(product);
-        return visor_error_set(err, VISOR_ERR_INVALID, "field 'labels' must be a JSON object of strings");
+        return visor_error_set(err, VISOR_ERR_INVALID,
+                               "field 'labels' must be a JSON object of strings");
       }
     } else if (strcmp(names[i], "price") == 0) {
       if (!*values[i]) continue;
@@ -49,7 +50,8 @@ static visor_code insert_images(visor_app *app, visor_db_conn *conn, const char 
     const visor_uploaded_image *image = &images[i];
     char job_id[40];
     char payload[160];
-    snprintf(payload, sizeof payload, "{\"image_id\":\"%s\",\"product_id\":\"%s\"}", image->id, product_id);
+    snprintf(payload, sizeof payload, "{\"image_id\":\"%s\",\"product_id\":\"%s\"}", image->id,
+             product_id);
     visor_code code = visor_app_queue_job(app, conn, "index", image->id, payload, job_id, err);
     visor_image_record record = {.id = image->id,
                                  .product_id = product_id,
@@ -66,7 +68,8 @@ static visor_code insert_images(visor_app *app, visor_db_conn *conn, const char 
     if (code == VISOR_OK) code = visor_image_insert(conn, &record, err);
     if (code != VISOR_OK) return code;
     json_t *stored = NULL;
-    if (visor_image_get(conn, image->id, &stored, err) == VISOR_OK) json_array_append_new(images_out, stored);
+    if (visor_image_get(conn, image->id, &stored, err) == VISOR_OK)
+      json_array_append_new(images_out, stored);
   }
   return VISOR_OK;
 }
@@ -83,24 +86,28 @@ static json_t *store_product_and_images(visor_app *app, visor_http_request *req,
   visor_code code = VISOR_OK;
   if (count && !images) code = visor_error_set(&err, VISOR_ERR_NOMEM, "out of memory");
   if (code == VISOR_OK && count > (size_t)app->config->max_images_per_product)
-    code = visor_error_set(&err, VISOR_ERR_INVALID, "%zu images in one request, the limit is %ld", count,
-                           app->config->max_images_per_product);
+    code = visor_error_set(&err, VISOR_ERR_INVALID, "%zu images in one request, the limit is %ld",
+                           count, app->config->max_images_per_product);
   if (code == VISOR_OK) code = visor_uploads_check(app, uploads, count, images, &err);
   json_t *result = NULL;
   visor_db_conn *conn = NULL;
   if (code == VISOR_OK && !(conn = visor_db_acquire(app->db, &err))) code = err.code;
   if (code == VISOR_OK) code = visor_db_begin(conn, &err);
   if (code == VISOR_OK) {
-    if (new_product) code = visor_product_insert(conn, product_id, new_product, &err);
+    if (new_product)
+      code = visor_product_insert(conn, product_id, new_product, &err);
     else { /* adding to an existing product: it must be live */
       json_t *existing = NULL;
       code = visor_product_get(conn, product_id, &existing, &err);
       json_decref(existing);
     }
     json_t *image_list = json_array();
-    if (code == VISOR_OK) code = insert_images(app, conn, product_id, images, count, image_list, &err);
-    if (code == VISOR_OK) code = visor_db_commit(conn, &err);
-    else visor_db_rollback(conn);
+    if (code == VISOR_OK)
+      code = insert_images(app, conn, product_id, images, count, image_list, &err);
+    if (code == VISOR_OK)
+      code = visor_db_commit(conn, &err);
+    else
+      visor_db_rollback(conn);
     if (code == VISOR_OK) {
       json_t *product = NULL;
       if (visor_product_get(conn, product_id, &product, &err) == VISOR_OK) {
@@ -142,7 +149,8 @@ static void create_product(visor_http_request *req, visor_http_response *res, vo
     if (!body) return;
     product = json_incref(body);
   }
-  if (visor_validate_object(product, visor_product_rules, visor_product_rule_count, 0, &err) != VISOR_OK) {
+  if (visor_validate_object(product, visor_product_rules, visor_product_rule_count, 0, &err) !=
+      VISOR_OK) {
     json_decref(product);
     visor_http_upload *uploads = NULL;
     visor_uploads_discard(app, uploads, visor_http_uploads(req, &uploads));
@@ -167,7 +175,9 @@ static void add_images(visor_http_request *req, visor_http_response *res, void *
   const char *id = visor_route_id(req, res, "id");
   if (!id || !visor_http_is_multipart(req) || count == 0) {
     visor_uploads_discard(app, uploads, count);
-    if (id) visor_http_respond_error(res, 400, "invalid_argument", "send the images as multipart/form-data field 'images'");
+    if (id)
+      visor_http_respond_error(res, 400, "invalid_argument",
+                               "send the images as multipart/form-data field 'images'");
     return;
   }
   json_t *product = store_product_and_images(app, req, res, id, NULL);
@@ -181,7 +191,8 @@ static void add_images(visor_http_request *req, visor_http_response *res, void *
 visor_code visor_api_product_details(visor_app *app, visor_db_conn *conn, json_t *product,
                                      visor_error *err) {
   json_t *images = NULL;
-  visor_code code = visor_image_list(conn, json_string_value(json_object_get(product, "id")), &images, err);
+  visor_code code =
+      visor_image_list(conn, json_string_value(json_object_get(product, "id")), &images, err);
   if (code != VISOR_OK) return code;
   size_t index;
   json_t *image;
@@ -195,9 +206,8 @@ visor_code visor_api_product_details(visor_app *app, visor_db_conn *conn, json_t
 
 static void get_product(visor_http_request *req, visor_http_response *res, void *ctx) {
   visor_app *app = ctx;
-  const char *id = visor_route_id(req, res, "id");
-  if (!id) return;
-  visor_db_conn *conn = visor_route_conn(app, res);
+  const char *id = NULL;
+  visor_db_conn *conn = visor_route_id_conn(app, req, res, &id);
   if (!conn) return;
   visor_error err = {0};
   json_t *product = NULL;
@@ -219,7 +229,8 @@ static void list_products(visor_http_request *req, visor_http_response *res, voi
                                .sort = visor_http_query(req, "sort")};
   if (!visor_route_paging(req, res, 24, 200, &query.limit, &query.offset)) return;
   if (query.text && strlen(query.text) > 200) {
-    visor_http_respond_error(res, 400, "invalid_argument", "query parameter 'q' is longer than 200 characters");
+    visor_http_respond_error(res, 400, "invalid_argument",
+                             "query parameter 'q' is longer than 200 characters");
     return;
   }
   visor_db_conn *conn = visor_route_conn(app, res);
@@ -243,7 +254,8 @@ static void update_product(visor_http_request *req, visor_http_response *res, vo
   json_t *changes = visor_http_json_body(req, res);
   if (!changes) return;
   visor_error err = {0};
-  if (visor_validate_object(changes, visor_product_rules, visor_product_rule_count, 1, &err) != VISOR_OK) {
+  if (visor_validate_object(changes, visor_product_rules, visor_product_rule_count, 1, &err) !=
+      VISOR_OK) {
     visor_route_fail(res, &err);
     return;
   }
@@ -262,9 +274,8 @@ static void update_product(visor_http_request *req, visor_http_response *res, vo
 
 static void delete_product(visor_http_request *req, visor_http_response *res, void *ctx) {
   visor_app *app = ctx;
-  const char *id = visor_route_id(req, res, "id");
-  if (!id) return;
-  visor_db_conn *conn = visor_route_conn(app, res);
+  const char *id = NULL;
+  visor_db_conn *conn = visor_route_id_conn(app, req, res, &id);
   if (!conn) return;
   visor_error err = {0};
   visor_code code = visor_product_soft_delete(conn, id, &err);
@@ -291,10 +302,10 @@ static void list_categories(visor_http_request *req, visor_http_response *res, v
   visor_http_respond_json(res, 200, json_pack("{s:o}", "items", categories));
 }
 
-visor_code visor_api_register_products(visor_http_server *server, visor_app *app, visor_error *err) {
-  visor_route_options uploads = {.max_body = app->max_upload_bytes,
-                                 .sink = &visor_image_upload_sink,
-                                 .sink_ctx = app};
+visor_code visor_api_register_products(visor_http_server *server, visor_app *app,
+                                       visor_error *err) {
+  visor_route_options uploads = {
+      .max_body = app->max_upload_bytes, .sink = &visor_image_upload_sink, .sink_ctx = app};
   struct {
     const char *method, *pattern;
     visor_http_handler handler;
@@ -307,8 +318,8 @@ visor_code visor_api_register_products(visor_http_server *server, visor_app *app
                 {"POST", "/api/v1/products/{id}/images", add_images, &uploads},
                 {"GET", "/api/v1/categories", list_categories, NULL}};
   for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-    visor_code code = visor_http_route(server, routes[i].method, routes[i].pattern, routes[i].handler, app,
-                                       routes[i].options, err);
+    visor_code code = visor_http_route(server, routes[i].method, routes[i].pattern,
+                                       routes[i].handler, app, routes[i].options, err);
     if (code != VISOR_OK) return code;
   }
   return VISOR_OK;

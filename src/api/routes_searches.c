@@ -17,7 +17,8 @@
 #define MAX_FILTER_VALUES 16
 
 /* Reads k, category and label fields into k and filters {"categories", "labels"}. */
-static visor_code read_search_fields(visor_http_request *req, int *k, json_t **filters, visor_error *err) {
+static visor_code read_search_fields(visor_http_request *req, int *k, json_t **filters,
+                                     visor_error *err) {
   const char *const *names, *const *values;
   size_t count = visor_http_form_fields(req, &names, &values);
   json_t *categories = json_array(), *labels = json_array();
@@ -29,29 +30,37 @@ static visor_code read_search_fields(visor_http_request *req, int *k, json_t **f
       char *end = NULL;
       long parsed = strtol(value, &end, 10);
       if (!*value || *end || parsed < 1 || parsed > MAX_K)
-        return visor_error_set(err, VISOR_ERR_INVALID, "field 'k' must be an integer from 1 to %d", MAX_K);
+        return visor_error_set(err, VISOR_ERR_INVALID, "field 'k' must be an integer from 1 to %d",
+                               MAX_K);
       *k = (int)parsed;
     } else if (strcmp(name, "category") == 0) {
       if (!*value) continue;
-      if (strlen(value) > 100) return visor_error_set(err, VISOR_ERR_INVALID, "field 'category' is longer than 100 characters");
+      if (strlen(value) > 100)
+        return visor_error_set(err, VISOR_ERR_INVALID,
+                               "field 'category' is longer than 100 characters");
       json_array_append_new(categories, json_string(value));
     } else if (strcmp(name, "label") == 0) {
       if (!*value) continue;
       const char *equals = strchr(value, '=');
       if (!equals || equals == value || strlen(value) > 321)
-        return visor_error_set(err, VISOR_ERR_INVALID, "field 'label' must look like key=value, got '%.64s'", value);
+        return visor_error_set(err, VISOR_ERR_INVALID,
+                               "field 'label' must look like key=value, got '%.64s'", value);
       json_array_append_new(labels, json_string(value));
     } else {
-      return visor_error_set(err, VISOR_ERR_INVALID, "unknown field '%.64s' (expected image, k, category, label)", name);
+      return visor_error_set(err, VISOR_ERR_INVALID,
+                             "unknown field '%.64s' (expected image, k, category, label)", name);
     }
   }
-  if (json_array_size(categories) > MAX_FILTER_VALUES || json_array_size(labels) > MAX_FILTER_VALUES)
-    return visor_error_set(err, VISOR_ERR_INVALID, "at most %d categories and %d labels", MAX_FILTER_VALUES, MAX_FILTER_VALUES);
+  if (json_array_size(categories) > MAX_FILTER_VALUES ||
+      json_array_size(labels) > MAX_FILTER_VALUES)
+    return visor_error_set(err, VISOR_ERR_INVALID, "at most %d categories and %d labels",
+                           MAX_FILTER_VALUES, MAX_FILTER_VALUES);
   return VISOR_OK;
 }
 
 /* Waits up to wait_s for the search to finish; returns the search object (done or not). */
-static visor_code load_search(visor_app *app, const char *id, int64_t wait_s, json_t **search, visor_error *err) {
+static visor_code load_search(visor_app *app, const char *id, int64_t wait_s, json_t **search,
+                              visor_error *err) {
   double deadline = visor_monotonic_s() + (double)wait_s;
   for (;;) {
     visor_db_conn *conn = visor_db_acquire(app->db, err);
@@ -91,7 +100,8 @@ static void create_search(visor_http_request *req, visor_http_response *res, voi
     return;
   }
   if (!visor_http_is_multipart(req) || count != 1)
-    code = visor_error_set(&err, VISOR_ERR_INVALID, "send exactly one photo as multipart/form-data field 'image'");
+    code = visor_error_set(&err, VISOR_ERR_INVALID,
+                           "send exactly one photo as multipart/form-data field 'image'");
   if (code == VISOR_OK) code = read_search_fields(req, &k, &filters, &err);
   if (code == VISOR_OK) code = visor_uploads_check(app, uploads, 1, &image, &err);
   visor_db_conn *conn = NULL;
@@ -101,17 +111,27 @@ static void create_search(visor_http_request *req, visor_http_response *res, voi
     visor_uuid_new(search_id);
     char payload[96];
     snprintf(payload, sizeof payload, "{\"search_id\":\"%s\"}", search_id);
-    visor_image_record record = {.id = image.id, .purpose = "query", .object_key = image.key,
-                                 .filename = image.filename, .content_type = image.content_type,
-                                 .width = image.info.width, .height = image.info.height, .format = image.info.format,
-                                 .size_bytes = (int64_t)image.size, .sha256 = image.sha256};
+    visor_image_record record = {.id = image.id,
+                                 .purpose = "query",
+                                 .object_key = image.key,
+                                 .filename = image.filename,
+                                 .content_type = image.content_type,
+                                 .width = image.info.width,
+                                 .height = image.info.height,
+                                 .format = image.info.format,
+                                 .size_bytes = (int64_t)image.size,
+                                 .sha256 = image.sha256};
     char *filters_text = json_dumps(filters, JSON_COMPACT);
     code = visor_image_insert(conn, &record, &err);
-    if (code == VISOR_OK) code = visor_app_queue_job(app, conn, "search", search_id, payload, job_id, &err);
-    if (code == VISOR_OK) code = visor_search_insert(conn, search_id, image.id, job_id, k, filters_text, &err);
+    if (code == VISOR_OK)
+      code = visor_app_queue_job(app, conn, "search", search_id, payload, job_id, &err);
+    if (code == VISOR_OK)
+      code = visor_search_insert(conn, search_id, image.id, job_id, k, filters_text, &err);
     free(filters_text);
-    if (code == VISOR_OK) code = visor_db_commit(conn, &err);
-    else visor_db_rollback(conn);
+    if (code == VISOR_OK)
+      code = visor_db_commit(conn, &err);
+    else
+      visor_db_rollback(conn);
   }
   visor_db_release(conn);
   json_decref(filters);
@@ -149,9 +169,8 @@ static void get_search(visor_http_request *req, visor_http_response *res, void *
 
 static void get_search_image(visor_http_request *req, visor_http_response *res, void *ctx) {
   visor_app *app = ctx;
-  const char *id = visor_route_id(req, res, "id");
-  if (!id) return;
-  visor_db_conn *conn = visor_route_conn(app, res);
+  const char *id = NULL;
+  visor_db_conn *conn = visor_route_id_conn(app, req, res, &id);
   if (!conn) return;
   visor_error err = {0};
   json_t *search = NULL;
@@ -164,14 +183,21 @@ static void get_search_image(visor_http_request *req, visor_http_response *res, 
   const char *format = json_string_value(json_object_get(search, "format"));
   char content_type[32];
   snprintf(content_type, sizeof content_type, "image/%s", format ? format : "jpeg");
-  visor_api_send_object(app, res, json_string_value(json_object_get(search, "object_key")), content_type);
+  visor_api_send_object(app, res, json_string_value(json_object_get(search, "object_key")),
+                        content_type);
   json_decref(search);
 }
 
-visor_code visor_api_register_searches(visor_http_server *server, visor_app *app, visor_error *err) {
-  visor_route_options upload = {.max_body = app->max_upload_bytes, .sink = &visor_image_upload_sink, .sink_ctx = app};
-  visor_code code = visor_http_route(server, "POST", "/api/v1/searches", create_search, app, &upload, err);
-  if (code == VISOR_OK) code = visor_http_route(server, "GET", "/api/v1/searches/{id}", get_search, app, NULL, err);
-  if (code == VISOR_OK) code = visor_http_route(server, "GET", "/api/v1/searches/{id}/image", get_search_image, app, NULL, err);
+visor_code visor_api_register_searches(visor_http_server *server, visor_app *app,
+                                       visor_error *err) {
+  visor_route_options upload = {
+      .max_body = app->max_upload_bytes, .sink = &visor_image_upload_sink, .sink_ctx = app};
+  visor_code code =
+      visor_http_route(server, "POST", "/api/v1/searches", create_search, app, &upload, err);
+  if (code == VISOR_OK)
+    code = visor_http_route(server, "GET", "/api/v1/searches/{id}", get_search, app, NULL, err);
+  if (code == VISOR_OK)
+    code = visor_http_route(server, "GET", "/api/v1/searches/{id}/image", get_search_image, app,
+                            NULL, err);
   return code;
 }

@@ -46,8 +46,9 @@ static void readyz(visor_http_request *req, visor_http_response *res, void *ctx)
     ready = 0;
     json_object_set_new(checks, "queue", json_string(err.message));
   }
-  visor_http_respond_json(res, ready ? 200 : 503,
-                          json_pack("{s:s, s:o}", "status", ready ? "ready" : "not_ready", "checks", checks));
+  visor_http_respond_json(
+      res, ready ? 200 : 503,
+      json_pack("{s:s, s:o}", "status", ready ? "ready" : "not_ready", "checks", checks));
 }
 
 static void metrics(visor_http_request *req, visor_http_response *res, void *ctx) {
@@ -94,12 +95,14 @@ static void queue_stats(visor_http_request *req, visor_http_response *res, void 
     return;
   }
   visor_http_respond_json(res, 200,
-                          json_pack("{s:I, s:I, s:I, s:I, s:b}", "ready", (json_int_t)counts.ready, "delayed",
-                                    (json_int_t)counts.delayed, "leased", (json_int_t)counts.leased, "dead",
-                                    (json_int_t)counts.dead, "paused", counts.paused));
+                          json_pack("{s:I, s:I, s:I, s:I, s:b}", "ready", (json_int_t)counts.ready,
+                                    "delayed", (json_int_t)counts.delayed, "leased",
+                                    (json_int_t)counts.leased, "dead", (json_int_t)counts.dead,
+                                    "paused", counts.paused));
 }
 
-static void set_paused(visor_http_request *req, visor_http_response *res, visor_app *app, int paused) {
+static void set_paused(visor_http_request *req, visor_http_response *res, visor_app *app,
+                       int paused) {
   if (!visor_route_admin(app, req, res)) return;
   visor_error err = {0};
   if (app->queue->ops->set_paused(app->queue, paused, &err) != VISOR_OK) {
@@ -123,10 +126,14 @@ static void resume_queue(visor_http_request *req, visor_http_response *res, void
 static const char *static_content_type(const char *path) {
   static const struct {
     const char *ext, *type;
-  } types[] = {{".html", "text/html; charset=utf-8"}, {".js", "text/javascript"},
-               {".css", "text/css"},                  {".svg", "image/svg+xml"},
-               {".png", "image/png"},                 {".ico", "image/x-icon"},
-               {".json", "application/json"},         {".woff2", "font/woff2"},
+  } types[] = {{".html", "text/html; charset=utf-8"},
+               {".js", "text/javascript"},
+               {".css", "text/css"},
+               {".svg", "image/svg+xml"},
+               {".png", "image/png"},
+               {".ico", "image/x-icon"},
+               {".json", "application/json"},
+               {".woff2", "font/woff2"},
                {".webmanifest", "application/manifest+json"}};
   const char *dot = strrchr(path, '.');
   for (size_t i = 0; dot && i < sizeof types / sizeof types[0]; i++)
@@ -152,12 +159,14 @@ static void web_app(visor_http_request *req, visor_http_response *res, void *ctx
   visor_error err = {0};
   if (visor_read_file(file, 16 * 1024 * 1024, &data, &len, &err) != VISOR_OK) {
     if (!is_asset)
-      visor_http_respond_error(res, 404, "not_found", "the web app is not built (no %s): run `make web`", file);
+      visor_http_respond_error(res, 404, "not_found",
+                               "the web app is not built (no %s): run `make web`", file);
     else
       visor_http_respond_error(res, 404, "not_found", "no file %.200s", path);
     return;
   }
-  if (strstr(path, "/assets/")) visor_http_set_header(res, "Cache-Control", "public, max-age=31536000, immutable");
+  if (strstr(path, "/assets/"))
+    visor_http_set_header(res, "Cache-Control", "public, max-age=31536000, immutable");
   visor_http_respond_bytes(res, 200, static_content_type(file), data, len);
 }
 
@@ -173,7 +182,8 @@ visor_code visor_api_register_system(visor_http_server *server, visor_app *app, 
                 {"POST", "/api/v1/admin/queue/pause", pause_queue},
                 {"POST", "/api/v1/admin/queue/resume", resume_queue}};
   for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-    visor_code code = visor_http_route(server, routes[i].method, routes[i].pattern, routes[i].handler, app, NULL, err);
+    visor_code code = visor_http_route(server, routes[i].method, routes[i].pattern,
+                                       routes[i].handler, app, NULL, err);
     if (code != VISOR_OK) return code;
   }
   visor_metrics_add_collector(collect_queue_metrics, app);

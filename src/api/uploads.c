@@ -14,8 +14,8 @@ typedef struct upload_part {
   visor_blob_store *blobs;
 } upload_part;
 
-static void *sink_open(void *ctx, const char *field, const char *filename,
-                       const char *content_type, visor_error *err) {
+static void *sink_open(void *ctx, const char *field, const char *filename, const char *content_type,
+                       visor_error *err) {
   (void)field, (void)filename, (void)content_type;
   visor_app *app = ctx;
   upload_part *part = calloc(1, sizeof *part);
@@ -53,8 +53,10 @@ static void sink_abort(void *ctx, void *handle) {
   (void)ctx;
   upload_part *part = handle;
   if (!part) return;
-  if (part->writer) part->blobs->ops->abort(part->writer);
-  else part->blobs->ops->remove(part->blobs, part->key, NULL);
+  if (part->writer)
+    part->blobs->ops->abort(part->writer);
+  else
+    part->blobs->ops->remove(part->blobs, part->key, NULL);
   free(part);
 }
 
@@ -75,8 +77,10 @@ visor_code visor_uploads_check(visor_app *app, visor_http_upload *uploads, size_
     visor_http_upload *upload = &uploads[i];
     const char *name = upload->filename && *upload->filename ? upload->filename : upload->field;
     if (strcmp(upload->field, "images") != 0 && strcmp(upload->field, "image") != 0)
-      return visor_error_set(err, VISOR_ERR_INVALID, "file field '%.64s' is not 'images'", upload->field);
-    if (upload->size == 0) return visor_error_set(err, VISOR_ERR_INVALID, "file '%.100s' is empty", name);
+      return visor_error_set(err, VISOR_ERR_INVALID, "file field '%.64s' is not 'images'",
+                             upload->field);
+    if (upload->size == 0)
+      return visor_error_set(err, VISOR_ERR_INVALID, "file '%.100s' is empty", name);
     void *data = NULL;
     size_t len = 0;
     visor_code code = visor_blob_get(app->blobs, visor_upload_object_key(upload->handle),
@@ -107,5 +111,6 @@ void visor_uploads_release(visor_http_upload *uploads, size_t count) {
 void visor_uploads_discard(visor_app *app, visor_http_upload *uploads, size_t count) {
   for (size_t i = 0; i < count; i++)
     if (uploads[i].handle) sink_abort(app, uploads[i].handle);
-  for (size_t i = 0; i < count; i++) uploads[i].handle = NULL;
+  for (size_t i = 0; i < count; i++)
+    uploads[i].handle = NULL;
 }

@@ -27,7 +27,8 @@ typedef struct visor_blob_ops {
                                     visor_error *err);
   long (*read_at)(visor_blob_reader *reader, uint64_t offset, void *buf, size_t max);
   void (*close_reader)(visor_blob_reader *reader);
-  visor_code (*remove)(visor_blob_store *store, const char *key, visor_error *err); /* missing is OK */
+  visor_code (*remove)(visor_blob_store *store, const char *key,
+                       visor_error *err); /* missing is OK */
   visor_code (*exists)(visor_blob_store *store, const char *key, int *exists, visor_error *err);
   void (*close)(visor_blob_store *store);
 } visor_blob_ops;

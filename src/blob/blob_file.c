@@ -58,7 +58,8 @@ static visor_blob_writer *file_open_writer(visor_blob_store *base, const char *k
   snprintf(writer->temp_path, sizeof writer->temp_path, "%s/.tmp/%s", store->root, id);
   writer->fd = open(writer->temp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (writer->fd < 0) {
-    visor_error_set(err, VISOR_ERR_IO, "cannot create '%s': %s", writer->temp_path, strerror(errno));
+    visor_error_set(err, VISOR_ERR_IO, "cannot create '%s': %s", writer->temp_path,
+                    strerror(errno));
     free(writer);
     return NULL;
   }
@@ -72,7 +73,8 @@ static visor_code file_write(visor_blob_writer *writer, const void *data, size_t
     ssize_t written = write(writer->fd, bytes, len);
     if (written < 0) {
       if (errno == EINTR) continue;
-      return visor_error_set(err, VISOR_ERR_IO, "cannot write '%s': %s", writer->temp_path, strerror(errno));
+      return visor_error_set(err, VISOR_ERR_IO, "cannot write '%s': %s", writer->temp_path,
+                             strerror(errno));
     }
     bytes += written;
     len -= (size_t)written;
@@ -90,26 +92,29 @@ static void file_abort(visor_blob_writer *writer) {
 static visor_code file_commit(visor_blob_writer *writer, visor_error *err) {
   visor_code code = VISOR_OK;
   if (fsync(writer->fd) != 0)
-    code = visor_error_set(err, VISOR_ERR_IO, "cannot fsync '%s': %s", writer->temp_path, strerror(errno));
+    code = visor_error_set(err, VISOR_ERR_IO, "cannot fsync '%s': %s", writer->temp_path,
+                           strerror(errno));
   int closed = close(writer->fd);
   writer->fd = -1;
   if (code == VISOR_OK && closed != 0)
-    code = visor_error_set(err, VISOR_ERR_IO, "cannot close '%s': %s", writer->temp_path, strerror(errno));
+    code = visor_error_set(err, VISOR_ERR_IO, "cannot close '%s': %s", writer->temp_path,
+                           strerror(errno));
   char folder[PATH_MAX];
   snprintf(folder, sizeof folder, "%s", writer->final_path);
   char *slash = strrchr(folder, '/');
   if (slash) *slash = '\0';
   if (code == VISOR_OK) code = visor_mkdirs(folder, err);
   if (code == VISOR_OK && rename(writer->temp_path, writer->final_path) != 0)
-    code = visor_error_set(err, VISOR_ERR_IO, "cannot rename into '%s': %s", writer->final_path, strerror(errno));
+    code = visor_error_set(err, VISOR_ERR_IO, "cannot rename into '%s': %s", writer->final_path,
+                           strerror(errno));
   if (code == VISOR_OK) code = visor_fsync_dir(folder, err);
   if (code != VISOR_OK) unlink(writer->temp_path);
   free(writer);
   return code;
 }
 
-static visor_blob_reader *file_open_reader(visor_blob_store *base, const char *key,
-                                           uint64_t *size, visor_error *err) {
+static visor_blob_reader *file_open_reader(visor_blob_store *base, const char *key, uint64_t *size,
+                                           visor_error *err) {
   file_store *store = (file_store *)base;
   char path[PATH_MAX];
   if (object_path(store, key, path, sizeof path, err) != VISOR_OK) return NULL;
@@ -155,7 +160,8 @@ static visor_code file_remove(visor_blob_store *base, const char *key, visor_err
     return visor_error_set(err, VISOR_ERR_IO, "cannot remove '%s': %s", path, strerror(errno));
   /* Drop the folders the key made, while they are empty (rmdir fails on the first that is not). */
   size_t root_len = strlen(((file_store *)base)->root);
-  for (char *slash = strrchr(path, '/'); slash && (size_t)(slash - path) > root_len; slash = strrchr(path, '/')) {
+  for (char *slash = strrchr(path, '/'); slash && (size_t)(slash - path) > root_len;
+       slash = strrchr(path, '/')) {
     *slash = '\0';
     if (rmdir(path) != 0) break;
   }

@@ -4,7 +4,6 @@
  * (ml_batch, ml_batch_wait_ms), and stops cleanly on SIGINT or SIGTERM: stop accepting,
  * finish in-flight requests, then stop the batchers and unload the models. */
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -22,13 +21,7 @@ int visor_cmd_ml(int argc, char **argv) {
   int done = visor_cli_load_config("ml", argc, argv, &config);
   if (done >= 0) return done;
 
-  /* Block the stop signals in every thread; the main thread waits for them below. */
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
-  signal(SIGPIPE, SIG_IGN);
+  visor_cli_block_stop_signals(); /* before any thread starts: the main thread waits for them */
 
   visor_error err = {0};
   int status = 0;
@@ -69,9 +62,7 @@ int visor_cmd_ml(int argc, char **argv) {
   printf("Visor ML is running: http://%s:%d/\n", shown_host, visor_http_port(server));
   fflush(stdout);
 
-  int signal_number = 0;
-  sigwait(&stop_signals, &signal_number);
-  visor_log_info("received %s: stopping", signal_number == SIGINT ? "SIGINT" : "SIGTERM");
+  visor_log_info("received %s: stopping", visor_cli_wait_for_stop());
   visor_http_stop(server, SHUTDOWN_GRACE_MS);
   visor_log_info("stopped cleanly");
   goto cleanup;

@@ -36,24 +36,30 @@ static size_t collect(char *data, size_t size, size_t count, void *ctx) {
 
 static void print_table(const json_t *search) {
   printf("search %s: %s in %.0f ms\n", json_string_value(json_object_get(search, "id")),
-         json_string_value(json_object_get(search, "status")), json_number_value(json_object_get(search, "duration_ms")));
+         json_string_value(json_object_get(search, "status")),
+         json_number_value(json_object_get(search, "duration_ms")));
   size_t index;
   json_t *region;
   json_array_foreach(json_object_get(search, "regions"), index, region) {
     json_t *box = json_object_get(region, "box");
     const char *detector = json_string_value(json_object_get(region, "detector_label"));
-    printf("\nobject %zu: %s (%s) box %.0f,%.0f %.0fx%.0f\n", index,
-           json_is_true(json_object_get(region, "whole_image")) ? "whole image" : detector ? detector : "?",
-           json_string_value(json_object_get(region, "label")) ?: "", json_number_value(json_object_get(box, "x")),
-           json_number_value(json_object_get(box, "y")), json_number_value(json_object_get(box, "w")),
-           json_number_value(json_object_get(box, "h")));
+    printf(
+        "\nobject %zu: %s (%s) box %.0f,%.0f %.0fx%.0f\n", index,
+        json_is_true(json_object_get(region, "whole_image")) ? "whole image"
+        : detector                                           ? detector
+                                                             : "?",
+        json_string_value(json_object_get(region, "label")) ?: "",
+        json_number_value(json_object_get(box, "x")), json_number_value(json_object_get(box, "y")),
+        json_number_value(json_object_get(box, "w")), json_number_value(json_object_get(box, "h")));
     printf("  %-4s %-7s %-20s %-32s %s\n", "rank", "score", "sku", "name", "category");
     size_t r;
     json_t *result;
     json_array_foreach(json_object_get(region, "results"), r, result) {
       json_t *product = json_object_get(result, "product");
-      printf("  %-4lld %-7.3f %-20.20s %-32.32s %s\n", (long long)json_integer_value(json_object_get(result, "rank")),
-             json_number_value(json_object_get(result, "score")), json_string_value(json_object_get(product, "sku")) ?: "",
+      printf("  %-4lld %-7.3f %-20.20s %-32.32s %s\n",
+             (long long)json_integer_value(json_object_get(result, "rank")),
+             json_number_value(json_object_get(result, "score")),
+             json_string_value(json_object_get(product, "sku")) ?: "",
              json_string_value(json_object_get(product, "name")) ?: "",
              json_string_value(json_object_get(product, "category")) ?: "");
     }
@@ -62,8 +68,10 @@ static void print_table(const json_t *search) {
   json_t *result;
   json_array_foreach(json_object_get(search, "products"), index, result) {
     json_t *product = json_object_get(result, "product");
-    printf("  %-4zu %-7.3f %-20.20s %s\n", index + 1, json_number_value(json_object_get(result, "score")),
-           json_string_value(json_object_get(product, "sku")) ?: "", json_string_value(json_object_get(product, "name")) ?: "");
+    printf("  %-4zu %-7.3f %-20.20s %s\n", index + 1,
+           json_number_value(json_object_get(result, "score")),
+           json_string_value(json_object_get(product, "sku")) ?: "",
+           json_string_value(json_object_get(product, "name")) ?: "");
   }
 }
 
@@ -84,11 +92,15 @@ int visor_cmd_search(int argc, char **argv) {
     } else if (!strcmp(arg, "--json")) {
       as_json = 1;
     } else if ((!strcmp(arg, "--url") || !strcmp(arg, "--k") || !strcmp(arg, "--category") ||
-                !strcmp(arg, "--label") || !strcmp(arg, "--wait")) && has_value) {
+                !strcmp(arg, "--label") || !strcmp(arg, "--wait")) &&
+               has_value) {
       const char *value = argv[++i];
-      if (!strcmp(arg, "--url")) url = value;
-      else if (!strcmp(arg, "--k")) k = value;
-      else if (!strcmp(arg, "--wait")) wait = value;
+      if (!strcmp(arg, "--url"))
+        url = value;
+      else if (!strcmp(arg, "--k"))
+        k = value;
+      else if (!strcmp(arg, "--wait"))
+        wait = value;
       else {
         curl_mimepart *part = curl_mime_addpart(form);
         curl_mime_name(part, arg + 2);
@@ -105,7 +117,8 @@ int visor_cmd_search(int argc, char **argv) {
   }
   FILE *probe = image ? fopen(image, "rb") : NULL;
   if (!probe) {
-    fprintf(stderr, "visor search: %s\n%s", image ? "cannot read the image file" : "no IMAGE given", image ? "" : usage);
+    fprintf(stderr, "visor search: %s\n%s", image ? "cannot read the image file" : "no IMAGE given",
+            image ? "" : usage);
     curl_mime_free(form);
     curl_easy_cleanup(curl);
     return 2;
@@ -136,16 +149,22 @@ int visor_cmd_search(int argc, char **argv) {
     fprintf(stderr, "visor search: cannot reach %s: %s\n", url, curl_easy_strerror(rc));
     exit_code = 1;
   } else if (status >= 400 || !search) {
-    const char *message = json_string_value(json_object_get(json_object_get(search, "error"), "message"));
-    fprintf(stderr, "visor search: the server answered %ld: %s\n", status, message ? message : response.data ? response.data : "");
+    const char *message =
+        json_string_value(json_object_get(json_object_get(search, "error"), "message"));
+    fprintf(stderr, "visor search: the server answered %ld: %s\n", status,
+            message         ? message
+            : response.data ? response.data
+                            : "");
     exit_code = status >= 400 && status < 500 ? 2 : 1;
   } else if (as_json) {
     char *text = json_dumps(search, JSON_INDENT(2));
     printf("%s\n", text);
     free(text);
   } else if (status == 202) {
-    printf("search %s is still %s; poll %s/api/v1/searches/%s\n", json_string_value(json_object_get(search, "id")),
-           json_string_value(json_object_get(search, "status")), url, json_string_value(json_object_get(search, "id")));
+    printf("search %s is still %s; poll %s/api/v1/searches/%s\n",
+           json_string_value(json_object_get(search, "id")),
+           json_string_value(json_object_get(search, "status")), url,
+           json_string_value(json_object_get(search, "id")));
   } else {
     print_table(search);
   }

@@ -1,7 +1,6 @@
 /* cmd_serve.c: `visor serve` (API + web app + workers + in-process ML, embedded
  * backends by default) and `visor api` (API + web app only). Both stop cleanly on SIGINT
  * or SIGTERM: stop accepting, finish in-flight requests, let workers finish their task. */
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -17,13 +16,7 @@ static int run_server(const char *command, int argc, char **argv, int with_worke
   int done = visor_cli_load_config(command, argc, argv, &config);
   if (done >= 0) return done;
 
-  /* Block the stop signals in every thread; the main thread waits for them below. */
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
-  signal(SIGPIPE, SIG_IGN);
+  visor_cli_block_stop_signals(); /* before any thread starts: the main thread waits for them */
 
   visor_error err = {0};
   visor_app app;
@@ -58,9 +51,7 @@ static int run_server(const char *command, int argc, char **argv, int with_worke
   printf("Visor is running: http://%s:%d/\n", shown_host, visor_http_port(server));
   fflush(stdout);
 
-  int signal_number = 0;
-  sigwait(&stop_signals, &signal_number);
-  visor_log_info("received %s: stopping", signal_number == SIGINT ? "SIGINT" : "SIGTERM");
+  visor_log_info("received %s: stopping", visor_cli_wait_for_stop());
   visor_http_stop(server, SHUTDOWN_GRACE_MS);
   visor_worker_pool_stop(app.workers);
   visor_log_info("stopped cleanly");

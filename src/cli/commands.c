@@ -2,6 +2,8 @@
  * (with --help) and mapping errors to exit codes. */
 #include "cli/commands.h"
 
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -45,6 +47,27 @@ int visor_cli_load_config(const char *command, int argc, char **argv, visor_conf
   visor_log_setup((visor_log_level)visor_log_level_parse(config->log_level),
                   strcmp(config->log_format, "json") == 0 ? VISOR_LOG_JSON : VISOR_LOG_PLAIN);
   return -1;
+}
+
+static sigset_t stop_signals(void) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  return set;
+}
+
+void visor_cli_block_stop_signals(void) {
+  sigset_t set = stop_signals();
+  pthread_sigmask(SIG_BLOCK, &set, NULL);
+  signal(SIGPIPE, SIG_IGN);
+}
+
+const char *visor_cli_wait_for_stop(void) {
+  sigset_t set = stop_signals();
+  int signal_number = 0;
+  sigwait(&set, &signal_number);
+  return signal_number == SIGINT ? "SIGINT" : "SIGTERM";
 }
 
 int visor_cmd_version(int argc, char **argv) {

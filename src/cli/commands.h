@@ -24,6 +24,11 @@ int visor_cmd_ml(int argc, char **argv);
 /* Loads the configuration for a subcommand; prints help or the error. Returns -1 to go
  * on, or the exit code to return. */
 int visor_cli_load_config(const char *command, int argc, char **argv, visor_config *config);
+/* Blocks SIGINT and SIGTERM in this thread and every thread it starts afterwards (and
+ * ignores SIGPIPE); visor_cli_wait_for_stop then waits for one of them. */
+void visor_cli_block_stop_signals(void);
+/* Returns the name of the signal that asked to stop. */
+const char *visor_cli_wait_for_stop(void);
 /* Exit code for a failure: 2 for bad input/config, 1 otherwise. */
 int visor_cli_exit_code(const visor_error *err);
 

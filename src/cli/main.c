@@ -6,7 +6,8 @@
 #include "core/log.h"
 
 static void print_usage(FILE *out) {
-  fprintf(out, "visor: visual product search engine\n\nUsage: visor COMMAND [OPTIONS]\n\nCommands:\n");
+  fprintf(out,
+          "visor: visual product search engine\n\nUsage: visor COMMAND [OPTIONS]\n\nCommands:\n");
   for (int i = 0; i < visor_command_count; i++)
     fprintf(out, "  %-10s %s\n", visor_commands[i].name, visor_commands[i].summary);
   fprintf(out, "  %-10s %s\n", "help", "show this help, or a command's (visor help COMMAND)");

@@ -25,32 +25,56 @@ typedef struct option_spec {
 #define FIELD(f) offsetof(visor_config, f)
 
 static const option_spec options[] = {
-    {"config", "VISOR_CONFIG", OPT_STRING, FIELD(config_file), NULL, 0, 0, "JSON config file with the same keys as the flags"},
-    {"data-dir", "VISOR_DATA_DIR", OPT_STRING, FIELD(data_dir), "./data", 0, 0, "folder for the embedded backends"},
+    {"config", "VISOR_CONFIG", OPT_STRING, FIELD(config_file), NULL, 0, 0,
+     "JSON config file with the same keys as the flags"},
+    {"data-dir", "VISOR_DATA_DIR", OPT_STRING, FIELD(data_dir), "./data", 0, 0,
+     "folder for the embedded backends"},
     {"host", "VISOR_HOST", OPT_STRING, FIELD(host), "0.0.0.0", 0, 0, "address to listen on"},
-    {"port", "VISOR_PORT", OPT_LONG, FIELD(port), "8080", 0, 65535, "port to listen on (0 = any free port)"},
-    {"metadata", "VISOR_METADATA", OPT_STRING, FIELD(metadata_url), NULL, 0, 0, "metadata URL (default sqlite://DATA/visor.db)"},
+    {"port", "VISOR_PORT", OPT_LONG, FIELD(port), "8080", 0, 65535,
+     "port to listen on (0 = any free port)"},
+    {"metadata", "VISOR_METADATA", OPT_STRING, FIELD(metadata_url), NULL, 0, 0,
+     "metadata URL (default sqlite://DATA/visor.db)"},
     {"queue", "VISOR_QUEUE", OPT_STRING, FIELD(queue_url), "local", 0, 0, "queue URL: local"},
-    {"objects", "VISOR_OBJECTS", OPT_STRING, FIELD(blob_url), NULL, 0, 0, "object store URL (default file://DATA/blobs)"},
-    {"vectors", "VISOR_VECTORS", OPT_STRING, FIELD(vector_url), NULL, 0, 0, "vector store URL (default hnsw://DATA/vectors)"},
-    {"ml", "VISOR_ML", OPT_STRING, FIELD(ml_url), "local", 0, 0, "ML service: local (in-process) or http://host:port"},
-    {"models", "VISOR_MODELS", OPT_STRING, FIELD(models_dir), "./models", 0, 0, "folder with the ONNX model files"},
-    {"model-manifest", "VISOR_MODEL_MANIFEST", OPT_STRING, FIELD(model_manifest), NULL, 0, 0, "models.json (default MODELS/models.json, else the one shipped with Visor)"},
-    {"web-dir", "VISOR_WEB_DIR", OPT_STRING, FIELD(web_dir), NULL, 0, 0, "built web app to serve at / (default: the one built with Visor)"},
-    {"admin-token", "VISOR_ADMIN_TOKEN", OPT_STRING, FIELD(admin_token), NULL, 0, 0, "token for admin routes (unset: admin routes are refused)"},
-    {"http-threads", "VISOR_HTTP_THREADS", OPT_LONG, FIELD(http_threads), "16", 1, 256, "HTTP worker threads"},
-    {"workers", "VISOR_WORKERS", OPT_LONG, FIELD(workers), "2", 0, 64, "task worker threads in this process (0 = none)"},
-    {"ml-threads", "VISOR_ML_THREADS", OPT_LONG, FIELD(ml_threads), "0", 0, 64, "ONNX Runtime intra-op threads (0 = its default)"},
-    {"ml-batch", "VISOR_ML_BATCH", OPT_LONG, FIELD(ml_batch), "8", 1, 256, "visor ml: largest batch of concurrent requests run together"},
-    {"ml-batch-wait-ms", "VISOR_ML_BATCH_WAIT_MS", OPT_LONG, FIELD(ml_batch_wait_ms), "5", 0, 1000, "visor ml: longest wait for a batch to fill, in ms"},
-    {"max-upload-mb", "VISOR_MAX_UPLOAD_MB", OPT_LONG, FIELD(max_upload_mb), "25", 1, 1024, "largest request body with uploads, in MiB"},
-    {"max-pixels", "VISOR_MAX_PIXELS", OPT_LONG, FIELD(max_pixels), "40000000", 1, 1000000000, "largest image, in pixels (checked before decoding)"},
-    {"max-images", "VISOR_MAX_IMAGES", OPT_LONG, FIELD(max_images_per_product), "20", 1, 1000, "most images in one upload"},
-    {"rate-limit", "VISOR_RATE_LIMIT", OPT_DOUBLE, FIELD(rate_limit), "50", 0, 1e6, "requests per second per client IP (0 = off)"},
-    {"rate-burst", "VISOR_RATE_BURST", OPT_LONG, FIELD(rate_burst), "100", 1, 1000000, "burst size of the rate limit"},
-    {"job-attempts", "VISOR_JOB_ATTEMPTS", OPT_LONG, FIELD(job_attempts), "5", 1, 100, "attempts before a job fails"},
-    {"log-level", "VISOR_LOG_LEVEL", OPT_STRING, FIELD(log_level), "info", 0, 0, "debug, info, warn or error"},
-    {"log-format", "VISOR_LOG_FORMAT", OPT_STRING, FIELD(log_format), "plain", 0, 0, "plain or json"},
+    {"objects", "VISOR_OBJECTS", OPT_STRING, FIELD(blob_url), NULL, 0, 0,
+     "object store URL (default file://DATA/blobs)"},
+    {"vectors", "VISOR_VECTORS", OPT_STRING, FIELD(vector_url), NULL, 0, 0,
+     "vector store URL (default hnsw://DATA/vectors)"},
+    {"ml", "VISOR_ML", OPT_STRING, FIELD(ml_url), "local", 0, 0,
+     "ML service: local (in-process) or http://host:port"},
+    {"models", "VISOR_MODELS", OPT_STRING, FIELD(models_dir), "./models", 0, 0,
+     "folder with the ONNX model files"},
+    {"model-manifest", "VISOR_MODEL_MANIFEST", OPT_STRING, FIELD(model_manifest), NULL, 0, 0,
+     "models.json (default MODELS/models.json, else the one shipped with Visor)"},
+    {"web-dir", "VISOR_WEB_DIR", OPT_STRING, FIELD(web_dir), NULL, 0, 0,
+     "built web app to serve at / (default: the one built with Visor)"},
+    {"admin-token", "VISOR_ADMIN_TOKEN", OPT_STRING, FIELD(admin_token), NULL, 0, 0,
+     "token for admin routes (unset: admin routes are refused)"},
+    {"http-threads", "VISOR_HTTP_THREADS", OPT_LONG, FIELD(http_threads), "16", 1, 256,
+     "HTTP worker threads"},
+    {"workers", "VISOR_WORKERS", OPT_LONG, FIELD(workers), "2", 0, 64,
+     "task worker threads in this process (0 = none)"},
+    {"ml-threads", "VISOR_ML_THREADS", OPT_LONG, FIELD(ml_threads), "0", 0, 64,
+     "ONNX Runtime intra-op threads (0 = its default)"},
+    {"ml-batch", "VISOR_ML_BATCH", OPT_LONG, FIELD(ml_batch), "8", 1, 256,
+     "visor ml: largest batch of concurrent requests run together"},
+    {"ml-batch-wait-ms", "VISOR_ML_BATCH_WAIT_MS", OPT_LONG, FIELD(ml_batch_wait_ms), "5", 0, 1000,
+     "visor ml: longest wait for a batch to fill, in ms"},
+    {"max-upload-mb", "VISOR_MAX_UPLOAD_MB", OPT_LONG, FIELD(max_upload_mb), "25", 1, 1024,
+     "largest request body with uploads, in MiB"},
+    {"max-pixels", "VISOR_MAX_PIXELS", OPT_LONG, FIELD(max_pixels), "40000000", 1, 1000000000,
+     "largest image, in pixels (checked before decoding)"},
+    {"max-images", "VISOR_MAX_IMAGES", OPT_LONG, FIELD(max_images_per_product), "20", 1, 1000,
+     "most images in one upload"},
+    {"rate-limit", "VISOR_RATE_LIMIT", OPT_DOUBLE, FIELD(rate_limit), "50", 0, 1e6,
+     "requests per second per client IP (0 = off)"},
+    {"rate-burst", "VISOR_RATE_BURST", OPT_LONG, FIELD(rate_burst), "100", 1, 1000000,
+     "burst size of the rate limit"},
+    {"job-attempts", "VISOR_JOB_ATTEMPTS", OPT_LONG, FIELD(job_attempts), "5", 1, 100,
+     "attempts before a job fails"},
+    {"log-level", "VISOR_LOG_LEVEL", OPT_STRING, FIELD(log_level), "info", 0, 0,
+     "debug, info, warn or error"},
+    {"log-format", "VISOR_LOG_FORMAT", OPT_STRING, FIELD(log_format), "plain", 0, 0,
+     "plain or json"},
 };
 #define OPTION_COUNT (sizeof options / sizeof options[0])
 
@@ -74,8 +98,10 @@ static visor_code set_value(visor_config *config, const option_spec *spec, const
   if (number < spec->min || number > spec->max)
     return visor_error_set(err, VISOR_ERR_INVALID, "%s: %s %s is out of range [%g, %g]", source,
                            spec->name, value, spec->min, spec->max);
-  if (spec->type == OPT_LONG) *(long *)(base + spec->offset) = (long)number;
-  else *(double *)(base + spec->offset) = number;
+  if (spec->type == OPT_LONG)
+    *(long *)(base + spec->offset) = (long)number;
+  else
+    *(double *)(base + spec->offset) = number;
   return VISOR_OK;
 }
 
@@ -93,23 +119,29 @@ static visor_code load_file(visor_config *config, const char *path, visor_error 
                            json_err.text, json_err.line);
   visor_code code = VISOR_OK;
   if (!json_is_object(root))
-    code = visor_error_set(err, VISOR_ERR_INVALID, "config file '%s' must hold a JSON object", path);
+    code =
+        visor_error_set(err, VISOR_ERR_INVALID, "config file '%s' must hold a JSON object", path);
   const char *key;
   json_t *value;
   json_object_foreach(root, key, value) {
     if (code != VISOR_OK) break;
     const option_spec *spec = find_option(key);
     if (!spec || strcmp(key, "config") == 0) {
-      code = visor_error_set(err, VISOR_ERR_INVALID, "config file '%s': unknown key '%s'", path, key);
+      code =
+          visor_error_set(err, VISOR_ERR_INVALID, "config file '%s': unknown key '%s'", path, key);
       break;
     }
     char number[64];
     const char *text = NULL;
-    if (json_is_string(value)) text = json_string_value(value);
-    else if (json_is_integer(value)) snprintf(number, sizeof number, "%lld", (long long)json_integer_value(value)), text = number;
-    else if (json_is_real(value)) snprintf(number, sizeof number, "%.17g", json_real_value(value)), text = number;
+    if (json_is_string(value))
+      text = json_string_value(value);
+    else if (json_is_integer(value))
+      snprintf(number, sizeof number, "%lld", (long long)json_integer_value(value)), text = number;
+    else if (json_is_real(value))
+      snprintf(number, sizeof number, "%.17g", json_real_value(value)), text = number;
     if (!text) {
-      code = visor_error_set(err, VISOR_ERR_INVALID, "config file '%s': '%s' must be a string or number", path, key);
+      code = visor_error_set(err, VISOR_ERR_INVALID,
+                             "config file '%s': '%s' must be a string or number", path, key);
       break;
     }
     char source[300];
@@ -141,9 +173,11 @@ static visor_code derive_defaults(visor_config *config, visor_error *err) {
 static visor_code validate(const visor_config *config, visor_error *err) {
   if (strcmp(config->log_level, "debug") && strcmp(config->log_level, "info") &&
       strcmp(config->log_level, "warn") && strcmp(config->log_level, "error"))
-    return visor_error_set(err, VISOR_ERR_INVALID, "log-level '%s' is not debug, info, warn or error", config->log_level);
+    return visor_error_set(err, VISOR_ERR_INVALID,
+                           "log-level '%s' is not debug, info, warn or error", config->log_level);
   if (strcmp(config->log_format, "plain") && strcmp(config->log_format, "json"))
-    return visor_error_set(err, VISOR_ERR_INVALID, "log-format '%s' is not plain or json", config->log_format);
+    return visor_error_set(err, VISOR_ERR_INVALID, "log-format '%s' is not plain or json",
+                           config->log_format);
   if (!*config->data_dir) return visor_error_set(err, VISOR_ERR_INVALID, "data-dir is empty");
   if (config->admin_token && strlen(config->admin_token) < 16)
     return visor_error_set(err, VISOR_ERR_INVALID, "admin-token must be at least 16 characters");
@@ -158,11 +192,13 @@ static visor_code validate(const visor_config *config, visor_error *err) {
     int ok = 0;
     char prefixes[64];
     snprintf(prefixes, sizeof prefixes, "%s", urls[i].prefixes);
-    for (char *save = NULL, *prefix = strtok_r(prefixes, " ", &save); prefix; prefix = strtok_r(NULL, " ", &save))
+    for (char *save = NULL, *prefix = strtok_r(prefixes, " ", &save); prefix;
+         prefix = strtok_r(NULL, " ", &save))
       if (strncmp(urls[i].value, prefix, strlen(prefix)) == 0) ok = 1;
     if (!ok)
-      return visor_error_set(err, VISOR_ERR_INVALID, "%s URL '%s' is not supported (expected %s...)",
-                             urls[i].name, urls[i].value, urls[i].prefixes);
+      return visor_error_set(err, VISOR_ERR_INVALID,
+                             "%s URL '%s' is not supported (expected %s...)", urls[i].name,
+                             urls[i].value, urls[i].prefixes);
   }
   return VISOR_OK;
 }
@@ -173,12 +209,15 @@ visor_code visor_config_load(visor_config *config, int argc, char **argv, int *h
   *help = 0;
   visor_code code = VISOR_OK;
   for (size_t i = 0; code == VISOR_OK && i < OPTION_COUNT; i++)
-    if (options[i].default_value) code = set_value(config, &options[i], options[i].default_value, "default", err);
+    if (options[i].default_value)
+      code = set_value(config, &options[i], options[i].default_value, "default", err);
   /* The config file's path may come from a flag or the environment: find it first. */
   const char *file = getenv("VISOR_CONFIG");
   for (int i = 0; i < argc; i++) {
-    if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) file = argv[i + 1];
-    else if (strncmp(argv[i], "--config=", 9) == 0) file = argv[i] + 9;
+    if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+      file = argv[i + 1];
+    else if (strncmp(argv[i], "--config=", 9) == 0)
+      file = argv[i] + 9;
   }
   if (code == VISOR_OK && file && *file) code = load_file(config, file, err);
   for (size_t i = 0; code == VISOR_OK && i < OPTION_COUNT; i++) {
@@ -211,8 +250,10 @@ visor_code visor_config_load(visor_config *config, int argc, char **argv, int *h
       code = visor_error_set(err, VISOR_ERR_INVALID, "unknown option '--%s' (see --help)", name);
       break;
     }
-    if (equals) value = equals + 1;
-    else if (i + 1 < argc) value = argv[++i];
+    if (equals)
+      value = equals + 1;
+    else if (i + 1 < argc)
+      value = argv[++i];
     else {
       code = visor_error_set(err, VISOR_ERR_INVALID, "option '--%s' needs a value", name);
       break;

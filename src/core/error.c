@@ -49,32 +49,50 @@ void visor_error_clear(visor_error *err) {
 
 const char *visor_code_name(visor_code code) {
   switch (code) {
-  case VISOR_OK: return "ok";
-  case VISOR_ERR_INVALID: return "invalid_argument";
-  case VISOR_ERR_NOT_FOUND: return "not_found";
-  case VISOR_ERR_CONFLICT: return "conflict";
-  case VISOR_ERR_TOO_LARGE: return "too_large";
-  case VISOR_ERR_UNSUPPORTED: return "unsupported_media_type";
-  case VISOR_ERR_UNAVAILABLE: return "unavailable";
-  case VISOR_ERR_IO: return "io_error";
-  case VISOR_ERR_NOMEM: return "out_of_memory";
-  case VISOR_ERR_INTERNAL: return "internal";
+  case VISOR_OK:
+    return "ok";
+  case VISOR_ERR_INVALID:
+    return "invalid_argument";
+  case VISOR_ERR_NOT_FOUND:
+    return "not_found";
+  case VISOR_ERR_CONFLICT:
+    return "conflict";
+  case VISOR_ERR_TOO_LARGE:
+    return "too_large";
+  case VISOR_ERR_UNSUPPORTED:
+    return "unsupported_media_type";
+  case VISOR_ERR_UNAVAILABLE:
+    return "unavailable";
+  case VISOR_ERR_IO:
+    return "io_error";
+  case VISOR_ERR_NOMEM:
+    return "out_of_memory";
+  case VISOR_ERR_INTERNAL:
+    return "internal";
   }
   return "internal";
 }
 
 int visor_code_http_status(visor_code code) {
   switch (code) {
-  case VISOR_OK: return 200;
-  case VISOR_ERR_INVALID: return 400;
-  case VISOR_ERR_NOT_FOUND: return 404;
-  case VISOR_ERR_CONFLICT: return 409;
-  case VISOR_ERR_TOO_LARGE: return 413;
-  case VISOR_ERR_UNSUPPORTED: return 415;
-  case VISOR_ERR_UNAVAILABLE: return 503;
+  case VISOR_OK:
+    return 200;
+  case VISOR_ERR_INVALID:
+    return 400;
+  case VISOR_ERR_NOT_FOUND:
+    return 404;
+  case VISOR_ERR_CONFLICT:
+    return 409;
+  case VISOR_ERR_TOO_LARGE:
+    return 413;
+  case VISOR_ERR_UNSUPPORTED:
+    return 415;
+  case VISOR_ERR_UNAVAILABLE:
+    return 503;
   case VISOR_ERR_IO:
   case VISOR_ERR_NOMEM:
-  case VISOR_ERR_INTERNAL: return 500;
+  case VISOR_ERR_INTERNAL:
+    return 500;
   }
   return 500;
 }

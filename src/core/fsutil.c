@@ -14,12 +14,13 @@ visor_code visor_mkdirs(const char *path, visor_error *err) {
   char buffer[PATH_MAX];
   if ((size_t)snprintf(buffer, sizeof buffer, "%s", path) >= sizeof buffer)
     return visor_error_set(err, VISOR_ERR_INVALID, "path '%.100s...' is too long", path);
-  for (char *p = buffer + 1; ; p++) {
+  for (char *p = buffer + 1;; p++) {
     if (*p == '/' || *p == '\0') {
       char saved = *p;
       *p = '\0';
       if (mkdir(buffer, 0755) != 0 && errno != EEXIST)
-        return visor_error_set(err, VISOR_ERR_IO, "cannot create folder '%s': %s", buffer, strerror(errno));
+        return visor_error_set(err, VISOR_ERR_IO, "cannot create folder '%s': %s", buffer,
+                               strerror(errno));
       *p = saved;
       if (saved == '\0') break;
     }
@@ -32,10 +33,13 @@ visor_code visor_mkdirs(const char *path, visor_error *err) {
 
 visor_code visor_fsync_dir(const char *path, visor_error *err) {
   int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return visor_error_set(err, VISOR_ERR_IO, "cannot open folder '%s': %s", path, strerror(errno));
+  if (fd < 0)
+    return visor_error_set(err, VISOR_ERR_IO, "cannot open folder '%s': %s", path, strerror(errno));
   int rc = fsync(fd);
   close(fd);
-  if (rc != 0) return visor_error_set(err, VISOR_ERR_IO, "cannot fsync folder '%s': %s", path, strerror(errno));
+  if (rc != 0)
+    return visor_error_set(err, VISOR_ERR_IO, "cannot fsync folder '%s': %s", path,
+                           strerror(errno));
   return VISOR_OK;
 }
 
@@ -61,7 +65,8 @@ visor_code visor_read_file(const char *path, size_t max_len, char **data, size_t
     size_t got = fread(buffer + used, 1, capacity - used - 1, file);
     used += got;
     if (max_len && used > max_len)
-      code = visor_error_set(err, VISOR_ERR_TOO_LARGE, "'%s' is larger than %zu bytes", path, max_len);
+      code =
+          visor_error_set(err, VISOR_ERR_TOO_LARGE, "'%s' is larger than %zu bytes", path, max_len);
     if (got == 0) {
       if (ferror(file)) code = visor_error_set(err, VISOR_ERR_IO, "cannot read '%s'", path);
       break;

@@ -37,10 +37,11 @@ static void write_line(visor_log_level level, const char *const *fields, const c
   visor_format_time(visor_now_ms(), when);
   char *line = NULL;
   if (current_format == VISOR_LOG_JSON) {
-    json_t *object = json_pack("{s:s, s:s, s:s}", "time", when, "level", level_names[level],
-                               "msg", message);
+    json_t *object =
+        json_pack("{s:s, s:s, s:s}", "time", when, "level", level_names[level], "msg", message);
     for (size_t i = 0; fields && fields[i]; i += 2)
-      json_object_set_new(object, fields[i], fields[i + 1] ? json_string(fields[i + 1]) : json_null());
+      json_object_set_new(object, fields[i],
+                          fields[i + 1] ? json_string(fields[i + 1]) : json_null());
     line = json_dumps(object, JSON_COMPACT);
     json_decref(object);
   } else {

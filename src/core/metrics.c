@@ -12,8 +12,7 @@
 
 enum metric_kind { METRIC_COUNTER, METRIC_GAUGE, METRIC_HISTOGRAM };
 
-static const double bucket_bounds[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
-                                       1,     2.5,  5,     10,   30};
+static const double bucket_bounds[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
 #define BUCKET_COUNT (sizeof bucket_bounds / sizeof bucket_bounds[0])
 
 typedef struct metric_series {
@@ -79,16 +78,14 @@ void visor_metrics_counter_add(const char *name, const char *help, const char *l
   pthread_mutex_unlock(&registry_lock);
 }
 
-void visor_metrics_gauge_set(const char *name, const char *help, const char *labels,
-                             double value) {
+void visor_metrics_gauge_set(const char *name, const char *help, const char *labels, double value) {
   pthread_mutex_lock(&registry_lock);
   metric_series *entry = find_series(name, help, labels, METRIC_GAUGE);
   if (entry) entry->value = value;
   pthread_mutex_unlock(&registry_lock);
 }
 
-void visor_metrics_observe(const char *name, const char *help, const char *labels,
-                           double seconds) {
+void visor_metrics_observe(const char *name, const char *help, const char *labels, double seconds) {
   pthread_mutex_lock(&registry_lock);
   metric_series *entry = find_series(name, help, labels, METRIC_HISTOGRAM);
   if (entry) {
@@ -131,7 +128,8 @@ char *visor_metrics_render(void) {
   metric_collector *snapshot = count ? malloc(count * sizeof *snapshot) : NULL;
   if (snapshot) memcpy(snapshot, collectors, count * sizeof *snapshot);
   pthread_mutex_unlock(&registry_lock);
-  for (size_t i = 0; snapshot && i < count; i++) snapshot[i].collect(snapshot[i].ctx);
+  for (size_t i = 0; snapshot && i < count; i++)
+    snapshot[i].collect(snapshot[i].ctx);
   free(snapshot);
 
   visor_strbuf out;
@@ -164,7 +162,8 @@ char *visor_metrics_render(void) {
         snprintf(le, sizeof le, "le=\"%g\"", bucket_bounds[b]);
         render_sample(&out, entry->name, "_bucket", entry->labels, le, (double)entry->buckets[b]);
       }
-      render_sample(&out, entry->name, "_bucket", entry->labels, "le=\"+Inf\"", (double)entry->count);
+      render_sample(&out, entry->name, "_bucket", entry->labels, "le=\"+Inf\"",
+                    (double)entry->count);
       render_sample(&out, entry->name, "_sum", entry->labels, NULL, entry->value);
       render_sample(&out, entry->name, "_count", entry->labels, NULL, (double)entry->count);
     }

@@ -9,11 +9,9 @@
  * NULL. help is used the first time a name is seen. All functions are thread-safe. */
 void visor_metrics_counter_add(const char *name, const char *help, const char *labels,
                                double value);
-void visor_metrics_gauge_set(const char *name, const char *help, const char *labels,
-                             double value);
+void visor_metrics_gauge_set(const char *name, const char *help, const char *labels, double value);
 /* Histogram with fixed latency buckets in seconds (5ms .. 30s). */
-void visor_metrics_observe(const char *name, const char *help, const char *labels,
-                           double seconds);
+void visor_metrics_observe(const char *name, const char *help, const char *labels, double seconds);
 
 /* A callback run before each export, to refresh gauges (e.g. queue depths). */
 typedef void (*visor_metrics_collector)(void *ctx);

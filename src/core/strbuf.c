@@ -14,7 +14,8 @@ static int reserve(visor_strbuf *buf, size_t extra) {
   if (buf->failed) return 0;
   if (buf->len + extra + 1 <= buf->capacity) return 1;
   size_t capacity = buf->capacity ? buf->capacity : 256;
-  while (capacity < buf->len + extra + 1) capacity *= 2;
+  while (capacity < buf->len + extra + 1)
+    capacity *= 2;
   char *grown = realloc(buf->data, capacity);
   if (!grown) {
     buf->failed = 1;

@@ -18,7 +18,8 @@ void visor_uuid_new(char out[VISOR_UUID_LEN + 1]) {
   uint8_t random_bytes[10];
   if (getrandom(random_bytes, sizeof random_bytes, 0) != (ssize_t)sizeof random_bytes) {
     uint64_t fallback = (uint64_t)visor_monotonic_s() * 2654435761u;
-    for (size_t i = 0; i < sizeof random_bytes; i++) random_bytes[i] = (uint8_t)(fallback >> (i % 8));
+    for (size_t i = 0; i < sizeof random_bytes; i++)
+      random_bytes[i] = (uint8_t)(fallback >> (i % 8));
   }
   pthread_mutex_lock(&uuid_lock);
   int64_t now = visor_now_ms();
@@ -45,15 +46,17 @@ void visor_uuid_new(char out[VISOR_UUID_LEN + 1]) {
   pthread_mutex_unlock(&uuid_lock);
 
   uint8_t bytes[16];
-  for (int i = 0; i < 6; i++) bytes[i] = (uint8_t)((uint64_t)now >> (40 - 8 * i));
+  for (int i = 0; i < 6; i++)
+    bytes[i] = (uint8_t)((uint64_t)now >> (40 - 8 * i));
   bytes[6] = (uint8_t)(0x70 | (rand_a >> 8));
   bytes[7] = (uint8_t)(rand_a & 0xff);
   bytes[8] = (uint8_t)(0x80 | ((rand_b >> 56) & 0x3f));
-  for (int i = 9; i < 16; i++) bytes[i] = (uint8_t)(rand_b >> (8 * (15 - i)));
+  for (int i = 9; i < 16; i++)
+    bytes[i] = (uint8_t)(rand_b >> (8 * (15 - i)));
   snprintf(out, VISOR_UUID_LEN + 1,
            "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", bytes[0],
-           bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7], bytes[8],
-           bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]);
+           bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7], bytes[8], bytes[9],
+           bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]);
 }
 
 bool visor_uuid_valid(const char *text) {

@@ -13,9 +13,9 @@
 #include "store/db.h"
 
 typedef struct visor_task {
-  char id[64];   /* the job id */
+  char id[64]; /* the job id */
   char kind[32];
-  int attempts;  /* including this lease */
+  int attempts; /* including this lease */
   char lease_token[40];
 } visor_task;
 

@@ -30,13 +30,14 @@ static visor_code local_enqueue(visor_queue *base, visor_db_conn *given, const c
   int64_t now = visor_now_ms();
   visor_db_value params[] = {VISOR_DB_S(id), VISOR_DB_S(kind), VISOR_DB_I(now + delay_ms),
                              VISOR_DB_I(now)};
-  code = visor_db_exec(conn,
-                       "INSERT INTO queue_tasks(id, kind, state, attempts, available_at, created_at)"
-                       " VALUES (?, ?, 'ready', 0, ?, ?)"
-                       " ON CONFLICT(id) DO UPDATE SET state = 'ready', attempts = 0,"
-                       " available_at = excluded.available_at, lease_token = NULL,"
-                       " lease_until = NULL, last_error = NULL",
-                       params, 4, NULL, NULL, err);
+  code =
+      visor_db_exec(conn,
+                    "INSERT INTO queue_tasks(id, kind, state, attempts, available_at, created_at)"
+                    " VALUES (?, ?, 'ready', 0, ?, ?)"
+                    " ON CONFLICT(id) DO UPDATE SET state = 'ready', attempts = 0,"
+                    " available_at = excluded.available_at, lease_token = NULL,"
+                    " lease_until = NULL, last_error = NULL",
+                    params, 4, NULL, NULL, err);
   if (!given) visor_db_release(conn);
   return code;
 }
@@ -66,15 +67,18 @@ static visor_code local_lease(visor_queue *base, const char *const *kinds, size_
   code = visor_db_begin(conn, err);
   if (code != VISOR_OK) goto done;
   char sql[512];
-  int used = snprintf(sql, sizeof sql,
-                      "SELECT id, kind, attempts FROM queue_tasks WHERE"
-                      " ((state = 'ready' AND available_at <= ?) OR (state = 'leased' AND lease_until <= ?))"
-                      " AND kind IN (");
-  for (size_t i = 0; i < kind_count; i++) used += snprintf(sql + used, sizeof sql - (size_t)used, i ? ", ?" : "?");
+  int used = snprintf(
+      sql, sizeof sql,
+      "SELECT id, kind, attempts FROM queue_tasks WHERE"
+      " ((state = 'ready' AND available_at <= ?) OR (state = 'leased' AND lease_until <= ?))"
+      " AND kind IN (");
+  for (size_t i = 0; i < kind_count; i++)
+    used += snprintf(sql + used, sizeof sql - (size_t)used, i ? ", ?" : "?");
   snprintf(sql + used, sizeof sql - (size_t)used, ") ORDER BY available_at, id LIMIT 1");
   int64_t now = visor_now_ms();
   visor_db_value params[10] = {VISOR_DB_I(now), VISOR_DB_I(now)};
-  for (size_t i = 0; i < kind_count; i++) params[2 + i] = VISOR_DB_S(kinds[i]);
+  for (size_t i = 0; i < kind_count; i++)
+    params[2 + i] = VISOR_DB_S(kinds[i]);
   visor_db_rows rows;
   code = visor_db_exec(conn, sql, params, 2 + kind_count, &rows, NULL, err);
   if (code == VISOR_OK && rows.row_count == 1) {
@@ -92,8 +96,10 @@ static visor_code local_lease(visor_queue *base, const char *const *kinds, size_
     if (code == VISOR_OK) *leased = 1;
   }
   if (code == VISOR_OK) visor_db_rows_free(&rows);
-  if (code == VISOR_OK) code = visor_db_commit(conn, err);
-  else visor_db_rollback(conn);
+  if (code == VISOR_OK)
+    code = visor_db_commit(conn, err);
+  else
+    visor_db_rollback(conn);
   if (code != VISOR_OK) *leased = 0;
 done:
   visor_db_release(conn);
@@ -109,7 +115,8 @@ static visor_code leased_write(local_queue *queue, const char *sql, visor_db_val
   visor_code code = visor_db_exec(conn, sql, params, count, NULL, &changes, err);
   visor_db_release(conn);
   if (code == VISOR_OK && changes == 0)
-    code = visor_error_set(err, VISOR_ERR_CONFLICT, "task %s is no longer leased by this worker", task->id);
+    code = visor_error_set(err, VISOR_ERR_CONFLICT, "task %s is no longer leased by this worker",
+                           task->id);
   return code;
 }
 
@@ -126,7 +133,8 @@ static visor_code local_extend(visor_queue *base, const visor_task *task, int64_
 static visor_code local_ack(visor_queue *base, const visor_task *task, visor_error *err) {
   visor_db_value params[] = {VISOR_DB_S(task->id), VISOR_DB_S(task->lease_token)};
   return leased_write((local_queue *)base,
-                      "DELETE FROM queue_tasks WHERE id = ? AND lease_token = ?", params, 2, task, err);
+                      "DELETE FROM queue_tasks WHERE id = ? AND lease_token = ?", params, 2, task,
+                      err);
 }
 
 static visor_code local_retry(visor_queue *base, const visor_task *task, int64_t delay_ms,
@@ -141,7 +149,8 @@ static visor_code local_retry(visor_queue *base, const visor_task *task, int64_t
 
 static visor_code local_bury(visor_queue *base, const visor_task *task, const char *error,
                              visor_error *err) {
-  visor_db_value params[] = {VISOR_DB_S(error), VISOR_DB_S(task->id), VISOR_DB_S(task->lease_token)};
+  visor_db_value params[] = {VISOR_DB_S(error), VISOR_DB_S(task->id),
+                             VISOR_DB_S(task->lease_token)};
   return leased_write((local_queue *)base,
                       "UPDATE queue_tasks SET state = 'dead', last_error = ?, lease_token = NULL,"
                       " lease_until = NULL WHERE id = ? AND lease_token = ?",
@@ -187,7 +196,8 @@ static visor_code local_counts(visor_queue *base, visor_queue_counts *counts, vi
   visor_code code = visor_db_exec(
       conn,
       "SELECT"
-      " SUM(CASE WHEN (state = 'ready' AND available_at <= ?) OR (state = 'leased' AND lease_until <= ?) THEN 1 ELSE 0 END) AS ready,"
+      " SUM(CASE WHEN (state = 'ready' AND available_at <= ?) OR (state = 'leased' AND lease_until "
+      "<= ?) THEN 1 ELSE 0 END) AS ready,"
       " SUM(CASE WHEN state = 'ready' AND available_at > ? THEN 1 ELSE 0 END) AS delayed,"
       " SUM(CASE WHEN state = 'leased' AND lease_until > ? THEN 1 ELSE 0 END) AS leased,"
       " SUM(CASE WHEN state = 'dead' THEN 1 ELSE 0 END) AS dead FROM queue_tasks",

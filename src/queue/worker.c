@@ -49,7 +49,8 @@ void visor_job_run_progress(visor_job_run *run, double progress) {
     visor_job_set_progress(conn, run->task.id, progress, NULL);
     visor_db_release(conn);
   }
-  run->pool->queue->ops->extend(run->pool->queue, &run->task, run->pool->config.visibility_ms, NULL);
+  run->pool->queue->ops->extend(run->pool->queue, &run->task, run->pool->config.visibility_ms,
+                                NULL);
 }
 
 int visor_job_run_cancelled(visor_job_run *run) {
@@ -64,7 +65,8 @@ int visor_job_run_cancelled(visor_job_run *run) {
 
 int64_t visor_backoff_ms(const visor_worker_config *config, int attempt) {
   int64_t delay = config->backoff_base_ms;
-  for (int i = 1; i < attempt && delay < config->backoff_max_ms; i++) delay *= 2;
+  for (int i = 1; i < attempt && delay < config->backoff_max_ms; i++)
+    delay *= 2;
   return delay < config->backoff_max_ms ? delay : config->backoff_max_ms;
 }
 
@@ -89,14 +91,17 @@ static int job_runnable(visor_worker_pool *pool, const visor_task *task, int *ma
   if (visor_db_exec(conn, "SELECT status, max_attempts FROM jobs WHERE id = ?", params, 1, &rows,
                     NULL, NULL) == VISOR_OK) {
     const char *status = visor_db_text(&rows, 0, "status");
-    runnable = status && (strcmp(status, VISOR_JOB_QUEUED) == 0 || strcmp(status, VISOR_JOB_RUNNING) == 0);
+    runnable =
+        status && (strcmp(status, VISOR_JOB_QUEUED) == 0 || strcmp(status, VISOR_JOB_RUNNING) == 0);
     *max_attempts = (int)visor_db_int(&rows, 0, "max_attempts");
     visor_db_rows_free(&rows);
   }
   if (runnable == 1) {
     int applied = 0;
-    if (visor_job_mark_running(conn, task->id, task->attempts, &applied, NULL) != VISOR_OK) runnable = -1;
-    else if (!applied) runnable = 0;
+    if (visor_job_mark_running(conn, task->id, task->attempts, &applied, NULL) != VISOR_OK)
+      runnable = -1;
+    else if (!applied)
+      runnable = 0;
   }
   visor_db_release(conn);
   return runnable;
@@ -143,7 +148,8 @@ static void run_task(visor_worker_pool *pool, const visor_task *task) {
   visor_error error = {0};
   double started = visor_monotonic_s();
   visor_code code = handler ? handler->handler(handler->ctx, &run, &error)
-                            : visor_error_set(&error, VISOR_ERR_INVALID, "no handler for task kind '%s'", task->kind);
+                            : visor_error_set(&error, VISOR_ERR_INVALID,
+                                              "no handler for task kind '%s'", task->kind);
   if (code != VISOR_OK && visor_job_run_cancelled(&run)) code = VISOR_OK; /* stopped on request */
   finish_task(pool, task, code, &error, max_attempts, visor_monotonic_s() - started);
 }
@@ -210,7 +216,8 @@ visor_worker_pool *visor_worker_pool_new(visor_db *db, visor_queue *queue,
 
 visor_code visor_worker_pool_register(visor_worker_pool *pool, const char *kind,
                                       visor_task_handler handler, void *ctx, visor_error *err) {
-  if (pool->started) return visor_error_set(err, VISOR_ERR_INVALID, "register '%s' before start", kind);
+  if (pool->started)
+    return visor_error_set(err, VISOR_ERR_INVALID, "register '%s' before start", kind);
   if (pool->handler_count == MAX_KINDS)
     return visor_error_set(err, VISOR_ERR_INVALID, "too many task kinds (max %d)", MAX_KINDS);
   if (strlen(kind) >= sizeof pool->handlers[0].kind)
@@ -232,7 +239,8 @@ visor_code visor_worker_pool_start(visor_worker_pool *pool, visor_error *err) {
     if (rc != 0) {
       pool->config.concurrency = i; /* stop joins only what started */
       visor_worker_pool_stop(pool);
-      return visor_error_set(err, VISOR_ERR_INTERNAL, "cannot start worker thread: %s", strerror(rc));
+      return visor_error_set(err, VISOR_ERR_INTERNAL, "cannot start worker thread: %s",
+                             strerror(rc));
     }
   }
   pool->started = 1;
@@ -252,7 +260,8 @@ void visor_worker_pool_stop(visor_worker_pool *pool) {
   pool->stopping = 1;
   pthread_cond_broadcast(&pool->wake);
   pthread_mutex_unlock(&pool->lock);
-  for (int i = 0; i < pool->config.concurrency; i++) pthread_join(pool->threads[i], NULL);
+  for (int i = 0; i < pool->config.concurrency; i++)
+    pthread_join(pool->threads[i], NULL);
   free(pool->threads);
   pool->threads = NULL;
 }

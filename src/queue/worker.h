@@ -24,11 +24,11 @@ void visor_job_run_progress(visor_job_run *run, double progress);
 int visor_job_run_cancelled(visor_job_run *run);
 
 typedef struct visor_worker_config {
-  int concurrency;          /* threads (default 2) */
-  int64_t visibility_ms;    /* lease length (default 300000) */
-  int64_t backoff_base_ms;  /* first retry delay, doubled each attempt (default 1000) */
-  int64_t backoff_max_ms;   /* default 300000 */
-  int64_t poll_ms;          /* idle poll interval (default 200) */
+  int concurrency;         /* threads (default 2) */
+  int64_t visibility_ms;   /* lease length (default 300000) */
+  int64_t backoff_base_ms; /* first retry delay, doubled each attempt (default 1000) */
+  int64_t backoff_max_ms;  /* default 300000 */
+  int64_t poll_ms;         /* idle poll interval (default 200) */
 } visor_worker_config;
 
 visor_worker_pool *visor_worker_pool_new(visor_db *db, visor_queue *queue,

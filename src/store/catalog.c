@@ -11,12 +11,12 @@
 
 static const char *const product_json_columns[] = {"labels", NULL};
 
-#define PRODUCT_COLUMNS                                                                        \
-  "p.id, p.sku, p.name, p.description, p.category, p.labels, p.price, p.currency,"             \
+#define PRODUCT_COLUMNS                                                                            \
+  "p.id, p.sku, p.name, p.description, p.category, p.labels, p.price, p.currency,"                 \
   " p.created_at, p.updated_at"
 
-#define IMAGE_COLUMNS                                                                          \
-  "id, product_id, purpose, object_key, filename, content_type, width, height, format,"        \
+#define IMAGE_COLUMNS                                                                              \
+  "id, product_id, purpose, object_key, filename, content_type, width, height, format,"            \
   " size_bytes, sha256, status, job_id, created_at"
 
 static const char *optional_text(const json_t *object, const char *key) {
@@ -46,11 +46,12 @@ visor_code visor_product_insert(visor_db_conn *conn, const char *id, const json_
                              VISOR_DB_S(optional_text(product, "currency")),
                              VISOR_DB_I(now),
                              VISOR_DB_I(now)};
-  visor_code code = visor_db_exec(conn,
-                                  "INSERT INTO products(id, sku, name, description, category, labels,"
-                                  " price, currency, created_at, updated_at)"
-                                  " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                                  params, 10, NULL, NULL, err);
+  visor_code code =
+      visor_db_exec(conn,
+                    "INSERT INTO products(id, sku, name, description, category, labels,"
+                    " price, currency, created_at, updated_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    params, 10, NULL, NULL, err);
   if (code == VISOR_ERR_CONFLICT)
     visor_error_set(err, VISOR_ERR_CONFLICT, "a product with sku '%s' already exists",
                     optional_text(product, "sku"));
@@ -100,12 +101,14 @@ visor_code visor_product_get(visor_db_conn *conn, const char *id, json_t **produ
                              visor_error *err) {
   visor_db_value params[] = {VISOR_DB_S(id)};
   visor_db_rows rows;
-  visor_code code = visor_db_exec(conn,
-                                  "SELECT " PRODUCT_COLUMNS " FROM products p WHERE p.id = ? AND p.deleted_at IS NULL",
-                                  params, 1, &rows, NULL, err);
+  visor_code code = visor_db_exec(
+      conn, "SELECT " PRODUCT_COLUMNS " FROM products p WHERE p.id = ? AND p.deleted_at IS NULL",
+      params, 1, &rows, NULL, err);
   if (code != VISOR_OK) return code;
-  if (rows.row_count == 0) code = visor_error_set(err, VISOR_ERR_NOT_FOUND, "product %s not found", id);
-  else *product = visor_row_to_json(&rows, 0, product_json_columns);
+  if (rows.row_count == 0)
+    code = visor_error_set(err, VISOR_ERR_NOT_FOUND, "product %s not found", id);
+  else
+    *product = visor_row_to_json(&rows, 0, product_json_columns);
   visor_db_rows_free(&rows);
   return code;
 }
@@ -114,33 +117,40 @@ visor_code visor_product_soft_delete(visor_db_conn *conn, const char *id, visor_
   int64_t now = visor_now_ms();
   visor_db_value params[] = {VISOR_DB_I(now), VISOR_DB_I(now), VISOR_DB_S(id)};
   int64_t changed = 0;
-  visor_code code = visor_db_exec(conn,
-                                  "UPDATE products SET deleted_at = ?, updated_at = ? WHERE id = ? AND deleted_at IS NULL",
-                                  params, 3, NULL, &changed, err);
-  if (code == VISOR_OK && changed == 0) code = visor_error_set(err, VISOR_ERR_NOT_FOUND, "product %s not found", id);
+  visor_code code = visor_db_exec(
+      conn,
+      "UPDATE products SET deleted_at = ?, updated_at = ? WHERE id = ? AND deleted_at IS NULL",
+      params, 3, NULL, &changed, err);
+  if (code == VISOR_OK && changed == 0)
+    code = visor_error_set(err, VISOR_ERR_NOT_FOUND, "product %s not found", id);
   return code;
 }
 
 static const char *sort_clause(const char *sort) {
   static const struct {
     const char *name, *clause;
-  } sorts[] = {{"created_at", "p.created_at ASC, p.id ASC"}, {"-created_at", "p.created_at DESC, p.id DESC"},
-               {"name", "p.name ASC, p.id ASC"},             {"-name", "p.name DESC, p.id DESC"},
-               {"price", "p.price ASC, p.id ASC"},           {"-price", "p.price DESC, p.id DESC"},
-               {"sku", "p.sku ASC"},                         {"-sku", "p.sku DESC"}};
+  } sorts[] = {{"created_at", "p.created_at ASC, p.id ASC"},
+               {"-created_at", "p.created_at DESC, p.id DESC"},
+               {"name", "p.name ASC, p.id ASC"},
+               {"-name", "p.name DESC, p.id DESC"},
+               {"price", "p.price ASC, p.id ASC"},
+               {"-price", "p.price DESC, p.id DESC"},
+               {"sku", "p.sku ASC"},
+               {"-sku", "p.sku DESC"}};
   if (!sort) return sorts[1].clause;
   for (size_t i = 0; i < sizeof sorts / sizeof sorts[0]; i++)
     if (strcmp(sorts[i].name, sort) == 0) return sorts[i].clause;
   return NULL;
 }
 
-visor_code visor_product_list(visor_db_conn *conn, const visor_product_query *query,
-                              json_t **items, int64_t *total, visor_error *err) {
+visor_code visor_product_list(visor_db_conn *conn, const visor_product_query *query, json_t **items,
+                              int64_t *total, visor_error *err) {
   const char *order = sort_clause(query->sort);
   if (!order)
-    return visor_error_set(err, VISOR_ERR_INVALID,
-                           "sort '%s' is not one of created_at, name, price, sku (prefix - for descending)",
-                           query->sort);
+    return visor_error_set(
+        err, VISOR_ERR_INVALID,
+        "sort '%s' is not one of created_at, name, price, sku (prefix - for descending)",
+        query->sort);
   char *pattern = NULL;
   if (query->text && *query->text) {
     size_t len = strlen(query->text);
@@ -156,9 +166,10 @@ visor_code visor_product_list(visor_db_conn *conn, const visor_product_query *qu
     pattern[used++] = '%';
     pattern[used] = '\0';
   }
-  const char *where = " FROM products p WHERE p.deleted_at IS NULL AND (? IS NULL OR p.category = ?)"
-                      " AND (? IS NULL OR LOWER(p.name) LIKE ? ESCAPE '\\' OR LOWER(p.sku) LIKE ? ESCAPE '\\'"
-                      " OR LOWER(p.description) LIKE ? ESCAPE '\\')";
+  const char *where =
+      " FROM products p WHERE p.deleted_at IS NULL AND (? IS NULL OR p.category = ?)"
+      " AND (? IS NULL OR LOWER(p.name) LIKE ? ESCAPE '\\' OR LOWER(p.sku) LIKE ? ESCAPE '\\'"
+      " OR LOWER(p.description) LIKE ? ESCAPE '\\')";
   visor_db_value params[] = {VISOR_DB_S(query->category), VISOR_DB_S(query->category),
                              VISOR_DB_S(pattern),         VISOR_DB_S(pattern),
                              VISOR_DB_S(pattern),         VISOR_DB_S(pattern),
@@ -174,7 +185,8 @@ visor_code visor_product_list(visor_db_conn *conn, const visor_product_query *qu
              "SELECT " PRODUCT_COLUMNS ","
              " (SELECT i.id FROM images i WHERE i.product_id = p.id AND i.deleted_at IS NULL"
              "  ORDER BY i.created_at, i.id LIMIT 1) AS thumbnail_image_id,"
-             " (SELECT COUNT(*) FROM images i WHERE i.product_id = p.id AND i.deleted_at IS NULL) AS image_count"
+             " (SELECT COUNT(*) FROM images i WHERE i.product_id = p.id AND i.deleted_at IS NULL) "
+             "AS image_count"
              "%s ORDER BY %s LIMIT ? OFFSET ?",
              where, order);
     code = visor_db_exec(conn, sql, params, 8, &rows, NULL, err);
@@ -189,10 +201,11 @@ visor_code visor_product_list(visor_db_conn *conn, const visor_product_query *qu
 
 visor_code visor_category_list(visor_db_conn *conn, json_t **categories, visor_error *err) {
   visor_db_rows rows;
-  visor_code code = visor_db_exec(conn,
-                                  "SELECT category AS name, COUNT(*) AS product_count FROM products"
-                                  " WHERE deleted_at IS NULL AND category <> '' GROUP BY category ORDER BY category",
-                                  NULL, 0, &rows, NULL, err);
+  visor_code code = visor_db_exec(
+      conn,
+      "SELECT category AS name, COUNT(*) AS product_count FROM products"
+      " WHERE deleted_at IS NULL AND category <> '' GROUP BY category ORDER BY category",
+      NULL, 0, &rows, NULL, err);
   if (code != VISOR_OK) return code;
   *categories = visor_rows_to_json(&rows, NULL);
   visor_db_rows_free(&rows);
@@ -201,28 +214,31 @@ visor_code visor_category_list(visor_db_conn *conn, json_t **categories, visor_e
 
 visor_code visor_image_insert(visor_db_conn *conn, const visor_image_record *image,
                               visor_error *err) {
-  visor_db_value params[] = {VISOR_DB_S(image->id),          VISOR_DB_S(image->product_id),
-                             VISOR_DB_S(image->purpose),     VISOR_DB_S(image->object_key),
-                             VISOR_DB_S(image->filename),    VISOR_DB_S(image->content_type),
-                             VISOR_DB_I(image->width),       VISOR_DB_I(image->height),
-                             VISOR_DB_S(image->format),      VISOR_DB_I(image->size_bytes),
-                             VISOR_DB_S(image->sha256),      VISOR_DB_S(image->job_id),
-                             VISOR_DB_I(visor_now_ms())};
-  return visor_db_exec(conn,
-                       "INSERT INTO images(id, product_id, purpose, object_key, filename, content_type,"
-                       " width, height, format, size_bytes, sha256, job_id, created_at)"
-                       " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                       params, 13, NULL, NULL, err);
+  visor_db_value params[] = {
+      VISOR_DB_S(image->id),         VISOR_DB_S(image->product_id), VISOR_DB_S(image->purpose),
+      VISOR_DB_S(image->object_key), VISOR_DB_S(image->filename),   VISOR_DB_S(image->content_type),
+      VISOR_DB_I(image->width),      VISOR_DB_I(image->height),     VISOR_DB_S(image->format),
+      VISOR_DB_I(image->size_bytes), VISOR_DB_S(image->sha256),     VISOR_DB_S(image->job_id),
+      VISOR_DB_I(visor_now_ms())};
+  return visor_db_exec(
+      conn,
+      "INSERT INTO images(id, product_id, purpose, object_key, filename, content_type,"
+      " width, height, format, size_bytes, sha256, job_id, created_at)"
+      " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+      params, 13, NULL, NULL, err);
 }
 
 visor_code visor_image_get(visor_db_conn *conn, const char *id, json_t **image, visor_error *err) {
   visor_db_value params[] = {VISOR_DB_S(id)};
   visor_db_rows rows;
-  visor_code code = visor_db_exec(conn, "SELECT " IMAGE_COLUMNS " FROM images WHERE id = ? AND deleted_at IS NULL",
-                                  params, 1, &rows, NULL, err);
+  visor_code code = visor_db_exec(
+      conn, "SELECT " IMAGE_COLUMNS " FROM images WHERE id = ? AND deleted_at IS NULL", params, 1,
+      &rows, NULL, err);
   if (code != VISOR_OK) return code;
-  if (rows.row_count == 0) code = visor_error_set(err, VISOR_ERR_NOT_FOUND, "image %s not found", id);
-  else *image = visor_row_to_json(&rows, 0, NULL);
+  if (rows.row_count == 0)
+    code = visor_error_set(err, VISOR_ERR_NOT_FOUND, "image %s not found", id);
+  else
+    *image = visor_row_to_json(&rows, 0, NULL);
   visor_db_rows_free(&rows);
   return code;
 }
@@ -232,7 +248,8 @@ visor_code visor_image_list(visor_db_conn *conn, const char *product_id, json_t 
   visor_db_value params[] = {VISOR_DB_S(product_id)};
   visor_db_rows rows;
   visor_code code = visor_db_exec(conn,
-                                  "SELECT " IMAGE_COLUMNS " FROM images WHERE product_id = ? AND deleted_at IS NULL"
+                                  "SELECT " IMAGE_COLUMNS
+                                  " FROM images WHERE product_id = ? AND deleted_at IS NULL"
                                   " ORDER BY created_at, id",
                                   params, 1, &rows, NULL, err);
   if (code != VISOR_OK) return code;
@@ -244,14 +261,17 @@ visor_code visor_image_list(visor_db_conn *conn, const char *product_id, json_t 
 visor_code visor_image_set_status(visor_db_conn *conn, const char *id, const char *status,
                                   visor_error *err) {
   visor_db_value params[] = {VISOR_DB_S(status), VISOR_DB_S(id)};
-  return visor_db_exec(conn, "UPDATE images SET status = ? WHERE id = ?", params, 2, NULL, NULL, err);
+  return visor_db_exec(conn, "UPDATE images SET status = ? WHERE id = ?", params, 2, NULL, NULL,
+                       err);
 }
 
 visor_code visor_image_soft_delete(visor_db_conn *conn, const char *id, visor_error *err) {
   visor_db_value params[] = {VISOR_DB_I(visor_now_ms()), VISOR_DB_S(id)};
   int64_t changed = 0;
-  visor_code code = visor_db_exec(conn, "UPDATE images SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL",
-                                  params, 2, NULL, &changed, err);
-  if (code == VISOR_OK && changed == 0) code = visor_error_set(err, VISOR_ERR_NOT_FOUND, "image %s not found", id);
+  visor_code code =
+      visor_db_exec(conn, "UPDATE images SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL",
+                    params, 2, NULL, &changed, err);
+  if (code == VISOR_OK && changed == 0)
+    code = visor_error_set(err, VISOR_ERR_NOT_FOUND, "image %s not found", id);
   return code;
 }

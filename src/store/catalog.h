@@ -23,14 +23,15 @@ visor_code visor_product_soft_delete(visor_db_conn *conn, const char *id, visor_
 typedef struct visor_product_query {
   const char *category; /* exact; NULL = any */
   const char *text;     /* substring of name, sku or description (case-insensitive) */
-  const char *sort;     /* "created_at", "-created_at" (default), "name", "-name", "price", "-price", "sku" */
+  const char
+      *sort; /* "created_at", "-created_at" (default), "name", "-name", "price", "-price", "sku" */
   int64_t limit, offset;
 } visor_product_query;
 
 /* VISOR_ERR_INVALID for an unknown sort. items: array of products, each with a
  * "thumbnail_image_id" (its first image) and "image_count". */
-visor_code visor_product_list(visor_db_conn *conn, const visor_product_query *query,
-                              json_t **items, int64_t *total, visor_error *err);
+visor_code visor_product_list(visor_db_conn *conn, const visor_product_query *query, json_t **items,
+                              int64_t *total, visor_error *err);
 /* Distinct categories of live products with their counts. */
 visor_code visor_category_list(visor_db_conn *conn, json_t **categories, visor_error *err);
 

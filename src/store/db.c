@@ -54,7 +54,8 @@ void visor_db_rollback(visor_db_conn *conn) {
 
 void visor_db_rows_free(visor_db_rows *rows) {
   if (!rows) return;
-  for (size_t c = 0; c < rows->column_count; c++) free(rows->column_names ? rows->column_names[c] : NULL);
+  for (size_t c = 0; c < rows->column_count; c++)
+    free(rows->column_names ? rows->column_names[c] : NULL);
   free(rows->column_names);
   for (size_t i = 0; i < rows->row_count * rows->column_count; i++)
     if (rows->cells[i].type == VISOR_DB_TEXT) free((char *)rows->cells[i].s);

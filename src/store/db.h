@@ -55,8 +55,7 @@ typedef struct visor_db_ops {
    * the number of rows written. A unique-constraint violation is VISOR_ERR_CONFLICT; a
    * busy/locked database that stays so past the timeout is VISOR_ERR_UNAVAILABLE. */
   visor_code (*exec)(visor_db_conn *conn, const char *sql, const visor_db_value *params,
-                     size_t param_count, visor_db_rows *rows, int64_t *changes,
-                     visor_error *err);
+                     size_t param_count, visor_db_rows *rows, int64_t *changes, visor_error *err);
   /* Runs several statements separated by ';', no parameters (migrations). */
   visor_code (*exec_script)(visor_db_conn *conn, const char *sql, visor_error *err);
   void (*close)(visor_db *db);

@@ -65,7 +65,8 @@ static sqlite3_stmt *prepare_cached(sqlite_conn *conn, const char *sql, visor_er
     visor_error_set(err, VISOR_ERR_NOMEM, "out of memory caching a statement");
     return NULL;
   }
-  size_t slot = conn->cache_count < STATEMENT_CACHE ? conn->cache_count++ : conn->cache_next++ % STATEMENT_CACHE;
+  size_t slot = conn->cache_count < STATEMENT_CACHE ? conn->cache_count++
+                                                    : conn->cache_next++ % STATEMENT_CACHE;
   if (conn->cache[slot].stmt) {
     sqlite3_finalize(conn->cache[slot].stmt);
     free(conn->cache[slot].sql);
@@ -79,10 +80,18 @@ static visor_code bind_params(sqlite_conn *conn, sqlite3_stmt *stmt, const visor
   for (size_t i = 0; i < count; i++) {
     int index = (int)i + 1, rc = SQLITE_OK;
     switch (params[i].type) {
-    case VISOR_DB_NULL: rc = sqlite3_bind_null(stmt, index); break;
-    case VISOR_DB_INT: rc = sqlite3_bind_int64(stmt, index, params[i].i); break;
-    case VISOR_DB_REAL: rc = sqlite3_bind_double(stmt, index, params[i].d); break;
-    case VISOR_DB_TEXT: rc = sqlite3_bind_text(stmt, index, params[i].s, -1, SQLITE_STATIC); break;
+    case VISOR_DB_NULL:
+      rc = sqlite3_bind_null(stmt, index);
+      break;
+    case VISOR_DB_INT:
+      rc = sqlite3_bind_int64(stmt, index, params[i].i);
+      break;
+    case VISOR_DB_REAL:
+      rc = sqlite3_bind_double(stmt, index, params[i].d);
+      break;
+    case VISOR_DB_TEXT:
+      rc = sqlite3_bind_text(stmt, index, params[i].s, -1, SQLITE_STATIC);
+      break;
     }
     if (rc != SQLITE_OK) return sqlite_error(err, conn->handle, rc, "bind");
   }
@@ -103,8 +112,12 @@ static visor_code append_row(sqlite3_stmt *stmt, visor_db_rows *rows, size_t *ca
   for (size_t c = 0; c < columns; c++) {
     visor_db_value value = {.type = VISOR_DB_NULL};
     switch (sqlite3_column_type(stmt, (int)c)) {
-    case SQLITE_INTEGER: value = VISOR_DB_I(sqlite3_column_int64(stmt, (int)c)); break;
-    case SQLITE_FLOAT: value = VISOR_DB_D(sqlite3_column_double(stmt, (int)c)); break;
+    case SQLITE_INTEGER:
+      value = VISOR_DB_I(sqlite3_column_int64(stmt, (int)c));
+      break;
+    case SQLITE_FLOAT:
+      value = VISOR_DB_D(sqlite3_column_double(stmt, (int)c));
+      break;
     case SQLITE_TEXT:
     case SQLITE_BLOB: {
       const char *text = (const char *)sqlite3_column_text(stmt, (int)c);
@@ -117,7 +130,8 @@ static visor_code append_row(sqlite3_stmt *stmt, visor_db_rows *rows, size_t *ca
       value = (visor_db_value){.type = VISOR_DB_TEXT, .s = copy};
       break;
     }
-    default: break;
+    default:
+      break;
     }
     row[c] = value;
   }
@@ -164,7 +178,8 @@ static visor_code sqlite_exec_script(visor_db_conn *base, const char *sql, visor
   char *message = NULL;
   int rc = sqlite3_exec(conn->handle, sql, NULL, NULL, &message);
   if (rc != SQLITE_OK) {
-    visor_code code = visor_error_set(err, VISOR_ERR_IO, "sqlite script: %s", message ? message : sqlite3_errstr(rc));
+    visor_code code = visor_error_set(err, VISOR_ERR_IO, "sqlite script: %s",
+                                      message ? message : sqlite3_errstr(rc));
     sqlite3_free(message);
     return code;
   }
@@ -187,7 +202,8 @@ static visor_db_conn *sqlite_acquire(visor_db *base, visor_error *err) {
     }
     if (pthread_cond_timedwait(&db->available, &db->lock, &deadline) == ETIMEDOUT) {
       pthread_mutex_unlock(&db->lock);
-      visor_error_set(err, VISOR_ERR_UNAVAILABLE, "no free sqlite connection after %d s", ACQUIRE_TIMEOUT_S);
+      visor_error_set(err, VISOR_ERR_UNAVAILABLE, "no free sqlite connection after %d s",
+                      ACQUIRE_TIMEOUT_S);
       return NULL;
     }
   }
@@ -216,7 +232,8 @@ static void close_conn(sqlite_conn *conn) {
 
 static void sqlite_close(visor_db *base) {
   sqlite_db *db = (sqlite_db *)base;
-  for (int i = 0; i < POOL_SIZE; i++) close_conn(&db->conns[i]);
+  for (int i = 0; i < POOL_SIZE; i++)
+    close_conn(&db->conns[i]);
   pthread_mutex_destroy(&db->lock);
   pthread_cond_destroy(&db->available);
   free(db);
@@ -235,8 +252,9 @@ static visor_code open_conn(sqlite_db *db, sqlite_conn *conn, const char *path, 
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
   int rc = sqlite3_open_v2(path, &conn->handle, flags, NULL);
   if (rc != SQLITE_OK) {
-    visor_code code = visor_error_set(err, VISOR_ERR_IO, "cannot open sqlite database '%s': %s", path,
-                                      conn->handle ? sqlite3_errmsg(conn->handle) : sqlite3_errstr(rc));
+    visor_code code =
+        visor_error_set(err, VISOR_ERR_IO, "cannot open sqlite database '%s': %s", path,
+                        conn->handle ? sqlite3_errmsg(conn->handle) : sqlite3_errstr(rc));
     return code;
   }
   sqlite3_busy_timeout(conn->handle, BUSY_TIMEOUT_MS);

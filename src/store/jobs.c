@@ -9,17 +9,18 @@
 
 static const char *const job_json_columns[] = {"payload", NULL};
 
-#define JOB_COLUMNS                                                                            \
-  "id, kind, status, subject_id, payload, attempts, max_attempts, error, progress,"            \
+#define JOB_COLUMNS                                                                                \
+  "id, kind, status, subject_id, payload, attempts, max_attempts, error, progress,"                \
   " created_at, updated_at, started_at, finished_at"
 
 visor_code visor_job_insert(visor_db_conn *conn, const char *id, const char *kind,
                             const char *subject_id, const char *payload, int max_attempts,
                             visor_error *err) {
   int64_t now = visor_now_ms();
-  visor_db_value params[] = {VISOR_DB_S(id),       VISOR_DB_S(kind),
-                             VISOR_DB_S(subject_id), VISOR_DB_S(payload ? payload : "{}"),
-                             VISOR_DB_I(max_attempts), VISOR_DB_I(now), VISOR_DB_I(now)};
+  visor_db_value params[] = {VISOR_DB_S(id),           VISOR_DB_S(kind),
+                             VISOR_DB_S(subject_id),   VISOR_DB_S(payload ? payload : "{}"),
+                             VISOR_DB_I(max_attempts), VISOR_DB_I(now),
+                             VISOR_DB_I(now)};
   return visor_db_exec(conn,
                        "INSERT INTO jobs(id, kind, status, subject_id, payload, max_attempts,"
                        " created_at, updated_at) VALUES (?, ?, 'queued', ?, ?, ?, ?, ?)",
@@ -32,8 +33,10 @@ visor_code visor_job_get(visor_db_conn *conn, const char *id, json_t **job, viso
   visor_code code = visor_db_exec(conn, "SELECT " JOB_COLUMNS " FROM jobs WHERE id = ?", params, 1,
                                   &rows, NULL, err);
   if (code != VISOR_OK) return code;
-  if (rows.row_count == 0) code = visor_error_set(err, VISOR_ERR_NOT_FOUND, "job %s not found", id);
-  else *job = visor_row_to_json(&rows, 0, job_json_columns);
+  if (rows.row_count == 0)
+    code = visor_error_set(err, VISOR_ERR_NOT_FOUND, "job %s not found", id);
+  else
+    *job = visor_row_to_json(&rows, 0, job_json_columns);
   visor_db_rows_free(&rows);
   return code;
 }
@@ -43,7 +46,7 @@ visor_code visor_job_list(visor_db_conn *conn, const char *status, const char *k
                           int64_t *total, visor_error *err) {
   const char *where = " WHERE (? IS NULL OR status = ?) AND (? IS NULL OR kind = ?)"
                       " AND (? IS NULL OR subject_id = ?)";
-  visor_db_value params[] = {VISOR_DB_S(status), VISOR_DB_S(status), VISOR_DB_S(kind),
+  visor_db_value params[] = {VISOR_DB_S(status), VISOR_DB_S(status),     VISOR_DB_S(kind),
                              VISOR_DB_S(kind),   VISOR_DB_S(subject_id), VISOR_DB_S(subject_id),
                              VISOR_DB_I(limit),  VISOR_DB_I(offset)};
   char sql[512];
@@ -53,7 +56,9 @@ visor_code visor_job_list(visor_db_conn *conn, const char *status, const char *k
   if (code != VISOR_OK) return code;
   *total = visor_db_int(&rows, 0, "n");
   visor_db_rows_free(&rows);
-  snprintf(sql, sizeof sql, "SELECT " JOB_COLUMNS " FROM jobs%s ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?", where);
+  snprintf(sql, sizeof sql,
+           "SELECT " JOB_COLUMNS " FROM jobs%s ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?",
+           where);
   code = visor_db_exec(conn, sql, params, 8, &rows, NULL, err);
   if (code != VISOR_OK) return code;
   *jobs = visor_rows_to_json(&rows, job_json_columns);
@@ -73,10 +78,12 @@ static visor_code update_job(visor_db_conn *conn, const char *sql, visor_db_valu
 visor_code visor_job_mark_running(visor_db_conn *conn, const char *id, int attempts, int *applied,
                                   visor_error *err) {
   int64_t now = visor_now_ms();
-  visor_db_value params[] = {VISOR_DB_I(attempts), VISOR_DB_I(now), VISOR_DB_I(now), VISOR_DB_S(id)};
+  visor_db_value params[] = {VISOR_DB_I(attempts), VISOR_DB_I(now), VISOR_DB_I(now),
+                             VISOR_DB_S(id)};
   return update_job(conn,
                     "UPDATE jobs SET status = 'running', attempts = ?, updated_at = ?,"
-                    " started_at = COALESCE(started_at, ?), progress = 0 WHERE id = ? AND status IN ('queued', 'running')",
+                    " started_at = COALESCE(started_at, ?), progress = 0 WHERE id = ? AND status "
+                    "IN ('queued', 'running')",
                     params, 4, applied, err);
 }
 
@@ -111,8 +118,9 @@ visor_code visor_job_mark_failed(visor_db_conn *conn, const char *id, const char
 visor_code visor_job_set_progress(visor_db_conn *conn, const char *id, double progress,
                                   visor_error *err) {
   visor_db_value params[] = {VISOR_DB_D(progress), VISOR_DB_I(visor_now_ms()), VISOR_DB_S(id)};
-  return update_job(conn, "UPDATE jobs SET progress = ?, updated_at = ? WHERE id = ? AND status = 'running'",
-                    params, 3, NULL, err);
+  return update_job(
+      conn, "UPDATE jobs SET progress = ?, updated_at = ? WHERE id = ? AND status = 'running'",
+      params, 3, NULL, err);
 }
 
 visor_code visor_job_cancel(visor_db_conn *conn, const char *id, int *applied, visor_error *err) {
@@ -133,14 +141,18 @@ visor_code visor_job_requeue(visor_db_conn *conn, const char *id, int *applied, 
                     params, 2, applied, err);
 }
 
-visor_code visor_job_status(visor_db_conn *conn, const char *id, char status[16], visor_error *err) {
+visor_code visor_job_status(visor_db_conn *conn, const char *id, char status[16],
+                            visor_error *err) {
   visor_db_value params[] = {VISOR_DB_S(id)};
   visor_db_rows rows;
-  visor_code code = visor_db_exec(conn, "SELECT status FROM jobs WHERE id = ?", params, 1, &rows, NULL, err);
+  visor_code code =
+      visor_db_exec(conn, "SELECT status FROM jobs WHERE id = ?", params, 1, &rows, NULL, err);
   if (code != VISOR_OK) return code;
   const char *value = visor_db_text(&rows, 0, "status");
-  if (!value) code = visor_error_set(err, VISOR_ERR_NOT_FOUND, "job %s not found", id);
-  else snprintf(status, 16, "%s", value);
+  if (!value)
+    code = visor_error_set(err, VISOR_ERR_NOT_FOUND, "job %s not found", id);
+  else
+    snprintf(status, 16, "%s", value);
   visor_db_rows_free(&rows);
   return code;
 }

@@ -14,8 +14,8 @@ static visor_code ensure_table(visor_db_conn *conn, visor_error *err) {
 
 static visor_code read_version(visor_db_conn *conn, int64_t *version, visor_error *err) {
   visor_db_rows rows;
-  visor_code code = visor_db_exec(conn, "SELECT MAX(version) AS v FROM schema_migrations", NULL,
-                                  0, &rows, NULL, err);
+  visor_code code = visor_db_exec(conn, "SELECT MAX(version) AS v FROM schema_migrations", NULL, 0,
+                                  &rows, NULL, err);
   if (code != VISOR_OK) return code;
   *version = visor_db_int(&rows, 0, "v");
   visor_db_rows_free(&rows);
@@ -45,20 +45,25 @@ visor_code visor_migrate(visor_db *db, int *applied, visor_error *err) {
     code = visor_db_begin(conn, err);
     if (code != VISOR_OK) break;
     int64_t current = 0;
-    code = read_version(conn, &current, err); /* re-read inside the lock: another process may have migrated */
+    code = read_version(conn, &current,
+                        err); /* re-read inside the lock: another process may have migrated */
     if (code == VISOR_OK && migration->version > current) {
       code = conn->db->ops->exec_script(conn, migration->sql, err);
       visor_db_value params[] = {VISOR_DB_I(migration->version), VISOR_DB_S(migration->name),
                                  VISOR_DB_I(visor_now_ms())};
       if (code == VISOR_OK)
-        code = visor_db_exec(conn, "INSERT INTO schema_migrations(version, name, applied_at) VALUES (?, ?, ?)",
-                             params, 3, NULL, NULL, err);
+        code = visor_db_exec(
+            conn, "INSERT INTO schema_migrations(version, name, applied_at) VALUES (?, ?, ?)",
+            params, 3, NULL, NULL, err);
       if (code == VISOR_OK && applied) (*applied)++;
       if (code != VISOR_OK)
-        visor_error_wrap(err, "migration %lld (%s)", (long long)migration->version, migration->name);
+        visor_error_wrap(err, "migration %lld (%s)", (long long)migration->version,
+                         migration->name);
     }
-    if (code == VISOR_OK) code = visor_db_commit(conn, err);
-    else visor_db_rollback(conn);
+    if (code == VISOR_OK)
+      code = visor_db_commit(conn, err);
+    else
+      visor_db_rollback(conn);
   }
   visor_db_release(conn);
   return code;

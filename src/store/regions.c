@@ -7,9 +7,9 @@
 #include "core/clock.h"
 #include "store/row_json.h"
 
-#define REGION_COLUMNS                                                                         \
-  "id, image_id, product_id, box_x, box_y, box_w, box_h, whole_image, label, label_score,"     \
-  " labeller, labels, detector_label, detector_score, source, is_primary, crop_key, vector_id," \
+#define REGION_COLUMNS                                                                             \
+  "id, image_id, product_id, box_x, box_y, box_w, box_h, whole_image, label, label_score,"         \
+  " labeller, labels, detector_label, detector_score, source, is_primary, crop_key, vector_id,"    \
   " model, created_at, updated_at"
 
 static const char *const region_json_columns[] = {"labels", NULL};
@@ -17,16 +17,28 @@ static const char *const region_json_columns[] = {"labels", NULL};
 visor_code visor_region_insert(visor_db_conn *conn, const visor_region_record *r,
                                visor_error *err) {
   int64_t now = visor_now_ms();
-  visor_db_value params[] = {
-      VISOR_DB_S(r->id),          VISOR_DB_S(r->image_id),     VISOR_DB_S(r->product_id),
-      VISOR_DB_D(r->x),           VISOR_DB_D(r->y),            VISOR_DB_D(r->w),
-      VISOR_DB_D(r->h),           VISOR_DB_I(r->whole_image),  VISOR_DB_S(r->label),
-      VISOR_DB_D(r->label_score), VISOR_DB_S(r->labeller),     VISOR_DB_S(r->labels_json ? r->labels_json : "[]"),
-      VISOR_DB_S(r->detector_label),
-      r->detector_label ? VISOR_DB_D(r->detector_score) : VISOR_DB_NULL_VALUE,
-      VISOR_DB_S(r->source ? r->source : "model"), VISOR_DB_I(r->is_primary), VISOR_DB_S(r->crop_key),
-      VISOR_DB_S(r->vector_id),   VISOR_DB_S(r->model),        VISOR_DB_I(now),
-      VISOR_DB_I(now)};
+  visor_db_value params[] = {VISOR_DB_S(r->id),
+                             VISOR_DB_S(r->image_id),
+                             VISOR_DB_S(r->product_id),
+                             VISOR_DB_D(r->x),
+                             VISOR_DB_D(r->y),
+                             VISOR_DB_D(r->w),
+                             VISOR_DB_D(r->h),
+                             VISOR_DB_I(r->whole_image),
+                             VISOR_DB_S(r->label),
+                             VISOR_DB_D(r->label_score),
+                             VISOR_DB_S(r->labeller),
+                             VISOR_DB_S(r->labels_json ? r->labels_json : "[]"),
+                             VISOR_DB_S(r->detector_label),
+                             r->detector_label ? VISOR_DB_D(r->detector_score)
+                                               : VISOR_DB_NULL_VALUE,
+                             VISOR_DB_S(r->source ? r->source : "model"),
+                             VISOR_DB_I(r->is_primary),
+                             VISOR_DB_S(r->crop_key),
+                             VISOR_DB_S(r->vector_id),
+                             VISOR_DB_S(r->model),
+                             VISOR_DB_I(now),
+                             VISOR_DB_I(now)};
   return visor_db_exec(conn,
                        "INSERT INTO regions(" REGION_COLUMNS ") VALUES"
                        " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -37,9 +49,9 @@ visor_code visor_region_keys(visor_db_conn *conn, const char *image_id, json_t *
                              visor_error *err) {
   visor_db_value params[] = {VISOR_DB_S(image_id)};
   visor_db_rows rows;
-  visor_code code = visor_db_exec(conn,
-                                  "SELECT id, vector_id, crop_key FROM regions WHERE image_id = ? AND deleted_at IS NULL",
-                                  params, 1, &rows, NULL, err);
+  visor_code code = visor_db_exec(
+      conn, "SELECT id, vector_id, crop_key FROM regions WHERE image_id = ? AND deleted_at IS NULL",
+      params, 1, &rows, NULL, err);
   if (code != VISOR_OK) return code;
   *keys = visor_rows_to_json(&rows, NULL);
   visor_db_rows_free(&rows);
@@ -56,11 +68,12 @@ visor_code visor_region_delete_for_image(visor_db_conn *conn, const char *image_
 static json_t *region_object(const visor_db_rows *rows, size_t row) {
   json_t *region = visor_row_to_json(rows, row, region_json_columns);
   json_t *box = json_pack("{s:O, s:O, s:O, s:O}", "x", json_object_get(region, "box_x"), "y",
-                          json_object_get(region, "box_y"), "w", json_object_get(region, "box_w"), "h",
-                          json_object_get(region, "box_h"));
+                          json_object_get(region, "box_y"), "w", json_object_get(region, "box_w"),
+                          "h", json_object_get(region, "box_h"));
   json_object_set_new(region, "box", box);
   static const char *const flat[] = {"box_x", "box_y", "box_w", "box_h", "crop_key", "vector_id"};
-  for (size_t i = 0; i < sizeof flat / sizeof flat[0]; i++) json_object_del(region, flat[i]);
+  for (size_t i = 0; i < sizeof flat / sizeof flat[0]; i++)
+    json_object_del(region, flat[i]);
   json_object_set_new(region, "whole_image", json_boolean(visor_db_int(rows, row, "whole_image")));
   json_object_set_new(region, "is_primary", json_boolean(visor_db_int(rows, row, "is_primary")));
   char url[96];
@@ -74,12 +87,14 @@ visor_code visor_region_list(visor_db_conn *conn, const char *image_id, json_t *
   visor_db_value params[] = {VISOR_DB_S(image_id)};
   visor_db_rows rows;
   visor_code code = visor_db_exec(conn,
-                                  "SELECT " REGION_COLUMNS " FROM regions WHERE image_id = ? AND deleted_at IS NULL"
+                                  "SELECT " REGION_COLUMNS
+                                  " FROM regions WHERE image_id = ? AND deleted_at IS NULL"
                                   " ORDER BY whole_image DESC, detector_score DESC, id",
                                   params, 1, &rows, NULL, err);
   if (code != VISOR_OK) return code;
   *regions = json_array();
-  for (size_t r = 0; r < rows.row_count; r++) json_array_append_new(*regions, region_object(&rows, r));
+  for (size_t r = 0; r < rows.row_count; r++)
+    json_array_append_new(*regions, region_object(&rows, r));
   visor_db_rows_free(&rows);
   return VISOR_OK;
 }
@@ -88,13 +103,16 @@ visor_code visor_region_get(visor_db_conn *conn, const char *id, json_t **region
                             visor_error *err) {
   visor_db_value params[] = {VISOR_DB_S(id)};
   visor_db_rows rows;
-  visor_code code = visor_db_exec(conn,
-                                  "SELECT " REGION_COLUMNS ", crop_key AS crop_object_key FROM regions"
-                                  " WHERE id = ? AND deleted_at IS NULL",
-                                  params, 1, &rows, NULL, err);
+  visor_code code =
+      visor_db_exec(conn,
+                    "SELECT " REGION_COLUMNS ", crop_key AS crop_object_key FROM regions"
+                    " WHERE id = ? AND deleted_at IS NULL",
+                    params, 1, &rows, NULL, err);
   if (code != VISOR_OK) return code;
-  if (rows.row_count == 0) code = visor_error_set(err, VISOR_ERR_NOT_FOUND, "region %s not found", id);
-  else *region = region_object(&rows, 0);
+  if (rows.row_count == 0)
+    code = visor_error_set(err, VISOR_ERR_NOT_FOUND, "region %s not found", id);
+  else
+    *region = region_object(&rows, 0);
   visor_db_rows_free(&rows);
   return code;
 }

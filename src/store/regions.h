@@ -15,8 +15,8 @@ typedef struct visor_region_record {
   int whole_image;
   const char *label; /* best labeller label */
   double label_score;
-  const char *labeller;    /* model name@version */
-  const char *labels_json; /* [{"name","score"}...] */
+  const char *labeller;       /* model name@version */
+  const char *labels_json;    /* [{"name","score"}...] */
   const char *detector_label; /* NULL for the whole-image region */
   double detector_score;
   const char *source; /* "model" or "admin" */
@@ -36,7 +36,6 @@ visor_code visor_region_delete_for_image(visor_db_conn *conn, const char *image_
 /* API shapes: box as {x,y,w,h}, booleans, labels parsed, crop_url. */
 visor_code visor_region_list(visor_db_conn *conn, const char *image_id, json_t **regions,
                              visor_error *err);
-visor_code visor_region_get(visor_db_conn *conn, const char *id, json_t **region,
-                            visor_error *err);
+visor_code visor_region_get(visor_db_conn *conn, const char *id, json_t **region, visor_error *err);
 
 #endif

@@ -23,7 +23,9 @@ json_t *visor_row_to_json(const visor_db_rows *rows, size_t row, const char *con
     const visor_db_value *value = visor_db_cell(rows, row, c);
     json_t *item = NULL;
     switch (value->type) {
-    case VISOR_DB_NULL: item = json_null(); break;
+    case VISOR_DB_NULL:
+      item = json_null();
+      break;
     case VISOR_DB_INT:
       if (is_time_column(name)) {
         char when[32];
@@ -33,7 +35,9 @@ json_t *visor_row_to_json(const visor_db_rows *rows, size_t row, const char *con
         item = json_integer(value->i);
       }
       break;
-    case VISOR_DB_REAL: item = json_real(value->d); break;
+    case VISOR_DB_REAL:
+      item = json_real(value->d);
+      break;
     case VISOR_DB_TEXT:
       if (is_json_column(name, json_columns)) item = json_loads(value->s, JSON_DECODE_ANY, NULL);
       if (!item) item = json_string(value->s);

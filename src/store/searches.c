@@ -10,8 +10,12 @@
 visor_code visor_search_insert(visor_db_conn *conn, const char *id, const char *image_id,
                                const char *job_id, int k, const char *filters_json,
                                visor_error *err) {
-  visor_db_value params[] = {VISOR_DB_S(id), VISOR_DB_S(image_id), VISOR_DB_S(job_id), VISOR_DB_I(k),
-                             VISOR_DB_S(filters_json ? filters_json : "{}"), VISOR_DB_I(visor_now_ms())};
+  visor_db_value params[] = {VISOR_DB_S(id),
+                             VISOR_DB_S(image_id),
+                             VISOR_DB_S(job_id),
+                             VISOR_DB_I(k),
+                             VISOR_DB_S(filters_json ? filters_json : "{}"),
+                             VISOR_DB_I(visor_now_ms())};
   return visor_db_exec(conn,
                        "INSERT INTO searches(id, image_id, job_id, k, filters, status, created_at)"
                        " VALUES (?, ?, ?, ?, ?, 'queued', ?)",
@@ -23,14 +27,17 @@ visor_code visor_search_load(visor_db_conn *conn, const char *id, json_t **searc
   static const char *const json_columns[] = {"filters", NULL};
   visor_db_value params[] = {VISOR_DB_S(id)};
   visor_db_rows rows;
-  visor_code code = visor_db_exec(conn,
-                                  "SELECT s.id, s.image_id, s.job_id, s.k, s.filters, s.status, s.error,"
-                                  " s.duration_ms, s.created_at, s.finished_at, i.object_key, i.width, i.height, i.format"
-                                  " FROM searches s LEFT JOIN images i ON i.id = s.image_id WHERE s.id = ?",
-                                  params, 1, &rows, NULL, err);
+  visor_code code = visor_db_exec(
+      conn,
+      "SELECT s.id, s.image_id, s.job_id, s.k, s.filters, s.status, s.error,"
+      " s.duration_ms, s.created_at, s.finished_at, i.object_key, i.width, i.height, i.format"
+      " FROM searches s LEFT JOIN images i ON i.id = s.image_id WHERE s.id = ?",
+      params, 1, &rows, NULL, err);
   if (code != VISOR_OK) return code;
-  if (rows.row_count == 0) code = visor_error_set(err, VISOR_ERR_NOT_FOUND, "search %s not found", id);
-  else *search = visor_row_to_json(&rows, 0, json_columns);
+  if (rows.row_count == 0)
+    code = visor_error_set(err, VISOR_ERR_NOT_FOUND, "search %s not found", id);
+  else
+    *search = visor_row_to_json(&rows, 0, json_columns);
   visor_db_rows_free(&rows);
   return code;
 }
@@ -40,11 +47,13 @@ visor_code visor_search_set_status(visor_db_conn *conn, const char *id, const ch
   int finished = strcmp(status, "done") == 0 || strcmp(status, "failed") == 0;
   visor_db_value params[] = {VISOR_DB_S(status), VISOR_DB_S(error),
                              duration_ms > 0 ? VISOR_DB_D(duration_ms) : VISOR_DB_NULL_VALUE,
-                             finished ? VISOR_DB_I(visor_now_ms()) : VISOR_DB_NULL_VALUE, VISOR_DB_S(id)};
-  return visor_db_exec(conn,
-                       "UPDATE searches SET status = ?, error = ?, duration_ms = COALESCE(?, duration_ms),"
-                       " finished_at = ? WHERE id = ?",
-                       params, 5, NULL, NULL, err);
+                             finished ? VISOR_DB_I(visor_now_ms()) : VISOR_DB_NULL_VALUE,
+                             VISOR_DB_S(id)};
+  return visor_db_exec(
+      conn,
+      "UPDATE searches SET status = ?, error = ?, duration_ms = COALESCE(?, duration_ms),"
+      " finished_at = ? WHERE id = ?",
+      params, 5, NULL, NULL, err);
 }
 
 visor_code visor_search_save(visor_db_conn *conn, const char *id,
@@ -52,26 +61,44 @@ visor_code visor_search_save(visor_db_conn *conn, const char *id,
                              const visor_search_result_record *results, size_t result_count,
                              visor_error *err) {
   visor_db_value key[] = {VISOR_DB_S(id)};
-  visor_code code = visor_db_exec(conn, "DELETE FROM search_results WHERE search_id = ?", key, 1, NULL, NULL, err);
-  if (code == VISOR_OK) code = visor_db_exec(conn, "DELETE FROM search_regions WHERE search_id = ?", key, 1, NULL, NULL, err);
+  visor_code code = visor_db_exec(conn, "DELETE FROM search_results WHERE search_id = ?", key, 1,
+                                  NULL, NULL, err);
+  if (code == VISOR_OK)
+    code = visor_db_exec(conn, "DELETE FROM search_regions WHERE search_id = ?", key, 1, NULL, NULL,
+                         err);
   for (size_t i = 0; code == VISOR_OK && i < region_count; i++) {
     const visor_search_region_record *r = &regions[i];
-    visor_db_value params[] = {VISOR_DB_S(id),          VISOR_DB_I((int64_t)i),  VISOR_DB_D(r->box.x),
-                               VISOR_DB_D(r->box.y),    VISOR_DB_D(r->box.w),    VISOR_DB_D(r->box.h),
-                               VISOR_DB_I(r->whole_image), VISOR_DB_S(r->label), VISOR_DB_D(r->label_score),
+    visor_db_value params[] = {VISOR_DB_S(id),
+                               VISOR_DB_I((int64_t)i),
+                               VISOR_DB_D(r->box.x),
+                               VISOR_DB_D(r->box.y),
+                               VISOR_DB_D(r->box.w),
+                               VISOR_DB_D(r->box.h),
+                               VISOR_DB_I(r->whole_image),
+                               VISOR_DB_S(r->label),
+                               VISOR_DB_D(r->label_score),
                                VISOR_DB_S(r->detector_label),
-                               r->detector_label ? VISOR_DB_D(r->detector_score) : VISOR_DB_NULL_VALUE};
-    code = visor_db_exec(conn,
-                         "INSERT INTO search_regions(search_id, ordinal, box_x, box_y, box_w, box_h, whole_image,"
-                         " label, label_score, detector_label, detector_score) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                         params, 11, NULL, NULL, err);
+                               r->detector_label ? VISOR_DB_D(r->detector_score)
+                                                 : VISOR_DB_NULL_VALUE};
+    code = visor_db_exec(
+        conn,
+        "INSERT INTO search_regions(search_id, ordinal, box_x, box_y, box_w, box_h, whole_image,"
+        " label, label_score, detector_label, detector_score) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, "
+        "?, ?)",
+        params, 11, NULL, NULL, err);
   }
   for (size_t i = 0; code == VISOR_OK && i < result_count; i++) {
     const visor_search_result_record *r = &results[i];
-    visor_db_value params[] = {VISOR_DB_S(id), VISOR_DB_I(r->ordinal), VISOR_DB_I(r->rank), VISOR_DB_S(r->product_id),
-                               VISOR_DB_S(r->region_id), VISOR_DB_D(r->score), VISOR_DB_I(r->query_ordinal)};
+    visor_db_value params[] = {VISOR_DB_S(id),
+                               VISOR_DB_I(r->ordinal),
+                               VISOR_DB_I(r->rank),
+                               VISOR_DB_S(r->product_id),
+                               VISOR_DB_S(r->region_id),
+                               VISOR_DB_D(r->score),
+                               VISOR_DB_I(r->query_ordinal)};
     code = visor_db_exec(conn,
-                         "INSERT INTO search_results(search_id, ordinal, rank, product_id, region_id, score, query_ordinal)"
+                         "INSERT INTO search_results(search_id, ordinal, rank, product_id, "
+                         "region_id, score, query_ordinal)"
                          " VALUES (?, ?, ?, ?, ?, ?, ?)",
                          params, 7, NULL, NULL, err);
   }
@@ -80,9 +107,10 @@ visor_code visor_search_save(visor_db_conn *conn, const char *id,
 
 /* One result object with its product summary. */
 static json_t *result_object(const visor_db_rows *rows, size_t row) {
-  json_t *result = json_pack("{s:I, s:f, s:s, s:s?}", "rank", (json_int_t)visor_db_int(rows, row, "rank"), "score",
-                             visor_db_real(rows, row, "score"), "product_id", visor_db_text(rows, row, "product_id"),
-                             "region_id", visor_db_text(rows, row, "region_id"));
+  json_t *result = json_pack(
+      "{s:I, s:f, s:s, s:s?}", "rank", (json_int_t)visor_db_int(rows, row, "rank"), "score",
+      visor_db_real(rows, row, "score"), "product_id", visor_db_text(rows, row, "product_id"),
+      "region_id", visor_db_text(rows, row, "region_id"));
   const char *region_id = visor_db_text(rows, row, "region_id");
   if (region_id) {
     char url[96];
@@ -90,14 +118,16 @@ static json_t *result_object(const visor_db_rows *rows, size_t row) {
     json_object_set_new(result, "crop_url", json_string(url));
   }
   if (visor_db_int(rows, row, "ordinal") == VISOR_SEARCH_OVERALL)
-    json_object_set_new(result, "query_ordinal", json_integer(visor_db_int(rows, row, "query_ordinal")));
+    json_object_set_new(result, "query_ordinal",
+                        json_integer(visor_db_int(rows, row, "query_ordinal")));
   const visor_db_value *price = visor_db_get(rows, row, "price");
-  json_t *product = json_pack("{s:s, s:s?, s:s?, s:s?, s:o, s:s?, s:s?}", "id", visor_db_text(rows, row, "product_id"),
-                              "sku", visor_db_text(rows, row, "sku"), "name", visor_db_text(rows, row, "name"),
-                              "category", visor_db_text(rows, row, "category"), "price",
-                              price->type == VISOR_DB_NULL ? json_null() : json_real(visor_db_real(rows, row, "price")),
-                              "currency", visor_db_text(rows, row, "currency"), "thumbnail_image_id",
-                              visor_db_text(rows, row, "thumbnail_image_id"));
+  json_t *product = json_pack(
+      "{s:s, s:s?, s:s?, s:s?, s:o, s:s?, s:s?}", "id", visor_db_text(rows, row, "product_id"),
+      "sku", visor_db_text(rows, row, "sku"), "name", visor_db_text(rows, row, "name"), "category",
+      visor_db_text(rows, row, "category"), "price",
+      price->type == VISOR_DB_NULL ? json_null() : json_real(visor_db_real(rows, row, "price")),
+      "currency", visor_db_text(rows, row, "currency"), "thumbnail_image_id",
+      visor_db_text(rows, row, "thumbnail_image_id"));
   json_object_set_new(result, "product", product);
   return result;
 }
@@ -106,19 +136,22 @@ visor_code visor_search_get(visor_db_conn *conn, const char *id, json_t **out, v
   json_t *search = NULL;
   visor_code code = visor_search_load(conn, id, &search, err);
   if (code != VISOR_OK) return code;
-  json_t *image = json_pack("{s:O, s:O, s:O, s:O}", "id", json_object_get(search, "image_id"), "width",
-                            json_object_get(search, "width"), "height", json_object_get(search, "height"), "format",
-                            json_object_get(search, "format"));
+  json_t *image =
+      json_pack("{s:O, s:O, s:O, s:O}", "id", json_object_get(search, "image_id"), "width",
+                json_object_get(search, "width"), "height", json_object_get(search, "height"),
+                "format", json_object_get(search, "format"));
   json_object_set_new(search, "image", image);
   static const char *const internal[] = {"object_key", "width", "height", "format", "image_id"};
-  for (size_t i = 0; i < sizeof internal / sizeof internal[0]; i++) json_object_del(search, internal[i]);
+  for (size_t i = 0; i < sizeof internal / sizeof internal[0]; i++)
+    json_object_del(search, internal[i]);
 
   visor_db_value params[] = {VISOR_DB_S(id)};
   visor_db_rows rows;
-  code = visor_db_exec(conn,
-                       "SELECT ordinal, box_x, box_y, box_w, box_h, whole_image, label, label_score, detector_label,"
-                       " detector_score FROM search_regions WHERE search_id = ? ORDER BY ordinal",
-                       params, 1, &rows, NULL, err);
+  code = visor_db_exec(
+      conn,
+      "SELECT ordinal, box_x, box_y, box_w, box_h, whole_image, label, label_score, detector_label,"
+      " detector_score FROM search_regions WHERE search_id = ? ORDER BY ordinal",
+      params, 1, &rows, NULL, err);
   if (code != VISOR_OK) {
     json_decref(search);
     return code;
@@ -127,23 +160,28 @@ visor_code visor_search_get(visor_db_conn *conn, const char *id, json_t **out, v
   for (size_t r = 0; r < rows.row_count; r++) {
     const visor_db_value *detector_score = visor_db_get(&rows, r, "detector_score");
     json_t *region = json_pack(
-        "{s:I, s:{s:f, s:f, s:f, s:f}, s:b, s:s?, s:f, s:s?, s:o, s:[]}", "ordinal", (json_int_t)visor_db_int(&rows, r, "ordinal"),
-        "box", "x", visor_db_real(&rows, r, "box_x"), "y", visor_db_real(&rows, r, "box_y"), "w",
-        visor_db_real(&rows, r, "box_w"), "h", visor_db_real(&rows, r, "box_h"), "whole_image",
-        (int)visor_db_int(&rows, r, "whole_image"), "label", visor_db_text(&rows, r, "label"), "label_score",
-        visor_db_real(&rows, r, "label_score"), "detector_label", visor_db_text(&rows, r, "detector_label"),
-        "detector_score", detector_score->type == VISOR_DB_NULL ? json_null() : json_real(detector_score->d), "results");
+        "{s:I, s:{s:f, s:f, s:f, s:f}, s:b, s:s?, s:f, s:s?, s:o, s:[]}", "ordinal",
+        (json_int_t)visor_db_int(&rows, r, "ordinal"), "box", "x", visor_db_real(&rows, r, "box_x"),
+        "y", visor_db_real(&rows, r, "box_y"), "w", visor_db_real(&rows, r, "box_w"), "h",
+        visor_db_real(&rows, r, "box_h"), "whole_image", (int)visor_db_int(&rows, r, "whole_image"),
+        "label", visor_db_text(&rows, r, "label"), "label_score",
+        visor_db_real(&rows, r, "label_score"), "detector_label",
+        visor_db_text(&rows, r, "detector_label"), "detector_score",
+        detector_score->type == VISOR_DB_NULL ? json_null() : json_real(detector_score->d),
+        "results");
     json_array_append_new(regions, region);
   }
   visor_db_rows_free(&rows);
-  code = visor_db_exec(conn,
-                       "SELECT r.ordinal, r.rank, r.product_id, r.region_id, r.score, r.query_ordinal, p.sku, p.name,"
-                       " p.category, p.price, p.currency,"
-                       " (SELECT i.id FROM images i WHERE i.product_id = p.id AND i.deleted_at IS NULL"
-                       "  ORDER BY i.created_at, i.id LIMIT 1) AS thumbnail_image_id"
-                       " FROM search_results r JOIN products p ON p.id = r.product_id"
-                       " WHERE r.search_id = ? ORDER BY r.ordinal, r.rank",
-                       params, 1, &rows, NULL, err);
+  code =
+      visor_db_exec(conn,
+                    "SELECT r.ordinal, r.rank, r.product_id, r.region_id, r.score, "
+                    "r.query_ordinal, p.sku, p.name,"
+                    " p.category, p.price, p.currency,"
+                    " (SELECT i.id FROM images i WHERE i.product_id = p.id AND i.deleted_at IS NULL"
+                    "  ORDER BY i.created_at, i.id LIMIT 1) AS thumbnail_image_id"
+                    " FROM search_results r JOIN products p ON p.id = r.product_id"
+                    " WHERE r.search_id = ? ORDER BY r.ordinal, r.rank",
+                    params, 1, &rows, NULL, err);
   if (code != VISOR_OK) {
     json_decref(regions);
     json_decref(search);

@@ -43,7 +43,6 @@ visor_code visor_search_save(visor_db_conn *conn, const char *id,
                              const visor_search_result_record *results, size_t result_count,
                              visor_error *err);
 /* The API's search object with regions, their results and the overall products. */
-visor_code visor_search_get(visor_db_conn *conn, const char *id, json_t **search,
-                            visor_error *err);
+visor_code visor_search_get(visor_db_conn *conn, const char *id, json_t **search, visor_error *err);
 
 #endif

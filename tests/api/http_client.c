@@ -35,7 +35,8 @@ static size_t on_header(char *data, size_t size, size_t count, void *ctx) {
   return len;
 }
 
-static test_response perform(CURL *curl, const char *method, const char *path, struct curl_slist *headers) {
+static test_response perform(CURL *curl, const char *method, const char *path,
+                             struct curl_slist *headers) {
   test_response res = {0};
   char url[1024];
   snprintf(url, sizeof url, "%s%s", base, path);
@@ -49,8 +50,10 @@ static test_response perform(CURL *curl, const char *method, const char *path, s
   curl_easy_setopt(curl, CURLOPT_TIMEOUT, 60L);
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
   CURLcode rc = curl_easy_perform(curl);
-  if (rc == CURLE_OK) curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &res.status);
-  else fprintf(stderr, "curl %s %s: %s\n", method, path, curl_easy_strerror(rc));
+  if (rc == CURLE_OK)
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &res.status);
+  else
+    fprintf(stderr, "curl %s %s: %s\n", method, path, curl_easy_strerror(rc));
   if (res.body) res.json = json_loads(res.body, JSON_DECODE_ANY, NULL);
   return res;
 }
@@ -90,11 +93,13 @@ test_response test_multipart(const char *method, const char *path, const test_pa
   for (size_t i = 0; i < count; i++) {
     curl_mimepart *part = curl_mime_addpart(mime);
     curl_mime_name(part, parts[i].name);
-    if (parts[i].file) curl_mime_filedata(part, parts[i].file);
+    if (parts[i].file)
+      curl_mime_filedata(part, parts[i].file);
     else if (parts[i].data) {
       curl_mime_data(part, parts[i].data, parts[i].data_len);
       curl_mime_filename(part, parts[i].filename ? parts[i].filename : "upload.bin");
-    } else curl_mime_data(part, parts[i].value, CURL_ZERO_TERMINATED);
+    } else
+      curl_mime_data(part, parts[i].value, CURL_ZERO_TERMINATED);
   }
   curl_easy_setopt(curl, CURLOPT_MIMEPOST, mime);
   struct curl_slist *headers = curl_slist_append(NULL, "Expect:");
@@ -112,11 +117,13 @@ void test_response_free(test_response *res) {
 }
 
 const char *test_error_code(const test_response *res) {
-  const char *code = json_string_value(json_object_get(json_object_get(res->json, "error"), "code"));
+  const char *code =
+      json_string_value(json_object_get(json_object_get(res->json, "error"), "code"));
   return code ? code : "";
 }
 
 const char *test_error_message(const test_response *res) {
-  const char *message = json_string_value(json_object_get(json_object_get(res->json, "error"), "message"));
+  const char *message =
+      json_string_value(json_object_get(json_object_get(res->json, "error"), "message"));
   return message ? message : "";
 }

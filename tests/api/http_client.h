@@ -16,9 +16,9 @@ typedef struct test_response {
 
 typedef struct test_part {
   const char *name;
-  const char *value;    /* a text field, or */
-  const char *file;     /* a file path, or */
-  const void *data;     /* bytes (with data_len) sent as a file named filename */
+  const char *value; /* a text field, or */
+  const char *file;  /* a file path, or */
+  const void *data;  /* bytes (with data_len) sent as a file named filename */
   size_t data_len;
   const char *filename;
 } test_part;

@@ -29,22 +29,31 @@ static char iconic[1024], iconic2[1024];
 static int start_server(void **state) {
   (void)state;
   mkdtemp(data_dir);
-  char *argv[] = {"--data-dir", data_dir, "--max-upload-mb", "1", "--admin-token", ADMIN_TOKEN, "--log-level", "warn"};
+  char *argv[] = {"--data-dir",    data_dir,    "--max-upload-mb", "1",
+                  "--admin-token", ADMIN_TOKEN, "--log-level",     "warn"};
   int help = 0;
   visor_error err = {0};
-  if (visor_config_load(&config, 8, argv, &help, &err) != VISOR_OK) fail_msg("config: %s", err.message);
+  if (visor_config_load(&config, 8, argv, &help, &err) != VISOR_OK)
+    fail_msg("config: %s", err.message);
   visor_log_setup(VISOR_LOG_WARN, VISOR_LOG_PLAIN);
   if (visor_app_open(&app, &config, 0, 1, &err) != VISOR_OK) fail_msg("app: %s", err.message);
-  visor_http_config http = {.host = "127.0.0.1", .port = 0, .threads = 4, .default_max_body = 1 << 20};
+  visor_http_config http = {
+      .host = "127.0.0.1", .port = 0, .threads = 4, .default_max_body = 1 << 20};
   server = visor_http_server_new(&http, &err);
-  if (!server || visor_api_register(server, &app, &err) != VISOR_OK || visor_http_start(server, &err) != VISOR_OK)
+  if (!server || visor_api_register(server, &app, &err) != VISOR_OK ||
+      visor_http_start(server, &err) != VISOR_OK)
     fail_msg("server: %s", err.message);
   char base[64];
   snprintf(base, sizeof base, "http://127.0.0.1:%d", visor_http_port(server));
   test_http_init(base);
   const char *shared = getenv("VISOR_SHARED_DIR");
-  snprintf(iconic, sizeof iconic, "%s/datasets/grocery/iconic-images-and-descriptions/Fruit/Apple/Granny-Smith/Granny-Smith_Iconic.jpg", shared ? shared : "../shared");
-  snprintf(iconic2, sizeof iconic2, "%s/datasets/grocery/iconic-images-and-descriptions/Fruit/Banana/Banana_Iconic.jpg", shared ? shared : "../shared");
+  snprintf(iconic, sizeof iconic,
+           "%s/datasets/grocery/iconic-images-and-descriptions/Fruit/Apple/Granny-Smith/"
+           "Granny-Smith_Iconic.jpg",
+           shared ? shared : "../shared");
+  snprintf(iconic2, sizeof iconic2,
+           "%s/datasets/grocery/iconic-images-and-descriptions/Fruit/Banana/Banana_Iconic.jpg",
+           shared ? shared : "../shared");
   return 0;
 }
 
@@ -107,9 +116,9 @@ static void health_ready_metrics(void **state) {
 
 static void json_product_lifecycle(void **state) {
   (void)state;
-  test_response res = test_post_json("/api/v1/products",
-                                     "{\"sku\":\"LIFE-1\",\"name\":\"Oat milk\",\"category\":\"dairy\","
-                                     "\"labels\":{\"brand\":\"Oatly\"},\"price\":2.5,\"currency\":\"SEK\"}");
+  test_response res = test_post_json(
+      "/api/v1/products", "{\"sku\":\"LIFE-1\",\"name\":\"Oat milk\",\"category\":\"dairy\","
+                          "\"labels\":{\"brand\":\"Oatly\"},\"price\":2.5,\"currency\":\"SEK\"}");
   assert_int_equal(res.status, 201);
   char id[64], path[128];
   snprintf(id, sizeof id, "%s", json_string_value(json_object_get(res.json, "id")));
@@ -140,13 +149,11 @@ static void json_product_lifecycle(void **state) {
 
 static void multipart_product_with_images_queues_jobs(void **state) {
   (void)state;
-  test_part parts[] = {{.name = "sku", .value = "APPLE-1"},
-                       {.name = "name", .value = "Granny Smith"},
-                       {.name = "category", .value = "fruit"},
-                       {.name = "labels", .value = "{\"colour\":\"green\"}"},
-                       {.name = "price", .value = "0.99"},
-                       {.name = "images", .file = iconic},
-                       {.name = "images", .file = iconic2}};
+  test_part parts[] = {
+      {.name = "sku", .value = "APPLE-1"},    {.name = "name", .value = "Granny Smith"},
+      {.name = "category", .value = "fruit"}, {.name = "labels", .value = "{\"colour\":\"green\"}"},
+      {.name = "price", .value = "0.99"},     {.name = "images", .file = iconic},
+      {.name = "images", .file = iconic2}};
   test_response res = test_multipart("POST", "/api/v1/products", parts, 7);
   if (res.status != 201) fail_msg("create: %ld %s", res.status, res.body);
   json_t *images = json_object_get(res.json, "images");
@@ -156,9 +163,12 @@ static void multipart_product_with_images_queues_jobs(void **state) {
   assert_string_equal(json_string_value(json_object_get(first, "format")), "jpeg");
   assert_int_equal(strlen(json_string_value(json_object_get(first, "sha256"))), 64);
   char product_path[128], image_path[128], job_path[128];
-  snprintf(product_path, sizeof product_path, "/api/v1/products/%s", json_string_value(json_object_get(res.json, "id")));
-  snprintf(image_path, sizeof image_path, "/api/v1/images/%s/content", json_string_value(json_object_get(first, "id")));
-  snprintf(job_path, sizeof job_path, "/api/v1/jobs/%s", json_string_value(json_object_get(first, "job_id")));
+  snprintf(product_path, sizeof product_path, "/api/v1/products/%s",
+           json_string_value(json_object_get(res.json, "id")));
+  snprintf(image_path, sizeof image_path, "/api/v1/images/%s/content",
+           json_string_value(json_object_get(first, "id")));
+  snprintf(job_path, sizeof job_path, "/api/v1/jobs/%s",
+           json_string_value(json_object_get(first, "job_id")));
   test_response_free(&res);
   /* The bytes come back unchanged. */
   res = test_get(image_path);
@@ -184,18 +194,25 @@ static void multipart_product_with_images_queues_jobs(void **state) {
   assert_true(json_integer_value(json_object_get(res.json, "total")) >= 2);
   test_response_free(&res);
   res = test_get("/api/v1/products?sort=-created_at&limit=1");
-  assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(res.json, "items"), 0), "sku")), "APPLE-1");
-  assert_int_equal(json_integer_value(json_object_get(json_array_get(json_object_get(res.json, "items"), 0), "image_count")), 2);
+  assert_string_equal(json_string_value(json_object_get(
+                          json_array_get(json_object_get(res.json, "items"), 0), "sku")),
+                      "APPLE-1");
+  assert_int_equal(json_integer_value(json_object_get(
+                       json_array_get(json_object_get(res.json, "items"), 0), "image_count")),
+                   2);
   test_response_free(&res);
 }
 
 static void job_cancel_and_retry(void **state) {
   (void)state;
-  test_part parts[] = {{.name = "sku", .value = "JOB-1"}, {.name = "name", .value = "x"}, {.name = "images", .file = iconic}};
+  test_part parts[] = {{.name = "sku", .value = "JOB-1"},
+                       {.name = "name", .value = "x"},
+                       {.name = "images", .file = iconic}};
   test_response res = test_multipart("POST", "/api/v1/products", parts, 3);
   assert_int_equal(res.status, 201);
   char path[160];
-  const char *job_id = json_string_value(json_object_get(json_array_get(json_object_get(res.json, "images"), 0), "job_id"));
+  const char *job_id = json_string_value(
+      json_object_get(json_array_get(json_object_get(res.json, "images"), 0), "job_id"));
   snprintf(path, sizeof path, "/api/v1/jobs/%s/retry", job_id);
   test_response retry = test_request("POST", path, NULL, NULL, 0);
   expect_error(&retry, 409, "conflict", "only failed or cancelled");
@@ -240,18 +257,19 @@ static void bad_json_bodies_name_the_field(void **state) {
   (void)state;
   struct {
     const char *body, *needle;
-  } cases[] = {{"{\"sku\":\"X\",", "JSON"},
-               {"[1,2]", "object"},
-               {"{\"name\":\"x\"}", "field 'sku' is required"},
-               {"{\"sku\":\"X\"}", "field 'name' is required"},
-               {"{\"sku\":5,\"name\":\"x\"}", "field 'sku' must be a string"},
-               {"{\"sku\":\"a b\",\"name\":\"x\"}", "field 'sku' has characters"},
-               {"{\"sku\":\"X\",\"name\":\"x\",\"colour\":\"red\"}", "unknown field 'colour'"},
-               {"{\"sku\":\"X\",\"name\":\"x\",\"price\":-1}", "field 'price'"},
-               {"{\"sku\":\"X\",\"name\":\"x\",\"price\":\"cheap\"}", "field 'price' must be a number"},
-               {"{\"sku\":\"X\",\"name\":\"x\",\"labels\":{\"a\":1}}", "field 'labels.a'"},
-               {"{\"sku\":\"X\",\"name\":\"x\",\"currency\":\"euro\"}", "field 'currency'"},
-               {"{\"sku\":\"X\",\"name\":\"\"}", "field 'name' must not be empty"}};
+  } cases[] = {
+      {"{\"sku\":\"X\",", "JSON"},
+      {"[1,2]", "object"},
+      {"{\"name\":\"x\"}", "field 'sku' is required"},
+      {"{\"sku\":\"X\"}", "field 'name' is required"},
+      {"{\"sku\":5,\"name\":\"x\"}", "field 'sku' must be a string"},
+      {"{\"sku\":\"a b\",\"name\":\"x\"}", "field 'sku' has characters"},
+      {"{\"sku\":\"X\",\"name\":\"x\",\"colour\":\"red\"}", "unknown field 'colour'"},
+      {"{\"sku\":\"X\",\"name\":\"x\",\"price\":-1}", "field 'price'"},
+      {"{\"sku\":\"X\",\"name\":\"x\",\"price\":\"cheap\"}", "field 'price' must be a number"},
+      {"{\"sku\":\"X\",\"name\":\"x\",\"labels\":{\"a\":1}}", "field 'labels.a'"},
+      {"{\"sku\":\"X\",\"name\":\"x\",\"currency\":\"euro\"}", "field 'currency'"},
+      {"{\"sku\":\"X\",\"name\":\"\"}", "field 'name' must not be empty"}};
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     test_response res = test_post_json("/api/v1/products", cases[i].body);
     expect_error(&res, 400, "invalid_argument", cases[i].needle);
@@ -277,37 +295,52 @@ static void bad_uploads_leave_nothing(void **state) {
   int before = stored_objects();
   /* Not an image. */
   const char text[] = "just some text, not a picture";
-  test_part not_image[] = {{.name = "sku", .value = "BAD-1"}, {.name = "name", .value = "x"},
-                           {.name = "images", .data = text, .data_len = sizeof text, .filename = "notes.jpg"}};
+  test_part not_image[] = {
+      {.name = "sku", .value = "BAD-1"},
+      {.name = "name", .value = "x"},
+      {.name = "images", .data = text, .data_len = sizeof text, .filename = "notes.jpg"}};
   test_response res = test_multipart("POST", "/api/v1/products", not_image, 3);
   expect_error(&res, 415, "unsupported_media_type", "notes.jpg");
   /* One good image and one bad: the whole request fails, the good one is not kept. */
-  test_part mixed[] = {{.name = "sku", .value = "BAD-2"}, {.name = "name", .value = "x"}, {.name = "images", .file = iconic},
-                       {.name = "images", .data = text, .data_len = sizeof text, .filename = "b.png"}};
+  test_part mixed[] = {
+      {.name = "sku", .value = "BAD-2"},
+      {.name = "name", .value = "x"},
+      {.name = "images", .file = iconic},
+      {.name = "images", .data = text, .data_len = sizeof text, .filename = "b.png"}};
   res = test_multipart("POST", "/api/v1/products", mixed, 4);
   expect_error(&res, 415, "unsupported_media_type", NULL);
   /* Over the upload limit (1 MiB in this test). */
   size_t big_len = 3 * 1024 * 1024;
   char *big = malloc(big_len);
   memset(big, 0xff, big_len);
-  test_part too_big[] = {{.name = "sku", .value = "BAD-3"}, {.name = "name", .value = "x"},
-                         {.name = "images", .data = big, .data_len = big_len, .filename = "big.jpg"}};
+  test_part too_big[] = {
+      {.name = "sku", .value = "BAD-3"},
+      {.name = "name", .value = "x"},
+      {.name = "images", .data = big, .data_len = big_len, .filename = "big.jpg"}};
   res = test_multipart("POST", "/api/v1/products", too_big, 3);
   expect_error(&res, 413, "too_large", NULL);
   free(big);
   /* Bad fields with a good image: nothing is stored. */
-  test_part bad_field[] = {{.name = "sku", .value = "BAD 4"}, {.name = "name", .value = "x"}, {.name = "images", .file = iconic}};
+  test_part bad_field[] = {{.name = "sku", .value = "BAD 4"},
+                           {.name = "name", .value = "x"},
+                           {.name = "images", .file = iconic}};
   res = test_multipart("POST", "/api/v1/products", bad_field, 3);
   expect_error(&res, 400, "invalid_argument", "field 'sku'");
-  test_part bad_labels[] = {{.name = "sku", .value = "BAD-5"}, {.name = "name", .value = "x"}, {.name = "labels", .value = "{oops"}, {.name = "images", .file = iconic}};
+  test_part bad_labels[] = {{.name = "sku", .value = "BAD-5"},
+                            {.name = "name", .value = "x"},
+                            {.name = "labels", .value = "{oops"},
+                            {.name = "images", .file = iconic}};
   res = test_multipart("POST", "/api/v1/products", bad_labels, 4);
   expect_error(&res, 400, "invalid_argument", "field 'labels'");
-  test_part wrong_field[] = {{.name = "sku", .value = "BAD-6"}, {.name = "name", .value = "x"}, {.name = "picture", .file = iconic}};
+  test_part wrong_field[] = {{.name = "sku", .value = "BAD-6"},
+                             {.name = "name", .value = "x"},
+                             {.name = "picture", .file = iconic}};
   res = test_multipart("POST", "/api/v1/products", wrong_field, 3);
   expect_error(&res, 400, "invalid_argument", "'picture'");
   /* Images for a product that does not exist. */
   test_part orphan[] = {{.name = "images", .file = iconic}};
-  res = test_multipart("POST", "/api/v1/products/00000000-0000-7000-8000-000000000000/images", orphan, 1);
+  res = test_multipart("POST", "/api/v1/products/00000000-0000-7000-8000-000000000000/images",
+                       orphan, 1);
   expect_error(&res, 404, "not_found", NULL);
   assert_int_equal(stored_objects(), before);
   res = test_get("/api/v1/products?q=BAD-");
@@ -344,14 +377,17 @@ static void openapi_documents_every_route(void **state) {
       if (brace) {
         char rest[256];
         snprintf(rest, sizeof rest, "%s", brace + 4);
-        snprintf(brace, sizeof concrete - (size_t)(brace - concrete), "00000000-0000-7000-8000-000000000000%s", rest);
+        snprintf(brace, sizeof concrete - (size_t)(brace - concrete),
+                 "00000000-0000-7000-8000-000000000000%s", rest);
       }
       char upper[16];
       size_t i = 0;
-      for (; method[i] && i < sizeof upper - 1; i++) upper[i] = (char)(method[i] - 32);
+      for (; method[i] && i < sizeof upper - 1; i++)
+        upper[i] = (char)(method[i] - 32);
       upper[i] = '\0';
       test_response probe = test_request(upper, concrete, "application/json", "{}", 2);
-      if (probe.status == 405 || (probe.status == 404 && strstr(test_error_message(&probe), "no route")))
+      if (probe.status == 405 ||
+          (probe.status == 404 && strstr(test_error_message(&probe), "no route")))
         fail_msg("%s %s is documented but not routed (%ld)", upper, path, probe.status);
       test_response_free(&probe);
       checked++;

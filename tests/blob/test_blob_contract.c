@@ -67,7 +67,8 @@ static void streaming_write_and_ranged_read(void **state) {
   store->ops->close_reader(reader);
   void *data;
   size_t len;
-  assert_int_equal(visor_blob_get(store, "t/big.bin", 1000, &data, &len, &err), VISOR_ERR_TOO_LARGE);
+  assert_int_equal(visor_blob_get(store, "t/big.bin", 1000, &data, &len, &err),
+                   VISOR_ERR_TOO_LARGE);
   visor_blob_remove(store, "t/big.bin", &err);
 }
 
@@ -85,7 +86,8 @@ static void aborted_write_leaves_nothing(void **state) {
 
 static void bad_keys_are_refused(void **state) {
   visor_blob_store *store = *state;
-  const char *bad[] = {"", "/abs", "../escape", "a/../../b", "a//b", "a/./b", "sp ace", "a\\b", "x/..", "%2e%2e/x"};
+  const char *bad[] = {"",      "/abs",   "../escape", "a/../../b", "a//b",
+                       "a/./b", "sp ace", "a\\b",      "x/..",      "%2e%2e/x"};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     visor_error err = {0};
     assert_false(visor_blob_key_valid(bad[i]));
@@ -126,7 +128,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(bad_keys_are_refused, open_store, close_store),
       cmocka_unit_test(bad_urls_are_refused),
   };
-  for (char *save = NULL, *url = strtok_r(list, " ", &save); url; url = strtok_r(NULL, " ", &save)) {
+  for (char *save = NULL, *url = strtok_r(list, " ", &save); url;
+       url = strtok_r(NULL, " ", &save)) {
     snprintf(store_url, sizeof store_url, "%s", url);
     printf("blob contract: %s\n", store_url);
     failed += cmocka_run_group_tests_name(store_url, tests, NULL, NULL);

@@ -18,7 +18,8 @@
 static void error_wrap_prefixes_context(void **state) {
   (void)state;
   visor_error err = {0};
-  assert_int_equal(visor_error_set(&err, VISOR_ERR_NOT_FOUND, "image %d missing", 7), VISOR_ERR_NOT_FOUND);
+  assert_int_equal(visor_error_set(&err, VISOR_ERR_NOT_FOUND, "image %d missing", 7),
+                   VISOR_ERR_NOT_FOUND);
   visor_error_wrap(&err, "index job %s", "j1");
   assert_string_equal(err.message, "index job j1: image 7 missing");
   assert_int_equal(visor_code_http_status(VISOR_ERR_CONFLICT), 409);
@@ -57,8 +58,8 @@ static void config_precedence_flag_env_file(void **state) {
   visor_error err = {0};
   int help = 0;
   assert_int_equal(visor_config_load(&config, 3, argv, &help, &err), VISOR_OK);
-  assert_int_equal(config.port, 7100);          /* flag beats file */
-  assert_int_equal(config.workers, 4);          /* env beats file */
+  assert_int_equal(config.port, 7100);           /* flag beats file */
+  assert_int_equal(config.workers, 4);           /* env beats file */
   assert_string_equal(config.log_level, "warn"); /* file beats default */
   assert_string_equal(config.metadata_url, "sqlite:///tmp/x/visor.db");
   assert_string_equal(config.blob_url, "file:///tmp/x/blobs");
@@ -84,7 +85,8 @@ static void config_errors_name_the_bad_value(void **state) {
     visor_error err = {0};
     int help = 0;
     assert_int_equal(visor_config_load(&config, 2, cases[i].args, &help, &err), VISOR_ERR_INVALID);
-    if (!strstr(err.message, cases[i].expected)) fail_msg("'%s' lacks '%s'", err.message, cases[i].expected);
+    if (!strstr(err.message, cases[i].expected))
+      fail_msg("'%s' lacks '%s'", err.message, cases[i].expected);
   }
 }
 
@@ -110,7 +112,8 @@ static void strbuf_grows(void **state) {
   (void)state;
   visor_strbuf buf;
   visor_strbuf_init(&buf);
-  for (int i = 0; i < 1000; i++) visor_strbuf_appendf(&buf, "%d,", i);
+  for (int i = 0; i < 1000; i++)
+    visor_strbuf_appendf(&buf, "%d,", i);
   char *text = visor_strbuf_take(&buf);
   assert_int_equal(strncmp(text, "0,1,2,", 6), 0);
   assert_non_null(strstr(text, "999,"));
@@ -119,9 +122,12 @@ static void strbuf_grows(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(error_wrap_prefixes_context),    cmocka_unit_test(uuids_are_valid_unique_and_ordered),
-      cmocka_unit_test(config_precedence_flag_env_file), cmocka_unit_test(config_errors_name_the_bad_value),
-      cmocka_unit_test(metrics_render_prometheus_text), cmocka_unit_test(strbuf_grows),
+      cmocka_unit_test(error_wrap_prefixes_context),
+      cmocka_unit_test(uuids_are_valid_unique_and_ordered),
+      cmocka_unit_test(config_precedence_flag_env_file),
+      cmocka_unit_test(config_errors_name_the_bad_value),
+      cmocka_unit_test(metrics_render_prometheus_text),
+      cmocka_unit_test(strbuf_grows),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -49,12 +49,15 @@ static int start_server(void **state) {
   snprintf(grocery, sizeof grocery, "%s/datasets/grocery", shared ? shared : "../shared");
   char models[1024];
   snprintf(models, sizeof models, "%s/models", shared ? shared : "../shared");
-  char *argv[] = {"--data-dir", data_dir, "--models", models, "--workers", "2", "--log-level", "warn", "--rate-limit", "0"};
+  char *argv[] = {"--data-dir", data_dir,      "--models", models,         "--workers",
+                  "2",          "--log-level", "warn",     "--rate-limit", "0"};
   int help = 0;
   visor_error err = {0};
-  if (visor_config_load(&config, 10, argv, &help, &err) != VISOR_OK) fail_msg("config: %s", err.message);
+  if (visor_config_load(&config, 10, argv, &help, &err) != VISOR_OK)
+    fail_msg("config: %s", err.message);
   visor_log_setup(VISOR_LOG_WARN, VISOR_LOG_PLAIN);
-  if (visor_app_open(&app, &config, VISOR_PIPELINE_APP_PARTS, 1, &err) != VISOR_OK) fail_msg("app: %s", err.message);
+  if (visor_app_open(&app, &config, VISOR_PIPELINE_APP_PARTS, 1, &err) != VISOR_OK)
+    fail_msg("app: %s", err.message);
   visor_worker_config workers = {.concurrency = 2, .poll_ms = 20};
   app.workers = visor_worker_pool_new(app.db, app.queue, &workers, &err);
   if (!app.workers || visor_pipeline_register(&app, app.workers, &err) != VISOR_OK ||
@@ -62,7 +65,8 @@ static int start_server(void **state) {
     fail_msg("workers: %s", err.message);
   visor_http_config http = {.host = "127.0.0.1", .port = 0, .threads = 8};
   server = visor_http_server_new(&http, &err);
-  if (!server || visor_api_register(server, &app, &err) != VISOR_OK || visor_http_start(server, &err) != VISOR_OK)
+  if (!server || visor_api_register(server, &app, &err) != VISOR_OK ||
+      visor_http_start(server, &err) != VISOR_OK)
     fail_msg("server: %s", err.message);
   char base[64];
   snprintf(base, sizeof base, "http://127.0.0.1:%d", visor_http_port(server));
@@ -107,7 +111,9 @@ static void add_iconic_catalogue(void **state) {
     char *fields[6] = {0};
     char *save = NULL;
     int n = 0;
-    for (char *field = strtok_r(line, ",\n", &save); field && n < 6; field = strtok_r(NULL, ",\n", &save)) fields[n++] = field;
+    for (char *field = strtok_r(line, ",\n", &save); field && n < 6;
+         field = strtok_r(NULL, ",\n", &save))
+      fields[n++] = field;
     if (n < 5) continue;
     catalogue_class *c = &classes[atoi(fields[1])];
     snprintf(c->name, sizeof c->name, "%s", fields[0]);
@@ -115,11 +121,14 @@ static void add_iconic_catalogue(void **state) {
     char image[1400], sku[80];
     snprintf(image, sizeof image, "%s%s", grocery, fields[4]);
     snprintf(sku, sizeof sku, "GROCERY-%s", fields[1]);
-    test_part parts[] = {{.name = "sku", .value = sku}, {.name = "name", .value = c->name},
-                         {.name = "category", .value = c->coarse}, {.name = "images", .file = image}};
+    test_part parts[] = {{.name = "sku", .value = sku},
+                         {.name = "name", .value = c->name},
+                         {.name = "category", .value = c->coarse},
+                         {.name = "images", .file = image}};
     test_response res = test_multipart("POST", "/api/v1/products", parts, 4);
     if (res.status != 201) fail_msg("create %s: %ld %s", c->name, res.status, res.body);
-    snprintf(c->product_id, sizeof c->product_id, "%s", json_string_value(json_object_get(res.json, "id")));
+    snprintf(c->product_id, sizeof c->product_id, "%s",
+             json_string_value(json_object_get(res.json, "id")));
     test_response_free(&res);
     class_count++;
   }
@@ -133,10 +142,12 @@ static void add_iconic_catalogue(void **state) {
   char product_path[128];
   snprintf(product_path, sizeof product_path, "/api/v1/products/%s", classes[0].product_id);
   test_response product = test_get(product_path);
-  json_t *regions = json_object_get(json_array_get(json_object_get(product.json, "images"), 0), "regions");
+  json_t *regions =
+      json_object_get(json_array_get(json_object_get(product.json, "images"), 0), "regions");
   assert_true(json_array_size(regions) >= 1);
   assert_true(json_is_true(json_object_get(json_array_get(regions, 0), "whole_image")));
-  test_response crop = test_get(json_string_value(json_object_get(json_array_get(regions, 0), "crop_url")));
+  test_response crop =
+      test_get(json_string_value(json_object_get(json_array_get(regions, 0), "crop_url")));
   assert_int_equal(crop.status, 200);
   assert_true(crop.len > 500 && (unsigned char)crop.body[0] == 0xff); /* JPEG */
   test_response_free(&crop);
@@ -173,7 +184,8 @@ static void search_accuracy_reaches_eval(void **state) {
     assert_true(json_array_size(json_object_get(res.json, "regions")) >= 1);
     json_t *products = json_object_get(res.json, "products");
     for (size_t r = 0; r < json_array_size(products); r++) {
-      const char *id = json_string_value(json_object_get(json_array_get(products, r), "product_id"));
+      const char *id =
+          json_string_value(json_object_get(json_array_get(products, r), "product_id"));
       if (strcmp(id, classes[fine].product_id) == 0) {
         top1 += r == 0;
         top5++;
@@ -185,10 +197,12 @@ static void search_accuracy_reaches_eval(void **state) {
   }
   fclose(list);
   double top5_rate = (double)top5 / queries;
-  printf("pipeline accuracy over %d test photos: top-1 %.3f, top-5 %.3f\n", queries, (double)top1 / queries, top5_rate);
+  printf("pipeline accuracy over %d test photos: top-1 %.3f, top-5 %.3f\n", queries,
+         (double)top1 / queries, top5_rate);
   assert_true(queries >= 100);
   if (top5_rate < EVAL_TOP5_ICONIC - TOP5_MARGIN)
-    fail_msg("top-5 %.3f is below visor eval's %.2f less %.2f", top5_rate, EVAL_TOP5_ICONIC, TOP5_MARGIN);
+    fail_msg("top-5 %.3f is below visor eval's %.2f less %.2f", top5_rate, EVAL_TOP5_ICONIC,
+             TOP5_MARGIN);
 }
 
 static void category_filter_returns_only_that_category(void **state) {
@@ -200,21 +214,25 @@ static void category_filter_returns_only_that_category(void **state) {
   json_t *products = json_object_get(res.json, "products");
   assert_true(json_array_size(products) >= 1);
   for (size_t r = 0; r < json_array_size(products); r++)
-    assert_string_equal(json_string_value(json_object_get(json_object_get(json_array_get(products, r), "product"), "category")), "Apple");
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(json_array_get(products, r), "product"), "category")),
+                        "Apple");
   size_t index;
   json_t *region;
   json_array_foreach(json_object_get(res.json, "regions"), index, region) {
     size_t j;
     json_t *result;
-    json_array_foreach(json_object_get(region, "results"), j, result)
-      assert_string_equal(json_string_value(json_object_get(json_object_get(result, "product"), "category")), "Apple");
+    json_array_foreach(json_object_get(region, "results"), j, result) assert_string_equal(
+        json_string_value(json_object_get(json_object_get(result, "product"), "category")),
+        "Apple");
   }
   test_response_free(&res);
   /* Unfiltered, other categories come back: the filter is what removed them. */
   res = search(image, NULL, 10);
   int other_categories = 0;
-  json_array_foreach(json_object_get(res.json, "products"), index, region)
-    other_categories += strcmp(json_string_value(json_object_get(json_object_get(region, "product"), "category")), "Apple") != 0;
+  json_array_foreach(json_object_get(res.json, "products"), index, region) other_categories +=
+      strcmp(json_string_value(json_object_get(json_object_get(region, "product"), "category")),
+             "Apple") != 0;
   assert_true(other_categories > 0);
   test_response_free(&res);
 }
@@ -235,7 +253,9 @@ static void index_retry_never_duplicates(void **state) {
     visor_error err = {0};
     visor_db_conn *conn = visor_db_acquire(app.db, &err);
     visor_db_value params[] = {VISOR_DB_S(job_id)};
-    assert_int_equal(visor_db_exec(conn, "UPDATE jobs SET status = 'queued' WHERE id = ?", params, 1, NULL, NULL, &err), VISOR_OK);
+    assert_int_equal(visor_db_exec(conn, "UPDATE jobs SET status = 'queued' WHERE id = ?", params,
+                                   1, NULL, NULL, &err),
+                     VISOR_OK);
     assert_int_equal(app.queue->ops->enqueue(app.queue, conn, job_id, "index", 0, &err), VISOR_OK);
     visor_db_release(conn);
     visor_app_notify_workers(&app);
@@ -244,7 +264,8 @@ static void index_retry_never_duplicates(void **state) {
   product = test_get(path);
   image = json_array_get(json_object_get(product.json, "images"), 0);
   assert_int_equal(json_array_size(json_object_get(image, "regions")), regions_before);
-  assert_string_equal(json_string_value(json_object_get(json_object_get(image, "job"), "status")), "done");
+  assert_string_equal(json_string_value(json_object_get(json_object_get(image, "job"), "status")),
+                      "done");
   test_response_free(&product);
   assert_int_equal(app.vectors->ops->count(app.vectors), vectors_before);
 }
@@ -252,7 +273,8 @@ static void index_retry_never_duplicates(void **state) {
 static void bad_searches_are_refused(void **state) {
   (void)state;
   const char text[] = "not an image";
-  test_part not_image[] = {{.name = "image", .data = text, .data_len = sizeof text, .filename = "q.jpg"}};
+  test_part not_image[] = {
+      {.name = "image", .data = text, .data_len = sizeof text, .filename = "q.jpg"}};
   test_response res = test_multipart("POST", "/api/v1/searches", not_image, 1);
   assert_int_equal(res.status, 415);
   test_response_free(&res);
@@ -278,7 +300,8 @@ static void bad_searches_are_refused(void **state) {
   res = test_multipart("POST", "/api/v1/searches", ok, 1);
   assert_true(res.status == 202 || res.status == 200);
   char poll[128];
-  snprintf(poll, sizeof poll, "/api/v1/searches/%s?wait=30", json_string_value(json_object_get(res.json, "id")));
+  snprintf(poll, sizeof poll, "/api/v1/searches/%s?wait=30",
+           json_string_value(json_object_get(res.json, "id")));
   test_response_free(&res);
   res = test_get(poll);
   assert_string_equal(json_string_value(json_object_get(res.json, "status")), "done");

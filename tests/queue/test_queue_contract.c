@@ -27,7 +27,8 @@ static const char *const index_kind[] = {"index"};
 static void drain(void) {
   visor_task task;
   int leased = 1;
-  while (leased && queue->ops->lease(queue, index_kind, 1, 60000, &task, &leased, NULL) == VISOR_OK && leased)
+  while (leased &&
+         queue->ops->lease(queue, index_kind, 1, 60000, &task, &leased, NULL) == VISOR_OK && leased)
     queue->ops->ack(queue, &task, NULL);
 }
 
@@ -45,7 +46,8 @@ static void lease_ack_and_exclusive(void **state) {
   assert_true(leased);
   assert_string_equal(task.id, "task-1");
   assert_int_equal(task.attempts, 1);
-  assert_int_equal(queue->ops->lease(queue, index_kind, 1, 60000, &second, &leased, &err), VISOR_OK);
+  assert_int_equal(queue->ops->lease(queue, index_kind, 1, 60000, &second, &leased, &err),
+                   VISOR_OK);
   assert_false(leased); /* nobody else gets a leased task */
   visor_queue_counts counts;
   assert_int_equal(queue->ops->counts(queue, &counts, &err), VISOR_OK);
@@ -133,8 +135,8 @@ static void pause_cancel_and_order(void **state) {
 typedef struct handler_state {
   pthread_mutex_t lock;
   int calls;
-  int fail_times;        /* fail this many times with a retryable error */
-  visor_code fail_code;  /* then fail with this (VISOR_OK: succeed) */
+  int fail_times;       /* fail this many times with a retryable error */
+  visor_code fail_code; /* then fail with this (VISOR_OK: succeed) */
 } handler_state;
 
 static visor_code test_handler(void *ctx, visor_job_run *run, visor_error *err) {
@@ -143,7 +145,8 @@ static visor_code test_handler(void *ctx, visor_job_run *run, visor_error *err) 
   pthread_mutex_lock(&state->lock);
   int call = ++state->calls;
   pthread_mutex_unlock(&state->lock);
-  if (call <= state->fail_times) return visor_error_set(err, VISOR_ERR_IO, "transient failure %d", call);
+  if (call <= state->fail_times)
+    return visor_error_set(err, VISOR_ERR_IO, "transient failure %d", call);
   if (state->fail_code != VISOR_OK) return visor_error_set(err, state->fail_code, "bad input");
   return VISOR_OK;
 }
@@ -154,14 +157,21 @@ static const char *job_status_of(const char *id, json_t **job_out) {
   json_t *job = NULL;
   visor_job_get(conn, id, &job, NULL);
   visor_db_release(conn);
-  snprintf(status, sizeof status, "%s", job ? json_string_value(json_object_get(job, "status")) : "?");
-  if (job_out) *job_out = job;
-  else json_decref(job);
+  snprintf(status, sizeof status, "%s",
+           job ? json_string_value(json_object_get(job, "status")) : "?");
+  if (job_out)
+    *job_out = job;
+  else
+    json_decref(job);
   return status;
 }
 
 static const char *run_job(handler_state *state, int max_attempts, json_t **job) {
-  visor_worker_config config = {.concurrency = 2, .visibility_ms = 10000, .backoff_base_ms = 20, .backoff_max_ms = 100, .poll_ms = 10};
+  visor_worker_config config = {.concurrency = 2,
+                                .visibility_ms = 10000,
+                                .backoff_base_ms = 20,
+                                .backoff_max_ms = 100,
+                                .poll_ms = 10};
   visor_error err = {0};
   visor_worker_pool *pool = visor_worker_pool_new(db, queue, &config, &err);
   assert_int_equal(visor_worker_pool_register(pool, "work", test_handler, state, &err), VISOR_OK);
@@ -232,14 +242,18 @@ int main(void) {
   const char *urls = getenv("VISOR_TEST_QUEUE_URLS");
   char *list = strdup(urls && *urls ? urls : "local");
   const struct CMUnitTest contract[] = {
-      cmocka_unit_test(lease_ack_and_exclusive), cmocka_unit_test(expired_lease_comes_back),
-      cmocka_unit_test(retry_delays_and_bury),   cmocka_unit_test(pause_cancel_and_order),
-      cmocka_unit_test(worker_retries_then_succeeds), cmocka_unit_test(worker_fails_after_max_attempts),
+      cmocka_unit_test(lease_ack_and_exclusive),
+      cmocka_unit_test(expired_lease_comes_back),
+      cmocka_unit_test(retry_delays_and_bury),
+      cmocka_unit_test(pause_cancel_and_order),
+      cmocka_unit_test(worker_retries_then_succeeds),
+      cmocka_unit_test(worker_fails_after_max_attempts),
       cmocka_unit_test(worker_fails_permanent_errors_at_once),
   };
   const struct CMUnitTest units[] = {cmocka_unit_test(backoff_doubles_and_caps)};
   int failed = cmocka_run_group_tests_name("worker", units, NULL, NULL);
-  for (char *save = NULL, *url = strtok_r(list, " ", &save); url; url = strtok_r(NULL, " ", &save)) {
+  for (char *save = NULL, *url = strtok_r(list, " ", &save); url;
+       url = strtok_r(NULL, " ", &save)) {
     queue = visor_queue_open(url, db, &err);
     if (!queue) {
       fprintf(stderr, "cannot open queue %s: %s\n", url, err.message);

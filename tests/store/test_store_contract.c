@@ -20,8 +20,8 @@
 static visor_db *db;
 
 static json_t *product_json(const char *sku, const char *name, const char *category, double price) {
-  return json_pack("{s:s, s:s, s:s, s:{s:s}, s:f, s:s}", "sku", sku, "name", name, "category", category,
-                   "labels", "brand", "acme", "price", price, "currency", "EUR");
+  return json_pack("{s:s, s:s, s:s, s:{s:s}, s:f, s:s}", "sku", sku, "name", name, "category",
+                   category, "labels", "brand", "acme", "price", price, "currency", "EUR");
 }
 
 static void migrations_are_idempotent(void **state) {
@@ -40,16 +40,20 @@ static void values_round_trip(void **state) {
   visor_error err = {0};
   visor_db_conn *conn = visor_db_acquire(db, &err);
   assert_non_null(conn);
-  visor_db_value params[] = {VISOR_DB_I(1234567890123LL), VISOR_DB_D(2.5), VISOR_DB_S("héllo 'q'"), VISOR_DB_NULL_VALUE};
+  visor_db_value params[] = {VISOR_DB_I(1234567890123LL), VISOR_DB_D(2.5), VISOR_DB_S("héllo 'q'"),
+                             VISOR_DB_NULL_VALUE};
   visor_db_rows rows;
-  assert_int_equal(visor_db_exec(conn, "SELECT ? AS i, ? AS d, ? AS s, ? AS n", params, 4, &rows, NULL, &err), VISOR_OK);
+  assert_int_equal(
+      visor_db_exec(conn, "SELECT ? AS i, ? AS d, ? AS s, ? AS n", params, 4, &rows, NULL, &err),
+      VISOR_OK);
   assert_int_equal(rows.row_count, 1);
   assert_int_equal(visor_db_int(&rows, 0, "i"), 1234567890123LL);
   assert_true(visor_db_real(&rows, 0, "d") == 2.5);
   assert_string_equal(visor_db_text(&rows, 0, "s"), "héllo 'q'");
   assert_int_equal(visor_db_get(&rows, 0, "n")->type, VISOR_DB_NULL);
   visor_db_rows_free(&rows);
-  assert_int_equal(visor_db_exec(conn, "SELECT * FROM no_such_table", NULL, 0, &rows, NULL, &err), VISOR_ERR_IO);
+  assert_int_equal(visor_db_exec(conn, "SELECT * FROM no_such_table", NULL, 0, &rows, NULL, &err),
+                   VISOR_ERR_IO);
   assert_non_null(strstr(err.message, "no_such_table"));
   visor_db_release(conn);
 }
@@ -68,7 +72,8 @@ static void products_crud_and_unique_sku(void **state) {
   json_t *stored = NULL;
   assert_int_equal(visor_product_get(conn, id, &stored, &err), VISOR_OK);
   assert_string_equal(json_string_value(json_object_get(stored, "name")), "Green apple");
-  assert_string_equal(json_string_value(json_object_get(json_object_get(stored, "labels"), "brand")), "acme");
+  assert_string_equal(
+      json_string_value(json_object_get(json_object_get(stored, "labels"), "brand")), "acme");
   json_decref(stored);
   json_t *changes = json_pack("{s:s, s:n}", "name", "Granny Smith", "price");
   assert_int_equal(visor_product_update(conn, id, changes, &err), VISOR_OK);
@@ -105,7 +110,8 @@ static void product_list_filters_sorts_pages(void **state) {
   assert_int_equal(visor_product_list(conn, &query, &items, &total, &err), VISOR_OK);
   assert_int_equal(total, 6);
   assert_int_equal(json_array_size(items), 4);
-  assert_string_equal(json_string_value(json_object_get(json_array_get(items, 0), "sku")), "LIST-11");
+  assert_string_equal(json_string_value(json_object_get(json_array_get(items, 0), "sku")),
+                      "LIST-11");
   json_decref(items);
   query = (visor_product_query){.text = "JUICE", .sort = "name", .limit = 50};
   assert_int_equal(visor_product_list(conn, &query, &items, &total, &err), VISOR_OK);
@@ -146,7 +152,8 @@ static void jobs_follow_their_lifecycle(void **state) {
   visor_db_conn *conn = visor_db_acquire(db, &err);
   char id[40];
   visor_uuid_new(id);
-  assert_int_equal(visor_job_insert(conn, id, "index", "subject-1", "{\"a\":1}", 3, &err), VISOR_OK);
+  assert_int_equal(visor_job_insert(conn, id, "index", "subject-1", "{\"a\":1}", 3, &err),
+                   VISOR_OK);
   int applied = 0;
   assert_int_equal(visor_job_mark_running(conn, id, 1, &applied, &err), VISOR_OK);
   assert_true(applied);
@@ -168,10 +175,12 @@ static void jobs_follow_their_lifecycle(void **state) {
   assert_false(applied); /* a cancelled job does not start */
   json_t *jobs = NULL;
   int64_t total = 0;
-  assert_int_equal(visor_job_list(conn, "cancelled", "index", NULL, 10, 0, &jobs, &total, &err), VISOR_OK);
+  assert_int_equal(visor_job_list(conn, "cancelled", "index", NULL, 10, 0, &jobs, &total, &err),
+                   VISOR_OK);
   assert_true(total >= 1);
   json_decref(jobs);
-  assert_int_equal(visor_job_get(conn, "00000000-0000-7000-8000-000000000000", &job, &err), VISOR_ERR_NOT_FOUND);
+  assert_int_equal(visor_job_get(conn, "00000000-0000-7000-8000-000000000000", &job, &err),
+                   VISOR_ERR_NOT_FOUND);
   visor_db_release(conn);
 }
 
@@ -182,7 +191,8 @@ static void *insert_many(void *arg) {
     visor_db_conn *conn = visor_db_acquire(db, &err);
     char id[40];
     visor_uuid_new(id);
-    if (!conn || visor_job_insert(conn, id, "index", NULL, NULL, 1, &err) != VISOR_OK) (*failures)++;
+    if (!conn || visor_job_insert(conn, id, "index", NULL, NULL, 1, &err) != VISOR_OK)
+      (*failures)++;
     visor_db_release(conn);
   }
   return NULL;
@@ -192,7 +202,8 @@ static void concurrent_writers_all_succeed(void **state) {
   (void)state;
   pthread_t threads[8];
   int failures[8] = {0};
-  for (int i = 0; i < 8; i++) pthread_create(&threads[i], NULL, insert_many, &failures[i]);
+  for (int i = 0; i < 8; i++)
+    pthread_create(&threads[i], NULL, insert_many, &failures[i]);
   for (int i = 0; i < 8; i++) {
     pthread_join(threads[i], NULL);
     assert_int_equal(failures[i], 0);
@@ -208,14 +219,18 @@ int main(void) {
     urls = default_url;
   }
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(migrations_are_idempotent),       cmocka_unit_test(values_round_trip),
-      cmocka_unit_test(products_crud_and_unique_sku),    cmocka_unit_test(product_list_filters_sorts_pages),
-      cmocka_unit_test(transactions_roll_back),          cmocka_unit_test(jobs_follow_their_lifecycle),
+      cmocka_unit_test(migrations_are_idempotent),
+      cmocka_unit_test(values_round_trip),
+      cmocka_unit_test(products_crud_and_unique_sku),
+      cmocka_unit_test(product_list_filters_sorts_pages),
+      cmocka_unit_test(transactions_roll_back),
+      cmocka_unit_test(jobs_follow_their_lifecycle),
       cmocka_unit_test(concurrent_writers_all_succeed),
   };
   char *list = strdup(urls);
   int failed = 0;
-  for (char *save = NULL, *url = strtok_r(list, " ", &save); url; url = strtok_r(NULL, " ", &save)) {
+  for (char *save = NULL, *url = strtok_r(list, " ", &save); url;
+       url = strtok_r(NULL, " ", &save)) {
     visor_error err = {0};
     db = visor_db_open(url, &err);
     if (!db || visor_migrate(db, NULL, &err) != VISOR_OK) {
