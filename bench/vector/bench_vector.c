@@ -3,8 +3,9 @@
  * both; the smallest ef reaching the target is used), memory, and filtered search at 1%
  * selectivity. Data: synthetic gaussian clusters, or an .fvecs file (real embeddings).
  *
- *   bench_vector [--n 200000] [--dim 128] [--queries 1000] [--clusters 100] [--m 16]
- *                [--efc 200] [--metric l2|cosine] [--fvecs FILE] [--seed 1]
+ *   bench_vector [--n 200000] [--dim 128] [--queries 1000] [--clusters 100] [--spread 0.35]
+ *                [--intrinsic 0] [--m 16] [--efc 200] [--metric l2|cosine] [--fvecs FILE]
+ *                [--seed 1] [--graph-seed 100]
  *
  * Single-threaded build and search for both (ground truth uses two threads). */
 #define _GNU_SOURCE
@@ -66,20 +67,40 @@ static float gaussian(void) {
   return (float)(sqrt(-2.0 * log(uniform())) * cos(6.283185307179586 * uniform()));
 }
 
-/* Clustered data: centres uniform in [-1,1)^dim, points = centre + N(0, spread^2). */
-static float *make_clustered(size_t n, size_t dim, size_t clusters) {
+/* Clustered data: centres uniform in [-1,1)^dim, points = centre + N(0, spread^2) noise. With
+ * intrinsic > 0 the noise of each cluster lies in its own random intrinsic-dimensional
+ * subspace (plus 5% isotropic noise), closer to real embeddings; with 0 it is isotropic,
+ * which makes the neighbours within a cluster as hard to find as in random data. */
+static float *make_clustered(size_t n, size_t dim, size_t clusters, float spread,
+                             size_t intrinsic) {
   float *centres = malloc(clusters * dim * sizeof(float));
+  float *basis = intrinsic ? malloc(clusters * intrinsic * dim * sizeof(float)) : NULL;
   float *data = malloc(n * dim * sizeof(float));
-  if (!centres || !data) exit(1);
+  if (!centres || !data || (intrinsic && !basis)) exit(1);
   for (size_t i = 0; i < clusters * dim; i++)
     centres[i] = (float)(uniform() * 2 - 1);
-  float spread = 0.35f;
+  float scale = intrinsic ? sqrtf((float)dim / (float)intrinsic) : 1.0f;
+  for (size_t i = 0; intrinsic && i < clusters * intrinsic * dim; i++)
+    basis[i] = gaussian() * scale / sqrtf((float)dim);
   for (size_t i = 0; i < n; i++) {
     size_t c = (size_t)(uniform() * clusters) % clusters;
+    float *v = data + i * dim;
+    if (!intrinsic) {
+      for (size_t j = 0; j < dim; j++)
+        v[j] = centres[c * dim + j] + spread * gaussian();
+      continue;
+    }
     for (size_t j = 0; j < dim; j++)
-      data[i * dim + j] = centres[c * dim + j] + spread * gaussian();
+      v[j] = centres[c * dim + j] + 0.05f * spread * gaussian();
+    for (size_t b = 0; b < intrinsic; b++) {
+      float g = spread * gaussian();
+      const float *u = basis + (c * intrinsic + b) * dim;
+      for (size_t j = 0; j < dim; j++)
+        v[j] += g * u[j];
+    }
   }
   free(centres);
+  free(basis);
   return data;
 }
 
@@ -295,6 +316,27 @@ static const point *at_recall(const point *pts, double target) {
   return NULL;
 }
 
+/* QPS at exactly target recall, interpolated (log QPS, linear in recall) between the two
+ * sweep points around it; 0 when the sweep never reached it. */
+static double interpolated_qps(const point *pts, double target) {
+  for (size_t i = 0; i < NEFS; i++) {
+    if (pts[i].qps <= 0 || pts[i].recall < target) continue;
+    if (i == 0 || pts[i - 1].qps <= 0 || pts[i - 1].recall >= pts[i].recall) return pts[i].qps;
+    double t = (target - pts[i - 1].recall) / (pts[i].recall - pts[i - 1].recall);
+    return exp(log(pts[i - 1].qps) + t * (log(pts[i].qps) - log(pts[i - 1].qps)));
+  }
+  return 0;
+}
+
+static void row_interp(const char *label, const point *a, const point *b, double target) {
+  double qa = interpolated_qps(a, target), qb = interpolated_qps(b, target);
+  char ca[64] = "not reached", cb[64] = "not reached", ratio[32] = "-";
+  if (qa > 0) snprintf(ca, sizeof ca, "%.0f", qa);
+  if (qb > 0) snprintf(cb, sizeof cb, "%.0f", qb);
+  if (qa > 0 && qb > 0) snprintf(ratio, sizeof ratio, "%.2f", qa / qb);
+  printf("| %-30s | %-26s | %-26s | %6s |\n", label, ca, cb, ratio);
+}
+
 static void row_qps(const char *label, const point *a, const point *b) {
   char ca[64] = "not reached", cb[64] = "not reached", ratio[32] = "-";
   if (a) snprintf(ca, sizeof ca, "%.0f (ef %zu, r %.3f)", a->qps, a->ef, a->recall);
@@ -311,10 +353,11 @@ static void row(const char *label, double a, double b, const char *fmt) {
 }
 
 int main(int argc, char **argv) {
-  size_t n = 200000, dim = 128, nq = 1000, clusters = 100, m = 16, efc = 200;
+  size_t n = 200000, dim = 128, nq = 1000, clusters = 100, m = 16, efc = 200, intrinsic = 0;
+  float spread = 0.35f;
   const char *fvecs = NULL;
   visor_metric metric = VISOR_METRIC_L2;
-  uint64_t seed = 1;
+  uint64_t seed = 1, graph_seed = 100;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (!v) {
@@ -329,12 +372,18 @@ int main(int argc, char **argv) {
       nq = strtoul(v, NULL, 10);
     else if (!strcmp(a, "--clusters"))
       clusters = strtoul(v, NULL, 10);
+    else if (!strcmp(a, "--intrinsic"))
+      intrinsic = strtoul(v, NULL, 10);
+    else if (!strcmp(a, "--spread"))
+      spread = strtof(v, NULL);
     else if (!strcmp(a, "--m"))
       m = strtoul(v, NULL, 10);
     else if (!strcmp(a, "--efc"))
       efc = strtoul(v, NULL, 10);
     else if (!strcmp(a, "--fvecs"))
       fvecs = v;
+    else if (!strcmp(a, "--graph-seed"))
+      graph_seed = strtoull(v, NULL, 10);
     else if (!strcmp(a, "--seed"))
       seed = strtoull(v, NULL, 10);
     else if (!strcmp(a, "--metric"))
@@ -356,7 +405,7 @@ int main(int argc, char **argv) {
     }
     n = total - nq;
   } else {
-    all = make_clustered(n + nq, dim, clusters);
+    all = make_clustered(n + nq, dim, clusters, spread, intrinsic);
   }
   if (metric == VISOR_METRIC_COSINE)
     for (size_t i = 0; i < n + nq; i++)
@@ -374,7 +423,7 @@ int main(int argc, char **argv) {
   double rss0 = rss_mb();
   t0 = now();
   double c0 = cpu_now();
-  hnsw_graph *g = hnsw_graph_new(dim, metric, m, efc, 100);
+  hnsw_graph *g = hnsw_graph_new(dim, metric, m, efc, graph_seed);
   hnsw_graph_reserve(g, n);
   for (size_t i = 0; i < n; i++)
     hnsw_graph_insert(g, base + i * dim, NULL);
@@ -385,7 +434,7 @@ int main(int argc, char **argv) {
   rss0 = rss_mb();
   t0 = now();
   c0 = cpu_now();
-  hl_index *hl = hl_new(dim, metric != VISOR_METRIC_L2, n, m, efc, 100);
+  hl_index *hl = hl_new(dim, metric != VISOR_METRIC_L2, n, m, efc, graph_seed);
   for (size_t i = 0; i < n; i++)
     hl_add(hl, base + i * dim, i);
   double build_hl = cpu_now() - c0;
@@ -438,6 +487,8 @@ int main(int argc, char **argv) {
   row("build time (s, thread CPU)", build_ours, build_hl, "%.1f");
   row_qps("QPS at recall@10 >= 0.95", o95, h95);
   row_qps("QPS at recall@10 >= 0.99", at_recall(ours, 0.99), at_recall(theirs, 0.99));
+  row_interp("QPS at 0.95, interpolated", ours, theirs, 0.95);
+  row_interp("QPS at 0.99, interpolated", ours, theirs, 0.99);
   row("memory, RSS delta (MB)", mem_ours, mem_hl, "%.0f");
   printf("\nFiltered search, 1%% selectivity (%zu matches), ef %zu:\n\n", f.match_estimate, ef);
   printf("| %-44s | %10s | %8s |\n", "", "us/query", "recall");

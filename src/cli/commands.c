@@ -20,6 +20,10 @@ const visor_command visor_commands[] = {
      1, visor_cmd_migrate},
     {"search", "search a running Visor by photo and print the best products per object",
      "Usage: visor search IMAGE [OPTIONS]\n", 0, visor_cmd_search},
+    {"eval", "measure retrieval accuracy on a labelled dataset (top-1/top-5, mAP, throughput)",
+     "Usage: visor eval DATASET_DIR [--catalogue iconic|iconic+train|both] [--queries N|all]\n"
+     "                  [--k K] [--json] [OPTIONS]\n",
+     1, visor_cmd_eval},
     {"version", "print the version", "Usage: visor version\n", 0, visor_cmd_version},
 };
 const int visor_command_count = sizeof visor_commands / sizeof visor_commands[0];

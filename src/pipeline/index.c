@@ -1,5 +1,6 @@
 /* index.c: the indexing pipeline (task kind "index"): fetch a product image, analyze it
- * (detect objects, label and embed every region, the whole image always included), store
+ * (detect objects, label and embed every region, the whole image always included, plus
+ * the centred views the pipeline settings ask for), store
  * a JPEG crop of each region, replace the image's region rows, and write one vector per
  * region. Idempotent: a retry (after a crash anywhere) first removes the vectors of the
  * regions a previous run recorded, so exactly one set of regions and vectors remains. */
@@ -10,6 +11,8 @@
 #include "core/uuid.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/pipeline_util.h"
+#include "pipeline/settings.h"
+#include "pipeline/views.h"
 #include "store/catalog.h"
 #include "store/regions.h"
 
@@ -30,7 +33,8 @@ typedef struct product_meta {
 
 static void product_meta_free(product_meta *meta) {
   free(meta->category);
-  for (size_t i = 0; i < meta->label_count; i++) free(meta->labels[i]);
+  for (size_t i = 0; i < meta->label_count; i++)
+    free(meta->labels[i]);
   free(meta->labels);
 }
 
@@ -82,7 +86,8 @@ static visor_code remove_previous_vectors(visor_app *app, const char *image_id, 
   json_t *key;
   json_array_foreach(code == VISOR_OK ? *previous : NULL, index, key) {
     const char *vector_id = json_string_value(json_object_get(key, "vector_id"));
-    if (vector_id && (code = app->vectors->ops->remove(app->vectors, vector_id, err)) != VISOR_OK) break;
+    if (vector_id && (code = app->vectors->ops->remove(app->vectors, vector_id, err)) != VISOR_OK)
+      break;
   }
   return code;
 }
@@ -99,28 +104,33 @@ static visor_code write_regions(visor_app *app, const char *image_id, const char
   if (code == VISOR_OK) code = visor_region_delete_for_image(conn, image_id, err);
   for (size_t i = 0; code == VISOR_OK && i < analysis->region_count; i++) {
     const visor_region *region = &analysis->regions[i];
-    visor_region_record record = {
-        .id = regions[i].id,
-        .image_id = image_id,
-        .product_id = product_id,
-        .x = region->box.x, .y = region->box.y, .w = region->box.w, .h = region->box.h,
-        .whole_image = region->whole_image,
-        .label = region->label_count ? region->labels[0].name : NULL,
-        .label_score = region->label_count ? region->labels[0].score : 0,
-        .labeller = labeller,
-        .labels_json = regions[i].labels_json,
-        .detector_label = region->whole_image ? NULL : region->detector.name,
-        .detector_score = region->detector.score,
-        .source = "model",
-        .is_primary = i == primary,
-        .crop_key = regions[i].crop_key,
-        .vector_id = regions[i].id,
-        .model = app->embedder_model};
+    visor_region_record record = {.id = regions[i].id,
+                                  .image_id = image_id,
+                                  .product_id = product_id,
+                                  .x = region->box.x,
+                                  .y = region->box.y,
+                                  .w = region->box.w,
+                                  .h = region->box.h,
+                                  .whole_image = region->whole_image,
+                                  .label = region->label_count ? region->labels[0].name : NULL,
+                                  .label_score = region->label_count ? region->labels[0].score : 0,
+                                  .labeller = labeller,
+                                  .labels_json = regions[i].labels_json,
+                                  .detector_label =
+                                      region->whole_image ? NULL : region->detector.name,
+                                  .detector_score = region->detector.score,
+                                  .source = "model",
+                                  .is_primary = i == primary,
+                                  .crop_key = regions[i].crop_key,
+                                  .vector_id = regions[i].id,
+                                  .model = app->embedder_model};
     code = visor_region_insert(conn, &record, err);
   }
   if (code == VISOR_OK) code = visor_image_set_status(conn, image_id, "indexed", err);
-  if (code == VISOR_OK) code = visor_db_commit(conn, err);
-  else visor_db_rollback(conn);
+  if (code == VISOR_OK)
+    code = visor_db_commit(conn, err);
+  else
+    visor_db_rollback(conn);
   visor_db_release(conn);
   return code;
 }
@@ -141,7 +151,12 @@ static visor_code index_image(void *ctx, visor_job_run *run, visor_error *err) {
   if (code == VISOR_OK) code = load_subject(app, image_id, product_id, &object_key, &meta, err);
   if (code == VISOR_OK) code = visor_blob_get(app->blobs, object_key, 0, &bytes, &len, err);
   visor_job_run_progress(run, 0.1);
-  if (code == VISOR_OK) code = app->ml->ops->analyze(app->ml, bytes, len, NULL, &analysis, err);
+  const visor_pipeline_settings *settings = visor_pipeline_settings_get();
+  if (code == VISOR_OK)
+    code = app->ml->ops->analyze(app->ml, bytes, len, &settings->index, &analysis, err);
+  if (code == VISOR_OK)
+    code = visor_views_add_regions(app, bytes, len, settings->index_views,
+                                   settings->index_view_count, &analysis, err);
   visor_job_run_progress(run, 0.6);
   if (code == VISOR_OK && visor_job_run_cancelled(run))
     code = visor_error_set(err, VISOR_ERR_INVALID, "cancelled");
@@ -151,27 +166,34 @@ static visor_code index_image(void *ctx, visor_job_run *run, visor_error *err) {
   size_t primary = 0;
   for (size_t i = 0; code == VISOR_OK && i < analysis.region_count; i++) {
     const visor_region *region = &analysis.regions[i];
-    if (!region->whole_image && (primary == 0 || region->detector.score > analysis.regions[primary].detector.score))
+    int detected = !region->whole_image && strcmp(region->detector.name, "view") != 0;
+    if (detected &&
+        (primary == 0 || region->detector.score > analysis.regions[primary].detector.score))
       primary = i;
     visor_uuid_new(regions[i].id);
-    snprintf(regions[i].crop_key, sizeof regions[i].crop_key, "crops/%s/%s.jpg", image_id, regions[i].id);
+    snprintf(regions[i].crop_key, sizeof regions[i].crop_key, "crops/%s/%s.jpg", image_id,
+             regions[i].id);
     regions[i].labels_json = labels_json(region);
     void *crop = NULL;
     size_t crop_len = 0;
-    code = visor_image_crop_encode(bytes, len, app->max_pixels, &region->box, CROP_MAX_SIDE, 0, &crop, &crop_len, err);
-    if (code == VISOR_OK) code = visor_blob_put(app->blobs, regions[i].crop_key, crop, crop_len, err);
+    code = visor_image_crop_encode(bytes, len, app->max_pixels, &region->box, CROP_MAX_SIDE, 0,
+                                   &crop, &crop_len, err);
+    if (code == VISOR_OK)
+      code = visor_blob_put(app->blobs, regions[i].crop_key, crop, crop_len, err);
     free(crop);
   }
   visor_job_run_progress(run, 0.8);
   if (code == VISOR_OK) code = remove_previous_vectors(app, image_id, &previous, err);
-  if (code == VISOR_OK) code = write_regions(app, image_id, product_id, &analysis, regions, primary, err);
+  if (code == VISOR_OK)
+    code = write_regions(app, image_id, product_id, &analysis, regions, primary, err);
   for (size_t i = 0; code == VISOR_OK && i < analysis.region_count; i++) {
     visor_vector_meta vector_meta = {.product_id = product_id,
                                      .category = meta.category,
                                      .labels = (const char *const *)meta.labels,
                                      .label_count = meta.label_count,
                                      .model = app->embedder_model};
-    code = app->vectors->ops->upsert(app->vectors, regions[i].id, analysis.regions[i].embedding, &vector_meta, err);
+    code = app->vectors->ops->upsert(app->vectors, regions[i].id, analysis.regions[i].embedding,
+                                     &vector_meta, err);
   }
   /* The crops of a previous run are no longer referenced. */
   size_t index;
@@ -191,7 +213,8 @@ static visor_code index_image(void *ctx, visor_job_run *run, visor_error *err) {
     if (conn) visor_image_set_status(conn, image_id, "failed", NULL);
     visor_db_release(conn);
   }
-  for (size_t i = 0; regions && i < analysis.region_count; i++) free(regions[i].labels_json);
+  for (size_t i = 0; regions && i < analysis.region_count; i++)
+    free(regions[i].labels_json);
   free(regions);
   visor_analysis_free(&analysis);
   free(bytes);
@@ -202,6 +225,7 @@ static visor_code index_image(void *ctx, visor_job_run *run, visor_error *err) {
   return code;
 }
 
-visor_code visor_pipeline_register_index(visor_app *app, visor_worker_pool *pool, visor_error *err) {
+visor_code visor_pipeline_register_index(visor_app *app, visor_worker_pool *pool,
+                                         visor_error *err) {
   return visor_worker_pool_register(pool, "index", index_image, app, err);
 }

@@ -1,11 +1,17 @@
 /* ranking.c: per-region k-NN, best crop per product, top k per region and overall (see
  * ranking.h). The overall ranking scores a product by its best crop's similarity to the
  * whole query image: the detector's crops of a query are often parts of the product or
- * other things in the shot, and letting them vote lowered accuracy (docs/EVALUATION.md). */
+ * other things in the shot, and letting them vote lowered accuracy (docs/EVALUATION.md).
+ * Which query regions vote, their weight and how a product's crops combine come from the
+ * pipeline settings (settings.h); the query is analyzed by visor_analyze_query. */
 #include "pipeline/ranking.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "pipeline/settings.h"
+#include "pipeline/views.h"
 
 #define HITS_PER_RESULT 8
 #define MAX_HITS 512
@@ -14,23 +20,28 @@ typedef struct product_score {
   char product_id[64];
   char region_id[64];
   float score;
+  float sum; /* of the best `hits` crop similarities */
+  int hits;
   int query_ordinal;
 } product_score;
 
 static int by_score_desc(const void *a, const void *b) {
   float x = ((const product_score *)a)->score, y = ((const product_score *)b)->score;
-  return x < y ? 1 : x > y ? -1 : strcmp(((const product_score *)a)->product_id, ((const product_score *)b)->product_id);
+  return x < y   ? 1
+         : x > y ? -1
+                 : strcmp(((const product_score *)a)->product_id,
+                          ((const product_score *)b)->product_id);
 }
 
-/* Keeps the best score per product in scores[*count]. */
-static void merge_best(product_score *scores, size_t *count, const char *product_id, const char *region_id,
-                       float score, int query_ordinal) {
+/* Adds one crop hit to its product's entry in scores[*count]: the best crop, and the sum
+ * and number of its best top_n similarities (hits come closest first). */
+static void add_hit(product_score *scores, size_t *count, const char *product_id,
+                    const char *region_id, float similarity, int top_n) {
   for (size_t i = 0; i < *count; i++) {
     if (strcmp(scores[i].product_id, product_id) == 0) {
-      if (score > scores[i].score) {
-        scores[i].score = score;
-        strcpy(scores[i].region_id, region_id);
-        scores[i].query_ordinal = query_ordinal;
+      if (scores[i].hits < top_n) {
+        scores[i].sum += similarity;
+        scores[i].hits++;
       }
       return;
     }
@@ -38,16 +49,27 @@ static void merge_best(product_score *scores, size_t *count, const char *product
   product_score *entry = &scores[(*count)++];
   snprintf(entry->product_id, sizeof entry->product_id, "%s", product_id);
   snprintf(entry->region_id, sizeof entry->region_id, "%s", region_id);
-  entry->score = score;
-  entry->query_ordinal = query_ordinal;
+  entry->sum = similarity;
+  entry->hits = 1;
+}
+
+/* Keeps the best score per product in scores[*count]. */
+static void merge_best(product_score *scores, size_t *count, const product_score *candidate) {
+  for (size_t i = 0; i < *count; i++) {
+    if (strcmp(scores[i].product_id, candidate->product_id) == 0) {
+      if (candidate->score > scores[i].score) scores[i] = *candidate;
+      return;
+    }
+  }
+  scores[(*count)++] = *candidate;
 }
 
 /* True when the product is live (not soft-deleted since it was indexed). */
 static int product_live(visor_db_conn *conn, const char *product_id) {
   visor_db_value params[] = {VISOR_DB_S(product_id)};
   visor_db_rows rows;
-  if (visor_db_exec(conn, "SELECT 1 AS live FROM products WHERE id = ? AND deleted_at IS NULL", params, 1, &rows,
-                    NULL, NULL) != VISOR_OK)
+  if (visor_db_exec(conn, "SELECT 1 AS live FROM products WHERE id = ? AND deleted_at IS NULL",
+                    params, 1, &rows, NULL, NULL) != VISOR_OK)
     return 1; /* do not hide results because of a transient read error */
   int live = rows.row_count > 0;
   visor_db_rows_free(&rows);
@@ -55,27 +77,40 @@ static int product_live(visor_db_conn *conn, const char *product_id) {
 }
 
 /* Appends up to k live products of scores (sorted) as results of ordinal. */
-static void append_results(visor_ranking *ranking, visor_db_conn *conn, product_score *scores, size_t count,
-                           int k, int ordinal) {
+static void append_results(visor_ranking *ranking, visor_db_conn *conn, product_score *scores,
+                           size_t count, int k, int ordinal) {
   int rank = 0;
   for (size_t i = 0; i < count && rank < k; i++) {
     if (!product_live(conn, scores[i].product_id)) continue;
     visor_ranked_id *ids = &ranking->ids[ranking->result_count];
     memcpy(ids->product_id, scores[i].product_id, sizeof ids->product_id);
     memcpy(ids->region_id, scores[i].region_id, sizeof ids->region_id);
-    ranking->results[ranking->result_count++] = (visor_search_result_record){.ordinal = ordinal,
-                                                                            .rank = ++rank,
-                                                                            .product_id = ids->product_id,
-                                                                            .region_id = ids->region_id,
-                                                                            .score = scores[i].score,
-                                                                            .query_ordinal = scores[i].query_ordinal};
+    ranking->results[ranking->result_count++] =
+        (visor_search_result_record){.ordinal = ordinal,
+                                     .rank = ++rank,
+                                     .product_id = ids->product_id,
+                                     .region_id = ids->region_id,
+                                     .score = scores[i].score,
+                                     .query_ordinal = scores[i].query_ordinal};
   }
+}
+
+visor_code visor_analyze_query(visor_app *app, const void *image, size_t len,
+                               visor_analysis *analysis, visor_error *err) {
+  const visor_pipeline_settings *settings = visor_pipeline_settings_get();
+  visor_code code = app->ml->ops->analyze(app->ml, image, len, &settings->query, analysis, err);
+  if (code == VISOR_OK)
+    code = visor_views_average(app, image, len, settings->query_views, settings->query_view_count,
+                               analysis, err);
+  return code;
 }
 
 visor_code visor_rank_products(visor_app *app, const visor_analysis *analysis,
                                const visor_vector_filter *filter, int k, visor_ranking *ranking,
                                visor_error *err) {
   memset(ranking, 0, sizeof *ranking);
+  const visor_pipeline_settings *settings = visor_pipeline_settings_get();
+  int top_n = settings->product_top_n > 0 ? settings->product_top_n : 1;
   size_t hit_limit = (size_t)k * HITS_PER_RESULT;
   if (hit_limit < 64) hit_limit = 64;
   if (hit_limit > MAX_HITS) hit_limit = MAX_HITS;
@@ -103,13 +138,20 @@ visor_code visor_rank_products(visor_app *app, const visor_analysis *analysis,
         .detector_score = region->detector.score};
     ranking->region_count++;
     size_t hit_count = 0, score_count = 0;
-    code = app->vectors->ops->search(app->vectors, region->embedding, hit_limit, filter, hits, &hit_count, err);
-    for (size_t h = 0; code == VISOR_OK && h < hit_count; h++) {
-      float similarity = 1.0f - hits[h].distance;
-      merge_best(scores, &score_count, hits[h].product_id, hits[h].id, similarity, (int)r);
-      if (region->whole_image) merge_best(overall, &overall_count, hits[h].product_id, hits[h].id, similarity, (int)r);
-    }
+    code = app->vectors->ops->search(app->vectors, region->embedding, hit_limit, filter, hits,
+                                     &hit_count, err);
+    for (size_t h = 0; code == VISOR_OK && h < hit_count; h++)
+      add_hit(scores, &score_count, hits[h].product_id, hits[h].id, 1.0f - hits[h].distance, top_n);
     if (code != VISOR_OK) break;
+    float weight = region->whole_image ? 1.0f : settings->detection_weight;
+    for (size_t i = 0; i < score_count; i++) {
+      scores[i].score = scores[i].sum / (float)top_n;
+      scores[i].query_ordinal = (int)r;
+      product_score weighted = scores[i];
+      weighted.score *= weight;
+      if (region->whole_image || settings->overall_all_regions)
+        merge_best(overall, &overall_count, &weighted);
+    }
     qsort(scores, score_count, sizeof *scores, by_score_desc);
     append_results(ranking, conn, scores, score_count, k, (int)r);
   }

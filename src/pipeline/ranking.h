@@ -22,6 +22,11 @@ typedef struct visor_ranking {
   size_t result_count;
 } visor_ranking;
 
+/* Analyzes a query image as the search pipeline does: ML analyze with the pipeline's query
+ * settings, then the query views averaged in (settings.h). */
+visor_code visor_analyze_query(visor_app *app, const void *image, size_t len,
+                               visor_analysis *analysis, visor_error *err);
+
 visor_code visor_rank_products(visor_app *app, const visor_analysis *analysis,
                                const visor_vector_filter *filter, int k, visor_ranking *ranking,
                                visor_error *err);

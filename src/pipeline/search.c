@@ -22,7 +22,8 @@ typedef struct search_filter {
 } search_filter;
 
 static void read_filter(const json_t *filters, search_filter *filter) {
-  json_t *categories = json_object_get(filters, "categories"), *labels = json_object_get(filters, "labels");
+  json_t *categories = json_object_get(filters, "categories"),
+         *labels = json_object_get(filters, "labels");
   filter->category_count = json_array_size(categories);
   filter->label_count = json_array_size(labels);
   filter->categories = calloc(filter->category_count + 1, sizeof *filter->categories);
@@ -61,8 +62,9 @@ static visor_code run_search(void *ctx, visor_job_run *run, visor_error *err) {
   if (code == VISOR_OK) code = visor_search_set_status(conn, search_id, "running", NULL, 0, err);
   visor_db_release(conn);
   if (code == VISOR_OK)
-    code = visor_blob_get(app->blobs, json_string_value(json_object_get(search, "object_key")), 0, &bytes, &len, err);
-  if (code == VISOR_OK) code = app->ml->ops->analyze(app->ml, bytes, len, NULL, &analysis, err);
+    code = visor_blob_get(app->blobs, json_string_value(json_object_get(search, "object_key")), 0,
+                          &bytes, &len, err);
+  if (code == VISOR_OK) code = visor_analyze_query(app, bytes, len, &analysis, err);
   if (code == VISOR_OK) {
     read_filter(json_object_get(search, "filters"), &filter);
     visor_vector_filter vector_filter = {.categories = filter.categories,
@@ -80,12 +82,15 @@ static visor_code run_search(void *ctx, visor_job_run *run, visor_error *err) {
   if (code == VISOR_OK) {
     code = visor_db_begin(conn, err);
     if (code == VISOR_OK)
-      code = visor_search_save(conn, search_id, ranking.regions, ranking.region_count, ranking.results,
-                               ranking.result_count, err);
+      code = visor_search_save(conn, search_id, ranking.regions, ranking.region_count,
+                               ranking.results, ranking.result_count, err);
     if (code == VISOR_OK)
-      code = visor_search_set_status(conn, search_id, "done", NULL, (visor_monotonic_s() - started) * 1000, err);
-    if (code == VISOR_OK) code = visor_db_commit(conn, err);
-    else visor_db_rollback(conn);
+      code = visor_search_set_status(conn, search_id, "done", NULL,
+                                     (visor_monotonic_s() - started) * 1000, err);
+    if (code == VISOR_OK)
+      code = visor_db_commit(conn, err);
+    else
+      visor_db_rollback(conn);
     visor_db_release(conn);
   }
   /* A search that cannot succeed is failed now; others are retried by the worker. */
@@ -104,6 +109,7 @@ static visor_code run_search(void *ctx, visor_job_run *run, visor_error *err) {
   return code;
 }
 
-visor_code visor_pipeline_register_search(visor_app *app, visor_worker_pool *pool, visor_error *err) {
+visor_code visor_pipeline_register_search(visor_app *app, visor_worker_pool *pool,
+                                          visor_error *err) {
   return visor_worker_pool_register(pool, "search", run_search, app, err);
 }

@@ -1,0 +1,107 @@
+/* catalogue.c: building the evaluation catalogue in a fresh Visor: one product per class
+ * with its images (the iconic image, and the class's train photos when asked), each
+ * stored in the object store with an image row and a queued index job, exactly as the
+ * API's product upload does. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "core/fsutil.h"
+#include "core/uuid.h"
+#include "eval/eval_internal.h"
+#include "http/sha256.h"
+#include "image/image.h"
+#include "store/catalog.h"
+
+#define MAX_IMAGE_BYTES (64u * 1024 * 1024)
+
+/* Stores the image file at path for product_id and queues its index job, on conn. */
+static visor_code add_image(visor_app *app, visor_db_conn *conn, const char *product_id,
+                            const char *path, visor_error *err) {
+  char *bytes = NULL;
+  size_t len = 0;
+  visor_code code = visor_read_file(path, MAX_IMAGE_BYTES, &bytes, &len, err);
+  if (code != VISOR_OK) return code;
+  visor_image_info info;
+  code = visor_image_probe(bytes, len, app->max_pixels, &info, err);
+  char image_id[40], key[128], job_id[40], payload[160], sha[65], content_type[32];
+  visor_uuid_new(image_id);
+  snprintf(key, sizeof key, "images/%s/original", image_id);
+  if (code == VISOR_OK) code = visor_blob_put(app->blobs, key, bytes, len, err);
+  if (code == VISOR_OK) {
+    visor_sha256 hash;
+    visor_sha256_init(&hash);
+    visor_sha256_update(&hash, bytes, len);
+    visor_sha256_final_hex(&hash, sha);
+    snprintf(content_type, sizeof content_type, "image/%s", info.format);
+    snprintf(payload, sizeof payload, "{\"image_id\":\"%s\",\"product_id\":\"%s\"}", image_id,
+             product_id);
+    code = visor_app_queue_job(app, conn, "index", image_id, payload, job_id, err);
+  }
+  if (code == VISOR_OK) {
+    const char *filename = strrchr(path, '/');
+    visor_image_record record = {.id = image_id,
+                                 .product_id = product_id,
+                                 .purpose = "product",
+                                 .object_key = key,
+                                 .filename = filename ? filename + 1 : path,
+                                 .content_type = content_type,
+                                 .width = info.width,
+                                 .height = info.height,
+                                 .format = info.format,
+                                 .size_bytes = (int64_t)len,
+                                 .sha256 = sha,
+                                 .job_id = job_id};
+    code = visor_image_insert(conn, &record, err);
+  }
+  free(bytes);
+  if (code != VISOR_OK) visor_error_wrap(err, "catalogue image %s", path);
+  return code;
+}
+
+/* One product with its images in one transaction. */
+static visor_code add_product(visor_app *app, const visor_eval_dataset *dataset, size_t class_index,
+                              visor_eval_catalogue catalogue, const char *product_id,
+                              size_t *images, visor_error *err) {
+  const visor_eval_class *class = &dataset->classes[class_index];
+  visor_db_conn *conn = visor_db_acquire(app->db, err);
+  if (!conn) return err->code;
+  json_t *product =
+      json_pack("{s:s, s:s, s:s, s:s}", "sku", class->name, "name", class->name, "category",
+                class->coarse_name, "description", "visor eval catalogue product");
+  visor_code code =
+      product ? visor_db_begin(conn, err) : visor_error_set(err, VISOR_ERR_NOMEM, "out of memory");
+  size_t added = 0;
+  if (code == VISOR_OK) code = visor_product_insert(conn, product_id, product, err);
+  if (code == VISOR_OK &&
+      (code = add_image(app, conn, product_id, class->iconic_path, err)) == VISOR_OK)
+    added++;
+  for (size_t i = 0;
+       code == VISOR_OK && catalogue == VISOR_EVAL_ICONIC_TRAIN && i < dataset->train_count; i++) {
+    if (dataset->train[i].fine_id != class->fine_id) continue;
+    if ((code = add_image(app, conn, product_id, dataset->train[i].path, err)) == VISOR_OK) added++;
+  }
+  if (code == VISOR_OK)
+    code = visor_db_commit(conn, err);
+  else if (product)
+    visor_db_rollback(conn);
+  visor_db_release(conn);
+  json_decref(product);
+  if (code == VISOR_OK) *images += added;
+  return code;
+}
+
+visor_code visor_eval_add_catalogue(visor_app *app, const visor_eval_dataset *dataset,
+                                    visor_eval_catalogue catalogue,
+                                    visor_eval_product_id *product_ids, size_t *images,
+                                    visor_error *err) {
+  *images = 0;
+  visor_code code = VISOR_OK;
+  for (size_t i = 0; code == VISOR_OK && i < dataset->class_count; i++) {
+    visor_uuid_new(product_ids[i]);
+    code = add_product(app, dataset, i, catalogue, product_ids[i], images, err);
+  }
+  return code;
+}

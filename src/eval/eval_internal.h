@@ -1,0 +1,31 @@
+/* eval_internal.h: the steps of one evaluation run, shared by the files of src/eval. */
+#ifndef VISOR_EVAL_EVAL_INTERNAL_H
+#define VISOR_EVAL_EVAL_INTERNAL_H
+
+#include "api/app.h"
+#include "eval/eval.h"
+
+typedef char visor_eval_product_id[40];
+
+/* Inserts one product per class (product_ids[i] for dataset->classes[i]) and its images
+ * (stored in the object store, one queued index job each); *images is their number. */
+visor_code visor_eval_add_catalogue(visor_app *app, const visor_eval_dataset *dataset,
+                                    visor_eval_catalogue catalogue,
+                                    visor_eval_product_id *product_ids, size_t *images,
+                                    visor_error *err);
+/* Runs an in-process worker pool with the pipelines until no index job is queued or
+ * running; *failed counts the failed ones. */
+visor_code visor_eval_index(visor_app *app, int threads, size_t jobs, FILE *progress,
+                            size_t *failed, double *seconds, visor_error *err);
+/* Ranks the catalogue's products for the (subsampled) test photos and adds them to metrics. */
+visor_code visor_eval_queries(visor_app *app, const visor_eval_dataset *dataset,
+                              const visor_eval_product_id *product_ids,
+                              const visor_eval_options *options, visor_eval_metrics *metrics,
+                              double *seconds, visor_error *err);
+
+/* A new empty folder under $TMPDIR (else /tmp); *path is malloc'd. */
+visor_code visor_eval_make_temp_dir(char **path, visor_error *err);
+/* Removes a folder and everything in it (best effort). */
+void visor_eval_remove_tree(const char *path);
+
+#endif
