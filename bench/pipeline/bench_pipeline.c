@@ -276,18 +276,18 @@ static int64_t pending_index_jobs(void) {
   return n;
 }
 
-static index_stats index_job_stats(int64_t since_ms) {
+static index_stats job_stats(const char *kind, int64_t since_ms) {
   visor_error err = {0};
   visor_db_conn *conn = visor_db_acquire(app.db, &err);
   if (!conn) die("db", &err);
   visor_db_rows rows = {0};
-  visor_db_value params[] = {VISOR_DB_I(since_ms)};
+  visor_db_value params[] = {VISOR_DB_S(kind), VISOR_DB_I(since_ms)};
   if (visor_db_exec(conn,
                     "SELECT COUNT(*) AS n, SUM(CASE WHEN status = 'failed' THEN 1 ELSE 0 END) AS "
                     "failed, MIN(created_at) AS c0, MAX(finished_at) AS f1, "
                     "SUM(finished_at - started_at) AS busy, SUM(started_at - created_at) AS "
-                    "queued FROM jobs WHERE kind = 'index' AND created_at >= ?",
-                    params, 1, &rows, NULL, &err) != VISOR_OK)
+                    "queued FROM jobs WHERE kind = ? AND created_at >= ?",
+                    params, 2, &rows, NULL, &err) != VISOR_OK)
     die("job stats", &err);
   index_stats s = {.jobs = visor_db_int(&rows, 0, "n"),
                    .failed = visor_db_int(&rows, 0, "failed"),
@@ -345,7 +345,7 @@ static pipeline_round run_pipeline(const photo *photos, int count, int round) {
   curl_easy_cleanup(curl);
   wait_index_idle(600);
   double cpu_used = cpu_s() - cpu0;
-  index_stats s = index_job_stats(start_ms);
+  index_stats s = job_stats("index", start_ms);
   if (s.jobs != count || s.failed) {
     fprintf(stderr, "bench_pipeline: %lld index jobs, %lld failed (expected %d, 0)\n",
             (long long)s.jobs, (long long)s.failed, count);
@@ -515,6 +515,7 @@ static void *search_thread(void *arg) {
 
 typedef struct search_result {
   double p50, p99, per_s;
+  double queue_ms, task_ms; /* means over the search jobs: waiting for a worker, in the task */
   int requests, failures;
 } search_result;
 
@@ -523,6 +524,7 @@ static search_result run_searches(const photo *photos, int photo_count, int clie
   pthread_t ids[MAX_CLIENTS];
   int each = total / clients;
   double *all = calloc((size_t)(each * clients), sizeof *all);
+  int64_t start_ms = visor_now_ms();
   double start = now_s();
   for (int i = 0; i < clients; i++) {
     c[i] = (search_client){.photos = photos,
@@ -538,6 +540,9 @@ static search_result run_searches(const photo *photos, int photo_count, int clie
     r.failures += c[i].failures;
   }
   r.per_s = r.requests / (now_s() - start);
+  index_stats jobs = job_stats("search", start_ms);
+  r.queue_ms = jobs.jobs ? (double)jobs.queue_ms / jobs.jobs : 0;
+  r.task_ms = jobs.jobs ? (double)jobs.busy_ms / jobs.jobs : 0;
   r.p50 = percentile(all, r.requests, 50);
   r.p99 = percentile(all, r.requests, 99);
   free(all);
@@ -682,6 +687,9 @@ int main(int argc, char **argv) {
          "ms/image vs models %.1f thread-ms/image; queue wait %.0f ms/image.\n",
          median(upload_s, opt.rounds), opt.images / med_pipe, median(task_ms, opt.rounds),
          median(model_ms, opt.rounds), median(queue_ms, opt.rounds));
+  printf("Search jobs (means): 1 client: %.1f ms queued, %.1f ms in the task; %d clients: "
+         "%.1f ms queued, %.1f ms in the task.\n",
+         single.queue_ms, single.task_ms, opt.clients, many.queue_ms, many.task_ms);
   double steps = b.analyze_ms + b.crops_ms + b.blobs_ms + b.vectors_ms;
   printf("Index task steps one at a time (1 thread, %d photos, %.1f regions/photo), ms/photo: "
          "models %.1f, crops %.1f, crop objects %.1f, vectors %.1f; non-model / model = %.2f.\n",

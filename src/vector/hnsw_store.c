@@ -7,6 +7,7 @@
  * fdatasyncs it without blocking readers, then takes the write lock only to apply the change
  * in memory. Snapshots are written under the read lock (searches go on). */
 #define _GNU_SOURCE
+#include "core/fsutil.h"
 #include "vector/hnsw_store.h"
 
 #include <errno.h>
@@ -472,26 +473,6 @@ static const visor_vector_ops hnsw_ops = {
 
 /* ---- opening ---- */
 
-static visor_code mkdirs(const char *path, visor_error *err) {
-  char buf[PATH_MAX];
-  if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
-    return visor_error_set(err, VISOR_ERR_INVALID, "path %s is too long", path);
-  for (char *p = buf + 1;; p++) {
-    if (*p == '/' || *p == '\0') {
-      char c = *p;
-      *p = '\0';
-      if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-        return visor_error_set(err, VISOR_ERR_IO, "mkdir %s: %s", buf, strerror(errno));
-      *p = c;
-      if (c == '\0') break;
-    }
-  }
-  struct stat st;
-  if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
-    return visor_error_set(err, VISOR_ERR_IO, "%s is not a directory", path);
-  return VISOR_OK;
-}
-
 static visor_code check_collection(const char *name, visor_error *err) {
   size_t n = name ? strlen(name) : 0;
   if (n == 0 || n > 128 || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
@@ -597,7 +578,7 @@ visor_vector_store *visor_hnsw_store_open(const char *path, const char *query,
     goto fail;
   }
   snprintf(s->dir, dir_len, "%s/%s", path, collection);
-  if (mkdirs(s->dir, err) != VISOR_OK) goto fail;
+  if (visor_mkdirs(s->dir, err) != VISOR_OK) goto fail;
 
   char lock_path[PATH_MAX], log_path[PATH_MAX];
   if (snprintf(lock_path, sizeof lock_path, "%s/LOCK", s->dir) >= (int)sizeof lock_path ||
