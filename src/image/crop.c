@@ -20,50 +20,84 @@ static int clamp_box(const visor_box *box, int width, int height, int *x, int *y
   return 1;
 }
 
-visor_code visor_image_crop_encode(const void *data, size_t len, size_t max_pixels,
-                                   const visor_box *box, int max_side, int webp, void **out,
-                                   size_t *out_len, visor_error *err) {
+struct visor_image {
+  VipsImage *pixels; /* upright, 8-bit sRGB (alpha flattened), decoded into memory */
+  double scale;      /* pixels' width / the original's */
+};
+
+visor_code visor_image_load(const void *data, size_t len, size_t max_pixels, int max_side,
+                            visor_image **out, visor_error *err) {
   *out = NULL;
-  *out_len = 0;
-  if (!box) return visor_error_set(err, VISOR_ERR_INVALID, "crop box is missing");
   visor_image_info info;
   VipsImage *image = NULL;
   visor_code code = visor_image_open(data, len, max_pixels, 0, &image, &info, err);
   if (code) return code;
-
   VipsImage *scope = vips_image_new();
-  VipsImage **t = (VipsImage **)vips_object_local_array(VIPS_OBJECT(scope), 4);
+  VipsImage **t = (VipsImage **)vips_object_local_array(VIPS_OBJECT(scope), 2);
+  VipsImage *memory = NULL;
+  int shrink = max_side > 0 && (info.width > max_side || info.height > max_side);
+  if (shrink) { /* decodes straight at the smaller size, upright */
+    if (vips_thumbnail_buffer((void *)data, len, &t[0], max_side, "height", max_side, "size",
+                              VIPS_SIZE_DOWN, NULL))
+      code = visor_vips_error(err, VISOR_ERR_INVALID, "cannot decode the image");
+  } else if (vips_autorot(image, &t[0], NULL)) {
+    code = visor_vips_error(err, VISOR_ERR_INVALID, "cannot apply the EXIF orientation");
+  }
+  if (code == VISOR_OK) code = visor_image_to_srgb8(t[0], !shrink, &t[1], err);
+  if (code == VISOR_OK && !(memory = vips_image_copy_memory(t[1])))
+    code = visor_vips_error(err, VISOR_ERR_INVALID, "cannot decode the image");
+  g_object_unref(scope);
+  g_object_unref(image);
+  if (code != VISOR_OK) return code;
+  if (!(*out = malloc(sizeof **out))) {
+    g_object_unref(memory);
+    return visor_error_set(err, VISOR_ERR_NOMEM, "out of memory");
+  }
+  (*out)->pixels = memory;
+  (*out)->scale = info.width > 0 ? (double)memory->Xsize / info.width : 1.0;
+  return VISOR_OK;
+}
+
+void visor_image_free(visor_image *image) {
+  if (!image) return;
+  g_object_unref(image->pixels);
+  free(image);
+}
+
+visor_code visor_image_crop_encode_loaded(const visor_image *image, const visor_box *box,
+                                          int max_side, int webp, void **out, size_t *out_len,
+                                          visor_error *err) {
+  *out = NULL;
+  *out_len = 0;
+  if (!box) return visor_error_set(err, VISOR_ERR_INVALID, "crop box is missing");
+  VipsImage *source = image->pixels;
+  visor_box scaled = {box->x * (float)image->scale, box->y * (float)image->scale,
+                      box->w * (float)image->scale, box->h * (float)image->scale};
   int x, y, w, h;
+  if (!clamp_box(&scaled, source->Xsize, source->Ysize, &x, &y, &w, &h))
+    return visor_error_set(err, VISOR_ERR_INVALID,
+                           "crop box x=%g y=%g w=%g h=%g is outside the %dx%d image", box->x,
+                           box->y, box->w, box->h, source->Xsize, source->Ysize);
+  VipsImage *scope = vips_image_new();
+  VipsImage **t = (VipsImage **)vips_object_local_array(VIPS_OBJECT(scope), 2);
+  visor_code code = VISOR_OK;
   void *buffer = NULL;
   size_t size = 0;
-  if (vips_autorot(image, &t[0], NULL)) {
-    code = visor_vips_error(err, VISOR_ERR_INVALID, "cannot apply the EXIF orientation");
-    goto done;
-  }
-  if (!clamp_box(box, t[0]->Xsize, t[0]->Ysize, &x, &y, &w, &h)) {
-    code = visor_error_set(err, VISOR_ERR_INVALID,
-                           "crop box x=%g y=%g w=%g h=%g is outside the %dx%d image", box->x,
-                           box->y, box->w, box->h, t[0]->Xsize, t[0]->Ysize);
-    goto done;
-  }
-  if (vips_extract_area(t[0], &t[1], x, y, w, h, NULL)) {
+  if (vips_extract_area(source, &t[0], x, y, w, h, NULL)) {
     code = visor_vips_error(err, VISOR_ERR_INVALID, "cannot crop the image");
     goto done;
   }
-  code = visor_image_to_srgb8(t[1], 1, &t[2], err);
-  if (code) goto done;
-  VipsImage *last = t[2];
+  VipsImage *last = t[0];
   int longer = w > h ? w : h;
   if (max_side > 0 && longer > max_side) {
-    if (vips_resize(last, &t[3], (double)max_side / longer, NULL)) {
+    if (vips_resize(last, &t[1], (double)max_side / longer, NULL)) {
       code = visor_vips_error(err, VISOR_ERR_INVALID, "cannot scale the crop down");
       goto done;
     }
-    last = t[3];
+    last = t[1];
   }
   int failed = webp ? vips_webpsave_buffer(last, &buffer, &size, "Q", 85, "strip", TRUE, NULL)
-                    : vips_jpegsave_buffer(last, &buffer, &size, "Q", 85, "strip", TRUE,
-                                           "optimize_coding", TRUE, NULL);
+                    : vips_jpegsave_buffer(last, &buffer, &size, "Q", 85, "strip", TRUE, NULL);
   if (failed) {
     code = visor_vips_error(err, VISOR_ERR_INVALID,
                             webp ? "cannot encode the crop as WebP"
@@ -80,6 +114,19 @@ visor_code visor_image_crop_encode(const void *data, size_t len, size_t max_pixe
 done:
   g_free(buffer);
   g_object_unref(scope);
-  g_object_unref(image);
+  return code;
+}
+
+visor_code visor_image_crop_encode(const void *data, size_t len, size_t max_pixels,
+                                   const visor_box *box, int max_side, int webp, void **out,
+                                   size_t *out_len, visor_error *err) {
+  *out = NULL;
+  *out_len = 0;
+  if (!box) return visor_error_set(err, VISOR_ERR_INVALID, "crop box is missing");
+  visor_image *image = NULL;
+  visor_code code = visor_image_load(data, len, max_pixels, 0, &image, err);
+  if (code == VISOR_OK)
+    code = visor_image_crop_encode_loaded(image, box, max_side, webp, out, out_len, err);
+  visor_image_free(image);
   return code;
 }

@@ -48,6 +48,19 @@ visor_code visor_image_crop_encode(const void *data, size_t len, size_t max_pixe
                                    const visor_box *box, int max_side, int webp, void **out,
                                    size_t *out_len, visor_error *err);
 
+/* An image decoded once (upright, 8-bit sRGB, in memory) to cut many crops from. With
+ * max_side > 0 it is decoded shrunk so its longer side is at most max_side (crops are
+ * made from that; boxes stay in original pixels). */
+typedef struct visor_image visor_image;
+
+visor_code visor_image_load(const void *data, size_t len, size_t max_pixels, int max_side,
+                            visor_image **out, visor_error *err);
+/* visor_image_crop_encode on an image loaded with visor_image_load. */
+visor_code visor_image_crop_encode_loaded(const visor_image *image, const visor_box *box,
+                                          int max_side, int webp, void **out, size_t *out_len,
+                                          visor_error *err);
+void visor_image_free(visor_image *image);
+
 /* Cuts box (pixels of image, clamped to it; NULL = the whole image) out of an RGB image in
  * memory and resizes it to exactly out_w x out_h (triangle filter, antialiased on reduction;
  * sub-pixel box edges). The aspect ratio is the caller's choice. out->pixels is malloc'd

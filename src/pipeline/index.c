@@ -17,6 +17,9 @@
 #include "store/regions.h"
 
 #define CROP_MAX_SIDE 320
+/* Crops are cut from the original decoded at this size (the one analyze uses): enough for
+ * a 320-pixel crop of any region larger than a third of the photo. */
+#define CROP_SOURCE_MAX_SIDE 1024
 
 typedef struct indexed_region {
   char id[40];
@@ -162,7 +165,11 @@ static visor_code index_image(void *ctx, visor_job_run *run, visor_error *err) {
     code = visor_error_set(err, VISOR_ERR_INVALID, "cancelled");
   if (code == VISOR_OK && !(regions = calloc(analysis.region_count, sizeof *regions)))
     code = visor_error_set(err, VISOR_ERR_NOMEM, "out of memory");
-  /* Crops. The best detection is the primary region, else the whole image. */
+  /* Crops, all cut from one decode of the original. The best detection is the primary
+   * region, else the whole image. */
+  visor_image *decoded = NULL;
+  if (code == VISOR_OK)
+    code = visor_image_load(bytes, len, app->max_pixels, CROP_SOURCE_MAX_SIDE, &decoded, err);
   size_t primary = 0;
   for (size_t i = 0; code == VISOR_OK && i < analysis.region_count; i++) {
     const visor_region *region = &analysis.regions[i];
@@ -176,12 +183,13 @@ static visor_code index_image(void *ctx, visor_job_run *run, visor_error *err) {
     regions[i].labels_json = labels_json(region);
     void *crop = NULL;
     size_t crop_len = 0;
-    code = visor_image_crop_encode(bytes, len, app->max_pixels, &region->box, CROP_MAX_SIDE, 0,
-                                   &crop, &crop_len, err);
+    code = visor_image_crop_encode_loaded(decoded, &region->box, CROP_MAX_SIDE, 0, &crop,
+                                          &crop_len, err);
     if (code == VISOR_OK)
       code = visor_blob_put(app->blobs, regions[i].crop_key, crop, crop_len, err);
     free(crop);
   }
+  visor_image_free(decoded);
   visor_job_run_progress(run, 0.8);
   if (code == VISOR_OK) code = remove_previous_vectors(app, image_id, &previous, err);
   if (code == VISOR_OK)
