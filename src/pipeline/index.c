@@ -183,8 +183,8 @@ static visor_code index_image(void *ctx, visor_job_run *run, visor_error *err) {
     regions[i].labels_json = labels_json(region);
     void *crop = NULL;
     size_t crop_len = 0;
-    code = visor_image_crop_encode_loaded(decoded, &region->box, CROP_MAX_SIDE, 0, &crop,
-                                          &crop_len, err);
+    code = visor_image_crop_encode_loaded(decoded, &region->box, CROP_MAX_SIDE, 0, &crop, &crop_len,
+                                          err);
     if (code == VISOR_OK)
       code = visor_blob_put(app->blobs, regions[i].crop_key, crop, crop_len, err);
     free(crop);

@@ -16,7 +16,8 @@ visor_code visor_pipeline_payload(visor_app *app, visor_job_run *run, json_t **p
   json_decref(job);
   if (!json_is_object(*payload)) {
     json_decref(*payload);
-    return visor_error_set(err, VISOR_ERR_INVALID, "job %s has no payload object", visor_job_run_task(run)->id);
+    return visor_error_set(err, VISOR_ERR_INVALID, "job %s has no payload object",
+                           visor_job_run_task(run)->id);
   }
   return VISOR_OK;
 }
@@ -24,6 +25,7 @@ visor_code visor_pipeline_payload(visor_app *app, visor_job_run *run, json_t **p
 visor_code visor_pipeline_payload_id(const json_t *payload, const char *field, const char **id,
                                      visor_error *err) {
   *id = json_string_value(json_object_get(payload, field));
-  if (!visor_uuid_valid(*id)) return visor_error_set(err, VISOR_ERR_INVALID, "job payload has no valid '%s'", field);
+  if (!visor_uuid_valid(*id))
+    return visor_error_set(err, VISOR_ERR_INVALID, "job payload has no valid '%s'", field);
   return VISOR_OK;
 }

@@ -99,18 +99,9 @@ visor_code visor_product_update(visor_db_conn *conn, const char *id, const json_
 
 visor_code visor_product_get(visor_db_conn *conn, const char *id, json_t **product,
                              visor_error *err) {
-  visor_db_value params[] = {VISOR_DB_S(id)};
-  visor_db_rows rows;
-  visor_code code = visor_db_exec(
+  return visor_select_by_id(
       conn, "SELECT " PRODUCT_COLUMNS " FROM products p WHERE p.id = ? AND p.deleted_at IS NULL",
-      params, 1, &rows, NULL, err);
-  if (code != VISOR_OK) return code;
-  if (rows.row_count == 0)
-    code = visor_error_set(err, VISOR_ERR_NOT_FOUND, "product %s not found", id);
-  else
-    *product = visor_row_to_json(&rows, 0, product_json_columns);
-  visor_db_rows_free(&rows);
-  return code;
+      id, "product", product_json_columns, product, err);
 }
 
 visor_code visor_product_soft_delete(visor_db_conn *conn, const char *id, visor_error *err) {
@@ -200,16 +191,11 @@ visor_code visor_product_list(visor_db_conn *conn, const visor_product_query *qu
 }
 
 visor_code visor_category_list(visor_db_conn *conn, json_t **categories, visor_error *err) {
-  visor_db_rows rows;
-  visor_code code = visor_db_exec(
+  return visor_select_json(
       conn,
       "SELECT category AS name, COUNT(*) AS product_count FROM products"
       " WHERE deleted_at IS NULL AND category <> '' GROUP BY category ORDER BY category",
-      NULL, 0, &rows, NULL, err);
-  if (code != VISOR_OK) return code;
-  *categories = visor_rows_to_json(&rows, NULL);
-  visor_db_rows_free(&rows);
-  return VISOR_OK;
+      NULL, 0, NULL, categories, err);
 }
 
 visor_code visor_image_insert(visor_db_conn *conn, const visor_image_record *image,
@@ -229,33 +215,19 @@ visor_code visor_image_insert(visor_db_conn *conn, const visor_image_record *ima
 }
 
 visor_code visor_image_get(visor_db_conn *conn, const char *id, json_t **image, visor_error *err) {
-  visor_db_value params[] = {VISOR_DB_S(id)};
-  visor_db_rows rows;
-  visor_code code = visor_db_exec(
-      conn, "SELECT " IMAGE_COLUMNS " FROM images WHERE id = ? AND deleted_at IS NULL", params, 1,
-      &rows, NULL, err);
-  if (code != VISOR_OK) return code;
-  if (rows.row_count == 0)
-    code = visor_error_set(err, VISOR_ERR_NOT_FOUND, "image %s not found", id);
-  else
-    *image = visor_row_to_json(&rows, 0, NULL);
-  visor_db_rows_free(&rows);
-  return code;
+  return visor_select_by_id(
+      conn, "SELECT " IMAGE_COLUMNS " FROM images WHERE id = ? AND deleted_at IS NULL", id, "image",
+      NULL, image, err);
 }
 
 visor_code visor_image_list(visor_db_conn *conn, const char *product_id, json_t **images,
                             visor_error *err) {
   visor_db_value params[] = {VISOR_DB_S(product_id)};
-  visor_db_rows rows;
-  visor_code code = visor_db_exec(conn,
-                                  "SELECT " IMAGE_COLUMNS
-                                  " FROM images WHERE product_id = ? AND deleted_at IS NULL"
-                                  " ORDER BY created_at, id",
-                                  params, 1, &rows, NULL, err);
-  if (code != VISOR_OK) return code;
-  *images = visor_rows_to_json(&rows, NULL);
-  visor_db_rows_free(&rows);
-  return VISOR_OK;
+  return visor_select_json(conn,
+                           "SELECT " IMAGE_COLUMNS
+                           " FROM images WHERE product_id = ? AND deleted_at IS NULL"
+                           " ORDER BY created_at, id",
+                           params, 1, NULL, images, err);
 }
 
 visor_code visor_image_set_status(visor_db_conn *conn, const char *id, const char *status,

@@ -28,17 +28,8 @@ visor_code visor_job_insert(visor_db_conn *conn, const char *id, const char *kin
 }
 
 visor_code visor_job_get(visor_db_conn *conn, const char *id, json_t **job, visor_error *err) {
-  visor_db_value params[] = {VISOR_DB_S(id)};
-  visor_db_rows rows;
-  visor_code code = visor_db_exec(conn, "SELECT " JOB_COLUMNS " FROM jobs WHERE id = ?", params, 1,
-                                  &rows, NULL, err);
-  if (code != VISOR_OK) return code;
-  if (rows.row_count == 0)
-    code = visor_error_set(err, VISOR_ERR_NOT_FOUND, "job %s not found", id);
-  else
-    *job = visor_row_to_json(&rows, 0, job_json_columns);
-  visor_db_rows_free(&rows);
-  return code;
+  return visor_select_by_id(conn, "SELECT " JOB_COLUMNS " FROM jobs WHERE id = ?", id, "job",
+                            job_json_columns, job, err);
 }
 
 visor_code visor_job_list(visor_db_conn *conn, const char *status, const char *kind,

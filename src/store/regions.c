@@ -48,14 +48,10 @@ visor_code visor_region_insert(visor_db_conn *conn, const visor_region_record *r
 visor_code visor_region_keys(visor_db_conn *conn, const char *image_id, json_t **keys,
                              visor_error *err) {
   visor_db_value params[] = {VISOR_DB_S(image_id)};
-  visor_db_rows rows;
-  visor_code code = visor_db_exec(
-      conn, "SELECT id, vector_id, crop_key FROM regions WHERE image_id = ? AND deleted_at IS NULL",
-      params, 1, &rows, NULL, err);
-  if (code != VISOR_OK) return code;
-  *keys = visor_rows_to_json(&rows, NULL);
-  visor_db_rows_free(&rows);
-  return VISOR_OK;
+  return visor_select_json(conn,
+                           "SELECT id, vector_id, crop_key FROM regions"
+                           " WHERE image_id = ? AND deleted_at IS NULL",
+                           params, 1, NULL, keys, err);
 }
 
 visor_code visor_region_delete_for_image(visor_db_conn *conn, const char *image_id,

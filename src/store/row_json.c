@@ -54,3 +54,29 @@ json_t *visor_rows_to_json(const visor_db_rows *rows, const char *const *json_co
     json_array_append_new(array, visor_row_to_json(rows, r, json_columns));
   return array;
 }
+
+visor_code visor_select_by_id(visor_db_conn *conn, const char *sql, const char *id,
+                              const char *what, const char *const *json_columns, json_t **out,
+                              visor_error *err) {
+  visor_db_value params[] = {VISOR_DB_S(id)};
+  visor_db_rows rows;
+  visor_code code = visor_db_exec(conn, sql, params, 1, &rows, NULL, err);
+  if (code != VISOR_OK) return code;
+  if (rows.row_count == 0)
+    code = visor_error_set(err, VISOR_ERR_NOT_FOUND, "%s %s not found", what, id);
+  else
+    *out = visor_row_to_json(&rows, 0, json_columns);
+  visor_db_rows_free(&rows);
+  return code;
+}
+
+visor_code visor_select_json(visor_db_conn *conn, const char *sql, const visor_db_value *params,
+                             size_t param_count, const char *const *json_columns, json_t **out,
+                             visor_error *err) {
+  visor_db_rows rows;
+  visor_code code = visor_db_exec(conn, sql, params, param_count, &rows, NULL, err);
+  if (code != VISOR_OK) return code;
+  *out = visor_rows_to_json(&rows, json_columns);
+  visor_db_rows_free(&rows);
+  return VISOR_OK;
+}

@@ -25,21 +25,12 @@ visor_code visor_search_insert(visor_db_conn *conn, const char *id, const char *
 visor_code visor_search_load(visor_db_conn *conn, const char *id, json_t **search,
                              visor_error *err) {
   static const char *const json_columns[] = {"filters", NULL};
-  visor_db_value params[] = {VISOR_DB_S(id)};
-  visor_db_rows rows;
-  visor_code code = visor_db_exec(
+  return visor_select_by_id(
       conn,
       "SELECT s.id, s.image_id, s.job_id, s.k, s.filters, s.status, s.error,"
       " s.duration_ms, s.created_at, s.finished_at, i.object_key, i.width, i.height, i.format"
       " FROM searches s LEFT JOIN images i ON i.id = s.image_id WHERE s.id = ?",
-      params, 1, &rows, NULL, err);
-  if (code != VISOR_OK) return code;
-  if (rows.row_count == 0)
-    code = visor_error_set(err, VISOR_ERR_NOT_FOUND, "search %s not found", id);
-  else
-    *search = visor_row_to_json(&rows, 0, json_columns);
-  visor_db_rows_free(&rows);
-  return code;
+      id, "search", json_columns, search, err);
 }
 
 visor_code visor_search_set_status(visor_db_conn *conn, const char *id, const char *status,
