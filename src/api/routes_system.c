@@ -13,11 +13,6 @@
 extern const unsigned char visor_openapi_json[]; /* generated from openapi.json */
 extern const unsigned long visor_openapi_json_len;
 
-static void healthz(visor_http_request *req, visor_http_response *res, void *ctx) {
-  (void)req, (void)ctx;
-  visor_http_respond_json(res, 200, json_pack("{s:s}", "status", "ok"));
-}
-
 static void readyz(visor_http_request *req, visor_http_response *res, void *ctx) {
   (void)req;
   visor_app *app = ctx;
@@ -49,16 +44,6 @@ static void readyz(visor_http_request *req, visor_http_response *res, void *ctx)
   visor_http_respond_json(
       res, ready ? 200 : 503,
       json_pack("{s:s, s:o}", "status", ready ? "ready" : "not_ready", "checks", checks));
-}
-
-static void metrics(visor_http_request *req, visor_http_response *res, void *ctx) {
-  (void)req, (void)ctx;
-  char *text = visor_metrics_render();
-  if (!text) {
-    visor_http_respond_error(res, 500, "out_of_memory", "cannot render metrics");
-    return;
-  }
-  visor_http_respond_bytes(res, 200, "text/plain; version=0.0.4", text, strlen(text));
 }
 
 static void openapi(visor_http_request *req, visor_http_response *res, void *ctx) {
@@ -171,19 +156,22 @@ static void web_app(visor_http_request *req, visor_http_response *res, void *ctx
 }
 
 visor_code visor_api_register_system(visor_http_server *server, visor_app *app, visor_error *err) {
+  /* Probes are not rate limited: load balancers and Prometheus poll them. */
+  static const visor_route_options probe = {.no_rate_limit = 1};
   struct {
     const char *method, *pattern;
     visor_http_handler handler;
-  } routes[] = {{"GET", "/healthz", healthz},
-                {"GET", "/readyz", readyz},
-                {"GET", "/metrics", metrics},
-                {"GET", "/api/openapi.json", openapi},
-                {"GET", "/api/v1/admin/queue", queue_stats},
-                {"POST", "/api/v1/admin/queue/pause", pause_queue},
-                {"POST", "/api/v1/admin/queue/resume", resume_queue}};
+    const visor_route_options *options;
+  } routes[] = {{"GET", "/healthz", visor_http_healthz_handler, &probe},
+                {"GET", "/readyz", readyz, &probe},
+                {"GET", "/metrics", visor_http_metrics_handler, &probe},
+                {"GET", "/api/openapi.json", openapi, NULL},
+                {"GET", "/api/v1/admin/queue", queue_stats, NULL},
+                {"POST", "/api/v1/admin/queue/pause", pause_queue, NULL},
+                {"POST", "/api/v1/admin/queue/resume", resume_queue, NULL}};
   for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
     visor_code code = visor_http_route(server, routes[i].method, routes[i].pattern,
-                                       routes[i].handler, app, NULL, err);
+                                       routes[i].handler, app, routes[i].options, err);
     if (code != VISOR_OK) return code;
   }
   visor_metrics_add_collector(collect_queue_metrics, app);

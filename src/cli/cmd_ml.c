@@ -40,18 +40,12 @@ int visor_cmd_ml(int argc, char **argv) {
                                             .max_body = (size_t)config.max_upload_mb * 1024 * 1024};
   service = visor_ml_service_new(ml, &service_config, &err);
   if (!service) goto fail;
-  visor_http_config http = {.host = config.host,
-                            .port = (int)config.port,
-                            .threads = (int)config.http_threads,
-                            .default_max_body = 1024 * 1024,
-                            .rate_limit_per_s = config.rate_limit,
-                            .rate_limit_burst = (int)config.rate_burst,
-                            .access_log = 1};
+  visor_http_config http = visor_cli_http_config(&config);
   server = visor_http_server_new(&http, &err);
   if (!server || visor_ml_service_register(service, server, &err) != VISOR_OK ||
       visor_http_start(server, &err) != VISOR_OK)
     goto fail;
-  const char *shown_host = strcmp(config.host, "0.0.0.0") == 0 ? "localhost" : config.host;
+  const char *shown_host = visor_cli_shown_host(&config);
   visor_model_info embedder, detector, labeller;
   visor_ml_local_models(ml, &embedder, &detector, &labeller);
   visor_log_info("visor ml listening on http://%s:%d/ (detector %s, embedder %s dim %zu, "

@@ -28,13 +28,7 @@ static int run_server(const char *command, int argc, char **argv, int with_worke
     visor_config_free(&config);
     return visor_cli_exit_code(&err);
   }
-  visor_http_config http = {.host = config.host,
-                            .port = (int)config.port,
-                            .threads = (int)config.http_threads,
-                            .default_max_body = 1024 * 1024,
-                            .rate_limit_per_s = config.rate_limit,
-                            .rate_limit_burst = (int)config.rate_burst,
-                            .access_log = 1};
+  visor_http_config http = visor_cli_http_config(&config);
   server = visor_http_server_new(&http, &err);
   if (!server || visor_api_register(server, &app, &err) != VISOR_OK) goto fail;
   if (with_workers && config.workers > 0) {
@@ -45,7 +39,7 @@ static int run_server(const char *command, int argc, char **argv, int with_worke
       goto fail;
   }
   if (visor_http_start(server, &err) != VISOR_OK) goto fail;
-  const char *shown_host = strcmp(config.host, "0.0.0.0") == 0 ? "localhost" : config.host;
+  const char *shown_host = visor_cli_shown_host(&config);
   visor_log_info("visor %s listening on http://%s:%d/ (data in %s)", command, shown_host,
                  visor_http_port(server), config.data_dir);
   printf("Visor is running: http://%s:%d/\n", shown_host, visor_http_port(server));

@@ -74,6 +74,20 @@ const char *visor_cli_wait_for_stop(void) {
   return signal_number == SIGINT ? "SIGINT" : "SIGTERM";
 }
 
+visor_http_config visor_cli_http_config(const visor_config *config) {
+  return (visor_http_config){.host = config->host,
+                             .port = (int)config->port,
+                             .threads = (int)config->http_threads,
+                             .default_max_body = 1024 * 1024,
+                             .rate_limit_per_s = config->rate_limit,
+                             .rate_limit_burst = (int)config->rate_burst,
+                             .access_log = 1};
+}
+
+const char *visor_cli_shown_host(const visor_config *config) {
+  return strcmp(config->host, "0.0.0.0") == 0 ? "localhost" : config->host;
+}
+
 int visor_cmd_version(int argc, char **argv) {
   (void)argc, (void)argv;
   printf("visor %s\n", VISOR_VERSION);

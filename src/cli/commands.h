@@ -5,6 +5,7 @@
 #define VISOR_CLI_COMMANDS_H
 
 #include "core/config.h"
+#include "http/http.h"
 
 typedef struct visor_command {
   const char *name;
@@ -30,6 +31,10 @@ int visor_cli_load_config(const char *command, int argc, char **argv, visor_conf
 void visor_cli_block_stop_signals(void);
 /* Returns the name of the signal that asked to stop. */
 const char *visor_cli_wait_for_stop(void);
+/* The HTTP server settings of a server subcommand (serve, api, ml), from config. */
+visor_http_config visor_cli_http_config(const visor_config *config);
+/* The host to print in the server's URL ("localhost" for the any-address 0.0.0.0). */
+const char *visor_cli_shown_host(const visor_config *config);
 /* Exit code for a failure: 2 for bad input/config, 1 otherwise. */
 int visor_cli_exit_code(const visor_error *err);
 

@@ -125,4 +125,11 @@ void visor_http_respond_stream(visor_http_response *res, int status, const char 
                                void (*free_ctx)(void *ctx));
 void visor_http_set_header(visor_http_response *res, const char *name, const char *value);
 
+/* ---- handlers every server shares (probe_routes.c) ------------------------------ */
+
+/* GET /healthz: {"status":"ok"} while the process serves requests. */
+void visor_http_healthz_handler(visor_http_request *req, visor_http_response *res, void *ctx);
+/* GET /metrics: the metrics registry (core/metrics.h) in the Prometheus text format. */
+void visor_http_metrics_handler(visor_http_request *req, visor_http_response *res, void *ctx);
+
 #endif

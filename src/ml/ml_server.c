@@ -434,11 +434,6 @@ static void models_route(visor_http_request *req, visor_http_response *res, void
   respond_json_or_nomem(res, json);
 }
 
-static void healthz_route(visor_http_request *req, visor_http_response *res, void *ctx) {
-  (void)req, (void)ctx;
-  visor_http_respond_json(res, 200, json_pack("{s:s}", "status", "ok"));
-}
-
 static void readyz_route(visor_http_request *req, visor_http_response *res, void *ctx) {
   (void)req;
   visor_ml_service *service = ctx;
@@ -447,16 +442,6 @@ static void readyz_route(visor_http_request *req, visor_http_response *res, void
   /* The models are loaded before the server starts: up means ready. */
   visor_http_respond_json(res, 200,
                           json_pack("{s:s, s:s}", "status", "ready", "embedder", embedder.name));
-}
-
-static void metrics_route(visor_http_request *req, visor_http_response *res, void *ctx) {
-  (void)req, (void)ctx;
-  char *text = visor_metrics_render();
-  if (!text) {
-    visor_http_respond_error(res, 500, "out_of_memory", "cannot render metrics");
-    return;
-  }
-  visor_http_respond_bytes(res, 200, "text/plain; version=0.0.4", text, strlen(text));
 }
 
 visor_code visor_ml_service_register(visor_ml_service *service, visor_http_server *server,
@@ -476,9 +461,9 @@ visor_code visor_ml_service_register(visor_ml_service *service, visor_http_serve
       {"POST", "/v1/embed", embed_route, &boxes_route},
       {"POST", "/v1/label", label_route, &boxes_route},
       {"GET", "/v1/models", models_route, NULL},
-      {"GET", "/healthz", healthz_route, &probe},
+      {"GET", "/healthz", visor_http_healthz_handler, &probe},
       {"GET", "/readyz", readyz_route, &probe},
-      {"GET", "/metrics", metrics_route, &probe},
+      {"GET", "/metrics", visor_http_metrics_handler, &probe},
   };
   for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
     visor_code code = visor_http_route(server, routes[i].method, routes[i].pattern,

@@ -17,35 +17,17 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "http_client.h"
+#include "test_server.h"
 
-static visor_config config;
-static visor_app app;
-static visor_http_server *server;
-static char data_dir[] = "/tmp/visor-api-XXXXXX";
+static test_server test;
 static char iconic[1024], iconic2[1024];
 
 #define ADMIN_TOKEN "test-admin-token-0123456789"
 
 static int start_server(void **state) {
   (void)state;
-  mkdtemp(data_dir);
-  char *argv[] = {"--data-dir",    data_dir,    "--max-upload-mb", "1",
-                  "--admin-token", ADMIN_TOKEN, "--log-level",     "warn"};
-  int help = 0;
-  visor_error err = {0};
-  if (visor_config_load(&config, 8, argv, &help, &err) != VISOR_OK)
-    fail_msg("config: %s", err.message);
-  visor_log_setup(VISOR_LOG_WARN, VISOR_LOG_PLAIN);
-  if (visor_app_open(&app, &config, 0, 1, &err) != VISOR_OK) fail_msg("app: %s", err.message);
-  visor_http_config http = {
-      .host = "127.0.0.1", .port = 0, .threads = 4, .default_max_body = 1 << 20};
-  server = visor_http_server_new(&http, &err);
-  if (!server || visor_api_register(server, &app, &err) != VISOR_OK ||
-      visor_http_start(server, &err) != VISOR_OK)
-    fail_msg("server: %s", err.message);
-  char base[64];
-  snprintf(base, sizeof base, "http://127.0.0.1:%d", visor_http_port(server));
-  test_http_init(base);
+  char *options[] = {"--max-upload-mb", "1", "--admin-token", ADMIN_TOKEN};
+  test_server_start(&test, options, 4, 0);
   const char *shared = getenv("VISOR_SHARED_DIR");
   snprintf(iconic, sizeof iconic,
            "%s/datasets/grocery/iconic-images-and-descriptions/Fruit/Apple/Granny-Smith/"
@@ -59,10 +41,7 @@ static int start_server(void **state) {
 
 static int stop_server(void **state) {
   (void)state;
-  visor_http_stop(server, 2000);
-  visor_http_server_free(server);
-  visor_app_close(&app);
-  visor_config_free(&config);
+  test_server_stop(&test);
   return 0;
 }
 
@@ -85,7 +64,7 @@ static int count_files(const char *path) {
 
 static int stored_objects(void) {
   char path[1024];
-  snprintf(path, sizeof path, "%s/blobs", data_dir);
+  snprintf(path, sizeof path, "%s/blobs", test.data_dir);
   return count_files(path);
 }
 

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "../api/http_client.h"
+#include "../api/test_server.h"
 #include "api/api.h"
 #include "core/clock.h"
 #include "core/log.h"
@@ -27,10 +28,7 @@
 #define TOP5_MARGIN 0.07
 #define QUERY_STRIDE 12
 
-static visor_config config;
-static visor_app app;
-static visor_http_server *server;
-static char data_dir[] = "/tmp/visor-pipeline-XXXXXX";
+static test_server test;
 static char grocery[1024];
 
 typedef struct catalogue_class {
@@ -44,42 +42,16 @@ static int class_count;
 
 static int start_server(void **state) {
   (void)state;
-  mkdtemp(data_dir);
   const char *shared = getenv("VISOR_SHARED_DIR");
   snprintf(grocery, sizeof grocery, "%s/datasets/grocery", shared ? shared : "../shared");
-  char models[1024];
-  snprintf(models, sizeof models, "%s/models", shared ? shared : "../shared");
-  char *argv[] = {"--data-dir", data_dir,      "--models", models,         "--workers",
-                  "2",          "--log-level", "warn",     "--rate-limit", "0"};
-  int help = 0;
-  visor_error err = {0};
-  if (visor_config_load(&config, 10, argv, &help, &err) != VISOR_OK)
-    fail_msg("config: %s", err.message);
-  visor_log_setup(VISOR_LOG_WARN, VISOR_LOG_PLAIN);
-  if (visor_app_open(&app, &config, VISOR_PIPELINE_APP_PARTS, 1, &err) != VISOR_OK)
-    fail_msg("app: %s", err.message);
-  visor_worker_config workers = {.concurrency = 2, .poll_ms = 20};
-  app.workers = visor_worker_pool_new(app.db, app.queue, &workers, &err);
-  if (!app.workers || visor_pipeline_register(&app, app.workers, &err) != VISOR_OK ||
-      visor_worker_pool_start(app.workers, &err) != VISOR_OK)
-    fail_msg("workers: %s", err.message);
-  visor_http_config http = {.host = "127.0.0.1", .port = 0, .threads = 8};
-  server = visor_http_server_new(&http, &err);
-  if (!server || visor_api_register(server, &app, &err) != VISOR_OK ||
-      visor_http_start(server, &err) != VISOR_OK)
-    fail_msg("server: %s", err.message);
-  char base[64];
-  snprintf(base, sizeof base, "http://127.0.0.1:%d", visor_http_port(server));
-  test_http_init(base);
+  char *options[] = {"--rate-limit", "0"};
+  test_server_start(&test, options, 2, 1);
   return 0;
 }
 
 static int stop_server(void **state) {
   (void)state;
-  visor_http_stop(server, 2000);
-  visor_http_server_free(server);
-  visor_app_close(&app);
-  visor_config_free(&config);
+  test_server_stop(&test);
   return 0;
 }
 
@@ -239,7 +211,7 @@ static void category_filter_returns_only_that_category(void **state) {
 
 static void index_retry_never_duplicates(void **state) {
   (void)state;
-  size_t vectors_before = app.vectors->ops->count(app.vectors);
+  size_t vectors_before = test.app.vectors->ops->count(test.app.vectors);
   char path[128];
   snprintf(path, sizeof path, "/api/v1/products/%s", classes[5].product_id);
   test_response product = test_get(path);
@@ -251,14 +223,15 @@ static void index_retry_never_duplicates(void **state) {
   /* Run the same index task twice more, as a crash-and-retry would. */
   for (int round = 0; round < 2; round++) {
     visor_error err = {0};
-    visor_db_conn *conn = visor_db_acquire(app.db, &err);
+    visor_db_conn *conn = visor_db_acquire(test.app.db, &err);
     visor_db_value params[] = {VISOR_DB_S(job_id)};
     assert_int_equal(visor_db_exec(conn, "UPDATE jobs SET status = 'queued' WHERE id = ?", params,
                                    1, NULL, NULL, &err),
                      VISOR_OK);
-    assert_int_equal(app.queue->ops->enqueue(app.queue, conn, job_id, "index", 0, &err), VISOR_OK);
+    assert_int_equal(test.app.queue->ops->enqueue(test.app.queue, conn, job_id, "index", 0, &err),
+                     VISOR_OK);
     visor_db_release(conn);
-    visor_app_notify_workers(&app);
+    visor_app_notify_workers(&test.app);
     wait_for_index_jobs(60);
   }
   product = test_get(path);
@@ -267,7 +240,7 @@ static void index_retry_never_duplicates(void **state) {
   assert_string_equal(json_string_value(json_object_get(json_object_get(image, "job"), "status")),
                       "done");
   test_response_free(&product);
-  assert_int_equal(app.vectors->ops->count(app.vectors), vectors_before);
+  assert_int_equal(test.app.vectors->ops->count(test.app.vectors), vectors_before);
 }
 
 static void bad_searches_are_refused(void **state) {
