@@ -108,7 +108,7 @@ visor_code visor_app_queue_job(visor_app *app, visor_db_conn *conn, const char *
   visor_uuid_new(job_id);
   visor_code code =
       visor_job_insert(conn, job_id, kind, subject_id, payload, app->job_attempts, err);
-  if (code == VISOR_OK) code = app->queue->ops->enqueue(app->queue, conn, job_id, kind, 0, err);
+  if (code == VISOR_OK) code = app->queue->ops->enqueue(app->queue, job_id, kind, 0, err);
   return code;
 }
 

@@ -73,7 +73,7 @@ static void change_job(visor_http_request *req, visor_http_response *res, visor_
     code = retry ? visor_job_requeue(conn, id, &applied, &err)
                  : visor_job_cancel(conn, id, &applied, &err);
   if (code == VISOR_OK && applied && retry)
-    code = app->queue->ops->enqueue(app->queue, conn, id,
+    code = app->queue->ops->enqueue(app->queue, id,
                                     json_string_value(json_object_get(job, "kind")), 0, &err);
   if (code == VISOR_OK)
     code = visor_db_commit(conn, &err);

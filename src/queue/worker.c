@@ -98,7 +98,7 @@ static int job_runnable(visor_worker_pool *pool, const visor_task *task, int *ma
   }
   if (runnable == 1) {
     int applied = 0;
-    if (visor_job_mark_running(conn, task->id, task->attempts, &applied, NULL) != VISOR_OK)
+    if (visor_job_mark_running(conn, task->id, task->deliveries, &applied, NULL) != VISOR_OK)
       runnable = -1;
     else if (!applied)
       runnable = 0;
@@ -120,15 +120,15 @@ static void finish_task(visor_worker_pool *pool, const visor_task *task, visor_c
   if (code == VISOR_OK) {
     if (conn) visor_job_mark_done(conn, task->id, NULL);
     queue->ops->ack(queue, task, NULL);
-  } else if (permanent_error(code) || task->attempts >= max_attempts) {
+  } else if (permanent_error(code) || task->deliveries >= max_attempts) {
     visor_log(VISOR_LOG_WARN, "job %s (%s) failed after %d attempt(s): %s", task->id, task->kind,
-              task->attempts, error->message);
+              task->deliveries, error->message);
     if (conn) visor_job_mark_failed(conn, task->id, error->message, NULL);
     queue->ops->bury(queue, task, error->message, NULL);
   } else {
-    int64_t delay = visor_backoff_ms(&pool->config, task->attempts);
+    int64_t delay = visor_backoff_ms(&pool->config, task->deliveries);
     visor_log(VISOR_LOG_INFO, "job %s (%s) attempt %d failed, retrying in %lld ms: %s", task->id,
-              task->kind, task->attempts, (long long)delay, error->message);
+              task->kind, task->deliveries, (long long)delay, error->message);
     if (conn) visor_job_mark_retrying(conn, task->id, error->message, NULL);
     queue->ops->retry(queue, task, delay, error->message, NULL);
   }
@@ -179,7 +179,7 @@ static void *worker_main(void *arg) {
     int leased = 0;
     visor_error error = {0};
     if (pool->queue->ops->lease(pool->queue, pool->kinds, pool->handler_count,
-                                pool->config.visibility_ms, &task, &leased, &error) != VISOR_OK) {
+                                pool->config.visibility_ms, pool->config.poll_ms, &task, &leased, &error) != VISOR_OK) {
       visor_log(VISOR_LOG_WARN, "worker cannot lease a task: %s", error.message);
       idle_wait(pool);
       continue;
