@@ -6,7 +6,7 @@
 
 #include <stdint.h>
 
-#include "api/app.h"
+#include "app/app.h"
 #include "http/http.h"
 
 /* The path parameter name as a UUID, or responds 400 and returns NULL. */

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "api/routes.h"
+#include "jobs/job_state.h"
 #include "api/uploads.h"
 #include "core/clock.h"
 #include "core/uuid.h"
@@ -124,7 +125,7 @@ static void create_search(visor_http_request *req, visor_http_response *res, voi
     char *filters_text = json_dumps(filters, JSON_COMPACT);
     code = visor_image_insert(conn, &record, &err);
     if (code == VISOR_OK)
-      code = visor_app_queue_job(app, conn, "search", search_id, payload, job_id, &err);
+      code = visor_jobs_create(conn, "search", search_id, payload, app->job_attempts, job_id, &err);
     if (code == VISOR_OK)
       code = visor_search_insert(conn, search_id, image.id, job_id, k, filters_text, &err);
     free(filters_text);
@@ -141,7 +142,7 @@ static void create_search(visor_http_request *req, visor_http_response *res, voi
     return;
   }
   visor_uploads_release(uploads, count);
-  visor_app_notify_workers(app);
+  visor_app_jobs_committed(app);
   char location[80];
   snprintf(location, sizeof location, "/api/v1/searches/%s", search_id);
   visor_http_set_header(res, "Location", location);

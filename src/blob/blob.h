@@ -40,6 +40,8 @@ struct visor_blob_store {
 /* "file:///abs/dir" or "file://relative/dir". */
 visor_blob_store *visor_blob_open(const char *url, visor_error *err);
 void visor_blob_close(visor_blob_store *store);
+/* Whether this build has a backend for url; fills err with the accepted forms if not. */
+int visor_blob_url_supported(const char *url, visor_error *err);
 
 /* 1-512 characters of [A-Za-z0-9._-/], no empty, "." or ".." segment, no leading '/'. */
 int visor_blob_key_valid(const char *key);

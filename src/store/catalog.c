@@ -237,6 +237,20 @@ visor_code visor_image_set_status(visor_db_conn *conn, const char *id, const cha
                        err);
 }
 
+visor_code visor_image_lock_live(visor_db_conn *conn, const char *id, int *live, visor_error *err) {
+  int postgres = strcmp(conn->db->dialect, "postgres") == 0;
+  visor_db_value params[] = {VISOR_DB_S(id)};
+  visor_db_rows rows;
+  visor_code code = visor_db_exec(conn,
+                                  postgres ? "SELECT deleted_at FROM images WHERE id = ? FOR UPDATE"
+                                           : "SELECT deleted_at FROM images WHERE id = ?",
+                                  params, 1, &rows, NULL, err);
+  if (code != VISOR_OK) return code;
+  *live = rows.row_count == 1 && visor_db_get(&rows, 0, "deleted_at")->type == VISOR_DB_NULL;
+  visor_db_rows_free(&rows);
+  return VISOR_OK;
+}
+
 visor_code visor_image_soft_delete(visor_db_conn *conn, const char *id, visor_error *err) {
   visor_db_value params[] = {VISOR_DB_I(visor_now_ms()), VISOR_DB_S(id)};
   int64_t changed = 0;

@@ -69,6 +69,10 @@ struct visor_db {
 /* Opens "sqlite:///abs/path/visor.db" (or "sqlite://relative/path.db"). */
 visor_db *visor_db_open(const char *url, visor_error *err);
 void visor_db_close(visor_db *db);
+/* Whether this build has a backend for url; fills err with the accepted forms if not. */
+int visor_db_url_supported(const char *url, visor_error *err);
+/* Runs a trivial query: VISOR_OK when the store answers (readiness probes). */
+visor_code visor_db_ping(visor_db *db, visor_error *err);
 
 void visor_db_rows_free(visor_db_rows *rows);
 const visor_db_value *visor_db_cell(const visor_db_rows *rows, size_t row, size_t column);

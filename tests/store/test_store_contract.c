@@ -154,9 +154,16 @@ static void jobs_follow_their_lifecycle(void **state) {
   visor_uuid_new(id);
   assert_int_equal(visor_job_insert(conn, id, "index", "subject-1", "{\"a\":1}", 3, &err),
                    VISOR_OK);
-  int applied = 0;
-  assert_int_equal(visor_job_mark_running(conn, id, 1, &applied, &err), VISOR_OK);
+  int applied = 0, attempt = 0, max_attempts = 0;
+  assert_int_equal(visor_job_mark_running(conn, id, &attempt, &max_attempts, &applied, &err),
+                   VISOR_OK);
   assert_true(applied);
+  assert_int_equal(attempt, 1);
+  assert_int_equal(max_attempts, 3);
+  /* A worker that died mid-run: the next start counts another attempt. */
+  assert_int_equal(visor_job_mark_running(conn, id, &attempt, &max_attempts, &applied, &err),
+                   VISOR_OK);
+  assert_int_equal(attempt, 2);
   assert_int_equal(visor_job_set_progress(conn, id, 0.5, &err), VISOR_OK);
   json_t *job = NULL;
   assert_int_equal(visor_job_get(conn, id, &job, &err), VISOR_OK);
@@ -171,7 +178,8 @@ static void jobs_follow_their_lifecycle(void **state) {
   assert_true(applied);
   assert_int_equal(visor_job_cancel(conn, id, &applied, &err), VISOR_OK);
   assert_true(applied);
-  assert_int_equal(visor_job_mark_running(conn, id, 1, &applied, &err), VISOR_OK);
+  assert_int_equal(visor_job_mark_running(conn, id, &attempt, &max_attempts, &applied, &err),
+                   VISOR_OK);
   assert_false(applied); /* a cancelled job does not start */
   json_t *jobs = NULL;
   int64_t total = 0;
