@@ -4,7 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-visor_db *visor_db_sqlite_open(const char *path, visor_error *err); /* db_sqlite.c */
+visor_db *visor_db_sqlite_open(const char *path, visor_error *err);  /* db_sqlite.c */
+visor_db *visor_db_postgres_open(const char *url, visor_error *err); /* db_postgres.c */
 
 visor_db *visor_db_open(const char *url, visor_error *err) {
   if (url && strncmp(url, "sqlite://", 9) == 0) {
@@ -15,8 +16,11 @@ visor_db *visor_db_open(const char *url, visor_error *err) {
     }
     return visor_db_sqlite_open(path, err);
   }
+  if (url && (strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0))
+    return visor_db_postgres_open(url, err); /* libpq parses the URI itself */
   visor_error_set(err, VISOR_ERR_INVALID,
-                  "metadata URL '%s' is not supported (expected sqlite:///path/visor.db)",
+                  "metadata URL '%s' is not supported (expected sqlite:///path/visor.db or "
+                  "postgres://user@host:port/db)",
                   url ? url : "");
   return NULL;
 }
