@@ -1,7 +1,8 @@
 /* test_store_contract.c: the metadata store contract: migrations, the db interface, and
  * the repositories, written once and run against every backend URL in
- * VISOR_TEST_METADATA_URLS (space-separated; each must point at an empty database), by
- * default a fresh SQLite file. */
+ * VISOR_TEST_METADATA_URLS (space-separated; each must point at an empty database, e.g.
+ * `scripts/servers/postgres.sh newdb visor_test_store` prints one), by default a fresh
+ * SQLite file. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -210,6 +211,164 @@ static void concurrent_writers_all_succeed(void **state) {
   }
 }
 
+static void placeholders_and_types_are_portable(void **state) {
+  (void)state;
+  visor_error err = {0};
+  visor_db_conn *conn = visor_db_acquire(db, &err);
+  assert_non_null(conn);
+  /* A `?` inside a string literal is not a placeholder; a NULL tested with IS NULL binds. */
+  visor_db_value params[] = {VISOR_DB_S("x"), VISOR_DB_NULL_VALUE, VISOR_DB_I(7)};
+  visor_db_rows rows;
+  assert_int_equal(visor_db_exec(conn,
+                                 "SELECT 'a?''b?' AS q, ? AS v, (? IS NULL) AS null_test,"
+                                 " ? / 2 AS half, 1 = 1 AS yes",
+                                 params, 3, &rows, NULL, &err),
+                   VISOR_OK);
+  assert_string_equal(visor_db_text(&rows, 0, "q"), "a?'b?");
+  assert_string_equal(visor_db_text(&rows, 0, "v"), "x");
+  assert_int_equal(visor_db_get(&rows, 0, "null_test")->type, VISOR_DB_INT);
+  assert_int_equal(visor_db_int(&rows, 0, "null_test"), 1);
+  assert_int_equal(visor_db_get(&rows, 0, "half")->type, VISOR_DB_INT);
+  assert_int_equal(visor_db_int(&rows, 0, "half"), 3); /* integer division on both */
+  assert_int_equal(visor_db_int(&rows, 0, "yes"), 1);
+  visor_db_rows_free(&rows);
+  /* MAX over no rows is NULL, COUNT over no rows is 0. */
+  assert_int_equal(visor_db_exec(conn,
+                                 "SELECT MAX(created_at) AS m, COUNT(*) AS n FROM jobs"
+                                 " WHERE id = 'none'",
+                                 NULL, 0, &rows, NULL, &err),
+                   VISOR_OK);
+  assert_int_equal(visor_db_get(&rows, 0, "m")->type, VISOR_DB_NULL);
+  assert_int_equal(visor_db_get(&rows, 0, "n")->type, VISOR_DB_INT);
+  assert_int_equal(visor_db_int(&rows, 0, "n"), 0);
+  visor_db_rows_free(&rows);
+  visor_db_release(conn);
+}
+
+static void unique_violation_is_a_conflict(void **state) {
+  (void)state;
+  visor_error err = {0};
+  visor_db_conn *conn = visor_db_acquire(db, &err);
+  const char *sql = "INSERT INTO products(id, sku, name, created_at, updated_at)"
+                    " VALUES (?, 'DUP-1', 'dup', 1, 1)";
+  char id[40];
+  visor_uuid_new(id);
+  visor_db_value params[] = {VISOR_DB_S(id)};
+  int64_t changes = 0;
+  assert_int_equal(visor_db_exec(conn, sql, params, 1, NULL, &changes, &err), VISOR_OK);
+  assert_int_equal(changes, 1);
+  visor_uuid_new(id);
+  assert_int_equal(visor_db_exec(conn, sql, params, 1, NULL, &changes, &err), VISOR_ERR_CONFLICT);
+  /* The same inside a transaction; after ROLLBACK the connection works again. */
+  assert_int_equal(visor_db_begin(conn, &err), VISOR_OK);
+  assert_int_equal(visor_db_exec(conn, sql, params, 1, NULL, NULL, &err), VISOR_ERR_CONFLICT);
+  visor_db_rollback(conn);
+  visor_db_rows rows;
+  assert_int_equal(visor_db_exec(conn, "SELECT COUNT(*) AS n FROM products WHERE sku = 'DUP-1'",
+                                 NULL, 0, &rows, NULL, &err),
+                   VISOR_OK);
+  assert_int_equal(visor_db_int(&rows, 0, "n"), 1);
+  visor_db_rows_free(&rows);
+  visor_db_release(conn);
+}
+
+static void rolled_back_transaction_leaves_nothing(void **state) {
+  (void)state;
+  visor_error err = {0};
+  visor_db_conn *conn = visor_db_acquire(db, &err);
+  assert_int_equal(visor_db_begin(conn, &err), VISOR_OK);
+  for (int i = 0; i < 5; i++) {
+    char id[40];
+    visor_uuid_new(id);
+    assert_int_equal(visor_job_insert(conn, id, "rollback-test", NULL, NULL, 1, &err), VISOR_OK);
+  }
+  /* A failing statement inside the transaction, then ROLLBACK. */
+  assert_int_equal(visor_db_exec(conn, "SELECT * FROM no_such_table", NULL, 0, NULL, NULL, &err),
+                   VISOR_ERR_IO);
+  visor_db_rollback(conn);
+  visor_db_release(conn);
+  /* Another connection sees nothing; a transaction left open at release is rolled back. */
+  conn = visor_db_acquire(db, &err);
+  assert_int_equal(visor_db_begin(conn, &err), VISOR_OK);
+  char id[40];
+  visor_uuid_new(id);
+  assert_int_equal(visor_job_insert(conn, id, "rollback-test", NULL, NULL, 1, &err), VISOR_OK);
+  visor_db_release(conn);
+  conn = visor_db_acquire(db, &err);
+  visor_db_rows rows;
+  assert_int_equal(visor_db_exec(conn,
+                                 "SELECT COUNT(*) AS n FROM jobs WHERE kind = 'rollback-test'",
+                                 NULL, 0, &rows, NULL, &err),
+                   VISOR_OK);
+  assert_int_equal(visor_db_int(&rows, 0, "n"), 0);
+  visor_db_rows_free(&rows);
+  visor_db_release(conn);
+}
+
+/* Each of 4 threads makes 50 transactions that insert a row and bump a shared counter. */
+static void *bump_counter(void *arg) {
+  int *failures = arg;
+  for (int i = 0; i < 50; i++) {
+    visor_error err = {0};
+    visor_db_conn *conn = visor_db_acquire(db, &err);
+    if (!conn) {
+      (*failures)++;
+      continue;
+    }
+    char id[40];
+    visor_uuid_new(id);
+    visor_db_value params[] = {VISOR_DB_S(id)};
+    int64_t changes = 0;
+    if (visor_db_begin(conn, &err) != VISOR_OK ||
+        visor_job_insert(conn, id, "pool-test", NULL, NULL, 1, &err) != VISOR_OK ||
+        visor_db_exec(conn, "UPDATE pool_counter SET n = n + 1 WHERE id = 1", NULL, 0, NULL,
+                      &changes, &err) != VISOR_OK ||
+        changes != 1 ||
+        visor_db_exec(conn, "SELECT id FROM jobs WHERE id = ?", params, 1, NULL, NULL, &err) !=
+            VISOR_OK ||
+        visor_db_commit(conn, &err) != VISOR_OK) {
+      (*failures)++;
+      visor_db_rollback(conn);
+    }
+    visor_db_release(conn);
+  }
+  return NULL;
+}
+
+static void pool_is_safe_across_threads(void **state) {
+  (void)state;
+  visor_error err = {0};
+  visor_db_conn *conn = visor_db_acquire(db, &err);
+  assert_int_equal(
+      visor_db_exec(conn, "CREATE TABLE pool_counter (id BIGINT PRIMARY KEY, n BIGINT NOT NULL)",
+                    NULL, 0, NULL, NULL, &err),
+      VISOR_OK);
+  assert_int_equal(
+      visor_db_exec(conn, "INSERT INTO pool_counter VALUES (1, 0)", NULL, 0, NULL, NULL, &err),
+      VISOR_OK);
+  visor_db_release(conn);
+  pthread_t threads[4];
+  int failures[4] = {0};
+  for (int i = 0; i < 4; i++)
+    pthread_create(&threads[i], NULL, bump_counter, &failures[i]);
+  for (int i = 0; i < 4; i++) {
+    pthread_join(threads[i], NULL);
+    assert_int_equal(failures[i], 0);
+  }
+  conn = visor_db_acquire(db, &err);
+  visor_db_rows rows;
+  assert_int_equal(
+      visor_db_exec(conn,
+                    "SELECT (SELECT n FROM pool_counter WHERE id = 1) AS n,"
+                    " (SELECT COUNT(DISTINCT id) FROM jobs WHERE kind = 'pool-test') AS jobs",
+                    NULL, 0, &rows, NULL, &err),
+      VISOR_OK);
+  assert_int_equal(visor_db_int(&rows, 0, "n"), 200);
+  assert_int_equal(visor_db_int(&rows, 0, "jobs"), 200);
+  visor_db_rows_free(&rows);
+  visor_db_release(conn);
+}
+
 int main(void) {
   const char *urls = getenv("VISOR_TEST_METADATA_URLS");
   char temp[] = "/tmp/visor-store-XXXXXX";
@@ -226,6 +385,10 @@ int main(void) {
       cmocka_unit_test(transactions_roll_back),
       cmocka_unit_test(jobs_follow_their_lifecycle),
       cmocka_unit_test(concurrent_writers_all_succeed),
+      cmocka_unit_test(placeholders_and_types_are_portable),
+      cmocka_unit_test(unique_violation_is_a_conflict),
+      cmocka_unit_test(rolled_back_transaction_leaves_nothing),
+      cmocka_unit_test(pool_is_safe_across_threads),
   };
   char *list = strdup(urls);
   int failed = 0;
