@@ -6,6 +6,8 @@
 #   down     stops it (fast shutdown) and waits until it is gone.
 #   restart  down then up, keeping data.
 #   newdb N  drops and recreates an empty database N and prints its URL (tests need empty ones).
+#   freeze / thaw  SIGSTOP / SIGCONT the server's processes (a server that stops answering,
+#            for the outage test; the port stays open).
 # initdb refuses root, so the server runs as the `postgres` user on a data dir and socket dir
 # it owns, under "${VISOR_CLUSTER_DIR:-$REPO/.cluster}/postgres/". fsync=off: tests only.
 set -euo pipefail
@@ -114,6 +116,15 @@ cmd_down() {
   exit 1
 }
 
+# The postmaster and its children (backends, background workers).
+server_pids() {
+  local pid
+  pid="$(head -n 1 "$DATA/postmaster.pid" 2>/dev/null || true)"
+  [[ -n "$pid" ]] || { log "no postmaster.pid in $DATA"; exit 1; }
+  echo "$pid"
+  pgrep -P "$pid" || true
+}
+
 case "${1:-}" in
 up) cmd_up ;;
 down) cmd_down ;;
@@ -130,8 +141,18 @@ newdb)
   create_db "$2" drop
   url_for "$2"
   ;;
+freeze)
+  choose_state
+  # shellcheck disable=SC2046
+  kill -STOP $(server_pids)
+  ;;
+thaw)
+  choose_state
+  # shellcheck disable=SC2046
+  kill -CONT $(server_pids)
+  ;;
 *)
-  echo "usage: $0 up|down|restart|status|url|newdb NAME" >&2
+  echo "usage: $0 up|down|restart|status|url|newdb NAME|freeze|thaw" >&2
   exit 2
   ;;
 esac

@@ -1,5 +1,6 @@
 /* db_postgres.c: the PostgreSQL metadata backend (postgres://user:pass@host:port/db?...), on
- * libpq. A pool of connections (?pool=N, default 8, opened lazily but the first); the
+ * libpq. A pool of connections (?pool=N, default 8, opened lazily but the first; ?timeout=S,
+ * default 30, bounds the wait for one statement's answer); the
  * portable SQL's `?` placeholders become $1..$n and values go as typed parameters (int8,
  * float8, text). A connection found broken is reset on its next use, so the backend
  * reconnects by itself once the server is back; while it is down every call fails promptly
@@ -22,6 +23,7 @@
 #define DEFAULT_POOL_SIZE 8
 #define MAX_POOL_SIZE 64
 #define ACQUIRE_TIMEOUT_S 30
+#define DEFAULT_QUERY_TIMEOUT_S 30
 
 /* Type OIDs (catalog/pg_type_d.h is in the server headers, not libpq's). */
 #define OID_BOOL 16
@@ -50,6 +52,7 @@ typedef struct pg_db {
   char *url;        /* what libpq sees: the caller's URL without ?pool= */
   char server[300]; /* "host:port/db", for messages (never the password) */
   int pool_size;
+  int timeout_s; /* longest wait for one statement's answer */
   pg_conn conns[MAX_POOL_SIZE];
 } pg_db;
 
@@ -152,13 +155,69 @@ static visor_db_conn *pg_acquire(visor_db *base, visor_error *err) {
   return &conn->base;
 }
 
+/* Sends one query and waits for its answer, at most db->timeout_s: a server that stops
+ * answering (frozen, or a network that drops packets) must not hang the caller. *res gets the
+ * first failed result, else the last one (a script gives one per statement). */
+static visor_code run_query(pg_db *db, pg_conn *conn, const char *sql, int nparams,
+                            const Oid *types, const char *const *values, PGresult **res,
+                            visor_error *err) {
+  *res = NULL;
+  int sent = nparams >= 0
+                 ? PQsendQueryParams(conn->handle, sql, nparams, types, values, NULL, NULL, 0)
+                 : PQsendQuery(conn->handle, sql);
+  if (!sent) {
+    conn->broken = 1;
+    if (conn->in_tx) conn->tx_lost = 1;
+    conn->in_tx = 0;
+    return unavailable(err, db, conn->handle, "send");
+  }
+  struct timespec start;
+  clock_gettime(CLOCK_MONOTONIC, &start);
+  for (;;) {
+    while (PQisBusy(conn->handle)) {
+      struct timespec now;
+      clock_gettime(CLOCK_MONOTONIC, &now);
+      long waited_ms =
+          (long)(now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+      long left_ms = (long)db->timeout_s * 1000 - waited_ms;
+      struct pollfd fd = {.fd = PQsocket(conn->handle), .events = POLLIN};
+      int ready = left_ms > 0 ? poll(&fd, 1, (int)left_ms) : 0;
+      if (ready < 0 && errno == EINTR) continue;
+      if (ready == 0) {
+        PQclear(*res);
+        *res = NULL;
+        conn->broken = 1; /* the answer may still come: this connection is done */
+        if (conn->in_tx) conn->tx_lost = 1;
+        conn->in_tx = 0;
+        return visor_error_set(err, VISOR_ERR_UNAVAILABLE,
+                               "postgres server %s unavailable: no answer within %d s", db->server,
+                               db->timeout_s);
+      }
+      if (!PQconsumeInput(conn->handle)) break; /* lost: PQgetResult reports it */
+    }
+    PGresult *next = PQgetResult(conn->handle);
+    if (!next) break;
+    if (*res && PQresultStatus(*res) != PGRES_COMMAND_OK &&
+        PQresultStatus(*res) != PGRES_TUPLES_OK && PQresultStatus(*res) != PGRES_EMPTY_QUERY) {
+      PQclear(next); /* keep the first error */
+    } else {
+      PQclear(*res);
+      *res = next;
+    }
+    if (PQstatus(conn->handle) != CONNECTION_OK) break;
+  }
+  return VISOR_OK;
+}
+
 static void pg_release(visor_db *base, visor_db_conn *conn_base) {
   pg_db *db = (pg_db *)base;
   pg_conn *conn = (pg_conn *)conn_base;
   if (conn->handle && !conn->broken && PQstatus(conn->handle) == CONNECTION_OK &&
       PQtransactionStatus(conn->handle) != PQTRANS_IDLE) { /* a caller forgot to end one */
-    PGresult *res = PQexec(conn->handle, "ROLLBACK");
-    if (PQresultStatus(res) != PGRES_COMMAND_OK) conn->broken = 1;
+    PGresult *res = NULL;
+    if (run_query(db, conn, "ROLLBACK", -1, NULL, NULL, &res, NULL) != VISOR_OK ||
+        PQresultStatus(res) != PGRES_COMMAND_OK)
+      conn->broken = 1;
     PQclear(res);
   }
   conn->in_tx = 0;
@@ -373,7 +432,9 @@ static visor_code pg_exec(visor_db_conn *base, const char *sql, const visor_db_v
       break;
     }
   }
-  PGresult *res = PQexecParams(conn->handle, text, (int)param_count, types, values, NULL, NULL, 0);
+  PGresult *res = NULL;
+  code = run_query(db, conn, text, (int)param_count, types, values, &res, err);
+  if (code != VISOR_OK) goto out;
   ExecStatusType status = PQresultStatus(res);
   if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) {
     conn->in_tx = PQtransactionStatus(conn->handle) != PQTRANS_IDLE;
@@ -399,9 +460,11 @@ static visor_code pg_exec_script(visor_db_conn *base, const char *sql, visor_err
   int done = 0;
   visor_code code = prepare_conn(db, conn, sql, &done, err);
   if (code != VISOR_OK || done) return code;
-  PGresult *res = PQexec(conn->handle, sql);
+  PGresult *res = NULL;
+  code = run_query(db, conn, sql, -1, NULL, NULL, &res, err);
+  if (code != VISOR_OK) return code;
   ExecStatusType status = PQresultStatus(res);
-  if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK)
+  if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK || status == PGRES_EMPTY_QUERY)
     conn->in_tx = PQtransactionStatus(conn->handle) != PQTRANS_IDLE;
   else
     code = result_error(db, conn, res, "script", err);
@@ -427,33 +490,39 @@ static const visor_db_ops pg_ops = {
     .close = pg_close,
 };
 
-/* Copies url without its pool=N query parameter into *stripped; *pool gets N (or the default). */
-static visor_code strip_pool(const char *url, char **stripped, int *pool, visor_error *err) {
-  *pool = DEFAULT_POOL_SIZE;
+/* Reads Visor's own query parameter NAME=N (1..max) if item is one; returns 1 if it was. */
+static int visor_param(const char *item, size_t len, const char *name, int max, int *value,
+                       visor_error *err, visor_code *code) {
+  size_t name_len = strlen(name);
+  if (len <= name_len || strncmp(item, name, name_len) != 0 || item[name_len] != '=') return 0;
+  char *end = NULL;
+  long number = strtol(item + name_len + 1, &end, 10);
+  if (end != item + len || number < 1 || number > max)
+    *code = visor_error_set(err, VISOR_ERR_INVALID,
+                            "metadata URL: %s=%.*s is not a number from 1 to %d", name,
+                            (int)(len - name_len - 1), item + name_len + 1, max);
+  else
+    *value = (int)number;
+  return 1;
+}
+
+/* Copies url without Visor's own query parameters (pool=N connections, timeout=S seconds
+ * per statement) into db->url, which libpq then parses. */
+static visor_code parse_url(pg_db *db, const char *url, visor_error *err) {
+  db->pool_size = DEFAULT_POOL_SIZE;
+  db->timeout_s = DEFAULT_QUERY_TIMEOUT_S;
   char *out = malloc(strlen(url) + 1);
   if (!out) return visor_error_set(err, VISOR_ERR_NOMEM, "out of memory");
+  db->url = out;
   const char *query = strchr(url, '?');
-  if (!query) {
-    strcpy(out, url);
-    *stripped = out;
-    return VISOR_OK;
-  }
-  size_t used = (size_t)(query - url);
+  size_t used = query ? (size_t)(query - url) : strlen(url);
   memcpy(out, url, used);
   char sep = '?';
-  for (const char *item = query + 1; *item;) {
+  visor_code code = VISOR_OK;
+  for (const char *item = query ? query + 1 : ""; *item && code == VISOR_OK;) {
     size_t len = strcspn(item, "&");
-    if (len > 5 && strncmp(item, "pool=", 5) == 0) {
-      char *end = NULL;
-      long value = strtol(item + 5, &end, 10);
-      if (end != item + len || value < 1 || value > MAX_POOL_SIZE) {
-        free(out);
-        return visor_error_set(err, VISOR_ERR_INVALID,
-                               "metadata URL: pool=%.*s is not a number from 1 to %d",
-                               (int)(len - 5), item + 5, MAX_POOL_SIZE);
-      }
-      *pool = (int)value;
-    } else if (len > 0) {
+    if (!visor_param(item, len, "pool", MAX_POOL_SIZE, &db->pool_size, err, &code) &&
+        !visor_param(item, len, "timeout", 3600, &db->timeout_s, err, &code) && len > 0) {
       out[used++] = sep;
       memcpy(out + used, item, len);
       used += len;
@@ -463,8 +532,7 @@ static visor_code strip_pool(const char *url, char **stripped, int *pool, visor_
     if (*item == '&') item++;
   }
   out[used] = '\0';
-  *stripped = out;
-  return VISOR_OK;
+  return code;
 }
 
 /* "host:port/db" from the URL, for messages (libpq parses URIs itself). */
@@ -513,8 +581,7 @@ visor_db *visor_db_postgres_open(const char *url, visor_error *err) {
   pthread_cond_init(&db->available, NULL);
   for (int i = 0; i < MAX_POOL_SIZE; i++)
     db->conns[i].base.db = &db->base;
-  if (strip_pool(url, &db->url, &db->pool_size, err) != VISOR_OK ||
-      describe_server(db, err) != VISOR_OK) {
+  if (parse_url(db, url, err) != VISOR_OK || describe_server(db, err) != VISOR_OK) {
     pg_close(&db->base);
     return NULL;
   }
