@@ -17,6 +17,8 @@
 #include "store/catalog.h"
 #include "store/jobs.h"
 #include "store/migrate.h"
+#include "store/regions.h"
+#include "store/searches.h"
 
 static visor_db *db;
 
@@ -369,6 +371,153 @@ static void pool_is_safe_across_threads(void **state) {
   visor_db_release(conn);
 }
 
+/* Images, regions and searches: the rest of the repositories, on every backend. */
+static void regions_and_searches_round_trip(void **state) {
+  (void)state;
+  visor_error err = {0};
+  visor_db_conn *conn = visor_db_acquire(db, &err);
+  char product_id[40], image_id[40], whole_id[40], crop_id[40], query_image[40], search_id[40];
+  visor_uuid_new(product_id);
+  visor_uuid_new(image_id);
+  visor_uuid_new(whole_id);
+  visor_uuid_new(crop_id);
+  visor_uuid_new(query_image);
+  visor_uuid_new(search_id);
+  json_t *product = product_json("REG-1", "Red mug", "kitchen", 4.5);
+  assert_int_equal(visor_product_insert(conn, product_id, product, &err), VISOR_OK);
+  json_decref(product);
+  visor_image_record image = {.id = image_id,
+                              .product_id = product_id,
+                              .purpose = "product",
+                              .object_key = "img/a.jpg",
+                              .width = 640,
+                              .height = 480,
+                              .format = "jpeg",
+                              .size_bytes = 1234,
+                              .sha256 = "00"};
+  assert_int_equal(visor_image_insert(conn, &image, &err), VISOR_OK);
+  image = (visor_image_record){.id = query_image,
+                               .purpose = "query",
+                               .object_key = "q/b.jpg",
+                               .width = 100,
+                               .height = 100,
+                               .format = "png",
+                               .size_bytes = 10,
+                               .sha256 = "11"};
+  assert_int_equal(visor_image_insert(conn, &image, &err), VISOR_OK);
+  visor_region_record whole = {.id = whole_id,
+                               .image_id = image_id,
+                               .product_id = product_id,
+                               .w = 640,
+                               .h = 480,
+                               .whole_image = 1,
+                               .label = "cup",
+                               .label_score = 0.5,
+                               .vector_id = "v1"};
+  visor_region_record crop = {.id = crop_id,
+                              .image_id = image_id,
+                              .product_id = product_id,
+                              .x = 10,
+                              .y = 20,
+                              .w = 100,
+                              .h = 90,
+                              .label = "cup",
+                              .label_score = 0.8,
+                              .labels_json = "[{\"name\":\"cup\",\"score\":0.8}]",
+                              .detector_label = "cup",
+                              .detector_score = 0.9,
+                              .vector_id = "v2"};
+  assert_int_equal(visor_region_insert(conn, &crop, &err), VISOR_OK);
+  assert_int_equal(visor_region_insert(conn, &whole, &err), VISOR_OK);
+  json_t *regions = NULL;
+  assert_int_equal(visor_region_list(conn, image_id, &regions, &err), VISOR_OK);
+  assert_int_equal(json_array_size(regions), 2);
+  assert_string_equal(json_string_value(json_object_get(json_array_get(regions, 0), "id")),
+                      whole_id); /* the whole-image region first */
+  assert_true(json_is_true(json_object_get(json_array_get(regions, 0), "whole_image")));
+  json_decref(regions);
+  json_t *region = NULL;
+  assert_int_equal(visor_region_get(conn, crop_id, &region, &err), VISOR_OK);
+  json_decref(region);
+
+  assert_int_equal(visor_search_insert(conn, search_id, query_image, NULL, 5,
+                                       "{\"category\":\"kitchen\"}", &err),
+                   VISOR_OK);
+  visor_search_region_record query_regions[] = {
+      {.box = {0, 0, 100, 100}, .whole_image = 1, .label = "cup", .label_score = 0.4},
+      {.box = {5, 5, 50, 50},
+       .label = "cup",
+       .label_score = 0.7,
+       .detector_label = "cup",
+       .detector_score = 0.6}};
+  visor_search_result_record results[] = {
+      {.ordinal = 0, .rank = 1, .product_id = product_id, .region_id = whole_id, .score = 0.9},
+      {.ordinal = 1, .rank = 1, .product_id = product_id, .region_id = crop_id, .score = 0.8},
+      {.ordinal = VISOR_SEARCH_OVERALL,
+       .rank = 1,
+       .product_id = product_id,
+       .region_id = whole_id,
+       .score = 0.9,
+       .query_ordinal = 0}};
+  for (int attempt = 0; attempt < 2; attempt++) /* idempotent on retry */
+    assert_int_equal(visor_search_save(conn, search_id, query_regions, 2, results, 3, &err),
+                     VISOR_OK);
+  assert_int_equal(visor_search_set_status(conn, search_id, "running", NULL, 0, &err), VISOR_OK);
+  assert_int_equal(visor_search_set_status(conn, search_id, "done", NULL, 12.5, &err), VISOR_OK);
+  json_t *search = NULL;
+  assert_int_equal(visor_search_get(conn, search_id, &search, &err), VISOR_OK);
+  assert_string_equal(json_string_value(json_object_get(search, "status")), "done");
+  assert_true(json_real_value(json_object_get(search, "duration_ms")) == 12.5);
+  assert_string_equal(
+      json_string_value(json_object_get(json_object_get(search, "filters"), "category")),
+      "kitchen");
+  json_t *found = json_object_get(search, "regions");
+  assert_int_equal(json_array_size(found), 2);
+  assert_int_equal(json_array_size(json_object_get(json_array_get(found, 1), "results")), 1);
+  json_t *overall = json_object_get(search, "products");
+  assert_int_equal(json_array_size(overall), 1);
+  assert_string_equal(
+      json_string_value(json_object_get(json_object_get(json_array_get(overall, 0), "product"),
+                                        "thumbnail_image_id")),
+      image_id);
+  json_decref(search);
+  assert_int_equal(visor_region_delete_for_image(conn, image_id, &err), VISOR_OK);
+  visor_db_release(conn);
+}
+
+/* Products without a price sort last both ways, on every backend. */
+static void price_sort_puts_missing_prices_last(void **state) {
+  (void)state;
+  visor_error err = {0};
+  visor_db_conn *conn = visor_db_acquire(db, &err);
+  const char *skus[] = {"NP-cheap", "NP-none", "NP-dear"};
+  double prices[] = {1, -1, 9};
+  for (int i = 0; i < 3; i++) {
+    char id[40];
+    visor_uuid_new(id);
+    json_t *product = product_json(skus[i], skus[i], "nullprice", prices[i]);
+    if (prices[i] < 0) json_object_del(product, "price");
+    assert_int_equal(visor_product_insert(conn, id, product, &err), VISOR_OK);
+    json_decref(product);
+  }
+  const char *sorts[] = {"price", "-price"};
+  const char *expected[][3] = {{"NP-cheap", "NP-dear", "NP-none"},
+                               {"NP-dear", "NP-cheap", "NP-none"}};
+  for (int s = 0; s < 2; s++) {
+    visor_product_query query = {.category = "nullprice", .sort = sorts[s], .limit = 10};
+    json_t *items = NULL;
+    int64_t total = 0;
+    assert_int_equal(visor_product_list(conn, &query, &items, &total, &err), VISOR_OK);
+    assert_int_equal(total, 3);
+    for (int i = 0; i < 3; i++)
+      assert_string_equal(
+          json_string_value(json_object_get(json_array_get(items, (size_t)i), "sku")),
+          expected[s][i]);
+    json_decref(items);
+  }
+  visor_db_release(conn);
+}
+
 int main(void) {
   const char *urls = getenv("VISOR_TEST_METADATA_URLS");
   char temp[] = "/tmp/visor-store-XXXXXX";
@@ -389,6 +538,8 @@ int main(void) {
       cmocka_unit_test(unique_violation_is_a_conflict),
       cmocka_unit_test(rolled_back_transaction_leaves_nothing),
       cmocka_unit_test(pool_is_safe_across_threads),
+      cmocka_unit_test(regions_and_searches_round_trip),
+      cmocka_unit_test(price_sort_puts_missing_prices_last),
   };
   char *list = strdup(urls);
   int failed = 0;
