@@ -4,12 +4,14 @@
  * seconds (no hang), that a transaction cut by the outage is refused until rolled back, then
  * restarts the server and checks that the same visor_db works again (reconnect); then
  * freezes the server (SIGSTOP: connected but silent) and checks the same within the timeouts.
+ * Also: concurrent migrations of a fresh database (it needs the script's newdb).
  * Without VISOR_TEST_POSTGRES_SCRIPT it exits 77 (skipped). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -148,6 +150,48 @@ static void frozen_server_gives_unavailable_then_recovers(void **state) {
   visor_db_close(quick);
 }
 
+typedef struct migrate_run {
+  visor_db *db;
+  int applied;
+  visor_code code;
+  char message[512];
+} migrate_run;
+
+static void *migrate_thread(void *arg) {
+  migrate_run *run = arg;
+  visor_error err = {0};
+  run->code = visor_migrate(run->db, &run->applied, &err);
+  snprintf(run->message, sizeof run->message, "%s", err.message);
+  return NULL;
+}
+
+/* Three processes' pools migrating one empty database at once: the advisory lock makes
+ * them take turns, so each migration runs exactly once and none fails. */
+static void concurrent_migrations_take_turns(void **state) {
+  (void)state;
+  char fresh[600] = "";
+  assert_int_equal(run_script("newdb visor_test_migrate", fresh, sizeof fresh), 0);
+  migrate_run runs[3] = {0};
+  pthread_t threads[3];
+  for (int i = 0; i < 3; i++) {
+    visor_error err = {0};
+    runs[i].db = visor_db_open(fresh, &err);
+    assert_non_null(runs[i].db);
+  }
+  for (int i = 0; i < 3; i++)
+    pthread_create(&threads[i], NULL, migrate_thread, &runs[i]);
+  int applied = 0;
+  for (int i = 0; i < 3; i++) {
+    pthread_join(threads[i], NULL);
+    if (runs[i].code != VISOR_OK) print_message("migration %d: %s\n", i, runs[i].message);
+    assert_int_equal(runs[i].code, VISOR_OK);
+    applied += runs[i].applied;
+  }
+  assert_int_equal(applied, (int)visor_migration_count);
+  for (int i = 0; i < 3; i++)
+    visor_db_close(runs[i].db);
+}
+
 int main(void) {
   script = getenv("VISOR_TEST_POSTGRES_SCRIPT");
   if (!script || !*script) {
@@ -169,6 +213,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(outage_gives_unavailable_then_reconnects),
       cmocka_unit_test(frozen_server_gives_unavailable_then_recovers),
+      cmocka_unit_test(concurrent_migrations_take_turns),
   };
   int failed = cmocka_run_group_tests_name(url, tests, NULL, NULL);
   visor_db_close(db);
