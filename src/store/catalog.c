@@ -124,8 +124,8 @@ static const char *sort_clause(const char *sort) {
                {"-created_at", "p.created_at DESC, p.id DESC"},
                {"name", "p.name ASC, p.id ASC"},
                {"-name", "p.name DESC, p.id DESC"},
-               {"price", "p.price ASC, p.id ASC"},
-               {"-price", "p.price DESC, p.id DESC"},
+               {"price", "p.price ASC NULLS LAST, p.id ASC"},
+               {"-price", "p.price DESC NULLS LAST, p.id DESC"},
                {"sku", "p.sku ASC"},
                {"-sku", "p.sku DESC"}};
   if (!sort) return sorts[1].clause;

@@ -4,11 +4,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-visor_db *visor_db_sqlite_open(const char *path, visor_error *err); /* db_sqlite.c */
+visor_db *visor_db_sqlite_open(const char *path, visor_error *err);  /* db_sqlite.c */
+visor_db *visor_db_postgres_open(const char *url, visor_error *err); /* db_postgres.c */
 
 /* The metadata URL forms this build accepts (checked once, here and at start). */
-static const char *const db_schemes[] = {"sqlite://"};
-static const char db_forms[] = "sqlite:///path/visor.db";
+static const char *const db_schemes[] = {"sqlite://", "postgres://", "postgresql://"};
+static const char db_forms[] = "sqlite:///path/visor.db or postgres://user@host:port/db";
 
 int visor_db_url_supported(const char *url, visor_error *err) {
   for (size_t i = 0; url && i < sizeof db_schemes / sizeof db_schemes[0]; i++)
@@ -29,6 +30,8 @@ visor_db *visor_db_open(const char *url, visor_error *err) {
     }
     return visor_db_sqlite_open(path, err);
   }
+  if (strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0)
+    return visor_db_postgres_open(url, err); /* libpq parses the URI itself */
   return NULL;
 }
 
