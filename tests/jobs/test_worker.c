@@ -280,19 +280,14 @@ static void dead_workers_task_is_taken_over(void **state) {
   json_decref(job);
 }
 
+/* Runs the suite for every queue URL: "local" over each metadata store (a fresh SQLite
+ * file, and VISOR_TEST_WORKER_METADATA_URL when set), other backends once, over the last one. */
 int main(void) {
   visor_error err = {0};
-  const char *db_url = getenv("VISOR_TEST_METADATA_URL");
-  char temp[] = "/tmp/visor-jobs-XXXXXX", local_url[600];
-  if (!db_url || !*db_url) {
-    snprintf(local_url, sizeof local_url, "sqlite://%s/visor.db", mkdtemp(temp));
-    db_url = local_url;
-  }
-  db = visor_db_open(db_url, &err);
-  if (!db || visor_migrate(db, NULL, &err) != VISOR_OK) {
-    fprintf(stderr, "cannot open %s: %s\n", db_url, err.message);
-    return 1;
-  }
+  char temp[] = "/tmp/visor-jobs-XXXXXX", sqlite_url[600];
+  snprintf(sqlite_url, sizeof sqlite_url, "sqlite://%s/visor.db", mkdtemp(temp));
+  const char *metadata[2] = {sqlite_url, getenv("VISOR_TEST_WORKER_METADATA_URL")};
+  size_t metadata_count = metadata[1] && *metadata[1] ? 2 : 1;
   const char *urls = getenv("VISOR_TEST_QUEUE_URLS");
   char *list = strdup(urls && *urls ? urls : "local");
   const struct CMUnitTest tests[] = {
@@ -306,18 +301,32 @@ int main(void) {
   };
   const struct CMUnitTest units[] = {cmocka_unit_test(backoff_doubles_and_caps)};
   int failed = cmocka_run_group_tests_name("backoff", units, NULL, NULL);
-  for (char *save = NULL, *url = strtok_r(list, " ", &save); url;
-       url = strtok_r(NULL, " ", &save)) {
-    queue = visor_queue_open(url, db, &err);
-    if (!queue) {
-      fprintf(stderr, "cannot open queue %s: %s\n", url, err.message);
+  for (size_t m = 0; m < metadata_count; m++) {
+    db = visor_db_open(metadata[m], &err);
+    if (!db || visor_migrate(db, NULL, &err) != VISOR_OK) {
+      fprintf(stderr, "cannot open %s: %s\n", metadata[m], err.message);
+      visor_db_close(db);
       failed++;
       continue;
     }
-    failed += cmocka_run_group_tests_name(url, tests, NULL, NULL);
-    visor_queue_close(queue);
+    char *copy = strdup(list);
+    for (char *save = NULL, *url = strtok_r(copy, " ", &save); url;
+         url = strtok_r(NULL, " ", &save)) {
+      if (strcmp(url, "local") != 0 && m + 1 < metadata_count) continue;
+      queue = visor_queue_open(url, db, &err);
+      if (!queue) {
+        fprintf(stderr, "cannot open queue %s: %s\n", url, err.message);
+        failed++;
+        continue;
+      }
+      char name[1200];
+      snprintf(name, sizeof name, "%s over %s", url, metadata[m]);
+      failed += cmocka_run_group_tests_name(name, tests, NULL, NULL);
+      visor_queue_close(queue);
+    }
+    free(copy);
+    visor_db_close(db);
   }
   free(list);
-  visor_db_close(db);
   return failed;
 }

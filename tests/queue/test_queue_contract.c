@@ -237,16 +237,14 @@ static void concurrent_leases_never_share(void **state) {
   visor_queue_close(race_queues[1]);
 }
 
+/* Runs the suite for every queue URL: "local" over each metadata store (a fresh SQLite
+ * file, and VISOR_TEST_QUEUE_METADATA_URL when set), other backends once, over the last one. */
 int main(void) {
-  char temp[] = "/tmp/visor-queue-XXXXXX";
-  char db_url[600];
-  snprintf(db_url, sizeof db_url, "sqlite://%s/visor.db", mkdtemp(temp));
   visor_error err = {0};
-  db = visor_db_open(db_url, &err);
-  if (!db || visor_migrate(db, NULL, &err) != VISOR_OK) {
-    fprintf(stderr, "cannot open %s: %s\n", db_url, err.message);
-    return 1;
-  }
+  char temp[] = "/tmp/visor-queue-XXXXXX", sqlite_url[600];
+  snprintf(sqlite_url, sizeof sqlite_url, "sqlite://%s/visor.db", mkdtemp(temp));
+  const char *metadata[2] = {sqlite_url, getenv("VISOR_TEST_QUEUE_METADATA_URL")};
+  size_t metadata_count = metadata[1] && *metadata[1] ? 2 : 1;
   const char *urls = getenv("VISOR_TEST_QUEUE_URLS");
   char *list = strdup(urls && *urls ? urls : "local");
   const struct CMUnitTest contract[] = {
@@ -259,19 +257,33 @@ int main(void) {
       cmocka_unit_test(concurrent_leases_never_share),
   };
   int failed = 0;
-  for (char *save = NULL, *url = strtok_r(list, " ", &save); url;
-       url = strtok_r(NULL, " ", &save)) {
-    queue_url = url;
-    queue = visor_queue_open(url, db, &err);
-    if (!queue) {
-      fprintf(stderr, "cannot open queue %s: %s\n", url, err.message);
+  for (size_t m = 0; m < metadata_count; m++) {
+    db = visor_db_open(metadata[m], &err);
+    if (!db || visor_migrate(db, NULL, &err) != VISOR_OK) {
+      fprintf(stderr, "cannot open %s: %s\n", metadata[m], err.message);
+      visor_db_close(db);
       failed++;
       continue;
     }
-    failed += cmocka_run_group_tests_name(url, contract, NULL, NULL);
-    visor_queue_close(queue);
+    char *copy = strdup(list);
+    for (char *save = NULL, *url = strtok_r(copy, " ", &save); url;
+         url = strtok_r(NULL, " ", &save)) {
+      if (strcmp(url, "local") != 0 && m + 1 < metadata_count) continue;
+      queue_url = url;
+      queue = visor_queue_open(url, db, &err);
+      if (!queue) {
+        fprintf(stderr, "cannot open queue %s: %s\n", url, err.message);
+        failed++;
+        continue;
+      }
+      char name[1200];
+      snprintf(name, sizeof name, "%s over %s", url, metadata[m]);
+      failed += cmocka_run_group_tests_name(name, contract, NULL, NULL);
+      visor_queue_close(queue);
+    }
+    free(copy);
+    visor_db_close(db);
   }
   free(list);
-  visor_db_close(db);
   return failed;
 }
