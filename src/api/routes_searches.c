@@ -69,6 +69,11 @@ static visor_code load_search(visor_app *app, const char *id, int64_t wait_s, js
     visor_code code = visor_search_get(conn, id, search, err);
     visor_db_release(conn);
     if (code != VISOR_OK) return code;
+    size_t index;
+    json_t *region;
+    json_array_foreach(json_object_get(*search, "regions"), index, region)
+        visor_api_set_crop_urls(json_object_get(region, "results"), "region_id");
+    visor_api_set_crop_urls(json_object_get(*search, "products"), "region_id");
     const char *status = json_string_value(json_object_get(*search, "status"));
     double left = deadline - visor_monotonic_s();
     if (!strcmp(status, "done") || !strcmp(status, "failed") || left <= 0) return VISOR_OK;

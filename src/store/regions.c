@@ -117,9 +117,6 @@ static json_t *region_object(const visor_db_rows *rows, size_t row) {
     json_object_del(region, flat[i]);
   json_object_set_new(region, "whole_image", json_boolean(visor_db_int(rows, row, "whole_image")));
   json_object_set_new(region, "is_primary", json_boolean(visor_db_int(rows, row, "is_primary")));
-  char url[96];
-  snprintf(url, sizeof url, "/api/v1/regions/%s/crop", visor_db_text(rows, row, "id"));
-  json_object_set_new(region, "crop_url", json_string(url));
   return region;
 }
 

@@ -42,7 +42,7 @@ visor_code visor_region_soft_delete_for_image(visor_db_conn *conn, const char *i
                                               visor_error *err);
 visor_code visor_region_delete_for_image(visor_db_conn *conn, const char *image_id,
                                          visor_error *err);
-/* API shapes: box as {x,y,w,h}, booleans, labels parsed, crop_url. */
+/* API shapes: box as {x,y,w,h}, booleans, labels parsed (the API adds crop_url). */
 visor_code visor_region_list(visor_db_conn *conn, const char *image_id, json_t **regions,
                              visor_error *err);
 visor_code visor_region_get(visor_db_conn *conn, const char *id, json_t **region, visor_error *err);
