@@ -39,6 +39,9 @@ static void readyz(visor_http_request *req, visor_http_response *res, void *ctx)
 static void collect_queue_metrics(void *ctx) {
   visor_app *app = ctx;
   visor_queue_counts counts;
+  if (app->vectors)
+    visor_metrics_gauge_set("visor_vectors", "Vectors in this process's vector collection", NULL,
+                            (double)app->vectors->ops->count(app->vectors));
   if (app->queue->ops->counts(app->queue, &counts, NULL) != VISOR_OK) return;
   const char *help = "Tasks in the queue by state";
   visor_metrics_gauge_set("visor_queue_tasks", help, "state=\"ready\"", (double)counts.ready);
