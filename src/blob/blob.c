@@ -5,11 +5,14 @@
 #include <string.h>
 
 visor_blob_store *visor_blob_file_open(const char *root, visor_error *err); /* blob_file.c */
+visor_blob_store *visor_blob_s3_open(const char *url, visor_error *err);    /* blob_s3.c */
 
 visor_blob_store *visor_blob_open(const char *url, visor_error *err) {
   if (url && strncmp(url, "file://", 7) == 0 && url[7]) return visor_blob_file_open(url + 7, err);
+  if (url && strncmp(url, "s3://", 5) == 0) return visor_blob_s3_open(url, err);
   visor_error_set(err, VISOR_ERR_INVALID,
-                  "object store URL '%s' is not supported (expected file:///path/blobs)",
+                  "object store URL '%s' is not supported (expected file:///path/blobs or "
+                  "s3://bucket?endpoint=...)",
                   url ? url : "");
   return NULL;
 }
@@ -38,6 +41,18 @@ int visor_blob_key_valid(const char *key) {
     if (!ok) return 0;
   }
   return 1;
+}
+
+int visor_blob_prefix_valid(const char *prefix) {
+  if (!prefix) return 0;
+  size_t len = strlen(prefix);
+  if (len == 0) return 1;
+  if (prefix[len - 1] != '/') return visor_blob_key_valid(prefix);
+  if (len == 1 || len > VISOR_BLOB_KEY_MAX) return 0;
+  char copy[VISOR_BLOB_KEY_MAX + 1];
+  memcpy(copy, prefix, len - 1);
+  copy[len - 1] = '\0';
+  return visor_blob_key_valid(copy);
 }
 
 visor_code visor_blob_put(visor_blob_store *store, const char *key, const void *data, size_t len,
@@ -85,4 +100,12 @@ visor_code visor_blob_get(visor_blob_store *store, const char *key, size_t max_l
 
 visor_code visor_blob_remove(visor_blob_store *store, const char *key, visor_error *err) {
   return store->ops->remove(store, key, err);
+}
+
+visor_code visor_blob_list(visor_blob_store *store, const char *prefix, visor_blob_list_fn fn,
+                           void *ctx, visor_error *err) {
+  if (!visor_blob_prefix_valid(prefix))
+    return visor_error_set(err, VISOR_ERR_INVALID, "invalid object key prefix '%.80s'",
+                           prefix ? prefix : "");
+  return store->ops->list(store, prefix, fn, ctx, err);
 }
