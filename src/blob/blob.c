@@ -30,7 +30,7 @@ int visor_blob_key_valid(const char *key) {
     char c = key[i];
     if (c == '/' || c == '\0') {
       size_t segment_len = (size_t)(key + i - segment);
-      if (segment_len == 0) return 0;
+      if (segment_len == 0 || segment_len > VISOR_BLOB_SEGMENT_MAX) return 0;
       if (segment_len == 1 && segment[0] == '.') return 0;
       if (segment_len == 2 && segment[0] == '.' && segment[1] == '.') return 0;
       segment = key + i + 1;

@@ -11,6 +11,7 @@
 #include "core/error.h"
 
 #define VISOR_BLOB_KEY_MAX 512
+#define VISOR_BLOB_SEGMENT_MAX 255 /* a file name's limit on Linux */
 
 typedef struct visor_blob_store visor_blob_store;
 typedef struct visor_blob_writer visor_blob_writer;
@@ -50,7 +51,8 @@ struct visor_blob_store {
 visor_blob_store *visor_blob_open(const char *url, visor_error *err);
 void visor_blob_close(visor_blob_store *store);
 
-/* 1-512 characters of [A-Za-z0-9._-/], no empty, "." or ".." segment, no leading '/'. */
+/* 1-512 characters of [A-Za-z0-9._-/], no empty, "." or ".." segment, no segment over 255
+ * characters, no leading '/'. */
 int visor_blob_key_valid(const char *key);
 /* A list prefix: "", a valid key, or a valid key followed by one '/'. */
 int visor_blob_prefix_valid(const char *prefix);
