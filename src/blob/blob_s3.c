@@ -415,7 +415,12 @@ static visor_code s3_list(visor_blob_store *base, const char *prefix, visor_blob
       used = strlen(query);
       query[used++] = '&';
     }
-    snprintf(query + used, size - used, "list-type=2&prefix=%s", encoded_prefix);
+    int page = s3_client_page_size(store->client);
+    if (page > 0)
+      snprintf(query + used, size - used, "list-type=2&max-keys=%d&prefix=%s", page,
+               encoded_prefix);
+    else
+      snprintf(query + used, size - used, "list-type=2&prefix=%s", encoded_prefix);
     s3_response res = {0};
     code = s3_request(store->client, "GET", NULL, query, NULL, NULL, 0, &res, err);
     free(query);

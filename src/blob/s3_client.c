@@ -30,6 +30,7 @@ struct s3_client {
   long connect_timeout_ms;
   long timeout_ms;
   int max_attempts;
+  int page_size; /* keys per ListObjectsV2 page; 0 = the server's default (1000) */
   pthread_mutex_t lock;
   CURL *idle[S3_POOL_MAX];
   int idle_count;
@@ -124,6 +125,13 @@ static visor_code parse_query(s3_client *client, char *query, const char *url, i
       if (!parse_seconds(value, &client->timeout_ms))
         return visor_error_set(err, VISOR_ERR_INVALID, "S3 URL '%s': bad timeout '%s' (seconds)",
                                url, value);
+    } else if (strcmp(pair, "page_size") == 0) {
+      char *end = NULL;
+      long n = strtol(value, &end, 10);
+      if (!*value || *end || n < 1 || n > 1000)
+        return visor_error_set(err, VISOR_ERR_INVALID, "S3 URL '%s': page_size must be 1-1000",
+                               url);
+      client->page_size = (int)n;
     } else if (strcmp(pair, "connect_timeout") == 0) {
       if (!parse_seconds(value, &client->connect_timeout_ms))
         return visor_error_set(err, VISOR_ERR_INVALID,
@@ -131,7 +139,7 @@ static visor_code parse_query(s3_client *client, char *query, const char *url, i
     } else {
       return visor_error_set(err, VISOR_ERR_INVALID,
                              "S3 URL '%s': unknown setting '%s' (endpoint, region, path_style, "
-                             "timeout, connect_timeout)",
+                             "timeout, connect_timeout, page_size)",
                              url, pair);
     }
   }
@@ -269,6 +277,9 @@ const char *s3_client_endpoint(const s3_client *client) {
 }
 const char *s3_client_region(const s3_client *client) {
   return client->region;
+}
+int s3_client_page_size(const s3_client *client) {
+  return client->page_size;
 }
 
 void s3_encode(const char *text, int keep_slash, char *out) {

@@ -26,13 +26,15 @@ typedef struct s3_response {
   int attempts;
 } s3_response;
 
-/* Parses "s3://BUCKET?endpoint=...&region=...&path_style=1&timeout=S&connect_timeout=S" and
+/* Parses "s3://BUCKET?endpoint=...&region=...&path_style=1&timeout=S&connect_timeout=S
+ * &page_size=N" and
  * reads the credentials from the environment. Does not touch the network. */
 s3_client *s3_client_new(const char *url, visor_error *err);
 void s3_client_free(s3_client *client);
 const char *s3_client_bucket(const s3_client *client);
 const char *s3_client_endpoint(const s3_client *client);
 const char *s3_client_region(const s3_client *client);
+int s3_client_page_size(const s3_client *client); /* 0 = server default */
 
 /* One request on the bucket (key NULL) or an object. query is sorted and percent-encoded
  * already ("uploads=", "partNumber=1&uploadId=x"), or NULL; headers is a NULL-terminated list
