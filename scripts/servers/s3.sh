@@ -93,7 +93,7 @@ mon data = $STATE/mon/\$cluster-\$id
 osd data = $STATE/osd/\$cluster-\$id
 keyring = $STATE/keyring
 [client.rgw.a]
-rgw frontends = beast endpoint=127.0.0.1:$PORT
+rgw frontends = beast endpoint=127.0.0.1:$PORT tcp_nodelay=1
 rgw data = $STATE/rgw
 rgw enable usage log = false
 rgw dynamic resharding = false
