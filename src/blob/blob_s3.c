@@ -24,8 +24,9 @@ typedef struct s3_store {
 struct visor_blob_writer {
   s3_store *store;
   char key[VISOR_BLOB_KEY_MAX + 1];
-  char *buffer;
+  char *buffer; /* grows up to S3_PART_SIZE, so small objects take little memory */
   size_t len;
+  size_t cap;
   uint64_t total;
   char *upload_query; /* "uploadId=..." once the multipart upload exists */
   char **etags;
@@ -62,9 +63,7 @@ static visor_blob_writer *s3_open_writer(visor_blob_store *base, const char *key
                                          visor_error *err) {
   if (check_key(key, err) != VISOR_OK) return NULL;
   visor_blob_writer *writer = calloc(1, sizeof *writer);
-  if (writer) writer->buffer = malloc(S3_PART_SIZE);
-  if (!writer || !writer->buffer) {
-    free(writer);
+  if (!writer) {
     visor_error_set(err, VISOR_ERR_NOMEM, "out of memory for the writer of '%s'", key);
     return NULL;
   }
@@ -179,6 +178,19 @@ static visor_code s3_write(visor_blob_writer *writer, const void *data, size_t l
     }
     size_t take = S3_PART_SIZE - writer->len;
     if (take > len) take = len;
+    if (writer->len + take > writer->cap) {
+      size_t cap = writer->cap ? writer->cap : 64 * 1024;
+      while (cap < writer->len + take)
+        cap *= 2;
+      if (cap > S3_PART_SIZE) cap = S3_PART_SIZE;
+      char *grown = realloc(writer->buffer, cap);
+      if (!grown) {
+        visor_error_set(err, VISOR_ERR_NOMEM, "out of memory buffering '%s'", writer->key);
+        return fail_writer(writer, err);
+      }
+      writer->buffer = grown;
+      writer->cap = cap;
+    }
     memcpy(writer->buffer + writer->len, bytes, take);
     writer->len += take;
     writer->total += take;
@@ -328,7 +340,7 @@ static visor_blob_reader *s3_open_reader(visor_blob_store *base, const char *key
 static long s3_read_at(visor_blob_reader *reader, uint64_t offset, void *buf, size_t max) {
   if (offset >= reader->size || max == 0) return 0;
   uint64_t last = reader->size - 1;
-  if (max > (size_t)1 << 30) max = (size_t)1 << 30;
+  if (max > (size_t)64 << 20) max = (size_t)64 << 20; /* one GET within the timeout */
   if (last - offset >= max) last = offset + max - 1;
   char range[64];
   snprintf(range, sizeof range, "Range: bytes=%llu-%llu", (unsigned long long)offset,
