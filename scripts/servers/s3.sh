@@ -2,13 +2,15 @@
 # s3.sh: a throwaway S3 test server for Visor's object store tests: Ceph radosgw over a
 # one-monitor, one-OSD Ceph cluster whose OSD keeps its objects in memory (memstore; saved
 # to disk on a clean stop, so `restart` keeps data). radosgw checks SigV4 fully.
-# Subcommands: up | down | restart | status | url | env.
+# Subcommands: up | down | restart | reset | status | url | env.
 #   up       installs radosgw ceph-mon ceph-osd ceph-common if missing, creates the cluster
 #            and the test user (first time), starts mon + osd + radosgw on 127.0.0.1, waits
 #            until radosgw answers; prints the s3:// URL as the last line of stdout and the
 #            key variables to export on stderr.
 #   down     stops radosgw, the OSD and the monitor (in that order) and waits until gone.
 #   restart  down then up, keeping data.
+#   reset    down, then deletes the cluster's state (the next up creates a new one); for a
+#            cluster that cannot start after an unclean stop (memstore lost its data).
 #   status   exit 0 if radosgw answers.
 #   url      prints the URL.   env  prints `export VISOR_S3_ACCESS_KEY=... VISOR_S3_SECRET_KEY=...`.
 # State under "${VISOR_CLUSTER_DIR:-$REPO/.cluster}/s3/". Ports: VISOR_S3_PORT (radosgw,
@@ -82,6 +84,8 @@ mon allow pool size one = true
 mon allow pool delete = true
 mon max pg per osd = 1000
 mon warn on pool no redundancy = false
+mon data avail warn = 5
+mon data avail crit = 1
 osd objectstore = memstore
 memstore device bytes = 1073741824
 osd fast shutdown = false
@@ -97,6 +101,10 @@ rgw frontends = beast endpoint=127.0.0.1:$PORT tcp_nodelay=1
 rgw data = $STATE/rgw
 rgw enable usage log = false
 rgw dynamic resharding = false
+# Free deleted objects' data within seconds, not hours: the OSD keeps it in memory.
+rgw gc obj min wait = 5
+rgw gc processor period = 5
+rgw gc processor max time = 5
 EOF
 }
 
@@ -107,6 +115,7 @@ wait_for() { # DESCRIPTION COMMAND...
     if ((SECONDS > deadline)); then
       log "$what did not come up within ${WAIT_SECONDS}s; log tail:"
       tail -n 30 "$STATE"/log/*.log >&2 2>/dev/null || true
+      log "after an unclean stop the in-memory OSD may have lost its data: run '$0 reset', then up"
       exit 1
     fi
     sleep 0.2
@@ -166,6 +175,7 @@ cmd_up() {
   mkdir -p "$STATE"
   [[ -s "$STATE/fsid" ]] || uuidgen >"$STATE/fsid"
   write_conf
+  for f in "$STATE"/log/*.log; do if [[ -f "$f" ]]; then mv -f "$f" "$f.old"; fi; done
   start_mon
   start_osd
   start_rgw
@@ -210,11 +220,16 @@ restart)
   cmd_down
   cmd_up
   ;;
+reset)
+  cmd_down
+  rm -rf "$STATE"
+  log "removed $STATE"
+  ;;
 status) answers ;;
 url) url ;;
 env) print_env ;;
 *)
-  echo "usage: $0 up|down|restart|status|url|env" >&2
+  echo "usage: $0 up|down|restart|reset|status|url|env" >&2
   exit 2
   ;;
 esac
