@@ -9,7 +9,7 @@ VISOR_SHARED_DIR ?= $(abspath ../shared)
 PORT ?= 8080
 export VISOR_SHARED_DIR
 
-.PHONY: setup build web serve test test-unit test-asan test-tsan test-web bench format clean
+.PHONY: setup build web serve test test-servers test-unit test-asan test-tsan test-web bench format clean cluster-up cluster-down
 
 setup:
 	@./scripts/setup.sh
@@ -27,30 +27,47 @@ web: setup
 serve: build web
 	VISOR_MODELS=$${VISOR_MODELS:-$(VISOR_SHARED_DIR)/models} ./$(BUILD)/src/cli/visor serve --port $(PORT)
 
-test-unit: build
-	cd $(BUILD) && ctest --output-on-failure -j$(JOBS) --timeout 900
+# The real servers the contract and end-to-end tests run against (PostgreSQL, Redis, S3,
+# Chroma: each one this checkout has a scripts/servers/ script for), installed if missing
+# and started on 127.0.0.1.
+test-servers:
+	@scripts/timed.sh servers scripts/cluster.sh up
 
-test-asan: setup
+# Each suite gets fresh databases / prefixes on those servers (scripts/test-env.sh).
+test-unit: build test-servers
+	@eval "$$(scripts/test-env.sh unit)" && cd $(BUILD) && \
+	  ../scripts/timed.sh unit ctest --output-on-failure -j$(JOBS) --timeout 900
+
+test-asan: setup test-servers
 	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DVISOR_SANITIZE=ON -DVISOR_BENCH=OFF >/dev/null
-	cmake --build $(ASAN_BUILD) -j$(JOBS)
-	cd $(ASAN_BUILD) && ctest --output-on-failure -j$(JOBS) --timeout 1800 -LE no_sanitizer
+	@scripts/timed.sh asan-build cmake --build $(ASAN_BUILD) -j$(JOBS)
+	@eval "$$(scripts/test-env.sh asan)" && cd $(ASAN_BUILD) && \
+	  ../scripts/timed.sh asan ctest --output-on-failure -j$(JOBS) --timeout 1800 -LE no_sanitizer
 
 # The concurrent parts that run no third-party inference code (TSan cannot see into it).
-TSAN_TESTS := test_hnsw_concurrency test_vector_contract_hnsw test_http_server test_queue_contract
-test-tsan: setup
+TSAN_TESTS := test_hnsw_concurrency test_vector_contract_hnsw test_http_server test_queue_contract test_worker
+test-tsan: setup test-servers
 	cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DVISOR_TSAN=ON -DVISOR_BENCH=OFF >/dev/null
-	cmake --build $(TSAN_BUILD) -j$(JOBS) --target $(TSAN_TESTS)
-	cd $(TSAN_BUILD) && ctest --output-on-failure --timeout 1800 -R '^($(subst $(eval) ,|,$(TSAN_TESTS)))$$'
+	@scripts/timed.sh tsan-build cmake --build $(TSAN_BUILD) -j$(JOBS) --target $(TSAN_TESTS)
+	@eval "$$(scripts/test-env.sh tsan)" && cd $(TSAN_BUILD) && \
+	  ../scripts/timed.sh tsan ctest --output-on-failure --timeout 1800 -R '^($(subst $(eval) ,|,$(TSAN_TESTS)))$$'
 
 test-web: build web
 	@if [ -f web/package.json ]; then \
-	  npm --prefix web run test:unit --silent && \
-	  VISOR_BIN=$(abspath $(BUILD))/src/cli/visor npm --prefix web run test:e2e --silent; fi
+	  scripts/timed.sh web-unit npm --prefix web run test:unit --silent && \
+	  VISOR_BIN=$(abspath $(BUILD))/src/cli/visor scripts/timed.sh web-e2e npm --prefix web run test:e2e --silent; fi
 
 # The whole test suite: unit, contract, HTTP, ML, pipeline and browser tests, then the
 # same C tests under AddressSanitizer + UBSan and the concurrent ones under TSan.
 test: test-unit test-web test-asan test-tsan
+	@scripts/cluster.sh down
 	@echo "make test: all suites passed"
+
+# A local cluster for development: the servers, plus visor ml + api + workers over them.
+cluster-up: build web
+	scripts/cluster.sh up --visor
+cluster-down:
+	scripts/cluster.sh down
 
 bench: build
 	@echo "benchmarks: see docs/BENCHMARKS.md for the commands"

@@ -220,7 +220,7 @@ static void start_server(const char *shared) {
   visor_error err = {0};
   if (visor_config_load(&config, 14, argv, &help, &err) != VISOR_OK) die("config", &err);
   visor_log_setup(VISOR_LOG_WARN, VISOR_LOG_PLAIN);
-  if (visor_app_open(&app, &config, VISOR_PIPELINE_APP_PARTS, 1, &err) != VISOR_OK)
+  if (visor_app_open(&app, &config, VISOR_PIPELINE_APP_PARTS, VISOR_APP_MIGRATE, &err) != VISOR_OK)
     die("app", &err);
   /* As `visor serve` does (cmd_serve.c). */
   visor_http_config http = {.host = "127.0.0.1",

@@ -12,7 +12,8 @@
 #   reset    down, then deletes the cluster's state (the next up creates a new one); for a
 #            cluster that cannot start after an unclean stop (memstore lost its data).
 #   status   exit 0 if radosgw answers.
-#   url      prints the URL.   env  prints `export VISOR_S3_ACCESS_KEY=... VISOR_S3_SECRET_KEY=...`.
+#   url      prints the URL.
+#   env      prints the test keys as NAME=VALUE lines (`export $(s3.sh env)`).
 # State under "${VISOR_CLUSTER_DIR:-$REPO/.cluster}/s3/". Ports: VISOR_S3_PORT (radosgw,
 # 57480), VISOR_CEPH_MON_PORT (monitor, 56789); the OSD binds in 56800-56899.
 set -euo pipefail
@@ -163,7 +164,7 @@ create_user() {
   touch "$STATE/user.visor"
 }
 
-print_env() { echo "export VISOR_S3_ACCESS_KEY=$ACCESS_KEY VISOR_S3_SECRET_KEY=$SECRET_KEY"; }
+print_env() { printf 'VISOR_S3_ACCESS_KEY=%s\nVISOR_S3_SECRET_KEY=%s\n' "$ACCESS_KEY" "$SECRET_KEY"; }
 
 cmd_up() {
   if answers; then

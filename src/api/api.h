@@ -3,9 +3,11 @@
 #ifndef VISOR_API_API_H
 #define VISOR_API_API_H
 
-#include "api/app.h"
+#include "app/app.h"
 #include "http/http.h"
 
 visor_code visor_api_register(visor_http_server *server, visor_app *app, visor_error *err);
+/* Only /healthz, /readyz and /metrics (what `visor worker` serves). */
+visor_code visor_api_register_probes(visor_http_server *server, visor_app *app, visor_error *err);
 
 #endif

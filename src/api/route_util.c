@@ -2,6 +2,7 @@
 #include "api/route_util.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -90,4 +91,18 @@ int visor_route_admin(visor_app *app, visor_http_request *req, visor_http_respon
     return 0;
   }
   return 1;
+}
+
+void visor_api_set_crop_url(json_t *object, const char *key_of_id) {
+  const char *id = json_string_value(json_object_get(object, key_of_id));
+  if (!id) return;
+  char url[128];
+  snprintf(url, sizeof url, "/api/v1/regions/%s/crop", id);
+  json_object_set_new(object, "crop_url", json_string(url));
+}
+
+void visor_api_set_crop_urls(json_t *array, const char *key_of_id) {
+  size_t index;
+  json_t *object;
+  json_array_foreach(array, index, object) visor_api_set_crop_url(object, key_of_id);
 }

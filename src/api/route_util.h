@@ -6,7 +6,7 @@
 
 #include <stdint.h>
 
-#include "api/app.h"
+#include "app/app.h"
 #include "http/http.h"
 
 /* The path parameter name as a UUID, or responds 400 and returns NULL. */
@@ -27,5 +27,11 @@ json_t *visor_route_page(json_t *items, int64_t total, int64_t limit, int64_t of
 /* Admin routes: the Authorization: Bearer token must equal the configured admin token.
  * Responds 401/403 (or 503 when no token is configured) and returns 0 when not allowed. */
 int visor_route_admin(visor_app *app, visor_http_request *req, visor_http_response *res);
+
+/* Sets "crop_url" (/api/v1/regions/ID/crop) on object from its key_of_id member ("id" for
+ * a region, "region_id" for a search result); does nothing when that is missing. */
+void visor_api_set_crop_url(json_t *object, const char *key_of_id);
+/* The same on each object of array. */
+void visor_api_set_crop_urls(json_t *array, const char *key_of_id);
 
 #endif

@@ -2,7 +2,7 @@
 #ifndef VISOR_API_ROUTES_H
 #define VISOR_API_ROUTES_H
 
-#include "api/app.h"
+#include "app/app.h"
 #include "api/route_util.h"
 #include "http/http.h"
 

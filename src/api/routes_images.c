@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "api/routes.h"
+#include "service/catalogue.h"
 #include "store/catalog.h"
 #include "store/jobs.h"
 #include "store/regions.h"
@@ -16,6 +17,7 @@ visor_code visor_api_image_details(visor_app *app, visor_db_conn *conn, json_t *
   visor_code listed =
       visor_region_list(conn, json_string_value(json_object_get(image, "id")), &regions, err);
   if (listed != VISOR_OK) return listed;
+  visor_api_set_crop_urls(regions, "id");
   json_object_set_new(image, "regions", regions);
   const char *job_id = json_string_value(json_object_get(image, "job_id"));
   if (job_id) {
@@ -117,34 +119,10 @@ static void get_image_content(visor_http_request *req, visor_http_response *res,
 
 static void delete_image(visor_http_request *req, visor_http_response *res, void *ctx) {
   visor_app *app = ctx;
-  const char *id = NULL;
-  visor_db_conn *conn = visor_route_id_conn(app, req, res, &id);
-  if (!conn) return;
+  const char *id = visor_route_id(req, res, "id");
+  if (!id) return;
   visor_error err = {0};
-  json_t *keys = NULL;
-  visor_code code = visor_db_begin(conn, &err);
-  if (code == VISOR_OK) code = visor_image_soft_delete(conn, id, &err);
-  if (code == VISOR_OK) code = visor_region_keys(conn, id, &keys, &err);
-  if (code == VISOR_OK) {
-    visor_db_value params[] = {VISOR_DB_S(id)};
-    code = visor_db_exec(conn, "UPDATE regions SET deleted_at = updated_at WHERE image_id = ?",
-                         params, 1, NULL, NULL, &err);
-  }
-  if (code == VISOR_OK)
-    code = visor_db_commit(conn, &err);
-  else
-    visor_db_rollback(conn);
-  visor_db_release(conn);
-  /* In a process with the vector store the vectors go now; searches skip deleted regions
-   * anyway (their products' results are checked), and a re-index cleans up the rest. */
-  size_t index;
-  json_t *key;
-  json_array_foreach(code == VISOR_OK && app->vectors ? keys : NULL, index, key) {
-    const char *vector_id = json_string_value(json_object_get(key, "vector_id"));
-    if (vector_id) app->vectors->ops->remove(app->vectors, vector_id, NULL);
-  }
-  json_decref(keys);
-  if (code != VISOR_OK) {
+  if (visor_catalogue_delete_image(app, id, &err) != VISOR_OK) {
     visor_route_fail(res, &err);
     return;
   }
@@ -167,6 +145,7 @@ static json_t *load_region(visor_app *app, visor_http_request *req, visor_http_r
   if (crop_key)
     *crop_key = strdup(json_string_value(json_object_get(region, "crop_object_key")) ?: "");
   json_object_del(region, "crop_object_key");
+  visor_api_set_crop_url(region, "id");
   return region;
 }
 

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "api/routes.h"
+#include "jobs/job_state.h"
 #include "store/jobs.h"
 
 static int valid_status(const char *status) {
@@ -70,11 +71,9 @@ static void change_job(visor_http_request *req, visor_http_response *res, visor_
   visor_code code = visor_db_begin(conn, &err);
   if (code == VISOR_OK) code = visor_job_get(conn, id, &job, &err);
   if (code == VISOR_OK)
-    code = retry ? visor_job_requeue(conn, id, &applied, &err)
-                 : visor_job_cancel(conn, id, &applied, &err);
-  if (code == VISOR_OK && applied && retry)
-    code = app->queue->ops->enqueue(app->queue, conn, id,
-                                    json_string_value(json_object_get(job, "kind")), 0, &err);
+    code = retry ? visor_jobs_requeue(conn, id, json_string_value(json_object_get(job, "kind")),
+                                      &applied, &err)
+                 : visor_jobs_cancel(conn, id, &applied, &err);
   if (code == VISOR_OK)
     code = visor_db_commit(conn, &err);
   else
@@ -93,7 +92,7 @@ static void change_job(visor_http_request *req, visor_http_response *res, visor_
     visor_route_fail(res, &err);
     return;
   }
-  if (retry) visor_app_notify_workers(app);
+  if (retry) visor_app_jobs_committed(app);
   visor_http_respond_json(res, 200, job);
 }
 

@@ -9,8 +9,8 @@
 #include "api/uploads.h"
 #include "api/validate.h"
 #include "core/uuid.h"
+#include "service/catalogue.h"
 #include "store/catalog.h"
-#include "store/jobs.h"
 
 /* Builds the product object from multipart text fields (labels as JSON text, price as a
  * number). */
@@ -49,12 +49,7 @@ static visor_code insert_images(visor_app *app, visor_db_conn *conn, const char 
   for (size_t i = 0; i < count; i++) {
     const visor_uploaded_image *image = &images[i];
     char job_id[40];
-    char payload[160];
-    snprintf(payload, sizeof payload, "{\"image_id\":\"%s\",\"product_id\":\"%s\"}", image->id,
-             product_id);
-    visor_code code = visor_app_queue_job(app, conn, "index", image->id, payload, job_id, err);
     visor_image_record record = {.id = image->id,
-                                 .product_id = product_id,
                                  .purpose = "product",
                                  .object_key = image->key,
                                  .filename = image->filename,
@@ -63,9 +58,8 @@ static visor_code insert_images(visor_app *app, visor_db_conn *conn, const char 
                                  .height = image->info.height,
                                  .format = image->info.format,
                                  .size_bytes = (int64_t)image->size,
-                                 .sha256 = image->sha256,
-                                 .job_id = job_id};
-    if (code == VISOR_OK) code = visor_image_insert(conn, &record, err);
+                                 .sha256 = image->sha256};
+    visor_code code = visor_catalogue_add_image(app, conn, product_id, &record, job_id, err);
     if (code != VISOR_OK) return code;
     json_t *stored = NULL;
     if (visor_image_get(conn, image->id, &stored, err) == VISOR_OK)
@@ -129,7 +123,7 @@ static json_t *store_product_and_images(visor_app *app, visor_http_request *req,
     return NULL;
   }
   visor_uploads_release(uploads, count);
-  if (count) visor_app_notify_workers(app);
+  if (count) visor_app_jobs_committed(app);
   return result;
 }
 

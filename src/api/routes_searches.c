@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "api/routes.h"
+#include "jobs/job_state.h"
 #include "api/uploads.h"
 #include "core/clock.h"
 #include "core/uuid.h"
@@ -68,6 +69,11 @@ static visor_code load_search(visor_app *app, const char *id, int64_t wait_s, js
     visor_code code = visor_search_get(conn, id, search, err);
     visor_db_release(conn);
     if (code != VISOR_OK) return code;
+    size_t index;
+    json_t *region;
+    json_array_foreach(json_object_get(*search, "regions"), index, region)
+        visor_api_set_crop_urls(json_object_get(region, "results"), "region_id");
+    visor_api_set_crop_urls(json_object_get(*search, "products"), "region_id");
     const char *status = json_string_value(json_object_get(*search, "status"));
     double left = deadline - visor_monotonic_s();
     if (!strcmp(status, "done") || !strcmp(status, "failed") || left <= 0) return VISOR_OK;
@@ -124,7 +130,7 @@ static void create_search(visor_http_request *req, visor_http_response *res, voi
     char *filters_text = json_dumps(filters, JSON_COMPACT);
     code = visor_image_insert(conn, &record, &err);
     if (code == VISOR_OK)
-      code = visor_app_queue_job(app, conn, "search", search_id, payload, job_id, &err);
+      code = visor_jobs_create(conn, "search", search_id, payload, app->job_attempts, job_id, &err);
     if (code == VISOR_OK)
       code = visor_search_insert(conn, search_id, image.id, job_id, k, filters_text, &err);
     free(filters_text);
@@ -141,7 +147,7 @@ static void create_search(visor_http_request *req, visor_http_response *res, voi
     return;
   }
   visor_uploads_release(uploads, count);
-  visor_app_notify_workers(app);
+  visor_app_jobs_committed(app);
   char location[80];
   snprintf(location, sizeof location, "/api/v1/searches/%s", search_id);
   visor_http_set_header(res, "Location", location);

@@ -1,50 +1,17 @@
-/* routes_system.c: health (/healthz: the process is up), readiness (/readyz: every
- * backend answers), Prometheus metrics (/metrics), the OpenAPI document
- * (/api/openapi.json), admin queue operations, and the web app's static files at /. */
+/* routes_system.c: the probes (probes.c), the OpenAPI document (/api/openapi.json),
+ * admin queue operations, and the web app's static files at /. */
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/api.h"
 #include "api/routes.h"
 #include "core/fsutil.h"
 #include "core/metrics.h"
 
 extern const unsigned char visor_openapi_json[]; /* generated from openapi.json */
 extern const unsigned long visor_openapi_json_len;
-
-static void readyz(visor_http_request *req, visor_http_response *res, void *ctx) {
-  (void)req;
-  visor_app *app = ctx;
-  json_t *checks = json_object();
-  int ready = 1;
-  visor_error err = {0};
-  visor_db_conn *conn = visor_db_acquire(app->db, &err);
-  if (conn && visor_db_exec(conn, "SELECT 1", NULL, 0, NULL, NULL, &err) == VISOR_OK) {
-    json_object_set_new(checks, "metadata", json_string("ok"));
-  } else {
-    ready = 0;
-    json_object_set_new(checks, "metadata", json_string(err.message));
-  }
-  visor_db_release(conn);
-  int exists = 0;
-  if (app->blobs->ops->exists(app->blobs, "readyz-probe", &exists, &err) == VISOR_OK) {
-    json_object_set_new(checks, "objects", json_string("ok"));
-  } else {
-    ready = 0;
-    json_object_set_new(checks, "objects", json_string(err.message));
-  }
-  visor_queue_counts counts;
-  if (app->queue->ops->counts(app->queue, &counts, &err) == VISOR_OK) {
-    json_object_set_new(checks, "queue", json_string("ok"));
-  } else {
-    ready = 0;
-    json_object_set_new(checks, "queue", json_string(err.message));
-  }
-  visor_http_respond_json(
-      res, ready ? 200 : 503,
-      json_pack("{s:s, s:o}", "status", ready ? "ready" : "not_ready", "checks", checks));
-}
 
 static void openapi(visor_http_request *req, visor_http_response *res, void *ctx) {
   (void)req, (void)ctx;
@@ -55,19 +22,6 @@ static void openapi(visor_http_request *req, visor_http_response *res, void *ctx
   }
   memcpy(copy, visor_openapi_json, visor_openapi_json_len);
   visor_http_respond_bytes(res, 200, "application/json", copy, visor_openapi_json_len);
-}
-
-/* Refreshes the queue gauges before each /metrics export. */
-static void collect_queue_metrics(void *ctx) {
-  visor_app *app = ctx;
-  visor_queue_counts counts;
-  if (app->queue->ops->counts(app->queue, &counts, NULL) != VISOR_OK) return;
-  const char *help = "Tasks in the queue by state";
-  visor_metrics_gauge_set("visor_queue_tasks", help, "state=\"ready\"", (double)counts.ready);
-  visor_metrics_gauge_set("visor_queue_tasks", help, "state=\"delayed\"", (double)counts.delayed);
-  visor_metrics_gauge_set("visor_queue_tasks", help, "state=\"leased\"", (double)counts.leased);
-  visor_metrics_gauge_set("visor_queue_tasks", help, "state=\"dead\"", (double)counts.dead);
-  visor_metrics_gauge_set("visor_queue_paused", "1 when the queue is paused", NULL, counts.paused);
 }
 
 static void queue_stats(visor_http_request *req, visor_http_response *res, void *ctx) {
@@ -94,7 +48,7 @@ static void set_paused(visor_http_request *req, visor_http_response *res, visor_
     visor_route_fail(res, &err);
     return;
   }
-  if (!paused) visor_app_notify_workers(app);
+  if (!paused) visor_app_jobs_committed(app);
   visor_http_respond_json(res, 200, json_pack("{s:b}", "paused", paused));
 }
 
@@ -156,16 +110,11 @@ static void web_app(visor_http_request *req, visor_http_response *res, void *ctx
 }
 
 visor_code visor_api_register_system(visor_http_server *server, visor_app *app, visor_error *err) {
-  /* Probes are not rate limited: load balancers and Prometheus poll them. */
-  static const visor_route_options probe = {.no_rate_limit = 1};
   struct {
     const char *method, *pattern;
     visor_http_handler handler;
     const visor_route_options *options;
-  } routes[] = {{"GET", "/healthz", visor_http_healthz_handler, &probe},
-                {"GET", "/readyz", readyz, &probe},
-                {"GET", "/metrics", visor_http_metrics_handler, &probe},
-                {"GET", "/api/openapi.json", openapi, NULL},
+  } routes[] = {{"GET", "/api/openapi.json", openapi, NULL},
                 {"GET", "/api/v1/admin/queue", queue_stats, NULL},
                 {"POST", "/api/v1/admin/queue/pause", pause_queue, NULL},
                 {"POST", "/api/v1/admin/queue/resume", resume_queue, NULL}};
@@ -174,7 +123,6 @@ visor_code visor_api_register_system(visor_http_server *server, visor_app *app, 
                                        routes[i].handler, app, routes[i].options, err);
     if (code != VISOR_OK) return code;
   }
-  visor_metrics_add_collector(collect_queue_metrics, app);
   visor_http_fallback(server, web_app, app);
-  return VISOR_OK;
+  return visor_api_register_probes(server, app, err);
 }

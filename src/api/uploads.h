@@ -4,7 +4,7 @@
 #ifndef VISOR_API_UPLOADS_H
 #define VISOR_API_UPLOADS_H
 
-#include "api/app.h"
+#include "app/app.h"
 #include "http/http.h"
 #include "image/image.h"
 

@@ -7,14 +7,20 @@
 visor_blob_store *visor_blob_file_open(const char *root, visor_error *err); /* blob_file.c */
 visor_blob_store *visor_blob_s3_open(const char *url, visor_error *err);    /* blob_s3.c */
 
-visor_blob_store *visor_blob_open(const char *url, visor_error *err) {
-  if (url && strncmp(url, "file://", 7) == 0 && url[7]) return visor_blob_file_open(url + 7, err);
-  if (url && strncmp(url, "s3://", 5) == 0) return visor_blob_s3_open(url, err);
+int visor_blob_url_supported(const char *url, visor_error *err) {
+  if (url && strncmp(url, "file://", 7) == 0 && url[7]) return 1;
+  if (url && strncmp(url, "s3://", 5) == 0) return 1;
   visor_error_set(err, VISOR_ERR_INVALID,
                   "object store URL '%s' is not supported (expected file:///path/blobs or "
                   "s3://bucket?endpoint=...)",
                   url ? url : "");
-  return NULL;
+  return 0;
+}
+
+visor_blob_store *visor_blob_open(const char *url, visor_error *err) {
+  if (!visor_blob_url_supported(url, err)) return NULL;
+  if (strncmp(url, "s3://", 5) == 0) return visor_blob_s3_open(url, err);
+  return visor_blob_file_open(url + 7, err);
 }
 
 void visor_blob_close(visor_blob_store *store) {

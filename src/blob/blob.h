@@ -50,6 +50,8 @@ struct visor_blob_store {
  * "s3://BUCKET?endpoint=http://host:port&region=us-east-1&path_style=1" (docs/CONFIGURATION.md). */
 visor_blob_store *visor_blob_open(const char *url, visor_error *err);
 void visor_blob_close(visor_blob_store *store);
+/* Whether this build has a backend for url; fills err with the accepted forms if not. */
+int visor_blob_url_supported(const char *url, visor_error *err);
 
 /* 1-512 characters of [A-Za-z0-9._-/], no empty, "." or ".." segment, no segment over 255
  * characters, no leading '/'. */

@@ -1,8 +1,21 @@
 /* cmd_migrate.c: `visor migrate`: applies pending schema migrations to the metadata store. */
 #include <stdio.h>
+#include <string.h>
 
 #include "cli/commands.h"
 #include "store/migrate.h"
+
+/* url without the password of its user part ("postgres://u:secret@h/db" → "postgres://u@h/db"). */
+static void without_password(const char *url, char *out, size_t size) {
+  const char *scheme = strstr(url, "://");
+  const char *at = scheme ? strchr(scheme + 3, '@') : NULL;
+  const char *colon = scheme ? strchr(scheme + 3, ':') : NULL;
+  if (!at || !colon || colon > at) {
+    snprintf(out, size, "%s", url);
+    return;
+  }
+  snprintf(out, size, "%.*s%s", (int)(colon - url), url, at);
+}
 
 int visor_cmd_migrate(int argc, char **argv) {
   visor_config config;
@@ -17,8 +30,10 @@ int visor_cmd_migrate(int argc, char **argv) {
     fprintf(stderr, "visor migrate: %s\n", err.message);
     status = visor_cli_exit_code(&err);
   } else {
-    printf("metadata store %s: applied %d migration(s), schema version %lld\n", config.metadata_url,
-           applied, (long long)version);
+    char shown[1024];
+    without_password(config.metadata_url, shown, sizeof shown);
+    printf("metadata store %s: applied %d migration(s), schema version %lld\n", shown, applied,
+           (long long)version);
   }
   visor_db_close(db);
   visor_config_free(&config);

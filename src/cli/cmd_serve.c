@@ -1,6 +1,9 @@
-/* cmd_serve.c: `visor serve` (API + web app + workers + in-process ML, embedded
- * backends by default) and `visor api` (API + web app only). Both stop cleanly on SIGINT
- * or SIGTERM: stop accepting, finish in-flight requests, let workers finish their task. */
+/* cmd_serve.c: the server subcommands. `visor serve`: API + web app + workers +
+ * in-process ML, embedded backends by default, migrating the schema by itself.
+ * `visor api`: API + web app only (workers run elsewhere). `visor worker`: the pipeline
+ * workers only, with /healthz, /readyz and /metrics on their own port. api and worker
+ * refuse an outdated schema (run `visor migrate`). All stop cleanly on SIGINT or SIGTERM:
+ * stop accepting, finish in-flight requests, let workers finish their task. */
 #include <stdio.h>
 #include <string.h>
 
@@ -11,7 +14,9 @@
 
 #define SHUTDOWN_GRACE_MS 10000
 
-static int run_server(const char *command, int argc, char **argv, int with_workers) {
+typedef enum server_role { ROLE_SERVE, ROLE_API, ROLE_WORKER } server_role;
+
+static int run_server(const char *command, int argc, char **argv, server_role role) {
   visor_config config;
   int done = visor_cli_load_config(command, argc, argv, &config);
   if (done >= 0) return done;
@@ -22,19 +27,33 @@ static int run_server(const char *command, int argc, char **argv, int with_worke
   visor_app app;
   int status = 0;
   visor_http_server *server = NULL;
+  int with_workers = role != ROLE_API && config.workers > 0;
+  if (role == ROLE_WORKER && config.workers <= 0) {
+    fprintf(stderr, "visor worker: --concurrency must be at least 1\n");
+    visor_config_free(&config);
+    return 2;
+  }
+  if (with_workers && visor_pipeline_check_kinds(config.kinds, &err) != VISOR_OK) {
+    fprintf(stderr, "visor %s: invalid configuration: %s\n", command, err.message);
+    visor_config_free(&config);
+    return 2;
+  }
   unsigned parts = with_workers ? VISOR_PIPELINE_APP_PARTS : 0;
-  if (visor_app_open(&app, &config, parts, 1, &err) != VISOR_OK) {
+  visor_app_schema schema = role == ROLE_SERVE ? VISOR_APP_MIGRATE : VISOR_APP_REQUIRE_LATEST;
+  if (visor_app_open(&app, &config, parts, schema, &err) != VISOR_OK) {
     fprintf(stderr, "visor %s: %s\n", command, err.message);
     visor_config_free(&config);
     return visor_cli_exit_code(&err);
   }
   visor_http_config http = visor_cli_http_config(&config);
   server = visor_http_server_new(&http, &err);
-  if (!server || visor_api_register(server, &app, &err) != VISOR_OK) goto fail;
-  if (with_workers && config.workers > 0) {
-    visor_worker_config workers = {.concurrency = (int)config.workers};
-    app.workers = visor_worker_pool_new(app.db, app.queue, &workers, &err);
-    if (!app.workers || visor_pipeline_register(&app, app.workers, &err) != VISOR_OK ||
+  if (!server) goto fail;
+  visor_code code = role == ROLE_WORKER ? visor_api_register_probes(server, &app, &err)
+                                        : visor_api_register(server, &app, &err);
+  if (code != VISOR_OK) goto fail;
+  if (with_workers) {
+    if (visor_app_create_workers(&app, NULL, &err) != VISOR_OK ||
+        visor_pipeline_register(&app, app.workers, &err) != VISOR_OK ||
         visor_worker_pool_start(app.workers, &err) != VISOR_OK)
       goto fail;
   }
@@ -42,7 +61,11 @@ static int run_server(const char *command, int argc, char **argv, int with_worke
   const char *shown_host = visor_cli_shown_host(&config);
   visor_log_info("visor %s listening on http://%s:%d/ (data in %s)", command, shown_host,
                  visor_http_port(server), config.data_dir);
-  printf("Visor is running: http://%s:%d/\n", shown_host, visor_http_port(server));
+  if (role == ROLE_WORKER)
+    printf("Visor worker is running (%ld threads, kinds %s): http://%s:%d/healthz\n",
+           config.workers, config.kinds, shown_host, visor_http_port(server));
+  else
+    printf("Visor is running: http://%s:%d/\n", shown_host, visor_http_port(server));
   fflush(stdout);
 
   visor_log_info("received %s: stopping", visor_cli_wait_for_stop());
@@ -61,9 +84,13 @@ cleanup:
 }
 
 int visor_cmd_serve(int argc, char **argv) {
-  return run_server("serve", argc, argv, 1);
+  return run_server("serve", argc, argv, ROLE_SERVE);
 }
 
 int visor_cmd_api(int argc, char **argv) {
-  return run_server("api", argc, argv, 0);
+  return run_server("api", argc, argv, ROLE_API);
+}
+
+int visor_cmd_worker(int argc, char **argv) {
+  return run_server("worker", argc, argv, ROLE_WORKER);
 }

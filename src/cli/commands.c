@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "app/app.h"
 #include "core/log.h"
 
 const visor_command visor_commands[] = {
@@ -14,6 +15,11 @@ const visor_command visor_commands[] = {
      "Usage: visor serve [OPTIONS]\n", 1, visor_cmd_serve},
     {"api", "run the HTTP API (and the web app) only; workers run elsewhere",
      "Usage: visor api [OPTIONS]\n", 1, visor_cmd_api},
+    {"worker",
+     "run pipeline workers (index, search) over the configured queue and backends; serves "
+     "/healthz, /readyz and /metrics on --port",
+     "Usage: visor worker [--concurrency N] [--kinds index,search] [OPTIONS]\n", 1,
+     visor_cmd_worker},
     {"ml", "run the ML inference service (detect, label, embed over HTTP, with dynamic batching)",
      "Usage: visor ml [OPTIONS]\n", 1, visor_cmd_ml},
     {"migrate", "create or upgrade the metadata store's schema", "Usage: visor migrate [OPTIONS]\n",
@@ -47,6 +53,11 @@ int visor_cli_load_config(const char *command, int argc, char **argv, visor_conf
     visor_config_print_help(stdout);
     visor_config_free(config);
     return 0;
+  }
+  if (visor_app_check_urls(config, &err) != VISOR_OK) {
+    fprintf(stderr, "visor %s: invalid configuration: %s\n", command, err.message);
+    visor_config_free(config);
+    return 2;
   }
   visor_log_setup((visor_log_level)visor_log_level_parse(config->log_level),
                   strcmp(config->log_format, "json") == 0 ? VISOR_LOG_JSON : VISOR_LOG_PLAIN);

@@ -33,8 +33,9 @@ static const option_spec options[] = {
     {"port", "VISOR_PORT", OPT_LONG, FIELD(port), "8080", 0, 65535,
      "port to listen on (0 = any free port)"},
     {"metadata", "VISOR_METADATA", OPT_STRING, FIELD(metadata_url), NULL, 0, 0,
-     "metadata URL (default sqlite://DATA/visor.db)"},
-    {"queue", "VISOR_QUEUE", OPT_STRING, FIELD(queue_url), "local", 0, 0, "queue URL: local"},
+     "metadata URL: sqlite://PATH or postgres://... (default sqlite://DATA/visor.db)"},
+    {"queue", "VISOR_QUEUE", OPT_STRING, FIELD(queue_url), "local", 0, 0,
+     "queue URL: local (in the metadata DB) or redis://host:port/db"},
     {"objects", "VISOR_OBJECTS", OPT_STRING, FIELD(blob_url), NULL, 0, 0,
      "object store URL (default file://DATA/blobs)"},
     {"vectors", "VISOR_VECTORS", OPT_STRING, FIELD(vector_url), NULL, 0, 0,
@@ -52,7 +53,14 @@ static const option_spec options[] = {
     {"http-threads", "VISOR_HTTP_THREADS", OPT_LONG, FIELD(http_threads), "16", 1, 256,
      "HTTP worker threads"},
     {"workers", "VISOR_WORKERS", OPT_LONG, FIELD(workers), "2", 0, 64,
-     "task worker threads in this process (0 = none)"},
+     "task worker threads in this process (0 = none; --concurrency is the same)"},
+    {"kinds", "VISOR_KINDS", OPT_STRING, FIELD(kinds), "index,search", 0, 0,
+     "task kinds this process's workers run (comma-separated)"},
+    {"lease-seconds", "VISOR_LEASE_SECONDS", OPT_DOUBLE, FIELD(lease_seconds), "15", 0.1, 3600,
+     "task lease, renewed every third of it while a task runs; a dead worker's task is "
+     "taken over after this long"},
+    {"relay-ms", "VISOR_RELAY_MS", OPT_LONG, FIELD(relay_ms), "1000", 10, 60000,
+     "how often the outbox relay looks for tasks left unpublished (a crash after commit)"},
     {"ml-threads", "VISOR_ML_THREADS", OPT_LONG, FIELD(ml_threads), "0", 0, 64,
      "ONNX Runtime intra-op threads (0 = its default)"},
     {"ml-batch", "VISOR_ML_BATCH", OPT_LONG, FIELD(ml_batch), "8", 1, 256,
@@ -106,6 +114,7 @@ static visor_code set_value(visor_config *config, const option_spec *spec, const
 }
 
 static const option_spec *find_option(const char *name) {
+  if (strcmp(name, "concurrency") == 0) name = "workers"; /* visor worker's usual name */
   for (size_t i = 0; i < OPTION_COUNT; i++)
     if (strcmp(options[i].name, name) == 0) return &options[i];
   return NULL;
@@ -181,25 +190,8 @@ static visor_code validate(const visor_config *config, visor_error *err) {
   if (!*config->data_dir) return visor_error_set(err, VISOR_ERR_INVALID, "data-dir is empty");
   if (config->admin_token && strlen(config->admin_token) < 16)
     return visor_error_set(err, VISOR_ERR_INVALID, "admin-token must be at least 16 characters");
-  struct {
-    const char *name, *value, *prefixes;
-  } urls[] = {{"metadata", config->metadata_url, "sqlite://"},
-              {"queue", config->queue_url, "local"},
-              {"objects", config->blob_url, "file://"},
-              {"vectors", config->vector_url, "hnsw://"},
-              {"ml", config->ml_url, "local http://"}};
-  for (size_t i = 0; i < sizeof urls / sizeof urls[0]; i++) {
-    int ok = 0;
-    char prefixes[64];
-    snprintf(prefixes, sizeof prefixes, "%s", urls[i].prefixes);
-    for (char *save = NULL, *prefix = strtok_r(prefixes, " ", &save); prefix;
-         prefix = strtok_r(NULL, " ", &save))
-      if (strncmp(urls[i].value, prefix, strlen(prefix)) == 0) ok = 1;
-    if (!ok)
-      return visor_error_set(err, VISOR_ERR_INVALID,
-                             "%s URL '%s' is not supported (expected %s...)", urls[i].name,
-                             urls[i].value, urls[i].prefixes);
-  }
+  if (!*config->kinds) return visor_error_set(err, VISOR_ERR_INVALID, "kinds is empty");
+  /* Backend URLs are checked by the backends' dispatchers (app/app.h). */
   return VISOR_OK;
 }
 

@@ -27,6 +27,9 @@ typedef struct visor_config {
   char *admin_token;
   long http_threads;
   long workers;
+  char *kinds;
+  double lease_seconds;
+  long relay_ms;
   long ml_threads;
   long ml_batch;
   long ml_batch_wait_ms;

@@ -11,8 +11,7 @@
 #include "core/fsutil.h"
 #include "core/uuid.h"
 #include "eval/eval_internal.h"
-#include "http/sha256.h"
-#include "image/image.h"
+#include "service/catalogue.h"
 #include "store/catalog.h"
 
 #define MAX_IMAGE_BYTES (64u * 1024 * 1024)
@@ -24,38 +23,12 @@ static visor_code add_image(visor_app *app, visor_db_conn *conn, const char *pro
   size_t len = 0;
   visor_code code = visor_read_file(path, MAX_IMAGE_BYTES, &bytes, &len, err);
   if (code != VISOR_OK) return code;
-  visor_image_info info;
-  code = visor_image_probe(bytes, len, app->max_pixels, &info, err);
-  char image_id[40], key[128], job_id[40], payload[160], sha[65], content_type[32];
-  visor_uuid_new(image_id);
-  snprintf(key, sizeof key, "images/%s/original", image_id);
-  if (code == VISOR_OK) code = visor_blob_put(app->blobs, key, bytes, len, err);
-  if (code == VISOR_OK) {
-    visor_sha256 hash;
-    visor_sha256_init(&hash);
-    visor_sha256_update(&hash, bytes, len);
-    visor_sha256_final_hex(&hash, sha);
-    snprintf(content_type, sizeof content_type, "image/%s", info.format);
-    snprintf(payload, sizeof payload, "{\"image_id\":\"%s\",\"product_id\":\"%s\"}", image_id,
-             product_id);
-    code = visor_app_queue_job(app, conn, "index", image_id, payload, job_id, err);
-  }
-  if (code == VISOR_OK) {
-    const char *filename = strrchr(path, '/');
-    visor_image_record record = {.id = image_id,
-                                 .product_id = product_id,
-                                 .purpose = "product",
-                                 .object_key = key,
-                                 .filename = filename ? filename + 1 : path,
-                                 .content_type = content_type,
-                                 .width = info.width,
-                                 .height = info.height,
-                                 .format = info.format,
-                                 .size_bytes = (int64_t)len,
-                                 .sha256 = sha,
-                                 .job_id = job_id};
-    code = visor_image_insert(conn, &record, err);
-  }
+  const char *filename = strrchr(path, '/');
+  visor_stored_image image;
+  char job_id[40];
+  code = visor_catalogue_store_bytes(app, bytes, len, filename ? filename + 1 : path, &image, err);
+  if (code == VISOR_OK)
+    code = visor_catalogue_add_image(app, conn, product_id, &image.record, job_id, err);
   free(bytes);
   if (code != VISOR_OK) visor_error_wrap(err, "catalogue image %s", path);
   return code;
@@ -90,6 +63,7 @@ static visor_code add_product(visor_app *app, const visor_eval_dataset *dataset,
   visor_db_release(conn);
   json_decref(product);
   if (code == VISOR_OK) *images += added;
+  if (code == VISOR_OK) visor_app_jobs_committed(app);
   return code;
 }
 

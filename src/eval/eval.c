@@ -95,8 +95,8 @@ visor_code visor_eval_run(const visor_config *config, const visor_eval_dataset *
   visor_code code = product_ids ? VISOR_OK : visor_error_set(err, VISOR_ERR_NOMEM, "out of memory");
   if (code == VISOR_OK) code = visor_eval_make_temp_dir(&data_dir, err);
   if (code == VISOR_OK) code = make_config(config, data_dir, &eval, err);
-  if (code == VISOR_OK &&
-      (code = visor_app_open(&app, &eval.config, VISOR_PIPELINE_APP_PARTS, 1, err)) == VISOR_OK)
+  if (code == VISOR_OK && (code = visor_app_open(&app, &eval.config, VISOR_PIPELINE_APP_PARTS,
+                                                 VISOR_APP_MIGRATE, err)) == VISOR_OK)
     app_open = 1;
   if (code == VISOR_OK)
     code = visor_eval_add_catalogue(&app, dataset, options->catalogue, product_ids, &report->images,

@@ -2,7 +2,7 @@
 #ifndef VISOR_EVAL_EVAL_INTERNAL_H
 #define VISOR_EVAL_EVAL_INTERNAL_H
 
-#include "api/app.h"
+#include "app/app.h"
 #include "eval/eval.h"
 
 typedef char visor_eval_product_id[40];

@@ -82,5 +82,7 @@ typedef struct visor_ml_config {
 } visor_ml_config;
 
 visor_ml *visor_ml_open(const visor_ml_config *config, visor_error *err);
+/* Whether this build has a backend for url; fills err with the accepted forms if not. */
+int visor_ml_url_supported(const char *url, visor_error *err);
 
 #endif

@@ -3,7 +3,9 @@
  * the centred views the pipeline settings ask for), store
  * a JPEG crop of each region, replace the image's region rows, and write one vector per
  * region. Idempotent: a retry (after a crash anywhere) first removes the vectors of the
- * regions a previous run recorded, so exactly one set of regions and vectors remains. */
+ * regions a previous run recorded, so exactly one set of regions and vectors remains.
+ * An image deleted before or while it is indexed gets nothing written: the task removes
+ * whatever vectors and crops it (or an earlier run) made and finishes. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +15,7 @@
 #include "pipeline/pipeline_util.h"
 #include "pipeline/settings.h"
 #include "pipeline/views.h"
+#include "service/catalogue.h"
 #include "store/catalog.h"
 #include "store/regions.h"
 
@@ -95,15 +98,22 @@ static visor_code remove_previous_vectors(visor_app *app, const char *image_id, 
   return code;
 }
 
-/* Replaces the image's region rows and marks it indexed, in one transaction. */
+/* Replaces the image's region rows and marks it indexed, in one transaction, unless the
+ * image was deleted meanwhile (*live = 0: nothing written). */
 static visor_code write_regions(visor_app *app, const char *image_id, const char *product_id,
                                 const visor_analysis *analysis, indexed_region *regions,
-                                size_t primary, visor_error *err) {
+                                size_t primary, int *live, visor_error *err) {
   visor_db_conn *conn = visor_db_acquire(app->db, err);
   if (!conn) return err->code;
   char labeller[2 * VISOR_ML_NAME_MAX + 2];
   snprintf(labeller, sizeof labeller, "%s@%s", analysis->labeller.name, analysis->labeller.version);
   visor_code code = visor_db_begin(conn, err);
+  if (code == VISOR_OK) code = visor_image_lock_live(conn, image_id, live, err);
+  if (code == VISOR_OK && !*live) {
+    visor_db_rollback(conn);
+    visor_db_release(conn);
+    return VISOR_OK;
+  }
   if (code == VISOR_OK) code = visor_region_delete_for_image(conn, image_id, err);
   for (size_t i = 0; code == VISOR_OK && i < analysis->region_count; i++) {
     const visor_region *region = &analysis->regions[i];
@@ -138,6 +148,30 @@ static visor_code write_regions(visor_app *app, const char *image_id, const char
   return code;
 }
 
+/* The image was deleted: removes every vector and crop its regions have (deleted ones
+ * included). */
+static visor_code clean_up_deleted(visor_app *app, const char *image_id, visor_error *err) {
+  visor_db_conn *conn = visor_db_acquire(app->db, err);
+  if (!conn) return err->code;
+  json_t *keys = NULL;
+  visor_code code = visor_region_keys_any(conn, image_id, &keys, err);
+  visor_db_release(conn);
+  if (code == VISOR_OK) code = visor_catalogue_remove_region_data(app, keys, err);
+  json_decref(keys);
+  return code;
+}
+
+static int image_live(visor_app *app, const char *image_id) {
+  visor_db_conn *conn = visor_db_acquire(app->db, NULL);
+  int live = 1;
+  if (conn && visor_db_begin(conn, NULL) == VISOR_OK) {
+    visor_image_lock_live(conn, image_id, &live, NULL);
+    visor_db_rollback(conn);
+  }
+  visor_db_release(conn);
+  return live;
+}
+
 static visor_code index_image(void *ctx, visor_job_run *run, visor_error *err) {
   visor_app *app = ctx;
   json_t *payload = NULL, *previous = NULL;
@@ -152,6 +186,13 @@ static visor_code index_image(void *ctx, visor_job_run *run, visor_error *err) {
   if (code == VISOR_OK) code = visor_pipeline_payload_id(payload, "image_id", &image_id, err);
   if (code == VISOR_OK) code = visor_pipeline_payload_id(payload, "product_id", &product_id, err);
   if (code == VISOR_OK) code = load_subject(app, image_id, product_id, &object_key, &meta, err);
+  if (code == VISOR_ERR_NOT_FOUND && image_id && !image_live(app, image_id)) {
+    code = clean_up_deleted(app, image_id, err); /* deleted before it was indexed */
+    json_decref(payload);
+    product_meta_free(&meta);
+    free(object_key);
+    return code;
+  }
   if (code == VISOR_OK) code = visor_blob_get(app->blobs, object_key, 0, &bytes, &len, err);
   visor_job_run_progress(run, 0.1);
   const visor_pipeline_settings *settings = visor_pipeline_settings_get();
@@ -192,8 +233,10 @@ static visor_code index_image(void *ctx, visor_job_run *run, visor_error *err) {
   visor_image_free(decoded);
   visor_job_run_progress(run, 0.8);
   if (code == VISOR_OK) code = remove_previous_vectors(app, image_id, &previous, err);
+  int live = 1;
   if (code == VISOR_OK)
-    code = write_regions(app, image_id, product_id, &analysis, regions, primary, err);
+    code = write_regions(app, image_id, product_id, &analysis, regions, primary, &live, err);
+  if (code == VISOR_OK && !live) code = visor_error_set(err, VISOR_ERR_NOT_FOUND, "deleted");
   for (size_t i = 0; code == VISOR_OK && i < analysis.region_count; i++) {
     visor_vector_meta vector_meta = {.product_id = product_id,
                                      .category = meta.category,
@@ -202,6 +245,12 @@ static visor_code index_image(void *ctx, visor_job_run *run, visor_error *err) {
                                      .model = app->embedder_model};
     code = app->vectors->ops->upsert(app->vectors, regions[i].id, analysis.regions[i].embedding,
                                      &vector_meta, err);
+  }
+  /* Deleted while its vectors were written: a delete that read the region rows before
+   * they existed cannot have removed them. */
+  if (code == VISOR_OK && !image_live(app, image_id)) {
+    live = 0;
+    code = visor_error_set(err, VISOR_ERR_NOT_FOUND, "deleted");
   }
   /* The crops of a previous run are no longer referenced. */
   size_t index;
@@ -213,6 +262,11 @@ static visor_code index_image(void *ctx, visor_job_run *run, visor_error *err) {
   if (code != VISOR_OK && regions) { /* drop this run's crops; a retry makes new ones */
     for (size_t i = 0; i < analysis.region_count; i++)
       if (regions[i].crop_key[0]) visor_blob_remove(app->blobs, regions[i].crop_key, NULL);
+  }
+  if (!live) { /* the image is gone: leave nothing of it behind, and finish */
+    for (size_t i = 0; regions && i < analysis.region_count; i++)
+      app->vectors->ops->remove(app->vectors, regions[i].id, NULL);
+    code = clean_up_deleted(app, image_id, err);
   }
   /* An image that cannot be indexed (not decodable, too large) is marked failed; on other
    * errors it stays pending while the job is retried. */

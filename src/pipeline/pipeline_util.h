@@ -4,8 +4,8 @@
 
 #include <jansson.h>
 
-#include "api/app.h"
-#include "queue/worker.h"
+#include "app/app.h"
+#include "jobs/worker.h"
 
 /* The job's payload object (caller decrefs). */
 visor_code visor_pipeline_payload(visor_app *app, visor_job_run *run, json_t **payload,

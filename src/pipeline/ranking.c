@@ -12,6 +12,7 @@
 
 #include "pipeline/settings.h"
 #include "pipeline/views.h"
+#include "store/regions.h"
 
 #define HITS_PER_RESULT 8
 #define MAX_HITS 512
@@ -64,35 +65,38 @@ static void merge_best(product_score *scores, size_t *count, const product_score
   scores[(*count)++] = *candidate;
 }
 
-/* True when the product is live (not soft-deleted since it was indexed). */
-static int product_live(visor_db_conn *conn, const char *product_id) {
-  visor_db_value params[] = {VISOR_DB_S(product_id)};
-  visor_db_rows rows;
-  if (visor_db_exec(conn, "SELECT 1 AS live FROM products WHERE id = ? AND deleted_at IS NULL",
-                    params, 1, &rows, NULL, NULL) != VISOR_OK)
-    return 1; /* do not hide results because of a transient read error */
-  int live = rows.row_count > 0;
-  visor_db_rows_free(&rows);
-  return live;
-}
-
-/* Appends up to k live products of scores (sorted) as results of ordinal. */
-static void append_results(visor_ranking *ranking, visor_db_conn *conn, product_score *scores,
-                           size_t count, int k, int ordinal) {
+/* Appends up to k products of scores (sorted) as results of ordinal, skipping those whose
+ * crop or product was deleted since it was indexed (one query for the candidates). */
+static visor_code append_results(visor_ranking *ranking, visor_db_conn *conn, product_score *scores,
+                                 size_t count, int k, int ordinal, visor_error *err) {
+  size_t candidates = count < (size_t)k * 4 ? count : (size_t)k * 4;
+  const char **ids = calloc(candidates + 1, sizeof *ids);
+  int *live = calloc(candidates + 1, sizeof *live);
+  if (!ids || !live) {
+    free(ids);
+    free(live);
+    return visor_error_set(err, VISOR_ERR_NOMEM, "out of memory ranking %zu results", count);
+  }
+  for (size_t i = 0; i < candidates; i++)
+    ids[i] = scores[i].region_id;
+  visor_code code = visor_regions_live(conn, ids, candidates, live, err);
   int rank = 0;
-  for (size_t i = 0; i < count && rank < k; i++) {
-    if (!product_live(conn, scores[i].product_id)) continue;
-    visor_ranked_id *ids = &ranking->ids[ranking->result_count];
-    memcpy(ids->product_id, scores[i].product_id, sizeof ids->product_id);
-    memcpy(ids->region_id, scores[i].region_id, sizeof ids->region_id);
+  for (size_t i = 0; code == VISOR_OK && i < candidates && rank < k; i++) {
+    if (!live[i]) continue;
+    visor_ranked_id *ranked = &ranking->ids[ranking->result_count];
+    memcpy(ranked->product_id, scores[i].product_id, sizeof ranked->product_id);
+    memcpy(ranked->region_id, scores[i].region_id, sizeof ranked->region_id);
     ranking->results[ranking->result_count++] =
         (visor_search_result_record){.ordinal = ordinal,
                                      .rank = ++rank,
-                                     .product_id = ids->product_id,
-                                     .region_id = ids->region_id,
+                                     .product_id = ranked->product_id,
+                                     .region_id = ranked->region_id,
                                      .score = scores[i].score,
                                      .query_ordinal = scores[i].query_ordinal};
   }
+  free(ids);
+  free(live);
+  return code;
 }
 
 visor_code visor_analyze_query(visor_app *app, const void *image, size_t len,
@@ -153,11 +157,11 @@ visor_code visor_rank_products(visor_app *app, const visor_analysis *analysis,
         merge_best(overall, &overall_count, &weighted);
     }
     qsort(scores, score_count, sizeof *scores, by_score_desc);
-    append_results(ranking, conn, scores, score_count, k, (int)r);
+    code = append_results(ranking, conn, scores, score_count, k, (int)r, err);
   }
   if (code == VISOR_OK) {
     qsort(overall, overall_count, sizeof *overall, by_score_desc);
-    append_results(ranking, conn, overall, overall_count, k, VISOR_SEARCH_OVERALL);
+    code = append_results(ranking, conn, overall, overall_count, k, VISOR_SEARCH_OVERALL, err);
   }
   visor_db_release(conn);
   free(hits);

@@ -4,7 +4,7 @@
 #ifndef VISOR_PIPELINE_RANKING_H
 #define VISOR_PIPELINE_RANKING_H
 
-#include "api/app.h"
+#include "app/app.h"
 #include "ml/ml.h"
 #include "store/searches.h"
 #include "vector/vector.h"

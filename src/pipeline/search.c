@@ -96,7 +96,7 @@ static visor_code run_search(void *ctx, visor_job_run *run, visor_error *err) {
   /* A search that cannot succeed is failed now; others are retried by the worker. */
   if (code != VISOR_OK && search_id &&
       (code == VISOR_ERR_INVALID || code == VISOR_ERR_UNSUPPORTED || code == VISOR_ERR_TOO_LARGE ||
-       code == VISOR_ERR_NOT_FOUND || visor_job_run_task(run)->attempts >= app->job_attempts))
+       code == VISOR_ERR_NOT_FOUND || visor_job_run_is_last_attempt(run)))
     set_status(app, search_id, "failed", err->message, (visor_monotonic_s() - started) * 1000);
   visor_app_signal(app);
   visor_ranking_free(&ranking);

@@ -4,7 +4,7 @@
 #ifndef VISOR_PIPELINE_VIEWS_H
 #define VISOR_PIPELINE_VIEWS_H
 
-#include "api/app.h"
+#include "app/app.h"
 #include "ml/ml.h"
 
 /* Appends one region per scale (scales in (0, 1)) after the analysis's regions; each is

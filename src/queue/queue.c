@@ -1,15 +1,23 @@
-/* queue.c: queue backend dispatch by URL. */
+/* queue.c: queue backend dispatch by URL; the one place that says which queue URLs
+ * this build accepts. */
 #include "queue/queue.h"
 
 #include <string.h>
 
 visor_queue *visor_queue_local_open(visor_db *db, visor_error *err); /* queue_local.c */
 
+static const char accepted[] = "local";
+
+int visor_queue_url_supported(const char *url, visor_error *err) {
+  if (url && strcmp(url, "local") == 0) return 1;
+  visor_error_set(err, VISOR_ERR_INVALID, "queue URL '%s' is not supported (expected %s)",
+                  url ? url : "", accepted);
+  return 0;
+}
+
 visor_queue *visor_queue_open(const char *url, visor_db *db, visor_error *err) {
-  if (url && strcmp(url, "local") == 0) return visor_queue_local_open(db, err);
-  visor_error_set(err, VISOR_ERR_INVALID, "queue URL '%s' is not supported (expected local)",
-                  url ? url : "");
-  return NULL;
+  if (!visor_queue_url_supported(url, err)) return NULL;
+  return visor_queue_local_open(db, err);
 }
 
 void visor_queue_close(visor_queue *queue) {

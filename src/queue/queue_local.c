@@ -1,7 +1,9 @@
 /* queue_local.c: the embedded durable queue: rows of queue_tasks in the metadata DB.
  * state is 'ready' (available_at says when), 'leased' (until lease_until, then ready
- * again) or 'dead'. Leasing is one write transaction, so two workers never get the same
- * task. Workers poll it (and are woken early by visor_worker_pool_wake in one process). */
+ * again) or 'dead'. A lease is a conditional UPDATE that only succeeds while the row is
+ * still leasable (FOR UPDATE SKIP LOCKED first on PostgreSQL), so two workers never get
+ * the same task on any metadata backend. Workers poll it (and are woken early by
+ * visor_worker_pool_wake in one process). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,18 +17,12 @@ typedef struct local_queue {
   visor_db *db;
 } local_queue;
 
-static visor_code with_conn(local_queue *queue, visor_db_conn *given, visor_db_conn **conn,
-                            visor_error *err) {
-  *conn = given ? given : visor_db_acquire(queue->db, err);
-  return *conn ? VISOR_OK : err->code;
-}
-
-static visor_code local_enqueue(visor_queue *base, visor_db_conn *given, const char *id,
-                                const char *kind, int64_t delay_ms, visor_error *err) {
+static visor_code local_enqueue(visor_queue *base, const char *id, const char *kind,
+                                int64_t delay_ms, visor_error *err) {
   local_queue *queue = (local_queue *)base;
-  visor_db_conn *conn;
-  visor_code code = with_conn(queue, given, &conn, err);
-  if (code != VISOR_OK) return code;
+  visor_db_conn *conn = visor_db_acquire(queue->db, err);
+  if (!conn) return err->code;
+  visor_code code;
   int64_t now = visor_now_ms();
   visor_db_value params[] = {VISOR_DB_S(id), VISOR_DB_S(kind), VISOR_DB_I(now + delay_ms),
                              VISOR_DB_I(now)};
@@ -36,9 +32,9 @@ static visor_code local_enqueue(visor_queue *base, visor_db_conn *given, const c
                     " VALUES (?, ?, 'ready', 0, ?, ?)"
                     " ON CONFLICT(id) DO UPDATE SET state = 'ready', attempts = 0,"
                     " available_at = excluded.available_at, lease_token = NULL,"
-                    " lease_until = NULL, last_error = NULL",
+                    " lease_until = NULL, last_error = NULL WHERE queue_tasks.state = 'dead'",
                     params, 4, NULL, NULL, err);
-  if (!given) visor_db_release(conn);
+  visor_db_release(conn);
   return code;
 }
 
@@ -53,20 +49,12 @@ static int queue_paused(visor_db_conn *conn) {
   return paused;
 }
 
-static visor_code local_lease(visor_queue *base, const char *const *kinds, size_t kind_count,
-                              int64_t visibility_ms, visor_task *task, int *leased,
-                              visor_error *err) {
-  local_queue *queue = (local_queue *)base;
-  *leased = 0;
-  if (kind_count == 0 || kind_count > 8)
-    return visor_error_set(err, VISOR_ERR_INVALID, "lease needs 1 to 8 kinds, got %zu", kind_count);
-  visor_db_conn *conn = visor_db_acquire(queue->db, err);
-  if (!conn) return err->code;
-  visor_code code = VISOR_OK;
-  if (queue_paused(conn)) goto done;
-  code = visor_db_begin(conn, err);
-  if (code != VISOR_OK) goto done;
-  char sql[512];
+/* One try: picks the oldest leasable task of kinds and takes it with an UPDATE that
+ * re-checks it is still leasable; *raced says another worker took it first. */
+static visor_code lease_once(visor_db_conn *conn, const char *const *kinds, size_t kind_count,
+                             int64_t visibility_ms, visor_task *task, int *leased, int *raced,
+                             visor_error *err) {
+  char sql[600];
   int used = snprintf(
       sql, sizeof sql,
       "SELECT id, kind, attempts FROM queue_tasks WHERE"
@@ -74,34 +62,70 @@ static visor_code local_lease(visor_queue *base, const char *const *kinds, size_
       " AND kind IN (");
   for (size_t i = 0; i < kind_count; i++)
     used += snprintf(sql + used, sizeof sql - (size_t)used, i ? ", ?" : "?");
-  snprintf(sql + used, sizeof sql - (size_t)used, ") ORDER BY available_at, id LIMIT 1");
+  snprintf(sql + used, sizeof sql - (size_t)used, ") ORDER BY available_at, id LIMIT 1%s",
+           strcmp(conn->db->dialect, "postgres") == 0 ? " FOR UPDATE SKIP LOCKED" : "");
   int64_t now = visor_now_ms();
-  visor_db_value params[10] = {VISOR_DB_I(now), VISOR_DB_I(now)};
+  visor_db_value params[2 + VISOR_QUEUE_MAX_KINDS] = {VISOR_DB_I(now), VISOR_DB_I(now)};
   for (size_t i = 0; i < kind_count; i++)
     params[2 + i] = VISOR_DB_S(kinds[i]);
   visor_db_rows rows;
-  code = visor_db_exec(conn, sql, params, 2 + kind_count, &rows, NULL, err);
-  if (code == VISOR_OK && rows.row_count == 1) {
+  visor_code code = visor_db_exec(conn, sql, params, 2 + kind_count, &rows, NULL, err);
+  if (code != VISOR_OK) return code;
+  if (rows.row_count == 1) {
     memset(task, 0, sizeof *task);
     snprintf(task->id, sizeof task->id, "%s", visor_db_text(&rows, 0, "id"));
     snprintf(task->kind, sizeof task->kind, "%s", visor_db_text(&rows, 0, "kind"));
-    task->attempts = (int)visor_db_int(&rows, 0, "attempts") + 1;
+    int64_t seen_attempts = visor_db_int(&rows, 0, "attempts");
+    task->deliveries = (int)seen_attempts + 1;
     visor_uuid_new(task->lease_token);
-    visor_db_value update[] = {VISOR_DB_I(task->attempts), VISOR_DB_S(task->lease_token),
-                               VISOR_DB_I(now + visibility_ms), VISOR_DB_S(task->id)};
-    code = visor_db_exec(conn,
-                         "UPDATE queue_tasks SET state = 'leased', attempts = ?, lease_token = ?,"
-                         " lease_until = ? WHERE id = ?",
-                         update, 4, NULL, NULL, err);
-    if (code == VISOR_OK) *leased = 1;
+    visor_db_value update[] = {VISOR_DB_I(task->deliveries),
+                               VISOR_DB_S(task->lease_token),
+                               VISOR_DB_I(now + visibility_ms),
+                               VISOR_DB_S(task->id),
+                               VISOR_DB_I(seen_attempts),
+                               VISOR_DB_I(now),
+                               VISOR_DB_I(now)};
+    int64_t changes = 0;
+    code = visor_db_exec(
+        conn,
+        "UPDATE queue_tasks SET state = 'leased', attempts = ?, lease_token = ?, lease_until = ?"
+        " WHERE id = ? AND attempts = ? AND ((state = 'ready' AND available_at <= ?)"
+        " OR (state = 'leased' AND lease_until <= ?))",
+        update, 7, NULL, &changes, err);
+    if (code == VISOR_OK) {
+      *leased = changes == 1;
+      *raced = changes != 1;
+    }
   }
-  if (code == VISOR_OK) visor_db_rows_free(&rows);
-  if (code == VISOR_OK)
-    code = visor_db_commit(conn, err);
-  else
-    visor_db_rollback(conn);
-  if (code != VISOR_OK) *leased = 0;
-done:
+  visor_db_rows_free(&rows);
+  return code;
+}
+
+static visor_code local_lease(visor_queue *base, const char *const *kinds, size_t kind_count,
+                              int64_t visibility_ms, int64_t block_ms, visor_task *task,
+                              int *leased, visor_error *err) {
+  (void)block_ms; /* the worker pool waits between polls; an in-process enqueue wakes it */
+  local_queue *queue = (local_queue *)base;
+  *leased = 0;
+  if (kind_count == 0 || kind_count > VISOR_QUEUE_MAX_KINDS)
+    return visor_error_set(err, VISOR_ERR_INVALID, "lease needs 1 to %d kinds, got %zu",
+                           VISOR_QUEUE_MAX_KINDS, kind_count);
+  visor_db_conn *conn = visor_db_acquire(queue->db, err);
+  if (!conn) return err->code;
+  visor_code code = VISOR_OK;
+  for (int tries = 0; tries < 8 && !*leased && !queue_paused(conn); tries++) {
+    int raced = 0;
+    code = visor_db_begin(conn, err);
+    if (code != VISOR_OK) break;
+    code = lease_once(conn, kinds, kind_count, visibility_ms, task, leased, &raced, err);
+    if (code == VISOR_OK) code = visor_db_commit(conn, err);
+    if (code != VISOR_OK) {
+      visor_db_rollback(conn);
+      *leased = 0;
+      break;
+    }
+    if (!raced) break;
+  }
   visor_db_release(conn);
   return code;
 }

@@ -124,8 +124,8 @@ static const char *sort_clause(const char *sort) {
                {"-created_at", "p.created_at DESC, p.id DESC"},
                {"name", "p.name ASC, p.id ASC"},
                {"-name", "p.name DESC, p.id DESC"},
-               {"price", "p.price ASC, p.id ASC"},
-               {"-price", "p.price DESC, p.id DESC"},
+               {"price", "p.price ASC NULLS LAST, p.id ASC"},
+               {"-price", "p.price DESC NULLS LAST, p.id DESC"},
                {"sku", "p.sku ASC"},
                {"-sku", "p.sku DESC"}};
   if (!sort) return sorts[1].clause;
@@ -235,6 +235,20 @@ visor_code visor_image_set_status(visor_db_conn *conn, const char *id, const cha
   visor_db_value params[] = {VISOR_DB_S(status), VISOR_DB_S(id)};
   return visor_db_exec(conn, "UPDATE images SET status = ? WHERE id = ?", params, 2, NULL, NULL,
                        err);
+}
+
+visor_code visor_image_lock_live(visor_db_conn *conn, const char *id, int *live, visor_error *err) {
+  int postgres = strcmp(conn->db->dialect, "postgres") == 0;
+  visor_db_value params[] = {VISOR_DB_S(id)};
+  visor_db_rows rows;
+  visor_code code = visor_db_exec(conn,
+                                  postgres ? "SELECT deleted_at FROM images WHERE id = ? FOR UPDATE"
+                                           : "SELECT deleted_at FROM images WHERE id = ?",
+                                  params, 1, &rows, NULL, err);
+  if (code != VISOR_OK) return code;
+  *live = rows.row_count == 1 && visor_db_get(&rows, 0, "deleted_at")->type == VISOR_DB_NULL;
+  visor_db_rows_free(&rows);
+  return VISOR_OK;
 }
 
 visor_code visor_image_soft_delete(visor_db_conn *conn, const char *id, visor_error *err) {

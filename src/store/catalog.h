@@ -57,6 +57,9 @@ visor_code visor_image_list(visor_db_conn *conn, const char *product_id, json_t 
                             visor_error *err);
 visor_code visor_image_set_status(visor_db_conn *conn, const char *id, const char *status,
                                   visor_error *err);
+/* *live = the image exists and is not deleted; on PostgreSQL the row stays locked until
+ * the caller's transaction ends, so a delete waits for it. */
+visor_code visor_image_lock_live(visor_db_conn *conn, const char *id, int *live, visor_error *err);
 visor_code visor_image_soft_delete(visor_db_conn *conn, const char *id, visor_error *err);
 
 #endif

@@ -4,10 +4,25 @@
 #include <stdlib.h>
 #include <string.h>
 
-visor_db *visor_db_sqlite_open(const char *path, visor_error *err); /* db_sqlite.c */
+visor_db *visor_db_sqlite_open(const char *path, visor_error *err);  /* db_sqlite.c */
+visor_db *visor_db_postgres_open(const char *url, visor_error *err); /* db_postgres.c */
+
+/* The metadata URL forms this build accepts (checked once, here and at start). */
+static const char *const db_schemes[] = {"sqlite://", "postgres://", "postgresql://"};
+static const char db_forms[] = "sqlite:///path/visor.db or postgres://user@host:port/db";
+
+int visor_db_url_supported(const char *url, visor_error *err) {
+  for (size_t i = 0; url && i < sizeof db_schemes / sizeof db_schemes[0]; i++)
+    if (strncmp(url, db_schemes[i], strlen(db_schemes[i])) == 0 && url[strlen(db_schemes[i])])
+      return 1;
+  visor_error_set(err, VISOR_ERR_INVALID, "metadata URL '%s' is not supported (expected %s)",
+                  url ? url : "", db_forms);
+  return 0;
+}
 
 visor_db *visor_db_open(const char *url, visor_error *err) {
-  if (url && strncmp(url, "sqlite://", 9) == 0) {
+  if (!visor_db_url_supported(url, err)) return NULL;
+  if (strncmp(url, "sqlite://", 9) == 0) {
     const char *path = url + 9;
     if (!*path) {
       visor_error_set(err, VISOR_ERR_INVALID, "metadata URL '%s' has no file path", url);
@@ -15,14 +30,21 @@ visor_db *visor_db_open(const char *url, visor_error *err) {
     }
     return visor_db_sqlite_open(path, err);
   }
-  visor_error_set(err, VISOR_ERR_INVALID,
-                  "metadata URL '%s' is not supported (expected sqlite:///path/visor.db)",
-                  url ? url : "");
+  if (strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0)
+    return visor_db_postgres_open(url, err); /* libpq parses the URI itself */
   return NULL;
 }
 
 void visor_db_close(visor_db *db) {
   if (db) db->ops->close(db);
+}
+
+visor_code visor_db_ping(visor_db *db, visor_error *err) {
+  visor_db_conn *conn = visor_db_acquire(db, err);
+  if (!conn) return err ? err->code : VISOR_ERR_UNAVAILABLE;
+  visor_code code = visor_db_exec(conn, "SELECT 1", NULL, 0, NULL, NULL, err);
+  visor_db_release(conn);
+  return code;
 }
 
 visor_db_conn *visor_db_acquire(visor_db *db, visor_error *err) {

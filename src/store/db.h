@@ -1,7 +1,7 @@
 /* db.h: the metadata database interface. Backends speak one portable SQL dialect (the
  * repository files in this folder use `?` placeholders, INTEGER / REAL / TEXT columns,
  * times as Unix milliseconds); each backend translates what it must. Backends:
- * sqlite:// (db_sqlite.c, embedded) and, later, postgres:// (libpq).
+ * sqlite:// (db_sqlite.c, embedded) and postgres:// or postgresql:// (db_postgres.c, libpq).
  * A visor_db is a pool; work happens on a connection taken from it. */
 #ifndef VISOR_STORE_DB_H
 #define VISOR_STORE_DB_H
@@ -66,9 +66,14 @@ struct visor_db {
   const char *dialect; /* "sqlite" or "postgres" */
 };
 
-/* Opens "sqlite:///abs/path/visor.db" (or "sqlite://relative/path.db"). */
+/* Opens "sqlite:///abs/path/visor.db" (or "sqlite://relative/path.db"), or
+ * "postgres://user:pass@host:port/db?sslmode=...&pool=N" (any libpq URI parameter). */
 visor_db *visor_db_open(const char *url, visor_error *err);
 void visor_db_close(visor_db *db);
+/* Whether this build has a backend for url; fills err with the accepted forms if not. */
+int visor_db_url_supported(const char *url, visor_error *err);
+/* Runs a trivial query: VISOR_OK when the store answers (readiness probes). */
+visor_code visor_db_ping(visor_db *db, visor_error *err);
 
 void visor_db_rows_free(visor_db_rows *rows);
 const visor_db_value *visor_db_cell(const visor_db_rows *rows, size_t row, size_t column);

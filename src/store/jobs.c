@@ -66,16 +66,41 @@ static visor_code update_job(visor_db_conn *conn, const char *sql, visor_db_valu
   return code;
 }
 
-visor_code visor_job_mark_running(visor_db_conn *conn, const char *id, int attempts, int *applied,
-                                  visor_error *err) {
+visor_code visor_job_mark_running(visor_db_conn *conn, const char *id, int *attempt,
+                                  int *max_attempts, int *applied, visor_error *err) {
   int64_t now = visor_now_ms();
-  visor_db_value params[] = {VISOR_DB_I(attempts), VISOR_DB_I(now), VISOR_DB_I(now),
-                             VISOR_DB_S(id)};
-  return update_job(conn,
-                    "UPDATE jobs SET status = 'running', attempts = ?, updated_at = ?,"
-                    " started_at = COALESCE(started_at, ?), progress = 0 WHERE id = ? AND status "
-                    "IN ('queued', 'running')",
-                    params, 4, applied, err);
+  visor_db_value params[] = {VISOR_DB_I(now), VISOR_DB_I(now), VISOR_DB_S(id)};
+  visor_db_rows rows;
+  visor_code code = visor_db_exec(conn,
+                                  "UPDATE jobs SET status = 'running', attempts = attempts + 1,"
+                                  " updated_at = ?, started_at = COALESCE(started_at, ?),"
+                                  " progress = 0 WHERE id = ? AND status IN ('queued', 'running')"
+                                  " RETURNING attempts, max_attempts",
+                                  params, 3, &rows, NULL, err);
+  if (code != VISOR_OK) return code;
+  *applied = rows.row_count == 1;
+  if (*applied) {
+    *attempt = (int)visor_db_int(&rows, 0, "attempts");
+    *max_attempts = (int)visor_db_int(&rows, 0, "max_attempts");
+  }
+  visor_db_rows_free(&rows);
+  return VISOR_OK;
+}
+
+visor_code visor_job_count_finished(visor_db_conn *conn, const char *kind, int64_t *finished,
+                                    int64_t *failed, visor_error *err) {
+  visor_db_value params[] = {VISOR_DB_S(kind)};
+  visor_db_rows rows;
+  visor_code code = visor_db_exec(
+      conn,
+      "SELECT SUM(CASE WHEN status IN ('done', 'failed') THEN 1 ELSE 0 END) AS finished,"
+      " SUM(CASE WHEN status = 'failed' THEN 1 ELSE 0 END) AS failed FROM jobs WHERE kind = ?",
+      params, 1, &rows, NULL, err);
+  if (code != VISOR_OK) return code;
+  *finished = visor_db_int(&rows, 0, "finished");
+  *failed = visor_db_int(&rows, 0, "failed");
+  visor_db_rows_free(&rows);
+  return VISOR_OK;
 }
 
 visor_code visor_job_mark_done(visor_db_conn *conn, const char *id, visor_error *err) {

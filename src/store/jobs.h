@@ -26,10 +26,15 @@ visor_code visor_job_get(visor_db_conn *conn, const char *id, json_t **job, viso
 visor_code visor_job_list(visor_db_conn *conn, const char *status, const char *kind,
                           const char *subject_id, int64_t limit, int64_t offset, json_t **jobs,
                           int64_t *total, visor_error *err);
-/* Status changes made by workers. Each only applies while the job is not cancelled;
- * *applied (may be NULL) says whether it did. */
-visor_code visor_job_mark_running(visor_db_conn *conn, const char *id, int attempts, int *applied,
-                                  visor_error *err);
+/* Status changes made by workers (through jobs/job_state.h). Each only applies while the
+ * job is not cancelled; *applied (may be NULL) says whether it did. mark_running counts
+ * one more attempt and gives it (1-based) with max_attempts; it applies only to a queued
+ * or running job (a running one was left by a worker that stopped). */
+visor_code visor_job_mark_running(visor_db_conn *conn, const char *id, int *attempt,
+                                  int *max_attempts, int *applied, visor_error *err);
+/* How many jobs of kind are finished (done or failed), and how many of them failed. */
+visor_code visor_job_count_finished(visor_db_conn *conn, const char *kind, int64_t *finished,
+                                    int64_t *failed, visor_error *err);
 visor_code visor_job_mark_done(visor_db_conn *conn, const char *id, visor_error *err);
 visor_code visor_job_mark_retrying(visor_db_conn *conn, const char *id, const char *error,
                                    visor_error *err);

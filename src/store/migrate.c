@@ -1,8 +1,32 @@
 /* migrate.c: applies the migrations of migrations.c in order, recording each in
- * schema_migrations, one transaction per version. */
+ * schema_migrations, one transaction per version. On PostgreSQL a session advisory lock is
+ * held meanwhile, so two processes migrating at once take turns (SQLite's BEGIN IMMEDIATE
+ * already serialises them). */
 #include "store/migrate.h"
 
+#include <string.h>
+
 #include "core/clock.h"
+
+#define MIGRATION_LOCK_KEY "7364912001" /* any constant; the same in every Visor process */
+
+static int is_postgres(visor_db_conn *conn) {
+  return strcmp(conn->db->dialect, "postgres") == 0;
+}
+
+static visor_code lock_migrations(visor_db_conn *conn, visor_error *err) {
+  if (!is_postgres(conn)) return VISOR_OK;
+  visor_code code = visor_db_exec(conn, "SELECT pg_advisory_lock(" MIGRATION_LOCK_KEY ")", NULL, 0,
+                                  NULL, NULL, err);
+  if (code != VISOR_OK) visor_error_wrap(err, "taking the migration lock");
+  return code;
+}
+
+static void unlock_migrations(visor_db_conn *conn) {
+  if (is_postgres(conn))
+    visor_db_exec(conn, "SELECT pg_advisory_unlock(" MIGRATION_LOCK_KEY ")", NULL, 0, NULL, NULL,
+                  NULL);
+}
 
 static visor_code ensure_table(visor_db_conn *conn, visor_error *err) {
   return conn->db->ops->exec_script(conn,
@@ -29,8 +53,12 @@ int64_t visor_latest_schema_version(void) {
 visor_code visor_schema_version(visor_db *db, int64_t *version, visor_error *err) {
   visor_db_conn *conn = visor_db_acquire(db, err);
   if (!conn) return err->code;
-  visor_code code = ensure_table(conn, err);
-  if (code == VISOR_OK) code = read_version(conn, version, err);
+  visor_code code = lock_migrations(conn, err); /* CREATE TABLE IF NOT EXISTS races on PG */
+  if (code == VISOR_OK) {
+    code = ensure_table(conn, err);
+    if (code == VISOR_OK) code = read_version(conn, version, err);
+    unlock_migrations(conn);
+  }
   visor_db_release(conn);
   return code;
 }
@@ -39,7 +67,12 @@ visor_code visor_migrate(visor_db *db, int *applied, visor_error *err) {
   if (applied) *applied = 0;
   visor_db_conn *conn = visor_db_acquire(db, err);
   if (!conn) return err->code;
-  visor_code code = ensure_table(conn, err);
+  visor_code code = lock_migrations(conn, err);
+  if (code != VISOR_OK) {
+    visor_db_release(conn);
+    return code;
+  }
+  code = ensure_table(conn, err);
   for (size_t i = 0; code == VISOR_OK && i < visor_migration_count; i++) {
     const visor_migration *migration = &visor_migrations[i];
     code = visor_db_begin(conn, err);
@@ -65,6 +98,7 @@ visor_code visor_migrate(visor_db *db, int *applied, visor_error *err) {
     else
       visor_db_rollback(conn);
   }
+  unlock_migrations(conn);
   visor_db_release(conn);
   return code;
 }

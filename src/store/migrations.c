@@ -140,6 +140,13 @@ const visor_migration visor_migrations[] = {
      "  after_value TEXT,"
      "  created_at BIGINT NOT NULL);"
      "CREATE INDEX corrections_target ON corrections(target_kind, target_id);"},
+    {2, "job outbox",
+     "CREATE TABLE job_outbox ("
+     "  job_id TEXT PRIMARY KEY,"
+     "  kind TEXT NOT NULL,"
+     "  available_at BIGINT NOT NULL,"
+     "  created_at BIGINT NOT NULL);"
+     "CREATE INDEX job_outbox_created ON job_outbox(created_at);"},
 };
 
 const size_t visor_migration_count = sizeof visor_migrations / sizeof visor_migrations[0];

@@ -54,6 +54,51 @@ visor_code visor_region_keys(visor_db_conn *conn, const char *image_id, json_t *
                            params, 1, NULL, keys, err);
 }
 
+visor_code visor_region_keys_any(visor_db_conn *conn, const char *image_id, json_t **keys,
+                                 visor_error *err) {
+  visor_db_value params[] = {VISOR_DB_S(image_id)};
+  return visor_select_json(conn, "SELECT id, vector_id, crop_key FROM regions WHERE image_id = ?",
+                           params, 1, NULL, keys, err);
+}
+
+#define LIVE_CHUNK 100
+
+visor_code visor_regions_live(visor_db_conn *conn, const char *const *ids, size_t count, int *live,
+                              visor_error *err) {
+  for (size_t start = 0; start < count; start += LIVE_CHUNK) {
+    size_t n = count - start < LIVE_CHUNK ? count - start : LIVE_CHUNK;
+    char sql[160 + LIVE_CHUNK * 3];
+    int used = snprintf(sql, sizeof sql,
+                        "SELECT r.id AS id FROM regions r JOIN products p ON p.id = r.product_id"
+                        " WHERE r.deleted_at IS NULL AND p.deleted_at IS NULL AND r.id IN (");
+    visor_db_value params[LIVE_CHUNK];
+    for (size_t i = 0; i < n; i++) {
+      used += snprintf(sql + used, sizeof sql - (size_t)used, i ? ",?" : "?");
+      params[i] = VISOR_DB_S(ids[start + i]);
+      live[start + i] = 0;
+    }
+    snprintf(sql + used, sizeof sql - (size_t)used, ")");
+    visor_db_rows rows;
+    visor_code code = visor_db_exec(conn, sql, params, n, &rows, NULL, err);
+    if (code != VISOR_OK) return code;
+    for (size_t row = 0; row < rows.row_count; row++) {
+      const char *id = visor_db_text(&rows, row, "id");
+      for (size_t i = 0; id && i < n; i++)
+        if (strcmp(ids[start + i], id) == 0) live[start + i] = 1;
+    }
+    visor_db_rows_free(&rows);
+  }
+  return VISOR_OK;
+}
+
+visor_code visor_region_soft_delete_for_image(visor_db_conn *conn, const char *image_id,
+                                              visor_error *err) {
+  visor_db_value params[] = {VISOR_DB_I(visor_now_ms()), VISOR_DB_S(image_id)};
+  return visor_db_exec(
+      conn, "UPDATE regions SET deleted_at = ? WHERE image_id = ? AND deleted_at IS NULL", params,
+      2, NULL, NULL, err);
+}
+
 visor_code visor_region_delete_for_image(visor_db_conn *conn, const char *image_id,
                                          visor_error *err) {
   visor_db_value params[] = {VISOR_DB_S(image_id)};
@@ -72,9 +117,6 @@ static json_t *region_object(const visor_db_rows *rows, size_t row) {
     json_object_del(region, flat[i]);
   json_object_set_new(region, "whole_image", json_boolean(visor_db_int(rows, row, "whole_image")));
   json_object_set_new(region, "is_primary", json_boolean(visor_db_int(rows, row, "is_primary")));
-  char url[96];
-  snprintf(url, sizeof url, "/api/v1/regions/%s/crop", visor_db_text(rows, row, "id"));
-  json_object_set_new(region, "crop_url", json_string(url));
   return region;
 }
 

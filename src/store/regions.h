@@ -31,9 +31,18 @@ visor_code visor_region_insert(visor_db_conn *conn, const visor_region_record *r
 /* Ids and vector ids of an image's live regions (JSON array of {id, vector_id, crop_key}). */
 visor_code visor_region_keys(visor_db_conn *conn, const char *image_id, json_t **keys,
                              visor_error *err);
+/* Like visor_region_keys, deleted regions included (cleaning up after a deleted image). */
+visor_code visor_region_keys_any(visor_db_conn *conn, const char *image_id, json_t **keys,
+                                 visor_error *err);
+/* live[i] = region ids[i] exists, is not deleted, and its product is not deleted; one
+ * query per 100 ids. */
+visor_code visor_regions_live(visor_db_conn *conn, const char *const *ids, size_t count, int *live,
+                              visor_error *err);
+visor_code visor_region_soft_delete_for_image(visor_db_conn *conn, const char *image_id,
+                                              visor_error *err);
 visor_code visor_region_delete_for_image(visor_db_conn *conn, const char *image_id,
                                          visor_error *err);
-/* API shapes: box as {x,y,w,h}, booleans, labels parsed, crop_url. */
+/* API shapes: box as {x,y,w,h}, booleans, labels parsed (the API adds crop_url). */
 visor_code visor_region_list(visor_db_conn *conn, const char *image_id, json_t **regions,
                              visor_error *err);
 visor_code visor_region_get(visor_db_conn *conn, const char *id, json_t **region, visor_error *err);

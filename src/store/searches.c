@@ -102,12 +102,6 @@ static json_t *result_object(const visor_db_rows *rows, size_t row) {
       "{s:I, s:f, s:s, s:s?}", "rank", (json_int_t)visor_db_int(rows, row, "rank"), "score",
       visor_db_real(rows, row, "score"), "product_id", visor_db_text(rows, row, "product_id"),
       "region_id", visor_db_text(rows, row, "region_id"));
-  const char *region_id = visor_db_text(rows, row, "region_id");
-  if (region_id) {
-    char url[96];
-    snprintf(url, sizeof url, "/api/v1/regions/%s/crop", region_id);
-    json_object_set_new(result, "crop_url", json_string(url));
-  }
   if (visor_db_int(rows, row, "ordinal") == VISOR_SEARCH_OVERALL)
     json_object_set_new(result, "query_ordinal",
                         json_integer(visor_db_int(rows, row, "query_ordinal")));

@@ -45,6 +45,13 @@ static char *decode_path(const char *src, size_t n) {
   return out;
 }
 
+int visor_vector_url_supported(const char *url, visor_error *err) {
+  if (url && strncmp(url, "hnsw://", 7) == 0) return 1;
+  visor_error_set(err, VISOR_ERR_INVALID,
+                  "vector store URL '%s': unknown scheme (supported: hnsw://PATH)", url ? url : "");
+  return 0;
+}
+
 visor_vector_store *visor_vector_open(const char *url, const char *collection, size_t dim,
                                       const visor_vector_params *params, visor_error *err) {
   static const char hnsw_scheme[] = "hnsw://";

@@ -82,5 +82,7 @@ visor_vector_store *visor_vector_open(const char *url, const char *collection, s
                                       const visor_vector_params *params, visor_error *err);
 
 void visor_vector_params_default(visor_vector_params *params);
+/* Whether this build has a backend for url; fills err with the accepted forms if not. */
+int visor_vector_url_supported(const char *url, visor_error *err);
 
 #endif

@@ -35,13 +35,13 @@ void test_server_start(test_server *ts, char **options, int option_count, int wi
   if (visor_config_load(&ts->config, argc, argv, &help, &err) != VISOR_OK)
     fail_msg("config: %s", err.message);
   visor_log_setup(VISOR_LOG_WARN, VISOR_LOG_PLAIN);
-  if (visor_app_open(&ts->app, &ts->config, with_pipelines ? VISOR_PIPELINE_APP_PARTS : 0, 1,
-                     &err) != VISOR_OK)
+  if (visor_app_open(&ts->app, &ts->config, with_pipelines ? VISOR_PIPELINE_APP_PARTS : 0,
+                     VISOR_APP_MIGRATE, &err) != VISOR_OK)
     fail_msg("app: %s", err.message);
   if (with_pipelines) {
     visor_worker_config workers = {.concurrency = 2, .poll_ms = 20};
-    ts->app.workers = visor_worker_pool_new(ts->app.db, ts->app.queue, &workers, &err);
-    if (!ts->app.workers || visor_pipeline_register(&ts->app, ts->app.workers, &err) != VISOR_OK ||
+    if (visor_app_create_workers(&ts->app, &workers, &err) != VISOR_OK ||
+        visor_pipeline_register(&ts->app, ts->app.workers, &err) != VISOR_OK ||
         visor_worker_pool_start(ts->app.workers, &err) != VISOR_OK)
       fail_msg("workers: %s", err.message);
   }

@@ -5,7 +5,7 @@
 #ifndef VISOR_TESTS_TEST_SERVER_H
 #define VISOR_TESTS_TEST_SERVER_H
 
-#include "api/app.h"
+#include "app/app.h"
 #include "core/config.h"
 #include "http/http.h"
 

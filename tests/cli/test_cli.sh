@@ -49,5 +49,27 @@ wait $pid; code=$?
 check "SIGINT stops serve with exit 0" test "$code" = 0
 check "the stop is logged" grep -q "stopped cleanly" "$dir/log"
 
+"$VISOR" worker --data-dir "$dir/data" --kinds index,bogus 2>"$dir/err"; code=$?
+check "worker with an unknown task kind exits 2" test "$code" = 2
+check "the unknown kind is named" grep -q "'bogus' is not a task kind" "$dir/err"
+"$VISOR" worker --data-dir "$dir/fresh" 2>"$dir/err"; code=$?
+check "worker refuses an unmigrated store" test "$code" != 0
+check "and says to run visor migrate" grep -q "visor migrate" "$dir/err"
+VISOR_MODELS="$SHARED/models" "$VISOR" worker --data-dir "$dir/data" --host 127.0.0.1 --port 0 --concurrency 1 >"$dir/wout" 2>"$dir/wlog" &
+pid=$!
+wurl=""
+for _ in $(seq 1 200); do
+  wurl=$(grep -o 'http://[^ ]*healthz' "$dir/wout" | head -1)
+  [ -n "$wurl" ] && break
+  sleep 0.1
+done
+check "worker prints its health URL" test -n "$wurl"
+check "worker healthz answers" bash -c "curl -sf '$wurl' | grep -q ok"
+check "worker readyz answers" bash -c "curl -sf '${wurl%healthz}readyz' | grep -q ready"
+check "worker indexes the product queued while it was away" bash -c "for i in \$(seq 1 100); do curl -sf '${wurl%healthz}metrics' | grep -q '^visor_tasks_total{kind=\"index\",outcome=\"done\"} 1' && exit 0; sleep 0.2; done; exit 1"
+kill -TERM $pid
+wait $pid; code=$?
+check "SIGTERM stops the worker with exit 0" test "$code" = 0
+
 echo "$((19 - failures)) passed, $failures failed"
 [ "$failures" = 0 ]

@@ -77,7 +77,7 @@ static void config_errors_name_the_bad_value(void **state) {
   } cases[] = {{{"--port", "99999"}, "port 99999 is out of range"},
                {{"--port", "12ab"}, "port '12ab' is not a whole number"},
                {{"--nope", "1"}, "unknown option '--nope'"},
-               {{"--metadata", "mysql://x"}, "metadata URL 'mysql://x' is not supported"},
+               {{"--lease-seconds", "0"}, "lease-seconds 0 is out of range"},
                {{"--log-level", "loud"}, "log-level 'loud'"},
                {{"--admin-token", "short"}, "admin-token must be at least 16"}};
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

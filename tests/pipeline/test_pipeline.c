@@ -228,10 +228,10 @@ static void index_retry_never_duplicates(void **state) {
     assert_int_equal(visor_db_exec(conn, "UPDATE jobs SET status = 'queued' WHERE id = ?", params,
                                    1, NULL, NULL, &err),
                      VISOR_OK);
-    assert_int_equal(test.app.queue->ops->enqueue(test.app.queue, conn, job_id, "index", 0, &err),
+    assert_int_equal(test.app.queue->ops->enqueue(test.app.queue, job_id, "index", 0, &err),
                      VISOR_OK);
     visor_db_release(conn);
-    visor_app_notify_workers(&test.app);
+    visor_app_jobs_committed(&test.app);
     wait_for_index_jobs(60);
   }
   product = test_get(path);

@@ -1,8 +1,7 @@
-/* test_queue_contract.c: the queue contract (lease, visibility timeout, ack, retry,
- * bury, cancel, pause, counts), written once and run against every queue URL in
- * VISOR_TEST_QUEUE_URLS (default: local, on a fresh SQLite metadata store); then the
- * worker pool: handlers, retries with backoff, dead after max attempts, permanent
- * failures, cancellation. */
+/* test_queue_contract.c: the queue contract (lease, visibility timeout, heartbeat, ack,
+ * retry, bury, cancel, pause, counts, idempotent enqueue, concurrent leases), written once
+ * and run against every queue URL in VISOR_TEST_QUEUE_URLS (default: local, on a fresh
+ * SQLite metadata store). Each URL must name an empty queue. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,19 +15,18 @@
 #include "core/clock.h"
 #include "core/uuid.h"
 #include "queue/queue.h"
-#include "queue/worker.h"
-#include "store/jobs.h"
 #include "store/migrate.h"
 
 static visor_db *db;
 static visor_queue *queue;
+static const char *queue_url;
 static const char *const index_kind[] = {"index"};
 
 static void drain(void) {
   visor_task task;
   int leased = 1;
   while (leased &&
-         queue->ops->lease(queue, index_kind, 1, 60000, &task, &leased, NULL) == VISOR_OK && leased)
+         queue->ops->lease(queue, index_kind, 1, 60000, 0, &task, &leased, NULL) == VISOR_OK && leased)
     queue->ops->ack(queue, &task, NULL);
 }
 
@@ -36,17 +34,17 @@ static void lease_ack_and_exclusive(void **state) {
   (void)state;
   drain();
   visor_error err = {0};
-  assert_int_equal(queue->ops->enqueue(queue, NULL, "task-1", "index", 0, &err), VISOR_OK);
+  assert_int_equal(queue->ops->enqueue(queue, "task-1", "index", 0, &err), VISOR_OK);
   visor_task task, second;
   int leased = 0;
   const char *const other_kind[] = {"search"};
-  assert_int_equal(queue->ops->lease(queue, other_kind, 1, 60000, &task, &leased, &err), VISOR_OK);
+  assert_int_equal(queue->ops->lease(queue, other_kind, 1, 60000, 0, &task, &leased, &err), VISOR_OK);
   assert_false(leased);
-  assert_int_equal(queue->ops->lease(queue, index_kind, 1, 60000, &task, &leased, &err), VISOR_OK);
+  assert_int_equal(queue->ops->lease(queue, index_kind, 1, 60000, 0, &task, &leased, &err), VISOR_OK);
   assert_true(leased);
   assert_string_equal(task.id, "task-1");
-  assert_int_equal(task.attempts, 1);
-  assert_int_equal(queue->ops->lease(queue, index_kind, 1, 60000, &second, &leased, &err),
+  assert_int_equal(task.deliveries, 1);
+  assert_int_equal(queue->ops->lease(queue, index_kind, 1, 60000, 0, &second, &leased, &err),
                    VISOR_OK);
   assert_false(leased); /* nobody else gets a leased task */
   visor_queue_counts counts;
@@ -64,14 +62,14 @@ static void expired_lease_comes_back(void **state) {
   visor_error err = {0};
   visor_task task, again;
   int leased = 0;
-  assert_int_equal(queue->ops->enqueue(queue, NULL, "task-2", "index", 0, &err), VISOR_OK);
-  assert_int_equal(queue->ops->lease(queue, index_kind, 1, 50, &task, &leased, &err), VISOR_OK);
+  assert_int_equal(queue->ops->enqueue(queue, "task-2", "index", 0, &err), VISOR_OK);
+  assert_int_equal(queue->ops->lease(queue, index_kind, 1, 50, 0, &task, &leased, &err), VISOR_OK);
   assert_true(leased);
   visor_sleep_ms(120); /* the worker "crashed" */
-  assert_int_equal(queue->ops->lease(queue, index_kind, 1, 60000, &again, &leased, &err), VISOR_OK);
+  assert_int_equal(queue->ops->lease(queue, index_kind, 1, 60000, 0, &again, &leased, &err), VISOR_OK);
   assert_true(leased);
   assert_string_equal(again.id, "task-2");
-  assert_int_equal(again.attempts, 2);
+  assert_int_equal(again.deliveries, 2);
   assert_int_equal(queue->ops->ack(queue, &task, &err), VISOR_ERR_CONFLICT); /* stale lease */
   assert_int_equal(queue->ops->ack(queue, &again, &err), VISOR_OK);
 }
@@ -82,26 +80,26 @@ static void retry_delays_and_bury(void **state) {
   visor_error err = {0};
   visor_task task;
   int leased = 0;
-  assert_int_equal(queue->ops->enqueue(queue, NULL, "task-3", "index", 0, &err), VISOR_OK);
-  assert_int_equal(queue->ops->lease(queue, index_kind, 1, 60000, &task, &leased, &err), VISOR_OK);
+  assert_int_equal(queue->ops->enqueue(queue, "task-3", "index", 0, &err), VISOR_OK);
+  assert_int_equal(queue->ops->lease(queue, index_kind, 1, 60000, 0, &task, &leased, &err), VISOR_OK);
   assert_int_equal(queue->ops->retry(queue, &task, 150, "flaky", &err), VISOR_OK);
-  assert_int_equal(queue->ops->lease(queue, index_kind, 1, 60000, &task, &leased, &err), VISOR_OK);
+  assert_int_equal(queue->ops->lease(queue, index_kind, 1, 60000, 0, &task, &leased, &err), VISOR_OK);
   assert_false(leased); /* still delayed */
   visor_queue_counts counts;
   queue->ops->counts(queue, &counts, &err);
   assert_int_equal(counts.delayed, 1);
   visor_sleep_ms(200);
-  assert_int_equal(queue->ops->lease(queue, index_kind, 1, 60000, &task, &leased, &err), VISOR_OK);
+  assert_int_equal(queue->ops->lease(queue, index_kind, 1, 60000, 0, &task, &leased, &err), VISOR_OK);
   assert_true(leased);
-  assert_int_equal(task.attempts, 2);
+  assert_int_equal(task.deliveries, 2);
   assert_int_equal(queue->ops->bury(queue, &task, "gave up", &err), VISOR_OK);
   queue->ops->counts(queue, &counts, &err);
   assert_int_equal(counts.dead, 1);
   /* Re-enqueue revives a dead task with fresh attempts. */
-  assert_int_equal(queue->ops->enqueue(queue, NULL, "task-3", "index", 0, &err), VISOR_OK);
-  assert_int_equal(queue->ops->lease(queue, index_kind, 1, 60000, &task, &leased, &err), VISOR_OK);
+  assert_int_equal(queue->ops->enqueue(queue, "task-3", "index", 0, &err), VISOR_OK);
+  assert_int_equal(queue->ops->lease(queue, index_kind, 1, 60000, 0, &task, &leased, &err), VISOR_OK);
   assert_true(leased);
-  assert_int_equal(task.attempts, 1);
+  assert_int_equal(task.deliveries, 1);
   queue->ops->ack(queue, &task, &err);
 }
 
@@ -111,11 +109,11 @@ static void pause_cancel_and_order(void **state) {
   visor_error err = {0};
   visor_task task;
   int leased = 0, removed = 0;
-  queue->ops->enqueue(queue, NULL, "task-a", "index", 0, &err);
+  queue->ops->enqueue(queue, "task-a", "index", 0, &err);
   visor_sleep_ms(2);
-  queue->ops->enqueue(queue, NULL, "task-b", "index", 0, &err);
+  queue->ops->enqueue(queue, "task-b", "index", 0, &err);
   assert_int_equal(queue->ops->set_paused(queue, 1, &err), VISOR_OK);
-  assert_int_equal(queue->ops->lease(queue, index_kind, 1, 60000, &task, &leased, &err), VISOR_OK);
+  assert_int_equal(queue->ops->lease(queue, index_kind, 1, 60000, 0, &task, &leased, &err), VISOR_OK);
   assert_false(leased);
   visor_queue_counts counts;
   queue->ops->counts(queue, &counts, &err);
@@ -123,122 +121,130 @@ static void pause_cancel_and_order(void **state) {
   assert_int_equal(queue->ops->set_paused(queue, 0, &err), VISOR_OK);
   assert_int_equal(queue->ops->cancel(queue, "task-a", &removed, &err), VISOR_OK);
   assert_true(removed);
-  assert_int_equal(queue->ops->lease(queue, index_kind, 1, 60000, &task, &leased, &err), VISOR_OK);
+  assert_int_equal(queue->ops->lease(queue, index_kind, 1, 60000, 0, &task, &leased, &err), VISOR_OK);
   assert_string_equal(task.id, "task-b");
   assert_int_equal(queue->ops->cancel(queue, "task-b", &removed, &err), VISOR_OK);
   assert_false(removed); /* leased tasks stay with their worker */
   queue->ops->ack(queue, &task, &err);
 }
 
-/* ---- worker pool ---------------------------------------------------------------- */
-
-typedef struct handler_state {
-  pthread_mutex_t lock;
-  int calls;
-  int fail_times;       /* fail this many times with a retryable error */
-  visor_code fail_code; /* then fail with this (VISOR_OK: succeed) */
-} handler_state;
-
-static visor_code test_handler(void *ctx, visor_job_run *run, visor_error *err) {
-  handler_state *state = ctx;
-  visor_job_run_progress(run, 0.5);
-  pthread_mutex_lock(&state->lock);
-  int call = ++state->calls;
-  pthread_mutex_unlock(&state->lock);
-  if (call <= state->fail_times)
-    return visor_error_set(err, VISOR_ERR_IO, "transient failure %d", call);
-  if (state->fail_code != VISOR_OK) return visor_error_set(err, state->fail_code, "bad input");
-  return VISOR_OK;
-}
-
-static const char *job_status_of(const char *id, json_t **job_out) {
-  static char status[16];
-  visor_db_conn *conn = visor_db_acquire(db, NULL);
-  json_t *job = NULL;
-  visor_job_get(conn, id, &job, NULL);
-  visor_db_release(conn);
-  snprintf(status, sizeof status, "%s",
-           job ? json_string_value(json_object_get(job, "status")) : "?");
-  if (job_out)
-    *job_out = job;
-  else
-    json_decref(job);
-  return status;
-}
-
-static const char *run_job(handler_state *state, int max_attempts, json_t **job) {
-  visor_worker_config config = {.concurrency = 2,
-                                .visibility_ms = 10000,
-                                .backoff_base_ms = 20,
-                                .backoff_max_ms = 100,
-                                .poll_ms = 10};
+static void enqueue_is_idempotent(void **state) {
+  (void)state;
+  drain();
   visor_error err = {0};
-  visor_worker_pool *pool = visor_worker_pool_new(db, queue, &config, &err);
-  assert_int_equal(visor_worker_pool_register(pool, "work", test_handler, state, &err), VISOR_OK);
-  char id[40];
-  visor_uuid_new(id);
-  visor_db_conn *conn = visor_db_acquire(db, &err);
-  assert_int_equal(visor_job_insert(conn, id, "work", NULL, NULL, max_attempts, &err), VISOR_OK);
-  assert_int_equal(queue->ops->enqueue(queue, conn, id, "work", 0, &err), VISOR_OK);
-  visor_db_release(conn);
-  assert_int_equal(visor_worker_pool_start(pool, &err), VISOR_OK);
-  const char *status = "";
-  for (int i = 0; i < 300; i++) {
-    status = job_status_of(id, NULL);
-    if (!strcmp(status, "done") || !strcmp(status, "failed")) break;
-    visor_sleep_ms(10);
+  visor_task task, other;
+  int leased = 0;
+  assert_int_equal(queue->ops->enqueue(queue, "task-i", "index", 0, &err), VISOR_OK);
+  assert_int_equal(queue->ops->enqueue(queue, "task-i", "index", 0, &err), VISOR_OK);
+  visor_queue_counts counts;
+  assert_int_equal(queue->ops->counts(queue, &counts, &err), VISOR_OK);
+  assert_int_equal(counts.ready, 1);
+  assert_int_equal(queue->ops->lease(queue, index_kind, 1, 60000, 0, &task, &leased, &err),
+                   VISOR_OK);
+  assert_true(leased);
+  /* Published again while leased (a relay that sent twice): still one task. */
+  assert_int_equal(queue->ops->enqueue(queue, "task-i", "index", 0, &err), VISOR_OK);
+  assert_int_equal(queue->ops->lease(queue, index_kind, 1, 60000, 0, &other, &leased, &err),
+                   VISOR_OK);
+  assert_false(leased);
+  assert_int_equal(queue->ops->ack(queue, &task, &err), VISOR_OK);
+  assert_int_equal(queue->ops->counts(queue, &counts, &err), VISOR_OK);
+  assert_int_equal(counts.ready + counts.leased + counts.delayed, 0);
+}
+
+static void heartbeat_keeps_the_lease(void **state) {
+  (void)state;
+  drain();
+  visor_error err = {0};
+  visor_task task, other;
+  int leased = 0;
+  assert_int_equal(queue->ops->enqueue(queue, "task-h", "index", 0, &err), VISOR_OK);
+  assert_int_equal(queue->ops->lease(queue, index_kind, 1, 300, 0, &task, &leased, &err), VISOR_OK);
+  assert_true(leased);
+  for (int i = 0; i < 6; i++) { /* 600 ms of work, a heartbeat every 100 ms */
+    visor_sleep_ms(100);
+    assert_int_equal(queue->ops->extend(queue, &task, 300, &err), VISOR_OK);
+    assert_int_equal(queue->ops->lease(queue, index_kind, 1, 300, 0, &other, &leased, &err),
+                     VISOR_OK);
+    assert_false(leased);
   }
-  visor_worker_pool_free(pool);
-  return job_status_of(id, job);
+  /* The worker stops heartbeating (killed): another one gets the task soon after. */
+  double started = visor_monotonic_s();
+  leased = 0;
+  while (!leased && visor_monotonic_s() - started < 5) {
+    visor_sleep_ms(50);
+    assert_int_equal(queue->ops->lease(queue, index_kind, 1, 60000, 0, &other, &leased, &err),
+                     VISOR_OK);
+  }
+  assert_true(leased);
+  assert_true(visor_monotonic_s() - started < 2);
+  assert_string_equal(other.id, "task-h");
+  assert_int_equal(other.deliveries, 2);
+  assert_int_equal(queue->ops->extend(queue, &task, 300, &err), VISOR_ERR_CONFLICT);
+  assert_int_equal(queue->ops->ack(queue, &other, &err), VISOR_OK);
 }
 
-static void worker_retries_then_succeeds(void **state) {
+/* Several handles (as several processes would) with several threads each lease and ack
+ * hundreds of tasks: every task is run exactly once. */
+#define RACE_TASKS 300
+#define RACE_THREADS 4
+static visor_queue *race_queues[2];
+static int race_seen[RACE_TASKS];
+static pthread_mutex_t race_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void *race_worker(void *arg) {
+  visor_queue *q = race_queues[(intptr_t)arg % 2];
+  const char *const kinds[] = {"race"};
+  int idle = 0;
+  while (idle < 20) {
+    visor_task task;
+    int leased = 0;
+    visor_error err = {0};
+    if (q->ops->lease(q, kinds, 1, 60000, 0, &task, &leased, &err) != VISOR_OK || !leased) {
+      idle++;
+      visor_sleep_ms(5);
+      continue;
+    }
+    idle = 0;
+    int n = atoi(task.id + 5);
+    pthread_mutex_lock(&race_lock);
+    if (n >= 0 && n < RACE_TASKS) race_seen[n]++;
+    pthread_mutex_unlock(&race_lock);
+    q->ops->ack(q, &task, &err);
+  }
+  return NULL;
+}
+
+static void concurrent_leases_never_share(void **state) {
   (void)state;
-  handler_state handler = {PTHREAD_MUTEX_INITIALIZER, 0, 2, VISOR_OK};
-  json_t *job = NULL;
-  assert_string_equal(run_job(&handler, 5, &job), "done");
-  assert_int_equal(handler.calls, 3);
-  assert_int_equal(json_integer_value(json_object_get(job, "attempts")), 3);
-  assert_true(json_real_value(json_object_get(job, "progress")) == 1.0);
-  json_decref(job);
+  visor_error err = {0};
+  race_queues[0] = queue;
+  race_queues[1] = visor_queue_open(queue_url, db, &err);
+  assert_non_null(race_queues[1]);
+  for (int i = 0; i < RACE_TASKS; i++) {
+    char id[32];
+    snprintf(id, sizeof id, "race-%d", i);
+    assert_int_equal(queue->ops->enqueue(queue, id, "race", 0, &err), VISOR_OK);
+  }
+  memset(race_seen, 0, sizeof race_seen);
+  pthread_t threads[RACE_THREADS];
+  for (intptr_t i = 0; i < RACE_THREADS; i++)
+    pthread_create(&threads[i], NULL, race_worker, (void *)i);
+  for (int i = 0; i < RACE_THREADS; i++)
+    pthread_join(threads[i], NULL);
+  for (int i = 0; i < RACE_TASKS; i++)
+    if (race_seen[i] != 1) fail_msg("task race-%d ran %d times", i, race_seen[i]);
+  visor_queue_close(race_queues[1]);
 }
 
-static void worker_fails_after_max_attempts(void **state) {
-  (void)state;
-  handler_state handler = {PTHREAD_MUTEX_INITIALIZER, 0, 100, VISOR_OK};
-  json_t *job = NULL;
-  assert_string_equal(run_job(&handler, 3, &job), "failed");
-  assert_int_equal(handler.calls, 3);
-  assert_non_null(strstr(json_string_value(json_object_get(job, "error")), "transient failure 3"));
-  json_decref(job);
-}
-
-static void worker_fails_permanent_errors_at_once(void **state) {
-  (void)state;
-  handler_state handler = {PTHREAD_MUTEX_INITIALIZER, 0, 0, VISOR_ERR_UNSUPPORTED};
-  assert_string_equal(run_job(&handler, 5, NULL), "failed");
-  assert_int_equal(handler.calls, 1);
-}
-
-static void backoff_doubles_and_caps(void **state) {
-  (void)state;
-  visor_worker_config config = {.backoff_base_ms = 1000, .backoff_max_ms = 5000};
-  assert_int_equal(visor_backoff_ms(&config, 1), 1000);
-  assert_int_equal(visor_backoff_ms(&config, 2), 2000);
-  assert_int_equal(visor_backoff_ms(&config, 3), 4000);
-  assert_int_equal(visor_backoff_ms(&config, 9), 5000);
-}
-
+/* Runs the suite for every queue URL: "local" over each metadata store (a fresh SQLite
+ * file, and VISOR_TEST_QUEUE_METADATA_URL when set), other backends once, over the last one. */
 int main(void) {
-  char temp[] = "/tmp/visor-queue-XXXXXX";
-  char db_url[600];
-  snprintf(db_url, sizeof db_url, "sqlite://%s/visor.db", mkdtemp(temp));
   visor_error err = {0};
-  db = visor_db_open(db_url, &err);
-  if (!db || visor_migrate(db, NULL, &err) != VISOR_OK) {
-    fprintf(stderr, "cannot open %s: %s\n", db_url, err.message);
-    return 1;
-  }
+  char temp[] = "/tmp/visor-queue-XXXXXX", sqlite_url[600];
+  snprintf(sqlite_url, sizeof sqlite_url, "sqlite://%s/visor.db", mkdtemp(temp));
+  const char *metadata[2] = {sqlite_url, getenv("VISOR_TEST_QUEUE_METADATA_URL")};
+  size_t metadata_count = metadata[1] && *metadata[1] ? 2 : 1;
   const char *urls = getenv("VISOR_TEST_QUEUE_URLS");
   char *list = strdup(urls && *urls ? urls : "local");
   const struct CMUnitTest contract[] = {
@@ -246,24 +252,38 @@ int main(void) {
       cmocka_unit_test(expired_lease_comes_back),
       cmocka_unit_test(retry_delays_and_bury),
       cmocka_unit_test(pause_cancel_and_order),
-      cmocka_unit_test(worker_retries_then_succeeds),
-      cmocka_unit_test(worker_fails_after_max_attempts),
-      cmocka_unit_test(worker_fails_permanent_errors_at_once),
+      cmocka_unit_test(enqueue_is_idempotent),
+      cmocka_unit_test(heartbeat_keeps_the_lease),
+      cmocka_unit_test(concurrent_leases_never_share),
   };
-  const struct CMUnitTest units[] = {cmocka_unit_test(backoff_doubles_and_caps)};
-  int failed = cmocka_run_group_tests_name("worker", units, NULL, NULL);
-  for (char *save = NULL, *url = strtok_r(list, " ", &save); url;
-       url = strtok_r(NULL, " ", &save)) {
-    queue = visor_queue_open(url, db, &err);
-    if (!queue) {
-      fprintf(stderr, "cannot open queue %s: %s\n", url, err.message);
+  int failed = 0;
+  for (size_t m = 0; m < metadata_count; m++) {
+    db = visor_db_open(metadata[m], &err);
+    if (!db || visor_migrate(db, NULL, &err) != VISOR_OK) {
+      fprintf(stderr, "cannot open %s: %s\n", metadata[m], err.message);
+      visor_db_close(db);
       failed++;
       continue;
     }
-    failed += cmocka_run_group_tests_name(url, contract, NULL, NULL);
-    visor_queue_close(queue);
+    char *copy = strdup(list);
+    for (char *save = NULL, *url = strtok_r(copy, " ", &save); url;
+         url = strtok_r(NULL, " ", &save)) {
+      if (strcmp(url, "local") != 0 && m + 1 < metadata_count) continue;
+      queue_url = url;
+      queue = visor_queue_open(url, db, &err);
+      if (!queue) {
+        fprintf(stderr, "cannot open queue %s: %s\n", url, err.message);
+        failed++;
+        continue;
+      }
+      char name[1200];
+      snprintf(name, sizeof name, "%s over %s", url, metadata[m]);
+      failed += cmocka_run_group_tests_name(name, contract, NULL, NULL);
+      visor_queue_close(queue);
+    }
+    free(copy);
+    visor_db_close(db);
   }
   free(list);
-  visor_db_close(db);
   return failed;
 }

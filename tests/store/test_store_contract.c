@@ -1,7 +1,8 @@
 /* test_store_contract.c: the metadata store contract: migrations, the db interface, and
  * the repositories, written once and run against every backend URL in
- * VISOR_TEST_METADATA_URLS (space-separated; each must point at an empty database), by
- * default a fresh SQLite file. */
+ * VISOR_TEST_METADATA_URLS (space-separated; each must point at an empty database, e.g.
+ * `scripts/servers/postgres.sh newdb visor_test_store` prints one), by default a fresh
+ * SQLite file. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +17,8 @@
 #include "store/catalog.h"
 #include "store/jobs.h"
 #include "store/migrate.h"
+#include "store/regions.h"
+#include "store/searches.h"
 
 static visor_db *db;
 
@@ -154,9 +157,16 @@ static void jobs_follow_their_lifecycle(void **state) {
   visor_uuid_new(id);
   assert_int_equal(visor_job_insert(conn, id, "index", "subject-1", "{\"a\":1}", 3, &err),
                    VISOR_OK);
-  int applied = 0;
-  assert_int_equal(visor_job_mark_running(conn, id, 1, &applied, &err), VISOR_OK);
+  int applied = 0, attempt = 0, max_attempts = 0;
+  assert_int_equal(visor_job_mark_running(conn, id, &attempt, &max_attempts, &applied, &err),
+                   VISOR_OK);
   assert_true(applied);
+  assert_int_equal(attempt, 1);
+  assert_int_equal(max_attempts, 3);
+  /* A worker that died mid-run: the next start counts another attempt. */
+  assert_int_equal(visor_job_mark_running(conn, id, &attempt, &max_attempts, &applied, &err),
+                   VISOR_OK);
+  assert_int_equal(attempt, 2);
   assert_int_equal(visor_job_set_progress(conn, id, 0.5, &err), VISOR_OK);
   json_t *job = NULL;
   assert_int_equal(visor_job_get(conn, id, &job, &err), VISOR_OK);
@@ -171,7 +181,8 @@ static void jobs_follow_their_lifecycle(void **state) {
   assert_true(applied);
   assert_int_equal(visor_job_cancel(conn, id, &applied, &err), VISOR_OK);
   assert_true(applied);
-  assert_int_equal(visor_job_mark_running(conn, id, 1, &applied, &err), VISOR_OK);
+  assert_int_equal(visor_job_mark_running(conn, id, &attempt, &max_attempts, &applied, &err),
+                   VISOR_OK);
   assert_false(applied); /* a cancelled job does not start */
   json_t *jobs = NULL;
   int64_t total = 0;
@@ -210,6 +221,311 @@ static void concurrent_writers_all_succeed(void **state) {
   }
 }
 
+static void placeholders_and_types_are_portable(void **state) {
+  (void)state;
+  visor_error err = {0};
+  visor_db_conn *conn = visor_db_acquire(db, &err);
+  assert_non_null(conn);
+  /* A `?` inside a string literal is not a placeholder; a NULL tested with IS NULL binds. */
+  visor_db_value params[] = {VISOR_DB_S("x"), VISOR_DB_NULL_VALUE, VISOR_DB_I(7)};
+  visor_db_rows rows;
+  assert_int_equal(visor_db_exec(conn,
+                                 "SELECT 'a?''b?' AS q, ? AS v, (? IS NULL) AS null_test,"
+                                 " ? / 2 AS half, 1 = 1 AS yes",
+                                 params, 3, &rows, NULL, &err),
+                   VISOR_OK);
+  assert_string_equal(visor_db_text(&rows, 0, "q"), "a?'b?");
+  assert_string_equal(visor_db_text(&rows, 0, "v"), "x");
+  assert_int_equal(visor_db_get(&rows, 0, "null_test")->type, VISOR_DB_INT);
+  assert_int_equal(visor_db_int(&rows, 0, "null_test"), 1);
+  assert_int_equal(visor_db_get(&rows, 0, "half")->type, VISOR_DB_INT);
+  assert_int_equal(visor_db_int(&rows, 0, "half"), 3); /* integer division on both */
+  assert_int_equal(visor_db_int(&rows, 0, "yes"), 1);
+  visor_db_rows_free(&rows);
+  /* MAX over no rows is NULL, COUNT over no rows is 0. */
+  assert_int_equal(visor_db_exec(conn,
+                                 "SELECT MAX(created_at) AS m, COUNT(*) AS n FROM jobs"
+                                 " WHERE id = 'none'",
+                                 NULL, 0, &rows, NULL, &err),
+                   VISOR_OK);
+  assert_int_equal(visor_db_get(&rows, 0, "m")->type, VISOR_DB_NULL);
+  assert_int_equal(visor_db_get(&rows, 0, "n")->type, VISOR_DB_INT);
+  assert_int_equal(visor_db_int(&rows, 0, "n"), 0);
+  visor_db_rows_free(&rows);
+  visor_db_release(conn);
+}
+
+static void unique_violation_is_a_conflict(void **state) {
+  (void)state;
+  visor_error err = {0};
+  visor_db_conn *conn = visor_db_acquire(db, &err);
+  const char *sql = "INSERT INTO products(id, sku, name, created_at, updated_at)"
+                    " VALUES (?, 'DUP-1', 'dup', 1, 1)";
+  char id[40];
+  visor_uuid_new(id);
+  visor_db_value params[] = {VISOR_DB_S(id)};
+  int64_t changes = 0;
+  assert_int_equal(visor_db_exec(conn, sql, params, 1, NULL, &changes, &err), VISOR_OK);
+  assert_int_equal(changes, 1);
+  visor_uuid_new(id);
+  assert_int_equal(visor_db_exec(conn, sql, params, 1, NULL, &changes, &err), VISOR_ERR_CONFLICT);
+  /* The same inside a transaction; after ROLLBACK the connection works again. */
+  assert_int_equal(visor_db_begin(conn, &err), VISOR_OK);
+  assert_int_equal(visor_db_exec(conn, sql, params, 1, NULL, NULL, &err), VISOR_ERR_CONFLICT);
+  visor_db_rollback(conn);
+  visor_db_rows rows;
+  assert_int_equal(visor_db_exec(conn, "SELECT COUNT(*) AS n FROM products WHERE sku = 'DUP-1'",
+                                 NULL, 0, &rows, NULL, &err),
+                   VISOR_OK);
+  assert_int_equal(visor_db_int(&rows, 0, "n"), 1);
+  visor_db_rows_free(&rows);
+  visor_db_release(conn);
+}
+
+static void rolled_back_transaction_leaves_nothing(void **state) {
+  (void)state;
+  visor_error err = {0};
+  visor_db_conn *conn = visor_db_acquire(db, &err);
+  assert_int_equal(visor_db_begin(conn, &err), VISOR_OK);
+  for (int i = 0; i < 5; i++) {
+    char id[40];
+    visor_uuid_new(id);
+    assert_int_equal(visor_job_insert(conn, id, "rollback-test", NULL, NULL, 1, &err), VISOR_OK);
+  }
+  /* A failing statement inside the transaction, then ROLLBACK. */
+  assert_int_equal(visor_db_exec(conn, "SELECT * FROM no_such_table", NULL, 0, NULL, NULL, &err),
+                   VISOR_ERR_IO);
+  visor_db_rollback(conn);
+  visor_db_release(conn);
+  /* Another connection sees nothing; a transaction left open at release is rolled back. */
+  conn = visor_db_acquire(db, &err);
+  assert_int_equal(visor_db_begin(conn, &err), VISOR_OK);
+  char id[40];
+  visor_uuid_new(id);
+  assert_int_equal(visor_job_insert(conn, id, "rollback-test", NULL, NULL, 1, &err), VISOR_OK);
+  visor_db_release(conn);
+  conn = visor_db_acquire(db, &err);
+  visor_db_rows rows;
+  assert_int_equal(visor_db_exec(conn,
+                                 "SELECT COUNT(*) AS n FROM jobs WHERE kind = 'rollback-test'",
+                                 NULL, 0, &rows, NULL, &err),
+                   VISOR_OK);
+  assert_int_equal(visor_db_int(&rows, 0, "n"), 0);
+  visor_db_rows_free(&rows);
+  visor_db_release(conn);
+}
+
+/* Each of 4 threads makes 50 transactions that insert a row and bump a shared counter. */
+static void *bump_counter(void *arg) {
+  int *failures = arg;
+  for (int i = 0; i < 50; i++) {
+    visor_error err = {0};
+    visor_db_conn *conn = visor_db_acquire(db, &err);
+    if (!conn) {
+      (*failures)++;
+      continue;
+    }
+    char id[40];
+    visor_uuid_new(id);
+    visor_db_value params[] = {VISOR_DB_S(id)};
+    int64_t changes = 0;
+    if (visor_db_begin(conn, &err) != VISOR_OK ||
+        visor_job_insert(conn, id, "pool-test", NULL, NULL, 1, &err) != VISOR_OK ||
+        visor_db_exec(conn, "UPDATE pool_counter SET n = n + 1 WHERE id = 1", NULL, 0, NULL,
+                      &changes, &err) != VISOR_OK ||
+        changes != 1 ||
+        visor_db_exec(conn, "SELECT id FROM jobs WHERE id = ?", params, 1, NULL, NULL, &err) !=
+            VISOR_OK ||
+        visor_db_commit(conn, &err) != VISOR_OK) {
+      (*failures)++;
+      visor_db_rollback(conn);
+    }
+    visor_db_release(conn);
+  }
+  return NULL;
+}
+
+static void pool_is_safe_across_threads(void **state) {
+  (void)state;
+  visor_error err = {0};
+  visor_db_conn *conn = visor_db_acquire(db, &err);
+  assert_int_equal(
+      visor_db_exec(conn, "CREATE TABLE pool_counter (id BIGINT PRIMARY KEY, n BIGINT NOT NULL)",
+                    NULL, 0, NULL, NULL, &err),
+      VISOR_OK);
+  assert_int_equal(
+      visor_db_exec(conn, "INSERT INTO pool_counter VALUES (1, 0)", NULL, 0, NULL, NULL, &err),
+      VISOR_OK);
+  visor_db_release(conn);
+  pthread_t threads[4];
+  int failures[4] = {0};
+  for (int i = 0; i < 4; i++)
+    pthread_create(&threads[i], NULL, bump_counter, &failures[i]);
+  for (int i = 0; i < 4; i++) {
+    pthread_join(threads[i], NULL);
+    assert_int_equal(failures[i], 0);
+  }
+  conn = visor_db_acquire(db, &err);
+  visor_db_rows rows;
+  assert_int_equal(
+      visor_db_exec(conn,
+                    "SELECT (SELECT n FROM pool_counter WHERE id = 1) AS n,"
+                    " (SELECT COUNT(DISTINCT id) FROM jobs WHERE kind = 'pool-test') AS jobs",
+                    NULL, 0, &rows, NULL, &err),
+      VISOR_OK);
+  assert_int_equal(visor_db_int(&rows, 0, "n"), 200);
+  assert_int_equal(visor_db_int(&rows, 0, "jobs"), 200);
+  visor_db_rows_free(&rows);
+  visor_db_release(conn);
+}
+
+/* Images, regions and searches: the rest of the repositories, on every backend. */
+static void regions_and_searches_round_trip(void **state) {
+  (void)state;
+  visor_error err = {0};
+  visor_db_conn *conn = visor_db_acquire(db, &err);
+  char product_id[40], image_id[40], whole_id[40], crop_id[40], query_image[40], search_id[40];
+  visor_uuid_new(product_id);
+  visor_uuid_new(image_id);
+  visor_uuid_new(whole_id);
+  visor_uuid_new(crop_id);
+  visor_uuid_new(query_image);
+  visor_uuid_new(search_id);
+  json_t *product = product_json("REG-1", "Red mug", "kitchen", 4.5);
+  assert_int_equal(visor_product_insert(conn, product_id, product, &err), VISOR_OK);
+  json_decref(product);
+  visor_image_record image = {.id = image_id,
+                              .product_id = product_id,
+                              .purpose = "product",
+                              .object_key = "img/a.jpg",
+                              .width = 640,
+                              .height = 480,
+                              .format = "jpeg",
+                              .size_bytes = 1234,
+                              .sha256 = "00"};
+  assert_int_equal(visor_image_insert(conn, &image, &err), VISOR_OK);
+  image = (visor_image_record){.id = query_image,
+                               .purpose = "query",
+                               .object_key = "q/b.jpg",
+                               .width = 100,
+                               .height = 100,
+                               .format = "png",
+                               .size_bytes = 10,
+                               .sha256 = "11"};
+  assert_int_equal(visor_image_insert(conn, &image, &err), VISOR_OK);
+  visor_region_record whole = {.id = whole_id,
+                               .image_id = image_id,
+                               .product_id = product_id,
+                               .w = 640,
+                               .h = 480,
+                               .whole_image = 1,
+                               .label = "cup",
+                               .label_score = 0.5,
+                               .vector_id = "v1"};
+  visor_region_record crop = {.id = crop_id,
+                              .image_id = image_id,
+                              .product_id = product_id,
+                              .x = 10,
+                              .y = 20,
+                              .w = 100,
+                              .h = 90,
+                              .label = "cup",
+                              .label_score = 0.8,
+                              .labels_json = "[{\"name\":\"cup\",\"score\":0.8}]",
+                              .detector_label = "cup",
+                              .detector_score = 0.9,
+                              .vector_id = "v2"};
+  assert_int_equal(visor_region_insert(conn, &crop, &err), VISOR_OK);
+  assert_int_equal(visor_region_insert(conn, &whole, &err), VISOR_OK);
+  json_t *regions = NULL;
+  assert_int_equal(visor_region_list(conn, image_id, &regions, &err), VISOR_OK);
+  assert_int_equal(json_array_size(regions), 2);
+  assert_string_equal(json_string_value(json_object_get(json_array_get(regions, 0), "id")),
+                      whole_id); /* the whole-image region first */
+  assert_true(json_is_true(json_object_get(json_array_get(regions, 0), "whole_image")));
+  json_decref(regions);
+  json_t *region = NULL;
+  assert_int_equal(visor_region_get(conn, crop_id, &region, &err), VISOR_OK);
+  json_decref(region);
+
+  assert_int_equal(visor_search_insert(conn, search_id, query_image, NULL, 5,
+                                       "{\"category\":\"kitchen\"}", &err),
+                   VISOR_OK);
+  visor_search_region_record query_regions[] = {
+      {.box = {0, 0, 100, 100}, .whole_image = 1, .label = "cup", .label_score = 0.4},
+      {.box = {5, 5, 50, 50},
+       .label = "cup",
+       .label_score = 0.7,
+       .detector_label = "cup",
+       .detector_score = 0.6}};
+  visor_search_result_record results[] = {
+      {.ordinal = 0, .rank = 1, .product_id = product_id, .region_id = whole_id, .score = 0.9},
+      {.ordinal = 1, .rank = 1, .product_id = product_id, .region_id = crop_id, .score = 0.8},
+      {.ordinal = VISOR_SEARCH_OVERALL,
+       .rank = 1,
+       .product_id = product_id,
+       .region_id = whole_id,
+       .score = 0.9,
+       .query_ordinal = 0}};
+  for (int attempt = 0; attempt < 2; attempt++) /* idempotent on retry */
+    assert_int_equal(visor_search_save(conn, search_id, query_regions, 2, results, 3, &err),
+                     VISOR_OK);
+  assert_int_equal(visor_search_set_status(conn, search_id, "running", NULL, 0, &err), VISOR_OK);
+  assert_int_equal(visor_search_set_status(conn, search_id, "done", NULL, 12.5, &err), VISOR_OK);
+  json_t *search = NULL;
+  assert_int_equal(visor_search_get(conn, search_id, &search, &err), VISOR_OK);
+  assert_string_equal(json_string_value(json_object_get(search, "status")), "done");
+  assert_true(json_real_value(json_object_get(search, "duration_ms")) == 12.5);
+  assert_string_equal(
+      json_string_value(json_object_get(json_object_get(search, "filters"), "category")),
+      "kitchen");
+  json_t *found = json_object_get(search, "regions");
+  assert_int_equal(json_array_size(found), 2);
+  assert_int_equal(json_array_size(json_object_get(json_array_get(found, 1), "results")), 1);
+  json_t *overall = json_object_get(search, "products");
+  assert_int_equal(json_array_size(overall), 1);
+  assert_string_equal(
+      json_string_value(json_object_get(json_object_get(json_array_get(overall, 0), "product"),
+                                        "thumbnail_image_id")),
+      image_id);
+  json_decref(search);
+  assert_int_equal(visor_region_delete_for_image(conn, image_id, &err), VISOR_OK);
+  visor_db_release(conn);
+}
+
+/* Products without a price sort last both ways, on every backend. */
+static void price_sort_puts_missing_prices_last(void **state) {
+  (void)state;
+  visor_error err = {0};
+  visor_db_conn *conn = visor_db_acquire(db, &err);
+  const char *skus[] = {"NP-cheap", "NP-none", "NP-dear"};
+  double prices[] = {1, -1, 9};
+  for (int i = 0; i < 3; i++) {
+    char id[40];
+    visor_uuid_new(id);
+    json_t *product = product_json(skus[i], skus[i], "nullprice", prices[i]);
+    if (prices[i] < 0) json_object_del(product, "price");
+    assert_int_equal(visor_product_insert(conn, id, product, &err), VISOR_OK);
+    json_decref(product);
+  }
+  const char *sorts[] = {"price", "-price"};
+  const char *expected[][3] = {{"NP-cheap", "NP-dear", "NP-none"},
+                               {"NP-dear", "NP-cheap", "NP-none"}};
+  for (int s = 0; s < 2; s++) {
+    visor_product_query query = {.category = "nullprice", .sort = sorts[s], .limit = 10};
+    json_t *items = NULL;
+    int64_t total = 0;
+    assert_int_equal(visor_product_list(conn, &query, &items, &total, &err), VISOR_OK);
+    assert_int_equal(total, 3);
+    for (int i = 0; i < 3; i++)
+      assert_string_equal(
+          json_string_value(json_object_get(json_array_get(items, (size_t)i), "sku")),
+          expected[s][i]);
+    json_decref(items);
+  }
+  visor_db_release(conn);
+}
+
 int main(void) {
   const char *urls = getenv("VISOR_TEST_METADATA_URLS");
   char temp[] = "/tmp/visor-store-XXXXXX";
@@ -226,6 +542,12 @@ int main(void) {
       cmocka_unit_test(transactions_roll_back),
       cmocka_unit_test(jobs_follow_their_lifecycle),
       cmocka_unit_test(concurrent_writers_all_succeed),
+      cmocka_unit_test(placeholders_and_types_are_portable),
+      cmocka_unit_test(unique_violation_is_a_conflict),
+      cmocka_unit_test(rolled_back_transaction_leaves_nothing),
+      cmocka_unit_test(pool_is_safe_across_threads),
+      cmocka_unit_test(regions_and_searches_round_trip),
+      cmocka_unit_test(price_sort_puts_missing_prices_last),
   };
   char *list = strdup(urls);
   int failed = 0;

@@ -1,5 +1,5 @@
 /* worker.c: the worker pool (see worker.h). */
-#include "queue/worker.h"
+#include "jobs/worker.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -11,7 +11,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/metrics.h"
-#include "store/jobs.h"
+#include "jobs/job_state.h"
 
 #define MAX_KINDS 8
 
@@ -29,38 +29,38 @@ struct visor_worker_pool {
   const char *kinds[MAX_KINDS];
   size_t handler_count;
   pthread_t *threads;
+  visor_task *running; /* per thread: the task it holds (id[0] == 0 when none) */
   int started, stopping;
-  pthread_mutex_t lock;
+  pthread_mutex_t lock; /* stopping, running[] */
   pthread_cond_t wake;
+  pthread_t heartbeat;
+  int heartbeat_started;
 };
 
 struct visor_job_run {
   visor_worker_pool *pool;
   visor_task task;
+  visor_job_start start;
 };
 
 const visor_task *visor_job_run_task(const visor_job_run *run) {
   return &run->task;
 }
 
+int visor_job_run_attempt(const visor_job_run *run) {
+  return run->start.attempt;
+}
+
+int visor_job_run_is_last_attempt(const visor_job_run *run) {
+  return run->start.attempt >= run->start.max_attempts;
+}
+
 void visor_job_run_progress(visor_job_run *run, double progress) {
-  visor_db_conn *conn = visor_db_acquire(run->pool->db, NULL);
-  if (conn) {
-    visor_job_set_progress(conn, run->task.id, progress, NULL);
-    visor_db_release(conn);
-  }
-  run->pool->queue->ops->extend(run->pool->queue, &run->task, run->pool->config.visibility_ms,
-                                NULL);
+  visor_jobs_progress(run->pool->db, run->task.id, progress, NULL);
 }
 
 int visor_job_run_cancelled(visor_job_run *run) {
-  char status[16] = "";
-  visor_db_conn *conn = visor_db_acquire(run->pool->db, NULL);
-  if (!conn) return 0;
-  int cancelled = visor_job_status(conn, run->task.id, status, NULL) == VISOR_OK &&
-                  strcmp(status, VISOR_JOB_CANCELLED) == 0;
-  visor_db_release(conn);
-  return cancelled;
+  return visor_jobs_cancelled(run->pool->db, run->task.id) == 1;
 }
 
 int64_t visor_backoff_ms(const visor_worker_config *config, int attempt) {
@@ -81,77 +81,55 @@ static registered_handler *find_handler(visor_worker_pool *pool, const char *kin
   return NULL;
 }
 
-/* Reads max_attempts and whether the job still wants running. */
-static int job_runnable(visor_worker_pool *pool, const visor_task *task, int *max_attempts) {
-  visor_db_conn *conn = visor_db_acquire(pool->db, NULL);
-  if (!conn) return -1;
-  visor_db_value params[] = {VISOR_DB_S(task->id)};
-  visor_db_rows rows;
-  int runnable = -1;
-  if (visor_db_exec(conn, "SELECT status, max_attempts FROM jobs WHERE id = ?", params, 1, &rows,
-                    NULL, NULL) == VISOR_OK) {
-    const char *status = visor_db_text(&rows, 0, "status");
-    runnable =
-        status && (strcmp(status, VISOR_JOB_QUEUED) == 0 || strcmp(status, VISOR_JOB_RUNNING) == 0);
-    *max_attempts = (int)visor_db_int(&rows, 0, "max_attempts");
-    visor_db_rows_free(&rows);
-  }
-  if (runnable == 1) {
-    int applied = 0;
-    if (visor_job_mark_running(conn, task->id, task->attempts, &applied, NULL) != VISOR_OK)
-      runnable = -1;
-    else if (!applied)
-      runnable = 0;
-  }
-  visor_db_release(conn);
-  return runnable;
-}
-
-static void finish_task(visor_worker_pool *pool, const visor_task *task, visor_code code,
-                        const visor_error *error, int max_attempts, double seconds) {
+static void finish_task(visor_worker_pool *pool, const visor_job_run *run, visor_code code,
+                        const visor_error *error, double seconds) {
   visor_queue *queue = pool->queue;
-  visor_db_conn *conn = visor_db_acquire(pool->db, NULL);
+  const visor_task *task = &run->task;
   char labels[96];
   snprintf(labels, sizeof labels, "kind=\"%s\",outcome=\"%s\"", task->kind,
            code == VISOR_OK ? "done" : "error");
   visor_metrics_counter_add("visor_tasks_total", "Tasks run by the workers", labels, 1);
   snprintf(labels, sizeof labels, "kind=\"%s\"", task->kind);
   visor_metrics_observe("visor_task_duration_seconds", "Time to run one task", labels, seconds);
+  /* The job record first, then the queue: a crash in between leases the task again and
+   * the next worker finds the job finished (or counts one more attempt). */
   if (code == VISOR_OK) {
-    if (conn) visor_job_mark_done(conn, task->id, NULL);
+    visor_jobs_done(pool->db, task->id, NULL);
     queue->ops->ack(queue, task, NULL);
-  } else if (permanent_error(code) || task->attempts >= max_attempts) {
+  } else if (permanent_error(code) || run->start.attempt >= run->start.max_attempts) {
     visor_log(VISOR_LOG_WARN, "job %s (%s) failed after %d attempt(s): %s", task->id, task->kind,
-              task->attempts, error->message);
-    if (conn) visor_job_mark_failed(conn, task->id, error->message, NULL);
+              run->start.attempt, error->message);
+    visor_jobs_failed(pool->db, task->id, error->message, NULL);
     queue->ops->bury(queue, task, error->message, NULL);
   } else {
-    int64_t delay = visor_backoff_ms(&pool->config, task->attempts);
+    int64_t delay = visor_backoff_ms(&pool->config, run->start.attempt);
     visor_log(VISOR_LOG_INFO, "job %s (%s) attempt %d failed, retrying in %lld ms: %s", task->id,
-              task->kind, task->attempts, (long long)delay, error->message);
-    if (conn) visor_job_mark_retrying(conn, task->id, error->message, NULL);
+              task->kind, run->start.attempt, (long long)delay, error->message);
+    visor_jobs_will_retry(pool->db, task->id, error->message, NULL);
     queue->ops->retry(queue, task, delay, error->message, NULL);
   }
-  if (conn) visor_db_release(conn);
 }
 
 static void run_task(visor_worker_pool *pool, const visor_task *task) {
-  int max_attempts = 1;
-  int runnable = job_runnable(pool, task, &max_attempts);
-  if (runnable == 0) { /* cancelled, finished or gone: drop the task */
+  visor_job_run run = {.pool = pool, .task = *task};
+  visor_error error = {0};
+  if (visor_jobs_start(pool->db, task->id, &run.start, &error) != VISOR_OK) {
+    /* The metadata store is unreachable: give the task back to be tried again soon. */
+    visor_log(VISOR_LOG_WARN, "job %s: cannot start: %s", task->id, error.message);
+    pool->queue->ops->retry(pool->queue, task, pool->config.backoff_base_ms, error.message, NULL);
+    return;
+  }
+  if (!run.start.runnable) { /* cancelled, finished or gone: drop the task */
     pool->queue->ops->ack(pool->queue, task, NULL);
     return;
   }
-  if (runnable < 0) return; /* the DB is unreachable: the lease runs out and it comes back */
   registered_handler *handler = find_handler(pool, task->kind);
-  visor_job_run run = {.pool = pool, .task = *task};
-  visor_error error = {0};
   double started = visor_monotonic_s();
   visor_code code = handler ? handler->handler(handler->ctx, &run, &error)
                             : visor_error_set(&error, VISOR_ERR_INVALID,
                                               "no handler for task kind '%s'", task->kind);
   if (code != VISOR_OK && visor_job_run_cancelled(&run)) code = VISOR_OK; /* stopped on request */
-  finish_task(pool, task, code, &error, max_attempts, visor_monotonic_s() - started);
+  finish_task(pool, &run, code, &error, visor_monotonic_s() - started);
 }
 
 static void idle_wait(visor_worker_pool *pool) {
@@ -172,15 +150,36 @@ static int stopping(visor_worker_pool *pool) {
   return value;
 }
 
+typedef struct worker_slot {
+  visor_worker_pool *pool;
+  int index;
+} worker_slot;
+
+static void set_running(visor_worker_pool *pool, int index, const visor_task *task) {
+  pthread_mutex_lock(&pool->lock);
+  if (task)
+    pool->running[index] = *task;
+  else
+    pool->running[index].id[0] = '\0';
+  pthread_mutex_unlock(&pool->lock);
+}
+
 static void *worker_main(void *arg) {
-  visor_worker_pool *pool = arg;
+  visor_worker_pool *pool = ((worker_slot *)arg)->pool;
+  int index = ((worker_slot *)arg)->index;
+  free(arg);
+  int64_t last_warning = 0;
   while (!stopping(pool)) {
     visor_task task;
     int leased = 0;
     visor_error error = {0};
     if (pool->queue->ops->lease(pool->queue, pool->kinds, pool->handler_count,
-                                pool->config.visibility_ms, &task, &leased, &error) != VISOR_OK) {
-      visor_log(VISOR_LOG_WARN, "worker cannot lease a task: %s", error.message);
+                                pool->config.visibility_ms, pool->config.poll_ms, &task, &leased,
+                                &error) != VISOR_OK) {
+      if (visor_now_ms() - last_warning > 5000) { /* once in a while while a server is down */
+        visor_log(VISOR_LOG_WARN, "worker cannot lease a task: %s", error.message);
+        last_warning = visor_now_ms();
+      }
       idle_wait(pool);
       continue;
     }
@@ -188,8 +187,44 @@ static void *worker_main(void *arg) {
       idle_wait(pool);
       continue;
     }
+    set_running(pool, index, &task);
     run_task(pool, &task);
+    set_running(pool, index, NULL);
   }
+  return NULL;
+}
+
+/* Extends the lease of every running task every visibility/3 until the pool stops. */
+static void *heartbeat_main(void *arg) {
+  visor_worker_pool *pool = arg;
+  int64_t interval = pool->config.visibility_ms / 3;
+  if (interval < 10) interval = 10;
+  visor_task *held = calloc((size_t)pool->config.concurrency, sizeof *held);
+  pthread_mutex_lock(&pool->lock);
+  while (held) {
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    int64_t ns = deadline.tv_nsec + interval * 1000000;
+    deadline.tv_sec += ns / 1000000000;
+    deadline.tv_nsec = ns % 1000000000;
+    int rc = 0;
+    while (rc == 0 && !(pool->stopping && pool->started == 0))
+      rc = pthread_cond_timedwait(&pool->wake, &pool->lock, &deadline);
+    if (pool->stopping && pool->started == 0) break;
+    memcpy(held, pool->running, (size_t)pool->config.concurrency * sizeof *held);
+    pthread_mutex_unlock(&pool->lock);
+    for (int i = 0; i < pool->config.concurrency; i++) {
+      if (!held[i].id[0]) continue;
+      visor_error error = {0};
+      visor_code code =
+          pool->queue->ops->extend(pool->queue, &held[i], pool->config.visibility_ms, &error);
+      if (code == VISOR_ERR_CONFLICT)
+        visor_log(VISOR_LOG_WARN, "job %s: lease lost (%s)", held[i].id, error.message);
+    }
+    pthread_mutex_lock(&pool->lock);
+  }
+  pthread_mutex_unlock(&pool->lock);
+  free(held);
   return NULL;
 }
 
@@ -202,7 +237,7 @@ visor_worker_pool *visor_worker_pool_new(visor_db *db, visor_queue *queue,
   }
   pool->db = db;
   pool->queue = queue;
-  visor_worker_config defaults = {2, 300000, 1000, 300000, 200};
+  visor_worker_config defaults = {2, 15000, 1000, 300000, 200};
   pool->config = config ? *config : defaults;
   if (pool->config.concurrency <= 0) pool->config.concurrency = defaults.concurrency;
   if (pool->config.visibility_ms <= 0) pool->config.visibility_ms = defaults.visibility_ms;
@@ -233,9 +268,23 @@ visor_code visor_worker_pool_register(visor_worker_pool *pool, const char *kind,
 visor_code visor_worker_pool_start(visor_worker_pool *pool, visor_error *err) {
   if (pool->handler_count == 0) return VISOR_OK; /* nothing to run: jobs stay queued */
   pool->threads = calloc((size_t)pool->config.concurrency, sizeof *pool->threads);
-  if (!pool->threads) return visor_error_set(err, VISOR_ERR_NOMEM, "out of memory");
+  pool->running = calloc((size_t)pool->config.concurrency, sizeof *pool->running);
+  if (!pool->threads || !pool->running) {
+    free(pool->threads);
+    free(pool->running);
+    pool->threads = NULL;
+    pool->running = NULL;
+    return visor_error_set(err, VISOR_ERR_NOMEM, "out of memory");
+  }
+  pool->started = 1;
   for (int i = 0; i < pool->config.concurrency; i++) {
-    int rc = pthread_create(&pool->threads[i], NULL, worker_main, pool);
+    worker_slot *slot = malloc(sizeof *slot);
+    int rc = slot ? 0 : ENOMEM;
+    if (slot) {
+      *slot = (worker_slot){pool, i};
+      rc = pthread_create(&pool->threads[i], NULL, worker_main, slot);
+      if (rc != 0) free(slot);
+    }
     if (rc != 0) {
       pool->config.concurrency = i; /* stop joins only what started */
       visor_worker_pool_stop(pool);
@@ -243,7 +292,10 @@ visor_code visor_worker_pool_start(visor_worker_pool *pool, visor_error *err) {
                              strerror(rc));
     }
   }
-  pool->started = 1;
+  if (pthread_create(&pool->heartbeat, NULL, heartbeat_main, pool) == 0)
+    pool->heartbeat_started = 1;
+  else
+    visor_log(VISOR_LOG_WARN, "cannot start the heartbeat thread: leases are not extended");
   return VISOR_OK;
 }
 
@@ -260,10 +312,18 @@ void visor_worker_pool_stop(visor_worker_pool *pool) {
   pool->stopping = 1;
   pthread_cond_broadcast(&pool->wake);
   pthread_mutex_unlock(&pool->lock);
-  for (int i = 0; i < pool->config.concurrency; i++)
+  for (int i = 0; i < pool->config.concurrency; i++) /* the heartbeat goes on meanwhile */
     pthread_join(pool->threads[i], NULL);
+  pthread_mutex_lock(&pool->lock);
+  pool->started = 0;
+  pthread_cond_broadcast(&pool->wake);
+  pthread_mutex_unlock(&pool->lock);
+  if (pool->heartbeat_started) pthread_join(pool->heartbeat, NULL);
+  pool->heartbeat_started = 0;
   free(pool->threads);
+  free(pool->running);
   pool->threads = NULL;
+  pool->running = NULL;
 }
 
 void visor_worker_pool_free(visor_worker_pool *pool) {

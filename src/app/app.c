@@ -1,5 +1,5 @@
 /* app.c: opening and closing the application's backends (see app.h). */
-#include "api/app.h"
+#include "app/app.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -11,8 +11,6 @@
 #include "image/image.h"
 #include "ml/ml.h"
 #include "vector/vector.h"
-#include "core/uuid.h"
-#include "store/jobs.h"
 #include "store/migrate.h"
 
 /* The vector collection of an embedder: "name@version" with characters outside
@@ -51,8 +49,39 @@ static visor_code open_ml_and_vectors(visor_app *app, const visor_config *config
   return VISOR_OK;
 }
 
-visor_code visor_app_open(visor_app *app, const visor_config *config, unsigned parts, int migrate,
-                          visor_error *err) {
+visor_code visor_app_check_urls(const visor_config *config, visor_error *err) {
+  if (!visor_db_url_supported(config->metadata_url, err) ||
+      !visor_queue_url_supported(config->queue_url, err) ||
+      !visor_blob_url_supported(config->blob_url, err) ||
+      !visor_vector_url_supported(config->vector_url, err) ||
+      !visor_ml_url_supported(config->ml_url, err))
+    return err->code;
+  return VISOR_OK;
+}
+
+static void wake_workers(void *ctx) {
+  visor_app *app = ctx;
+  pthread_mutex_lock(&app->events_lock);
+  visor_worker_pool_wake(app->workers);
+  pthread_mutex_unlock(&app->events_lock);
+}
+
+static visor_code check_schema(visor_app *app, visor_app_schema schema, visor_error *err) {
+  visor_code code = VISOR_OK;
+  if (schema == VISOR_APP_MIGRATE && (code = visor_migrate(app->db, NULL, err)) != VISOR_OK)
+    return code;
+  int64_t version = 0;
+  if ((code = visor_schema_version(app->db, &version, err)) != VISOR_OK) return code;
+  if (version < visor_latest_schema_version())
+    return visor_error_set(
+        err, VISOR_ERR_UNAVAILABLE,
+        "the metadata store is at schema version %lld, Visor needs %lld: run `visor migrate`",
+        (long long)version, (long long)visor_latest_schema_version());
+  return VISOR_OK;
+}
+
+visor_code visor_app_open(visor_app *app, const visor_config *config, unsigned parts,
+                          visor_app_schema schema, visor_error *err) {
   memset(app, 0, sizeof *app);
   pthread_mutex_init(&app->events_lock, NULL);
   pthread_cond_init(&app->events, NULL);
@@ -60,20 +89,13 @@ visor_code visor_app_open(visor_app *app, const visor_config *config, unsigned p
   app->max_upload_bytes = (size_t)config->max_upload_mb * 1024 * 1024;
   app->max_pixels = (size_t)config->max_pixels;
   app->job_attempts = (int)config->job_attempts;
-  visor_code code = visor_mkdirs(config->data_dir, err);
+  visor_code code = visor_app_check_urls(config, err);
+  if (code != VISOR_OK) return code;
+  code = visor_mkdirs(config->data_dir, err);
   if (code != VISOR_OK) return visor_error_wrap(err, "data folder");
   app->db = visor_db_open(config->metadata_url, err);
   if (!app->db) goto fail;
-  if (migrate && (code = visor_migrate(app->db, NULL, err)) != VISOR_OK) goto fail;
-  int64_t version = 0;
-  if ((code = visor_schema_version(app->db, &version, err)) != VISOR_OK) goto fail;
-  if (version < visor_latest_schema_version()) {
-    code = visor_error_set(
-        err, VISOR_ERR_UNAVAILABLE,
-        "the metadata store is at schema version %lld, Visor needs %lld: run `visor migrate`",
-        (long long)version, (long long)visor_latest_schema_version());
-    goto fail;
-  }
+  if (check_schema(app, schema, err) != VISOR_OK) goto fail;
   app->blobs = visor_blob_open(config->blob_url, err);
   if (!app->blobs) goto fail;
   app->queue = visor_queue_open(config->queue_url, app->db, err);
@@ -81,6 +103,9 @@ visor_code visor_app_open(visor_app *app, const visor_config *config, unsigned p
   if ((parts & (VISOR_APP_ML | VISOR_APP_VECTORS)) &&
       open_ml_and_vectors(app, config, parts, err) != VISOR_OK)
     goto fail;
+  app->relay =
+      visor_outbox_relay_start(app->db, app->queue, config->relay_ms, wake_workers, app, err);
+  if (!app->relay) goto fail;
   return VISOR_OK;
 fail:
   visor_app_close(app);
@@ -88,6 +113,8 @@ fail:
 }
 
 void visor_app_close(visor_app *app) {
+  visor_outbox_relay_stop(app->relay);
+  app->relay = NULL;
   if (app->workers) visor_worker_pool_free(app->workers);
   if (app->vectors) app->vectors->ops->close(app->vectors);
   if (app->ml) app->ml->ops->close(app->ml);
@@ -102,18 +129,27 @@ void visor_app_close(visor_app *app) {
   app->db = NULL;
 }
 
-visor_code visor_app_queue_job(visor_app *app, visor_db_conn *conn, const char *kind,
-                               const char *subject_id, const char *payload, char *job_id,
-                               visor_error *err) {
-  visor_uuid_new(job_id);
-  visor_code code =
-      visor_job_insert(conn, job_id, kind, subject_id, payload, app->job_attempts, err);
-  if (code == VISOR_OK) code = app->queue->ops->enqueue(app->queue, conn, job_id, kind, 0, err);
-  return code;
+visor_worker_config visor_app_worker_config(const visor_config *config) {
+  return (visor_worker_config){.concurrency = (int)config->workers,
+                               .visibility_ms = (int64_t)(config->lease_seconds * 1000)};
 }
 
-void visor_app_notify_workers(visor_app *app) {
-  visor_worker_pool_wake(app->workers);
+visor_code visor_app_create_workers(visor_app *app, const visor_worker_config *settings,
+                                    visor_error *err) {
+  visor_worker_config workers = settings ? *settings : visor_app_worker_config(app->config);
+  visor_worker_pool *pool = visor_worker_pool_new(app->db, app->queue, &workers, err);
+  if (!pool) return err->code;
+  pthread_mutex_lock(&app->events_lock);
+  app->workers = pool;
+  pthread_mutex_unlock(&app->events_lock);
+  return VISOR_OK;
+}
+
+void visor_app_jobs_committed(visor_app *app) {
+  visor_error err = {0};
+  if (visor_outbox_relay_once(app->db, app->queue, NULL, &err) != VISOR_OK)
+    visor_outbox_relay_kick(app->relay); /* the relay thread tries again */
+  wake_workers(app);
 }
 
 void visor_app_signal(visor_app *app) {

@@ -1,0 +1,200 @@
+#!/usr/bin/env python3
+"""distributed.py: the distributed topology end to end, for real.
+
+`visor ml` + `visor api` + `visor worker --concurrency 2` as separate processes over the
+real servers the local cluster runs (PostgreSQL and Redis; S3 and Chroma when their
+server scripts are up, and then two worker processes), against `visor serve` on the same
+photos:
+  - products with real photos are indexed; one worker is killed with SIGKILL mid-indexing
+    and started again: every job completes, each image has exactly one set of regions,
+    and the vector store holds exactly one vector per live region;
+  - Redis and PostgreSQL are restarted during the run: meanwhile the API answers 503 with
+    the JSON error (never a crash), uploads taken while Redis is down are indexed after
+    it returns, nothing half-written stays behind an upload refused while PostgreSQL is
+    down;
+  - searches of real test photos give the same top-1 products as `visor serve` (within a
+    small margin) and top-5 accuracy within 0.05 of it.
+Exits 77 (skipped) when PostgreSQL or Redis is not up. Bounded: about 3 minutes.
+Usage: distributed.py VISOR_BIN (VISOR_SHARED_DIR names the shared folder).
+"""
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+from cluster_lib import (DATASET, REPO, SHARED, Process, Visor, check, dataset_classes,
+                         dataset_queries, fail, free_port, live_regions, log, metric, request,
+                         server_script)
+
+PRODUCTS = int(os.environ.get("VISOR_E2E_PRODUCTS", "40"))
+QUERIES = int(os.environ.get("VISOR_E2E_QUERIES", "60"))
+ADMIN_TOKEN = "e2e-admin-token-0123456789"
+DEADLINE = time.monotonic() + float(os.environ.get("VISOR_E2E_SECONDS", "420"))
+
+
+def main():
+    if len(sys.argv) < 2:
+        print("usage: distributed.py VISOR_BIN", file=sys.stderr)
+        return 2
+    visor_bin = os.path.abspath(sys.argv[1])
+    if not os.path.isdir(DATASET):
+        print(f"no dataset at {DATASET}", file=sys.stderr)
+        return 1
+    if server_script("postgres", "status") is None or server_script("redis", "status") is None:
+        print("PostgreSQL or Redis is not up (scripts/cluster.sh up): skipped")
+        return 77
+    tag = f"e2e{os.getpid()}"
+    metadata = server_script("postgres", "newdb", f"visor_{tag}")
+    queue = server_script("redis", "url") + f"?prefix=visor-{tag}"
+    work = tempfile.mkdtemp(prefix="visor-e2e-")
+    env = dict(os.environ)
+    objects = f"file://{work}/blobs"
+    vectors = f"hnsw://{work}/vectors"
+    worker_count = 1  # hnsw:// belongs to one process
+    if server_script("s3", "status") is not None:
+        objects = server_script("s3", "url").replace("visor-test", f"visor-{tag}")
+        for line in subprocess.run([os.path.join(REPO, "scripts/servers/s3.sh"), "env"],
+                                   capture_output=True, text=True).stdout.splitlines():
+            key, _, value = line.partition("=")
+            env[key] = value
+    if server_script("chroma", "status") is not None:
+        vectors = server_script("chroma", "url").rsplit("/", 2)[0] + f"/visor_{tag}/visor_{tag}"
+        worker_count = 2
+    models = os.path.join(SHARED, "models")
+    env.update({"VISOR_METADATA": metadata, "VISOR_QUEUE": queue, "VISOR_OBJECTS": objects,
+                "VISOR_VECTORS": vectors, "VISOR_MODELS": models, "VISOR_DATA_DIR": work + "/data",
+                "VISOR_LEASE_SECONDS": "3", "VISOR_ADMIN_TOKEN": ADMIN_TOKEN, "VISOR_RATE_LIMIT": "0", "VISOR_LOG_LEVEL": "warn"})
+    log(f"topology: api + {worker_count} worker(s) x 2 + ml over {metadata}, {queue}, "
+        f"{objects}, {vectors}")
+    procs = []
+    try:
+        # A worker or api refuses the empty schema until `visor migrate` ran.
+        ml_port = free_port()
+        env["VISOR_ML"] = f"http://127.0.0.1:{ml_port}"
+        early = subprocess.run([visor_bin, "api", "--port", "0"], env=env, capture_output=True,
+                               text=True, timeout=60)
+        check(early.returncode != 0 and "visor migrate" in early.stderr,
+              "visor api refuses a schema that is too old and says to run visor migrate")
+        migrated = subprocess.run([visor_bin, "migrate"], env=env, capture_output=True, text=True,
+                                  timeout=60)
+        check(migrated.returncode == 0, "visor migrate migrates the PostgreSQL store")
+        ml = Process("ml", [visor_bin, "ml"], env, work).start(ml_port)
+        api = Process("api", [visor_bin, "api"], env, work).start(free_port())
+        workers = [Process(f"worker{i}", [visor_bin, "worker", "--concurrency", "2"], env, work)
+                   .start(free_port()) for i in range(worker_count)]
+        procs = [ml, api, *workers]
+        visor = Visor(f"http://127.0.0.1:{api.port}")
+
+        classes = dataset_classes()[:PRODUCTS]
+        # Upload everything, and kill -9 the first worker once indexing is under way.
+        uploaded = 0
+        killed = False
+        for i, cls in enumerate(classes):
+            code, body = visor.add_product(cls)
+            if code != 201:
+                fail(f"upload {cls['name']}: {code} {body}")
+            uploaded += 1
+            if not killed and i >= len(classes) // 3 and (visor.jobs("done") or 0) >= 2:
+                workers[0].kill9()
+                killed = True
+                log(f"killed {workers[0].name} with SIGKILL after {visor.jobs('done')} jobs")
+                workers[0].start(free_port())
+        if not killed:
+            workers[0].kill9()
+            workers[0].start(free_port())
+            log("killed worker0 after the uploads")
+        done, failed = visor.wait_indexed(uploaded, 120)
+        check(done == uploaded and failed == 0,
+              f"every index job completes after a worker's kill -9 ({done} done, {failed} failed)")
+
+        # Redis goes away: readiness and the queue routes say 503 (JSON); an upload is kept
+        # in the outbox and indexed once Redis is back.
+        server_script("redis", "down")
+        code, body = request("GET", visor.base + "/readyz")
+        check(code == 503 and body and body.get("checks", {}).get("queue") != "ok",
+              "readyz answers 503 while Redis is down")
+        code, body = request("GET", visor.base + "/api/v1/admin/queue",
+                             headers={"Authorization": "Bearer " + ADMIN_TOKEN})
+        check(code == 503 and body and body.get("error", {}).get("code") == "unavailable",
+              "the admin queue route answers 503 with the JSON error while Redis is down")
+        extra = dataset_classes()[PRODUCTS]
+        code, body = visor.add_product(extra)
+        check(code == 201, "an upload while Redis is down is accepted (its task waits in the outbox)")
+        check(all(p.alive() for p in procs), "no process crashed while Redis was down")
+        server_script("redis", "up")
+        uploaded += 1
+
+        # PostgreSQL goes away: the API answers 503 with the JSON error, writes nothing.
+        server_script("postgres", "down")
+        code, body = request("GET", visor.base + "/api/v1/products")
+        check(code == 503 and body and body.get("error", {}).get("code") == "unavailable",
+              "the API answers 503 unavailable while PostgreSQL is down")
+        refused = dataset_classes()[PRODUCTS + 1]
+        code, body = visor.add_product(refused)
+        check(code == 503 and body and "error" in body,
+              "an upload while PostgreSQL is down is refused with 503")
+        check(all(p.alive() for p in procs), "no process crashed while PostgreSQL was down")
+        server_script("postgres", "up")
+        for _ in range(100):
+            if request("GET", visor.base + "/readyz")[0] == 200:
+                break
+            time.sleep(0.2)
+        check(request("GET", visor.base + "/readyz")[0] == 200,
+              "readyz is 200 again once PostgreSQL and Redis are back")
+        done, failed = visor.wait_indexed(uploaded, 90)
+        check(done == uploaded and failed == 0,
+              f"every job completes after the restarts ({done} of {uploaded} done)")
+        skus = {p["sku"] for p in visor.products()}
+        check(refused["name"] not in skus and len(skus) == uploaded,
+              "the refused upload left no product behind, and nothing was duplicated")
+
+        regions = live_regions(visor)
+        vectors_seen = [metric(w.port, "visor_vectors") for w in workers]
+        check(regions > 0 and all(v == regions for v in vectors_seen),
+              f"exactly one vector per live region ({regions} regions, vectors {vectors_seen})")
+
+        # The same photos through `visor serve`: the reference.
+        serve_dir = os.path.join(work, "serve")
+        serve_env = {k: v for k, v in os.environ.items() if not k.startswith("VISOR_")}
+        serve_env.update({"VISOR_MODELS": models, "VISOR_DATA_DIR": serve_dir,
+                          "VISOR_RATE_LIMIT": "0", "VISOR_LOG_LEVEL": "warn",
+                          "VISOR_SHARED_DIR": SHARED})
+        serve = Process("serve", [visor_bin, "serve"], serve_env, work).start(free_port())
+        procs.append(serve)
+        reference = Visor(f"http://127.0.0.1:{serve.port}")
+        for cls in classes + [extra]:
+            code, body = reference.add_product(cls)
+            if code != 201:
+                fail(f"serve upload {cls['name']}: {code} {body}")
+        done, failed = reference.wait_indexed(len(classes) + 1, 120)
+        check(done == len(classes) + 1, "visor serve indexed the same photos")
+
+        names = {c["id"]: c["name"] for c in classes}
+        queries = dataset_queries(set(names), QUERIES)
+        same_top1 = top5_distributed = top5_serve = 0
+        for path, fine in queries:
+            ours, theirs = visor.search(path), reference.search(path)
+            same_top1 += bool(ours and theirs and ours[0] == theirs[0])
+            top5_distributed += names[fine] in ours[:5]
+            top5_serve += names[fine] in theirs[:5]
+        n = len(queries)
+        log(f"{n} queries: same top-1 {same_top1}/{n}; top-5 distributed {top5_distributed / n:.3f},"
+            f" serve {top5_serve / n:.3f}")
+        check(same_top1 >= 0.9 * n, "the distributed topology ranks like visor serve (top-1)")
+        check(abs(top5_distributed - top5_serve) <= 0.05 * n,
+              "top-5 accuracy within 0.05 of visor serve")
+        check(time.monotonic() < DEADLINE, "finished within the time bound")
+        log("distributed end-to-end: all checks passed")
+        return 0
+    finally:
+        for p in procs:
+            p.stop()
+        server_script("redis", "up")
+        server_script("postgres", "up")
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
