@@ -5,17 +5,21 @@
 #include <string.h>
 
 visor_blob_store *visor_blob_file_open(const char *root, visor_error *err); /* blob_file.c */
+visor_blob_store *visor_blob_s3_open(const char *url, visor_error *err);    /* blob_s3.c */
 
 int visor_blob_url_supported(const char *url, visor_error *err) {
   if (url && strncmp(url, "file://", 7) == 0 && url[7]) return 1;
+  if (url && strncmp(url, "s3://", 5) == 0) return 1;
   visor_error_set(err, VISOR_ERR_INVALID,
-                  "object store URL '%s' is not supported (expected file:///path/blobs)",
+                  "object store URL '%s' is not supported (expected file:///path/blobs or "
+                  "s3://bucket?endpoint=...)",
                   url ? url : "");
   return 0;
 }
 
 visor_blob_store *visor_blob_open(const char *url, visor_error *err) {
   if (!visor_blob_url_supported(url, err)) return NULL;
+  if (strncmp(url, "s3://", 5) == 0) return visor_blob_s3_open(url, err);
   return visor_blob_file_open(url + 7, err);
 }
 
@@ -32,7 +36,7 @@ int visor_blob_key_valid(const char *key) {
     char c = key[i];
     if (c == '/' || c == '\0') {
       size_t segment_len = (size_t)(key + i - segment);
-      if (segment_len == 0) return 0;
+      if (segment_len == 0 || segment_len > VISOR_BLOB_SEGMENT_MAX) return 0;
       if (segment_len == 1 && segment[0] == '.') return 0;
       if (segment_len == 2 && segment[0] == '.' && segment[1] == '.') return 0;
       segment = key + i + 1;
@@ -43,6 +47,18 @@ int visor_blob_key_valid(const char *key) {
     if (!ok) return 0;
   }
   return 1;
+}
+
+int visor_blob_prefix_valid(const char *prefix) {
+  if (!prefix) return 0;
+  size_t len = strlen(prefix);
+  if (len == 0) return 1;
+  if (prefix[len - 1] != '/') return visor_blob_key_valid(prefix);
+  if (len == 1 || len > VISOR_BLOB_KEY_MAX) return 0;
+  char copy[VISOR_BLOB_KEY_MAX + 1];
+  memcpy(copy, prefix, len - 1);
+  copy[len - 1] = '\0';
+  return visor_blob_key_valid(copy);
 }
 
 visor_code visor_blob_put(visor_blob_store *store, const char *key, const void *data, size_t len,
@@ -90,4 +106,12 @@ visor_code visor_blob_get(visor_blob_store *store, const char *key, size_t max_l
 
 visor_code visor_blob_remove(visor_blob_store *store, const char *key, visor_error *err) {
   return store->ops->remove(store, key, err);
+}
+
+visor_code visor_blob_list(visor_blob_store *store, const char *prefix, visor_blob_list_fn fn,
+                           void *ctx, visor_error *err) {
+  if (!visor_blob_prefix_valid(prefix))
+    return visor_error_set(err, VISOR_ERR_INVALID, "invalid object key prefix '%.80s'",
+                           prefix ? prefix : "");
+  return store->ops->list(store, prefix, fn, ctx, err);
 }

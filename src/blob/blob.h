@@ -1,6 +1,7 @@
 /* blob.h: the object store interface: bytes under keys like "images/<id>/original".
- * Backends: file:// (blob_file.c: atomic temp file + fsync + rename) and, later, s3://.
- * Keys are validated the same way by every backend (visor_blob_key_valid). */
+ * Backends: file:// (blob_file.c: atomic temp file + fsync + rename) and s3:// (blob_s3.c:
+ * any S3 with SigV4; single PUT or multipart upload). Keys are validated the same way by
+ * every backend (visor_blob_key_valid). */
 #ifndef VISOR_BLOB_BLOB_H
 #define VISOR_BLOB_BLOB_H
 
@@ -10,10 +11,14 @@
 #include "core/error.h"
 
 #define VISOR_BLOB_KEY_MAX 512
+#define VISOR_BLOB_SEGMENT_MAX 255 /* a file name's limit on Linux */
 
 typedef struct visor_blob_store visor_blob_store;
 typedef struct visor_blob_writer visor_blob_writer;
 typedef struct visor_blob_reader visor_blob_reader;
+
+/* Called by list for each object: return 0 to go on, non-zero to stop the listing. */
+typedef int (*visor_blob_list_fn)(void *ctx, const char *key, uint64_t size);
 
 typedef struct visor_blob_ops {
   /* Streaming write: nothing is visible under key until commit succeeds; abort (or a
@@ -30,6 +35,10 @@ typedef struct visor_blob_ops {
   visor_code (*remove)(visor_blob_store *store, const char *key,
                        visor_error *err); /* missing is OK */
   visor_code (*exists)(visor_blob_store *store, const char *key, int *exists, visor_error *err);
+  /* Every object whose key starts with prefix ("" = all; "images/" = under images/), in no
+   * particular order; for cleanup and orphan checks. Keys that are not valid are skipped. */
+  visor_code (*list)(visor_blob_store *store, const char *prefix, visor_blob_list_fn fn, void *ctx,
+                     visor_error *err);
   void (*close)(visor_blob_store *store);
 } visor_blob_ops;
 
@@ -37,14 +46,18 @@ struct visor_blob_store {
   const visor_blob_ops *ops;
 };
 
-/* "file:///abs/dir" or "file://relative/dir". */
+/* "file:///abs/dir" or "file://relative/dir", or
+ * "s3://BUCKET?endpoint=http://host:port&region=us-east-1&path_style=1" (docs/CONFIGURATION.md). */
 visor_blob_store *visor_blob_open(const char *url, visor_error *err);
 void visor_blob_close(visor_blob_store *store);
 /* Whether this build has a backend for url; fills err with the accepted forms if not. */
 int visor_blob_url_supported(const char *url, visor_error *err);
 
-/* 1-512 characters of [A-Za-z0-9._-/], no empty, "." or ".." segment, no leading '/'. */
+/* 1-512 characters of [A-Za-z0-9._-/], no empty, "." or ".." segment, no segment over 255
+ * characters, no leading '/'. */
 int visor_blob_key_valid(const char *key);
+/* A list prefix: "", a valid key, or a valid key followed by one '/'. */
+int visor_blob_prefix_valid(const char *prefix);
 
 /* Whole-object helpers over the ops. get returns a malloc'd buffer (caller frees);
  * max_len bounds what it will read (0 = no bound; larger → VISOR_ERR_TOO_LARGE). */
@@ -53,5 +66,7 @@ visor_code visor_blob_put(visor_blob_store *store, const char *key, const void *
 visor_code visor_blob_get(visor_blob_store *store, const char *key, size_t max_len, void **data,
                           size_t *len, visor_error *err);
 visor_code visor_blob_remove(visor_blob_store *store, const char *key, visor_error *err);
+visor_code visor_blob_list(visor_blob_store *store, const char *prefix, visor_blob_list_fn fn,
+                           void *ctx, visor_error *err);
 
 #endif

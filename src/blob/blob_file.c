@@ -1,6 +1,7 @@
 /* blob_file.c: the filesystem object store (file://DIR). A key is a relative path under
  * DIR. Writes go to a temp file in DIR/.tmp, are fsync'd, then renamed into place (and
  * the folder fsync'd), so a reader sees either nothing or the whole object. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -178,6 +179,56 @@ static visor_code file_exists(visor_blob_store *base, const char *key, int *exis
   return VISOR_OK;
 }
 
+/* Walks the folder at path (key_len characters of it after root + '/' are the key so far),
+ * calling fn for each regular file whose key starts with prefix. Returns 1 when fn stopped. */
+static int walk_folder(char *path, size_t root_len, const char *prefix, visor_blob_list_fn fn,
+                       void *ctx, visor_code *code, visor_error *err) {
+  DIR *dir = opendir(path);
+  if (!dir) {
+    if (errno != ENOENT && errno != ENOTDIR)
+      *code = visor_error_set(err, VISOR_ERR_IO, "cannot list '%s': %s", path, strerror(errno));
+    return 0;
+  }
+  size_t path_len = strlen(path);
+  int stopped = 0;
+  struct dirent *entry;
+  while (!stopped && *code == VISOR_OK && (entry = readdir(dir))) {
+    const char *name = entry->d_name;
+    if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0) continue;
+    if (path_len == root_len && strcmp(name, ".tmp") == 0) continue; /* the temp folder */
+    if (path_len + 1 + strlen(name) >= PATH_MAX) continue;
+    snprintf(path + path_len, PATH_MAX - path_len, "/%s", name);
+    const char *key = path + root_len + 1;
+    size_t key_len = strlen(key), prefix_len = strlen(prefix);
+    /* Only go where the prefix can still match. */
+    size_t common = key_len < prefix_len ? key_len : prefix_len;
+    struct stat st;
+    if (strncmp(key, prefix, common) == 0 && lstat(path, &st) == 0) {
+      if (S_ISDIR(st.st_mode))
+        stopped = walk_folder(path, root_len, prefix, fn, ctx, code, err);
+      else if (S_ISREG(st.st_mode) && key_len >= prefix_len && visor_blob_key_valid(key))
+        stopped = fn(ctx, key, (uint64_t)st.st_size) != 0;
+    }
+    path[path_len] = '\0';
+  }
+  closedir(dir);
+  return stopped;
+}
+
+static visor_code file_list(visor_blob_store *base, const char *prefix, visor_blob_list_fn fn,
+                            void *ctx, visor_error *err) {
+  file_store *store = (file_store *)base;
+  if (!visor_blob_prefix_valid(prefix))
+    return visor_error_set(err, VISOR_ERR_INVALID, "invalid object key prefix '%.80s'",
+                           prefix ? prefix : "");
+  char path[PATH_MAX];
+  if ((size_t)snprintf(path, sizeof path, "%s", store->root) >= sizeof path)
+    return visor_error_set(err, VISOR_ERR_INVALID, "object store path is too long");
+  visor_code code = VISOR_OK;
+  walk_folder(path, strlen(store->root), prefix, fn, ctx, &code, err);
+  return code;
+}
+
 static void file_close(visor_blob_store *base) {
   file_store *store = (file_store *)base;
   free(store->root);
@@ -194,6 +245,7 @@ static const visor_blob_ops file_ops = {
     .close_reader = file_close_reader,
     .remove = file_remove,
     .exists = file_exists,
+    .list = file_list,
     .close = file_close,
 };
 

@@ -63,6 +63,8 @@ const char *visor_code_name(visor_code code) {
     return "unsupported_media_type";
   case VISOR_ERR_UNAVAILABLE:
     return "unavailable";
+  case VISOR_ERR_PERMISSION:
+    return "permission_denied";
   case VISOR_ERR_IO:
     return "io_error";
   case VISOR_ERR_NOMEM:
@@ -89,6 +91,8 @@ int visor_code_http_status(visor_code code) {
     return 415;
   case VISOR_ERR_UNAVAILABLE:
     return 503;
+  case VISOR_ERR_PERMISSION:
+    return 403;
   case VISOR_ERR_IO:
   case VISOR_ERR_NOMEM:
   case VISOR_ERR_INTERNAL:

@@ -14,6 +14,7 @@ typedef enum visor_code {
   VISOR_ERR_TOO_LARGE,   /* over a size or pixel limit (413) */
   VISOR_ERR_UNSUPPORTED, /* e.g. not an image (415) */
   VISOR_ERR_UNAVAILABLE, /* a backend is down or busy (503) */
+  VISOR_ERR_PERMISSION,  /* credentials refused or access denied, e.g. by S3 (403) */
   VISOR_ERR_IO,          /* disk or network failure (500) */
   VISOR_ERR_NOMEM,       /* out of memory (500) */
   VISOR_ERR_INTERNAL,    /* a bug or an unexpected library failure (500) */
