@@ -28,7 +28,11 @@
  * Blocking: when nothing is leasable, the script answers when the next delayed task is
  * due or the next lease of these kinds ends, and the group's last-delivered id per stream;
  * the client then waits with XREAD BLOCK on those ids (woken by any XADD) for at most that
- * long, within block_ms, and runs the script again. BLOCK is never 0 (forever).
+ * long, within block_ms, and runs the script again. BLOCK is never 0 (forever). Redis ends
+ * a BLOCK on its timer tick (up to 100 ms late at hz 10), so the XREAD stops 110 ms short
+ * of a known due time and the rest is slept here: a takeover is a few ms late, not 100
+ * (new entries that arrive in those last 110 ms wait for the next script run). A lease
+ * may return up to 100 ms after block_ms.
  * The heartbeat (extend) moves the lease end and resets the entry's idle time (XCLAIM
  * JUSTID), so XPENDING / XINFO CONSUMERS show live workers. Counts are exact (one script):
  * ready = XLEN - pending + expired leases + due delayed, delayed, leased, dead = HLEN.
@@ -54,6 +58,7 @@
 #define MAX_ARGS 24
 #define KEY_MAX 200
 #define XREAD_MARGIN_MS 2000
+#define TIMER_SLACK_MS 110 /* how late Redis may end a BLOCK (its timer runs at hz 10) */
 
 typedef struct redis_queue {
   visor_queue base;
@@ -238,13 +243,17 @@ static visor_code redis_lease(visor_queue *base, const char *const *kinds, size_
       break;
     }
     long wait = remaining;
-    if (wake >= 0 && wake < wait) wait = (long)wake;
+    int timed = wake >= 0 && wake < wait; /* a delayed task is due or a lease ends */
+    if (timed) wait = (long)wake;
     if (wait < 1) wait = 1; /* BLOCK 0 would wait forever */
-    if (reply->elements == 2 + kind_count) {
-      redisReply ids = {.elements = kind_count, .element = reply->element + 2};
-      code = wait_for_entries(queue, conn, kinds, kind_count, &ids, wait, err);
+    if (reply->elements != 2 + kind_count || (timed && wait <= TIMER_SLACK_MS)) {
+      /* Redis ends a BLOCK on its timer tick (every 100 ms at hz 10): the last stretch
+       * before a known due time is slept here, so a takeover is not 100 ms late. */
+      visor_sleep_ms(wait);
     } else {
-      visor_sleep_ms(wait < 5 ? wait : 5);
+      redisReply ids = {.elements = kind_count, .element = reply->element + 2};
+      code = wait_for_entries(queue, conn, kinds, kind_count, &ids,
+                              timed ? wait - TIMER_SLACK_MS : wait, err);
     }
     freeReplyObject(reply);
     if (code != VISOR_OK) break;
