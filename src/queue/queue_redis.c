@@ -29,10 +29,10 @@
  * due or the next lease of these kinds ends, and the group's last-delivered id per stream;
  * the client then waits with XREAD BLOCK on those ids (woken by any XADD) for at most that
  * long, within block_ms, and runs the script again. BLOCK is never 0 (forever). Redis ends
- * a BLOCK on its timer tick (up to 100 ms late at hz 10), so the XREAD stops 110 ms short
- * of a known due time and the rest is slept here: a takeover is a few ms late, not 100
- * (new entries that arrive in those last 110 ms wait for the next script run). A lease
- * may return up to 100 ms after block_ms.
+ * a BLOCK on its timer tick (up to 100 ms late at hz 10), so before a known due time the
+ * XREAD stops 110 ms short of it and the rest is slept here: a takeover is a few ms late,
+ * not 100 (an entry added in those 110 ms waits for the next script run). Otherwise a
+ * lease may return up to 100 ms after block_ms.
  * The heartbeat (extend) moves the lease end and resets the entry's idle time (XCLAIM
  * JUSTID), so XPENDING / XINFO CONSUMERS show live workers. Counts are exact (one script):
  * ready = XLEN - pending + expired leases + due delayed, delayed, leased, dead = HLEN.
@@ -242,18 +242,19 @@ static visor_code redis_lease(visor_queue *base, const char *const *kinds, size_
       freeReplyObject(reply);
       break;
     }
-    long wait = remaining;
-    int timed = wake >= 0 && wake < wait; /* a delayed task is due or a lease ends */
-    if (timed) wait = (long)wake;
-    if (wait < 1) wait = 1; /* BLOCK 0 would wait forever */
+    /* Redis ends a BLOCK on its timer tick (every 100 ms at hz 10). When a known due time
+     * (a delayed task, a lease end) falls before the block could end, the XREAD stops
+     * TIMER_SLACK_MS short of it and the rest is slept here, so a takeover is not up to
+     * 100 ms late; otherwise the XREAD waits the whole block, woken by any new entry. */
+    int timed = wake >= 0 && wake <= remaining + TIMER_SLACK_MS;
+    long wait = timed && wake < remaining ? (long)wake : remaining;
     if (reply->elements != 2 + kind_count || (timed && wait <= TIMER_SLACK_MS)) {
-      /* Redis ends a BLOCK on its timer tick (every 100 ms at hz 10): the last stretch
-       * before a known due time is slept here, so a takeover is not 100 ms late. */
-      visor_sleep_ms(wait);
+      visor_sleep_ms(wait > 0 ? wait : 1);
     } else {
       redisReply ids = {.elements = kind_count, .element = reply->element + 2};
-      code = wait_for_entries(queue, conn, kinds, kind_count, &ids,
-                              timed ? wait - TIMER_SLACK_MS : wait, err);
+      /* never BLOCK 0: that waits forever */
+      long block = timed ? wait - TIMER_SLACK_MS : wait;
+      code = wait_for_entries(queue, conn, kinds, kind_count, &ids, block > 0 ? block : 1, err);
     }
     freeReplyObject(reply);
     if (code != VISOR_OK) break;
