@@ -32,7 +32,10 @@
  * a BLOCK on its timer tick (up to 100 ms late at hz 10), so before a known due time the
  * XREAD stops 110 ms short of it and the rest is slept here: a takeover is a few ms late,
  * not 100 (an entry added in those 110 ms waits for the next script run). Otherwise a
- * lease may return up to 100 ms after block_ms.
+ * lease may return up to 100 ms after block_ms. A paused queue answers at once. Why
+ * XREAD and not XREADGROUP ... BLOCK: a delivery outside the script would leave a window
+ * (a crash between it and the script writing the lease end) where a pending entry has no
+ * lease and is never taken over; XREAD only waits, the script delivers.
  * The heartbeat (extend) moves the lease end and resets the entry's idle time (XCLAIM
  * JUSTID), so XPENDING / XINFO CONSUMERS show live workers. Counts are exact (one script):
  * ready = XLEN - pending + expired leases + due delayed, delayed, leased, dead = HLEN.
