@@ -1,7 +1,8 @@
 /* test_queue_contract.c: the queue contract (lease, visibility timeout, heartbeat, ack,
  * retry, bury, cancel, pause, counts, idempotent enqueue, concurrent leases), written once
  * and run against every queue URL in VISOR_TEST_QUEUE_URLS (default: local, on a fresh
- * SQLite metadata store). Each URL must name an empty queue. */
+ * SQLite metadata store). Each URL must name an empty queue (for redis://, a prefix no
+ * other run uses: redis://127.0.0.1:56379/0?prefix=test-UNIQUE). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -26,7 +27,8 @@ static void drain(void) {
   visor_task task;
   int leased = 1;
   while (leased &&
-         queue->ops->lease(queue, index_kind, 1, 60000, 0, &task, &leased, NULL) == VISOR_OK && leased)
+         queue->ops->lease(queue, index_kind, 1, 60000, 0, &task, &leased, NULL) == VISOR_OK &&
+         leased)
     queue->ops->ack(queue, &task, NULL);
 }
 
@@ -38,9 +40,11 @@ static void lease_ack_and_exclusive(void **state) {
   visor_task task, second;
   int leased = 0;
   const char *const other_kind[] = {"search"};
-  assert_int_equal(queue->ops->lease(queue, other_kind, 1, 60000, 0, &task, &leased, &err), VISOR_OK);
+  assert_int_equal(queue->ops->lease(queue, other_kind, 1, 60000, 0, &task, &leased, &err),
+                   VISOR_OK);
   assert_false(leased);
-  assert_int_equal(queue->ops->lease(queue, index_kind, 1, 60000, 0, &task, &leased, &err), VISOR_OK);
+  assert_int_equal(queue->ops->lease(queue, index_kind, 1, 60000, 0, &task, &leased, &err),
+                   VISOR_OK);
   assert_true(leased);
   assert_string_equal(task.id, "task-1");
   assert_int_equal(task.deliveries, 1);
@@ -66,7 +70,8 @@ static void expired_lease_comes_back(void **state) {
   assert_int_equal(queue->ops->lease(queue, index_kind, 1, 50, 0, &task, &leased, &err), VISOR_OK);
   assert_true(leased);
   visor_sleep_ms(120); /* the worker "crashed" */
-  assert_int_equal(queue->ops->lease(queue, index_kind, 1, 60000, 0, &again, &leased, &err), VISOR_OK);
+  assert_int_equal(queue->ops->lease(queue, index_kind, 1, 60000, 0, &again, &leased, &err),
+                   VISOR_OK);
   assert_true(leased);
   assert_string_equal(again.id, "task-2");
   assert_int_equal(again.deliveries, 2);
@@ -81,15 +86,18 @@ static void retry_delays_and_bury(void **state) {
   visor_task task;
   int leased = 0;
   assert_int_equal(queue->ops->enqueue(queue, "task-3", "index", 0, &err), VISOR_OK);
-  assert_int_equal(queue->ops->lease(queue, index_kind, 1, 60000, 0, &task, &leased, &err), VISOR_OK);
+  assert_int_equal(queue->ops->lease(queue, index_kind, 1, 60000, 0, &task, &leased, &err),
+                   VISOR_OK);
   assert_int_equal(queue->ops->retry(queue, &task, 150, "flaky", &err), VISOR_OK);
-  assert_int_equal(queue->ops->lease(queue, index_kind, 1, 60000, 0, &task, &leased, &err), VISOR_OK);
+  assert_int_equal(queue->ops->lease(queue, index_kind, 1, 60000, 0, &task, &leased, &err),
+                   VISOR_OK);
   assert_false(leased); /* still delayed */
   visor_queue_counts counts;
   queue->ops->counts(queue, &counts, &err);
   assert_int_equal(counts.delayed, 1);
   visor_sleep_ms(200);
-  assert_int_equal(queue->ops->lease(queue, index_kind, 1, 60000, 0, &task, &leased, &err), VISOR_OK);
+  assert_int_equal(queue->ops->lease(queue, index_kind, 1, 60000, 0, &task, &leased, &err),
+                   VISOR_OK);
   assert_true(leased);
   assert_int_equal(task.deliveries, 2);
   assert_int_equal(queue->ops->bury(queue, &task, "gave up", &err), VISOR_OK);
@@ -97,7 +105,8 @@ static void retry_delays_and_bury(void **state) {
   assert_int_equal(counts.dead, 1);
   /* Re-enqueue revives a dead task with fresh attempts. */
   assert_int_equal(queue->ops->enqueue(queue, "task-3", "index", 0, &err), VISOR_OK);
-  assert_int_equal(queue->ops->lease(queue, index_kind, 1, 60000, 0, &task, &leased, &err), VISOR_OK);
+  assert_int_equal(queue->ops->lease(queue, index_kind, 1, 60000, 0, &task, &leased, &err),
+                   VISOR_OK);
   assert_true(leased);
   assert_int_equal(task.deliveries, 1);
   queue->ops->ack(queue, &task, &err);
@@ -113,7 +122,8 @@ static void pause_cancel_and_order(void **state) {
   visor_sleep_ms(2);
   queue->ops->enqueue(queue, "task-b", "index", 0, &err);
   assert_int_equal(queue->ops->set_paused(queue, 1, &err), VISOR_OK);
-  assert_int_equal(queue->ops->lease(queue, index_kind, 1, 60000, 0, &task, &leased, &err), VISOR_OK);
+  assert_int_equal(queue->ops->lease(queue, index_kind, 1, 60000, 0, &task, &leased, &err),
+                   VISOR_OK);
   assert_false(leased);
   visor_queue_counts counts;
   queue->ops->counts(queue, &counts, &err);
@@ -121,7 +131,8 @@ static void pause_cancel_and_order(void **state) {
   assert_int_equal(queue->ops->set_paused(queue, 0, &err), VISOR_OK);
   assert_int_equal(queue->ops->cancel(queue, "task-a", &removed, &err), VISOR_OK);
   assert_true(removed);
-  assert_int_equal(queue->ops->lease(queue, index_kind, 1, 60000, 0, &task, &leased, &err), VISOR_OK);
+  assert_int_equal(queue->ops->lease(queue, index_kind, 1, 60000, 0, &task, &leased, &err),
+                   VISOR_OK);
   assert_string_equal(task.id, "task-b");
   assert_int_equal(queue->ops->cancel(queue, "task-b", &removed, &err), VISOR_OK);
   assert_false(removed); /* leased tasks stay with their worker */
@@ -182,6 +193,126 @@ static void heartbeat_keeps_the_lease(void **state) {
   assert_int_equal(other.deliveries, 2);
   assert_int_equal(queue->ops->extend(queue, &task, 300, &err), VISOR_ERR_CONFLICT);
   assert_int_equal(queue->ops->ack(queue, &other, &err), VISOR_OK);
+}
+
+static void cancel_delayed_and_dead(void **state) {
+  (void)state;
+  drain();
+  visor_error err = {0};
+  visor_task task;
+  int leased = 0, removed = 0;
+  visor_queue_counts counts;
+  assert_int_equal(queue->ops->enqueue(queue, "task-later", "index", 60000, &err), VISOR_OK);
+  assert_int_equal(queue->ops->counts(queue, &counts, &err), VISOR_OK);
+  assert_int_equal(counts.delayed, 1);
+  assert_int_equal(queue->ops->cancel(queue, "task-later", &removed, &err), VISOR_OK);
+  assert_true(removed);
+  assert_int_equal(queue->ops->counts(queue, &counts, &err), VISOR_OK);
+  assert_int_equal(counts.delayed, 0);
+  assert_int_equal(queue->ops->enqueue(queue, "task-dead", "index", 0, &err), VISOR_OK);
+  assert_int_equal(queue->ops->lease(queue, index_kind, 1, 60000, 0, &task, &leased, &err),
+                   VISOR_OK);
+  assert_true(leased);
+  assert_int_equal(queue->ops->bury(queue, &task, "broken", &err), VISOR_OK);
+  assert_int_equal(queue->ops->bury(queue, &task, "again", &err), VISOR_ERR_CONFLICT);
+  assert_int_equal(queue->ops->counts(queue, &counts, &err), VISOR_OK);
+  int64_t dead = counts.dead;
+  assert_true(dead >= 1);
+  assert_int_equal(queue->ops->cancel(queue, "task-dead", &removed, &err), VISOR_OK);
+  assert_true(removed);
+  assert_int_equal(queue->ops->counts(queue, &counts, &err), VISOR_OK);
+  assert_int_equal(counts.dead, dead - 1);
+  assert_int_equal(queue->ops->cancel(queue, "task-never", &removed, &err), VISOR_OK);
+  assert_false(removed);
+}
+
+static void retry_now_then_reclaim(void **state) {
+  (void)state;
+  drain();
+  visor_error err = {0};
+  visor_task task, again;
+  int leased = 0;
+  assert_int_equal(queue->ops->enqueue(queue, "task-r", "index", 0, &err), VISOR_OK);
+  assert_int_equal(queue->ops->lease(queue, index_kind, 1, 60000, 0, &task, &leased, &err),
+                   VISOR_OK);
+  assert_true(leased);
+  assert_int_equal(queue->ops->retry(queue, &task, 0, "try again now", &err), VISOR_OK);
+  assert_int_equal(queue->ops->retry(queue, &task, 0, "twice", &err), VISOR_ERR_CONFLICT);
+  assert_int_equal(queue->ops->lease(queue, index_kind, 1, 50, 0, &task, &leased, &err), VISOR_OK);
+  assert_true(leased);
+  assert_int_equal(task.deliveries, 2);
+  visor_sleep_ms(120); /* this worker dies too */
+  assert_int_equal(queue->ops->lease(queue, index_kind, 1, 60000, 0, &again, &leased, &err),
+                   VISOR_OK);
+  assert_true(leased);
+  assert_string_equal(again.id, "task-r");
+  assert_int_equal(again.deliveries, 3);
+  assert_int_equal(queue->ops->retry(queue, &task, 0, "stale", &err), VISOR_ERR_CONFLICT);
+  assert_int_equal(queue->ops->bury(queue, &task, "stale", &err), VISOR_ERR_CONFLICT);
+  assert_int_equal(queue->ops->ack(queue, &again, &err), VISOR_OK);
+}
+
+/* Each state is counted, and a lease that ran out counts as ready again. */
+static void counts_track_every_state(void **state) {
+  (void)state;
+  drain();
+  visor_error err = {0};
+  visor_queue_counts before, counts;
+  assert_int_equal(queue->ops->counts(queue, &before, &err), VISOR_OK);
+  visor_task task;
+  int leased = 0, removed = 0;
+  assert_int_equal(queue->ops->enqueue(queue, "count-dead", "index", 0, &err), VISOR_OK);
+  assert_int_equal(queue->ops->lease(queue, index_kind, 1, 60000, 0, &task, &leased, &err),
+                   VISOR_OK);
+  assert_int_equal(queue->ops->bury(queue, &task, "x", &err), VISOR_OK);
+  assert_int_equal(queue->ops->enqueue(queue, "count-leased", "index", 0, &err), VISOR_OK);
+  assert_int_equal(queue->ops->lease(queue, index_kind, 1, 200, 0, &task, &leased, &err), VISOR_OK);
+  assert_string_equal(task.id, "count-leased");
+  assert_int_equal(queue->ops->enqueue(queue, "count-ready", "index", 0, &err), VISOR_OK);
+  assert_int_equal(queue->ops->enqueue(queue, "count-delayed", "search", 60000, &err), VISOR_OK);
+  assert_int_equal(queue->ops->counts(queue, &counts, &err), VISOR_OK);
+  assert_int_equal(counts.ready, 1);
+  assert_int_equal(counts.delayed, 1);
+  assert_int_equal(counts.leased, 1);
+  assert_int_equal(counts.dead, before.dead + 1);
+  visor_sleep_ms(300);
+  assert_int_equal(queue->ops->counts(queue, &counts, &err), VISOR_OK);
+  assert_int_equal(counts.ready, 2);
+  assert_int_equal(counts.leased, 0);
+  queue->ops->cancel(queue, "count-delayed", &removed, &err);
+  assert_true(removed);
+  queue->ops->cancel(queue, "count-dead", &removed, &err);
+  assert_true(removed);
+  drain();
+}
+
+/* Pause is the queue's, not the handle's: another process sees it. */
+static void pause_is_shared(void **state) {
+  (void)state;
+  drain();
+  visor_error err = {0};
+  visor_queue *other = visor_queue_open(queue_url, db, &err);
+  assert_non_null(other);
+  visor_task task;
+  int leased = 0;
+  visor_queue_counts counts;
+  assert_int_equal(queue->ops->enqueue(queue, "task-p", "index", 0, &err), VISOR_OK);
+  assert_int_equal(queue->ops->set_paused(queue, 1, &err), VISOR_OK);
+  assert_int_equal(other->ops->counts(other, &counts, &err), VISOR_OK);
+  assert_true(counts.paused);
+  assert_int_equal(other->ops->lease(other, index_kind, 1, 60000, 0, &task, &leased, &err),
+                   VISOR_OK);
+  assert_false(leased);
+  assert_int_equal(other->ops->set_paused(other, 0, &err), VISOR_OK);
+  assert_int_equal(queue->ops->counts(queue, &counts, &err), VISOR_OK);
+  assert_false(counts.paused);
+  assert_int_equal(queue->ops->lease(queue, index_kind, 1, 60000, 0, &task, &leased, &err),
+                   VISOR_OK);
+  assert_true(leased);
+  /* A task leased through one handle is acked through another (a worker's heartbeat and
+   * its ack may use different connections). */
+  assert_int_equal(other->ops->ack(other, &task, &err), VISOR_OK);
+  visor_queue_close(other);
 }
 
 /* Several handles (as several processes would) with several threads each lease and ack
@@ -248,12 +379,11 @@ int main(void) {
   const char *urls = getenv("VISOR_TEST_QUEUE_URLS");
   char *list = strdup(urls && *urls ? urls : "local");
   const struct CMUnitTest contract[] = {
-      cmocka_unit_test(lease_ack_and_exclusive),
-      cmocka_unit_test(expired_lease_comes_back),
-      cmocka_unit_test(retry_delays_and_bury),
-      cmocka_unit_test(pause_cancel_and_order),
-      cmocka_unit_test(enqueue_is_idempotent),
-      cmocka_unit_test(heartbeat_keeps_the_lease),
+      cmocka_unit_test(lease_ack_and_exclusive),       cmocka_unit_test(expired_lease_comes_back),
+      cmocka_unit_test(retry_delays_and_bury),         cmocka_unit_test(pause_cancel_and_order),
+      cmocka_unit_test(enqueue_is_idempotent),         cmocka_unit_test(heartbeat_keeps_the_lease),
+      cmocka_unit_test(cancel_delayed_and_dead),       cmocka_unit_test(retry_now_then_reclaim),
+      cmocka_unit_test(counts_track_every_state),      cmocka_unit_test(pause_is_shared),
       cmocka_unit_test(concurrent_leases_never_share),
   };
   int failed = 0;
