@@ -173,6 +173,7 @@ static void *worker_main(void *arg) {
     visor_task task;
     int leased = 0;
     visor_error error = {0};
+    double asked = visor_monotonic_s();
     if (pool->queue->ops->lease(pool->queue, pool->kinds, pool->handler_count,
                                 pool->config.visibility_ms, pool->config.poll_ms, &task, &leased,
                                 &error) != VISOR_OK) {
@@ -184,7 +185,9 @@ static void *worker_main(void *arg) {
       continue;
     }
     if (!leased) {
-      idle_wait(pool);
+      /* A backend that blocked for the poll interval already waited for new tasks. */
+      if ((visor_monotonic_s() - asked) * 1000 < (double)pool->config.poll_ms * 0.8)
+        idle_wait(pool);
       continue;
     }
     set_running(pool, index, &task);
