@@ -109,8 +109,14 @@ def main():
         check(done == uploaded and failed == 0,
               f"every index job completes after a worker's kill -9 ({done} done, {failed} failed)")
 
-        # Redis goes away: readiness and the queue routes say 503 (JSON); an upload is kept
-        # in the outbox and indexed once Redis is back.
+        # A second batch, and Redis goes away while its tasks are queued and leased:
+        # readiness and the queue routes say 503 (JSON); an upload meanwhile is kept in the
+        # outbox; after Redis is back (AOF) every task of the batch still runs.
+        batch = dataset_classes()[PRODUCTS:PRODUCTS + 8]
+        for cls in batch[:6]:
+            code, body = visor.add_product(cls)
+            check(code == 201, f"upload {cls['name']} of the second batch")
+        uploaded += 6
         server_script("redis", "down")
         code, body = request("GET", visor.base + "/readyz")
         check(code == 503 and body and body.get("checks", {}).get("queue") != "ok",
@@ -119,19 +125,23 @@ def main():
                              headers={"Authorization": "Bearer " + ADMIN_TOKEN})
         check(code == 503 and body and body.get("error", {}).get("code") == "unavailable",
               "the admin queue route answers 503 with the JSON error while Redis is down")
-        extra = dataset_classes()[PRODUCTS]
-        code, body = visor.add_product(extra)
+        code, body = visor.add_product(batch[6])
         check(code == 201, "an upload while Redis is down is accepted (its task waits in the outbox)")
+        uploaded += 1
+        time.sleep(1)
         check(all(p.alive() for p in procs), "no process crashed while Redis was down")
         server_script("redis", "up")
-        uploaded += 1
 
-        # PostgreSQL goes away: the API answers 503 with the JSON error, writes nothing.
+        # PostgreSQL goes away while tasks run: the API answers 503 with the JSON error and
+        # writes nothing; the workers' tasks come back once it returns.
+        code, body = visor.add_product(batch[7])
+        check(code == 201, "upload just before PostgreSQL goes away")
+        uploaded += 1
         server_script("postgres", "down")
         code, body = request("GET", visor.base + "/api/v1/products")
         check(code == 503 and body and body.get("error", {}).get("code") == "unavailable",
               "the API answers 503 unavailable while PostgreSQL is down")
-        refused = dataset_classes()[PRODUCTS + 1]
+        refused = dataset_classes()[PRODUCTS + 8]
         code, body = visor.add_product(refused)
         check(code == 503 and body and "error" in body,
               "an upload while PostgreSQL is down is refused with 503")
@@ -145,7 +155,7 @@ def main():
               "readyz is 200 again once PostgreSQL and Redis are back")
         done, failed = visor.wait_indexed(uploaded, 90)
         check(done == uploaded and failed == 0,
-              f"every job completes after the restarts ({done} of {uploaded} done)")
+              f"every job completes after the restarts ({done} of {uploaded} done, {failed} failed)")
         skus = {p["sku"] for p in visor.products()}
         check(refused["name"] not in skus and len(skus) == uploaded,
               "the refused upload left no product behind, and nothing was duplicated")
@@ -164,14 +174,14 @@ def main():
         serve = Process("serve", [visor_bin, "serve"], serve_env, work).start(free_port())
         procs.append(serve)
         reference = Visor(f"http://127.0.0.1:{serve.port}")
-        for cls in classes + [extra]:
+        for cls in classes + batch:
             code, body = reference.add_product(cls)
             if code != 201:
                 fail(f"serve upload {cls['name']}: {code} {body}")
-        done, failed = reference.wait_indexed(len(classes) + 1, 120)
-        check(done == len(classes) + 1, "visor serve indexed the same photos")
+        done, failed = reference.wait_indexed(len(classes) + len(batch), 120)
+        check(done == len(classes) + len(batch), "visor serve indexed the same photos")
 
-        names = {c["id"]: c["name"] for c in classes}
+        names = {c["id"]: c["name"] for c in classes + batch}
         queries = dataset_queries(set(names), QUERIES)
         same_top1 = top5_distributed = top5_serve = 0
         for path, fine in queries:
