@@ -26,6 +26,7 @@ fi
 if up redis; then
   base="$(server redis url | tail -1)"
   queues="$queues ${base}?prefix=visor-test-$TAG-$$"
+  say VISOR_TEST_WORKER_QUEUE_URLS "local ${base}?prefix=visor-test-$TAG-worker-$$"
   say VISOR_TEST_REDIS_URL "${base}?prefix=visor-test-$TAG-outage-$$"
   say VISOR_TEST_REDIS_SCRIPT "$REPO/scripts/servers/redis.sh"
 fi

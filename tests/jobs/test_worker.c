@@ -1,5 +1,6 @@
 /* test_worker.c: the job machinery over every queue URL in VISOR_TEST_QUEUE_URLS (default
- * local) and the metadata store in VISOR_TEST_METADATA_URL (default a fresh SQLite file):
+ * local; VISOR_TEST_WORKER_QUEUE_URLS first, so it need not share the contract suite's)
+ * over a fresh SQLite file and VISOR_TEST_WORKER_METADATA_URL when set:
  * the outbox relay (a crash between commit and publish, a publish that happens twice),
  * and the worker pool: handlers, retries with backoff, dead after max attempts, permanent
  * failures, the heartbeat that keeps a long task's lease, and a dead worker's task taken
@@ -288,7 +289,8 @@ int main(void) {
   snprintf(sqlite_url, sizeof sqlite_url, "sqlite://%s/visor.db", mkdtemp(temp));
   const char *metadata[2] = {sqlite_url, getenv("VISOR_TEST_WORKER_METADATA_URL")};
   size_t metadata_count = metadata[1] && *metadata[1] ? 2 : 1;
-  const char *urls = getenv("VISOR_TEST_QUEUE_URLS");
+  const char *urls = getenv("VISOR_TEST_WORKER_QUEUE_URLS"); /* a queue of its own */
+  if (!urls || !*urls) urls = getenv("VISOR_TEST_QUEUE_URLS");
   char *list = strdup(urls && *urls ? urls : "local");
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(relay_publishes_after_a_crash_and_twice_is_harmless),
