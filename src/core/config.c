@@ -186,7 +186,7 @@ static visor_code validate(const visor_config *config, visor_error *err) {
   } urls[] = {{"metadata", config->metadata_url, "sqlite://"},
               {"queue", config->queue_url, "local"},
               {"objects", config->blob_url, "file://"},
-              {"vectors", config->vector_url, "hnsw://"},
+              {"vectors", config->vector_url, "hnsw:// chroma://"},
               {"ml", config->ml_url, "local http://"}};
   for (size_t i = 0; i < sizeof urls / sizeof urls[0]; i++) {
     int ok = 0;
