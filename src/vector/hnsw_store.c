@@ -375,7 +375,7 @@ static visor_code check_distinct(size_t n, const char *const *ids, visor_error *
   return rc;
 }
 
-/* Checks every entry, then writes them all under one hold of the writer mutex. */
+/* Checks every entry, then logs them all with one fdatasync and applies them. */
 static visor_code hnsw_upsert_batch(visor_vector_store *store, size_t n, const char *const *ids,
                                     const float *vectors, const visor_vector_meta *metas,
                                     visor_error *err) {
@@ -394,12 +394,32 @@ static visor_code hnsw_upsert_batch(visor_vector_store *store, size_t n, const c
     if (rc != VISOR_OK) visor_error_wrap(err, "upsert batch: entry %zu (%s)", i, ids[i]);
   }
   if (rc == VISOR_OK) rc = check_distinct(n, ids, err);
+  hnsw_record *records = rc == VISOR_OK ? malloc(n * sizeof *records) : NULL;
+  if (rc == VISOR_OK && !records)
+    rc = visor_error_set(err, VISOR_ERR_NOMEM, "upsert batch of %zu: out of memory", n);
   if (rc == VISOR_OK) {
+    /* One log write and one fdatasync for the batch, then each entry is applied. */
+    visor_vector_meta none = {0};
     pthread_mutex_lock(&s->write_mutex);
-    for (size_t i = 0; i < n && rc == VISOR_OK; i++)
-      rc = write_upsert(s, ids[i], ready + i * dim, metas ? &metas[i] : NULL, err);
+    for (size_t i = 0; i < n; i++)
+      records[i] = (hnsw_record){HNSW_RECORD_UPSERT, s->seq + 1 + i, ids[i], ready + i * dim,
+                                 metas ? metas[i] : none};
+    rc = hnsw_log_append_batch(s->log, records, n, err);
+    if (rc == VISOR_OK) {
+      s->seq += n;
+      for (size_t i = 0; i < n && rc == VISOR_OK; i++) {
+        pthread_rwlock_wrlock(&s->lock);
+        int failed = apply_upsert(s, ids[i], ready + i * dim, metas ? &metas[i] : NULL);
+        pthread_rwlock_unlock(&s->lock);
+        if (failed)
+          rc = visor_error_set(err, VISOR_ERR_NOMEM,
+                               "upsert %s: out of memory (logged, applied on reopen)", ids[i]);
+      }
+      maybe_snapshot(s);
+    }
     pthread_mutex_unlock(&s->write_mutex);
   }
+  free(records);
   free(ready);
   return rc;
 }
