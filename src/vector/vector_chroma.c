@@ -19,6 +19,7 @@
 #include <jansson.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +48,7 @@ typedef struct chroma_store {
   visor_vector_params params;
   long timeout_ms, connect_timeout_ms;
   size_t batch;
+  int base64; /* the server takes upsert embeddings as base64 float32 (pre-flight-checks) */
   pthread_mutex_t lock; /* pool and collection_id */
   char collection_id[64];
   CURL *pool[POOL_SIZE];
@@ -276,6 +278,20 @@ static visor_code ensure_collection(chroma_store *s, visor_error *err) {
   return code;
 }
 
+/* Asks the server whether it takes base64 embeddings (only used on little-endian hosts:
+ * the packed form is little-endian float32). An old server without the route: no. */
+static void check_features(chroma_store *s) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  json_t *out = NULL;
+  visor_error ignored;
+  if (call(s, "GET", "/api/v2/pre-flight-checks", NULL, 0, &out, NULL, &ignored) == VISOR_OK)
+    s->base64 = json_is_true(json_object_get(out, "supports_base64_encoding"));
+  json_decref(out);
+#else
+  (void)s;
+#endif
+}
+
 static visor_code create_all(chroma_store *s, visor_error *err) {
   visor_code code = create_if_missing(s, "/api/v2/tenants", s->tenant, err);
   if (code != VISOR_OK) return visor_error_wrap(err, "creating tenant %s", s->tenant);
@@ -440,6 +456,31 @@ static void append_vector(visor_strbuf *buf, const float *v, size_t dim) {
   visor_strbuf_append(buf, "]", 1);
 }
 
+/* v as base64 of its little-endian float32 bytes, in quotes (Chroma's packed form). */
+static void append_vector_base64(visor_strbuf *buf, const float *v, size_t dim) {
+  static const char digits[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  const unsigned char *p = (const unsigned char *)v;
+  size_t n = dim * sizeof *v;
+  char chunk[4 * 64 + 1];
+  size_t used = 0;
+  visor_strbuf_append(buf, "\"", 1);
+  for (size_t i = 0; i < n; i += 3) {
+    uint32_t x = (uint32_t)p[i] << 16;
+    if (i + 1 < n) x |= (uint32_t)p[i + 1] << 8;
+    if (i + 2 < n) x |= p[i + 2];
+    chunk[used++] = digits[(x >> 18) & 63];
+    chunk[used++] = digits[(x >> 12) & 63];
+    chunk[used++] = i + 1 < n ? digits[(x >> 6) & 63] : '=';
+    chunk[used++] = i + 2 < n ? digits[x & 63] : '=';
+    if (used == sizeof chunk - 1) {
+      visor_strbuf_append(buf, chunk, used);
+      used = 0;
+    }
+  }
+  visor_strbuf_append(buf, chunk, used);
+  visor_strbuf_append(buf, "\"", 1);
+}
+
 static void append_json(visor_strbuf *buf, const json_t *value, int *failed) {
   char *text = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
   if (!text) {
@@ -483,7 +524,10 @@ static visor_code upsert_chunk(chroma_store *s, size_t from, size_t to, const ch
   visor_strbuf_append(&buf, ",\"embeddings\":[", 15);
   for (size_t i = from; i < to; i++) {
     if (i > from) visor_strbuf_append(&buf, ",", 1);
-    append_vector(&buf, ready + i * dim, dim);
+    if (s->base64)
+      append_vector_base64(&buf, ready + i * dim, dim);
+    else
+      append_vector(&buf, ready + i * dim, dim);
   }
   visor_strbuf_append(&buf, "]}", 2);
   json_decref(id_array);
@@ -892,5 +936,6 @@ visor_vector_store *visor_chroma_store_open(const char *url, const char *collect
     chroma_close(&s->base);
     return NULL;
   }
+  check_features(s);
   return &s->base;
 }
