@@ -1,11 +1,13 @@
 /* vector_contract.c: the vector store contract suite (cmocka). Exact match first, upsert
  * replaces, removed ids never come back, filters (category any-of, labels all-of, model),
  * count, bad input and dimension mismatch errors, reopening keeps everything, batch upserts,
- * set_meta changes what filters find, and recall@10 against exact search. Collection names
+ * set_meta changes what filters find, recall@10 against exact search, and threads writing
+ * and searching at once. Collection names
  * carry the process id and time, so runs against a long-lived server do not collide. */
 #include "vector_contract.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -643,6 +645,55 @@ static void test_recall_vs_exact(void **state) {
   s->ops->close(s);
 }
 
+typedef struct writer_arg {
+  visor_vector_store *store;
+  int thread;
+  int failures;
+} writer_arg;
+
+/* Each thread upserts its own 40 vectors one by one and searches after each. */
+static void *writer_thread(void *p) {
+  writer_arg *a = p;
+  uint64_t state = 1000 + (uint64_t)a->thread;
+  for (int i = 0; i < 40; i++) {
+    float v[DIM];
+    for (int j = 0; j < DIM; j++) {
+      state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+      v[j] = (float)((state >> 40) / (double)(1 << 24)) * 2.0f - 1.0f;
+    }
+    char id[32];
+    snprintf(id, sizeof id, "t%d_%d", a->thread, i);
+    visor_vector_meta meta = {.product_id = id, .category = "threads"};
+    visor_error err = {0};
+    if (a->store->ops->upsert(a->store, id, v, &meta, &err) != VISOR_OK) a->failures++;
+    visor_vector_hit hits[1];
+    size_t n = 0;
+    if (a->store->ops->search(a->store, v, 1, NULL, hits, &n, &err) != VISOR_OK || n != 1 ||
+        strcmp(hits[0].id, id) != 0)
+      a->failures++;
+  }
+  return NULL;
+}
+
+static void test_concurrent_writers_and_readers(void **state) {
+  (void)state;
+  char name[64];
+  visor_vector_store *s = open_fresh(name, sizeof name);
+  enum { THREADS = 4 };
+  pthread_t threads[THREADS];
+  writer_arg args[THREADS];
+  for (int t = 0; t < THREADS; t++) {
+    args[t] = (writer_arg){s, t, 0};
+    assert_int_equal(pthread_create(&threads[t], NULL, writer_thread, &args[t]), 0);
+  }
+  for (int t = 0; t < THREADS; t++) {
+    pthread_join(threads[t], NULL);
+    assert_int_equal(args[t].failures, 0);
+  }
+  assert_int_equal(s->ops->count(s), THREADS * 40);
+  s->ops->close(s);
+}
+
 int visor_vector_contract_run(const char *group_name, const char *url) {
   contract_url = url;
   const struct CMUnitTest tests[] = {
@@ -656,6 +707,7 @@ int visor_vector_contract_run(const char *group_name, const char *url) {
       cmocka_unit_test(test_set_meta),
       cmocka_unit_test(test_upsert_batch),
       cmocka_unit_test(test_recall_vs_exact),
+      cmocka_unit_test(test_concurrent_writers_and_readers),
   };
   return _cmocka_run_group_tests(group_name, tests, sizeof tests / sizeof tests[0], NULL, NULL);
 }
