@@ -98,6 +98,39 @@ static visor_code remove_previous_vectors(visor_app *app, const char *image_id, 
   return code;
 }
 
+/* Writes one vector per region in one batch (one request for a remote vector store). */
+static visor_code upsert_vectors(visor_app *app, const char *product_id, const product_meta *meta,
+                                 const visor_analysis *analysis, const indexed_region *regions,
+                                 visor_error *err) {
+  size_t n = analysis->region_count, dim = app->vectors->dim;
+  if (n == 0) return VISOR_OK;
+  if (analysis->dim != dim)
+    return visor_error_set(err, VISOR_ERR_INTERNAL, "indexing: %zu-d embeddings for a %zu-d store",
+                           analysis->dim, dim);
+  float *vectors = malloc(n * dim * sizeof *vectors);
+  const char **ids = malloc(n * sizeof *ids);
+  visor_vector_meta *metas = malloc(n * sizeof *metas);
+  visor_code code = VISOR_OK;
+  if (!vectors || !ids || !metas) {
+    code = visor_error_set(err, VISOR_ERR_NOMEM, "indexing: no memory for %zu vectors", n);
+  } else {
+    for (size_t i = 0; i < n; i++) {
+      memcpy(vectors + i * dim, analysis->regions[i].embedding, dim * sizeof *vectors);
+      ids[i] = regions[i].id;
+      metas[i] = (visor_vector_meta){.product_id = product_id,
+                                     .category = meta->category,
+                                     .labels = (const char *const *)meta->labels,
+                                     .label_count = meta->label_count,
+                                     .model = app->embedder_model};
+    }
+    code = visor_vector_upsert_batch(app->vectors, n, ids, vectors, metas, err);
+  }
+  free(vectors);
+  free(ids);
+  free(metas);
+  return code;
+}
+
 /* Replaces the image's region rows and marks it indexed, in one transaction, unless the
  * image was deleted meanwhile (*live = 0: nothing written). */
 static visor_code write_regions(visor_app *app, const char *image_id, const char *product_id,
@@ -237,15 +270,7 @@ static visor_code index_image(void *ctx, visor_job_run *run, visor_error *err) {
   if (code == VISOR_OK)
     code = write_regions(app, image_id, product_id, &analysis, regions, primary, &live, err);
   if (code == VISOR_OK && !live) code = visor_error_set(err, VISOR_ERR_NOT_FOUND, "deleted");
-  for (size_t i = 0; code == VISOR_OK && i < analysis.region_count; i++) {
-    visor_vector_meta vector_meta = {.product_id = product_id,
-                                     .category = meta.category,
-                                     .labels = (const char *const *)meta.labels,
-                                     .label_count = meta.label_count,
-                                     .model = app->embedder_model};
-    code = app->vectors->ops->upsert(app->vectors, regions[i].id, analysis.regions[i].embedding,
-                                     &vector_meta, err);
-  }
+  if (code == VISOR_OK) code = upsert_vectors(app, product_id, &meta, &analysis, regions, err);
   /* Deleted while its vectors were written: a delete that read the region rows before
    * they existed cannot have removed them. */
   if (code == VISOR_OK && !image_live(app, image_id)) {

@@ -309,34 +309,43 @@ visor_code hnsw_log_open(const char *path, size_t dim, uint64_t after_seq, hnsw_
   return VISOR_OK;
 }
 
-visor_code hnsw_log_append(hnsw_log *log, const hnsw_record *r, visor_error *err) {
-  enc e = {log->buf, 0, log->buf_capacity, 0};
+/* Encodes r at the end of e (framed: magic, length, body, crc32c). */
+static void encode_record(const hnsw_log *log, enc *e, const hnsw_record *r) {
+  size_t start = e->size;
   uint32_t magic = RECORD_MAGIC, len = 0;
-  enc_put(&e, &magic, 4);
-  enc_put(&e, &len, 4);
+  enc_put(e, &magic, 4);
+  enc_put(e, &len, 4);
   uint8_t type = (uint8_t)r->type;
-  enc_put(&e, &r->seq, 8);
-  enc_put(&e, &type, 1);
-  enc_str(&e, r->id);
+  enc_put(e, &r->seq, 8);
+  enc_put(e, &type, 1);
+  enc_str(e, r->id);
   if (r->type == HNSW_RECORD_UPSERT) {
     uint32_t dim = (uint32_t)log->dim;
-    enc_put(&e, &dim, 4);
-    enc_put(&e, r->vector, log->dim * sizeof(float));
-    enc_str(&e, r->meta.product_id);
-    enc_str(&e, r->meta.category);
-    enc_str(&e, r->meta.model);
+    enc_put(e, &dim, 4);
+    enc_put(e, r->vector, log->dim * sizeof(float));
+    enc_str(e, r->meta.product_id);
+    enc_str(e, r->meta.category);
+    enc_str(e, r->meta.model);
     uint32_t n = (uint32_t)r->meta.label_count;
-    enc_put(&e, &n, 4);
+    enc_put(e, &n, 4);
     for (uint32_t i = 0; i < n; i++)
-      enc_str(&e, r->meta.labels[i]);
+      enc_str(e, r->meta.labels[i]);
   }
-  uint32_t crc = e.failed ? 0 : hnsw_crc32c(0, e.p + 8, e.size - 8);
-  enc_put(&e, &crc, 4);
+  uint32_t crc = e->failed ? 0 : hnsw_crc32c(0, e->p + start + 8, e->size - start - 8);
+  enc_put(e, &crc, 4);
+  if (e->failed) return;
+  len = (uint32_t)(e->size - start - 12);
+  memcpy(e->p + start + 4, &len, 4);
+}
+
+visor_code hnsw_log_append_batch(hnsw_log *log, const hnsw_record *records, size_t n,
+                                 visor_error *err) {
+  enc e = {log->buf, 0, log->buf_capacity, 0};
+  for (size_t i = 0; i < n && !e.failed; i++)
+    encode_record(log, &e, &records[i]);
   log->buf = e.p;
   log->buf_capacity = e.capacity;
   if (e.failed) return visor_error_set(err, VISOR_ERR_NOMEM, "encoding log record: out of memory");
-  len = (uint32_t)(e.size - 12);
-  memcpy(e.p + 4, &len, 4);
   if (write_all(log->fd, e.p, e.size) != 0 || fdatasync(log->fd) != 0) {
     int saved = errno;
     /* Drop whatever part reached the file: the caller is told the write failed. */
@@ -345,6 +354,10 @@ visor_code hnsw_log_append(hnsw_log *log, const hnsw_record *r, visor_error *err
   }
   log->size += e.size;
   return VISOR_OK;
+}
+
+visor_code hnsw_log_append(hnsw_log *log, const hnsw_record *r, visor_error *err) {
+  return hnsw_log_append_batch(log, r, 1, err);
 }
 
 uint64_t hnsw_log_size(const hnsw_log *log) {

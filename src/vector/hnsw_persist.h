@@ -37,6 +37,9 @@ visor_code hnsw_log_open(const char *path, size_t dim, uint64_t after_seq, hnsw_
                          void *ctx, hnsw_log **out, uint64_t *last_seq, visor_error *err);
 /* Appends record and waits until it is on disk (fdatasync). */
 visor_code hnsw_log_append(hnsw_log *log, const hnsw_record *record, visor_error *err);
+/* Appends n records with one write and one fdatasync (a crash may keep a prefix of them). */
+visor_code hnsw_log_append_batch(hnsw_log *log, const hnsw_record *records, size_t n,
+                                 visor_error *err);
 /* Bytes of records in the log. */
 uint64_t hnsw_log_size(const hnsw_log *log);
 /* Empties the log (after a snapshot holds everything in it). */

@@ -310,13 +310,37 @@ static void maybe_snapshot(hnsw_store *s) {
 
 /* ---- operations ---- */
 
+static visor_code check_id(const char *what, const char *id, visor_error *err) {
+  if (!id || !*id || strlen(id) > ID_MAX)
+    return visor_error_set(err, VISOR_ERR_INVALID, "%s: vector id '%s' must be 1 to %d bytes", what,
+                           id ? id : "(null)", ID_MAX);
+  return VISOR_OK;
+}
+
+/* Logs and applies one upsert of a ready (normalised) vector (write_mutex held). */
+static visor_code write_upsert(hnsw_store *s, const char *id, const float *ready,
+                               const visor_vector_meta *meta, visor_error *err) {
+  visor_vector_meta none = {0};
+  hnsw_record r = {HNSW_RECORD_UPSERT, s->seq + 1, id, ready, meta ? *meta : none};
+  visor_code rc = hnsw_log_append(s->log, &r, err);
+  if (rc != VISOR_OK) return rc;
+  s->seq = r.seq;
+  pthread_rwlock_wrlock(&s->lock);
+  int failed = apply_upsert(s, id, ready, meta);
+  pthread_rwlock_unlock(&s->lock);
+  if (failed)
+    return visor_error_set(err, VISOR_ERR_NOMEM,
+                           "upsert %s: out of memory (logged, applied on reopen)", id);
+  maybe_snapshot(s);
+  return VISOR_OK;
+}
+
 static visor_code hnsw_upsert(visor_vector_store *store, const char *id, const float *vector,
                               const visor_vector_meta *meta, visor_error *err) {
   hnsw_store *s = (hnsw_store *)store;
-  if (!id || !*id || strlen(id) > ID_MAX)
-    return visor_error_set(err, VISOR_ERR_INVALID, "vector id '%s' must be 1 to %d bytes",
-                           id ? id : "(null)", ID_MAX);
-  visor_code rc = check_meta(meta, err);
+  visor_code rc = check_id("upsert", id, err);
+  if (rc != VISOR_OK) return rc;
+  rc = check_meta(meta, err);
   if (rc != VISOR_OK) return visor_error_wrap(err, "upsert %s", id);
   float *ready = malloc(store->dim * sizeof *ready);
   if (!ready) return visor_error_set(err, VISOR_ERR_NOMEM, "upsert %s: out of memory", id);
@@ -325,34 +349,109 @@ static visor_code hnsw_upsert(visor_vector_store *store, const char *id, const f
     free(ready);
     return visor_error_wrap(err, "upsert %s", id);
   }
-  visor_vector_meta none = {0};
-  hnsw_record r = {HNSW_RECORD_UPSERT, 0, id, ready, meta ? *meta : none};
   pthread_mutex_lock(&s->write_mutex);
-  r.seq = s->seq + 1;
-  rc = hnsw_log_append(s->log, &r, err);
-  if (rc == VISOR_OK) {
-    s->seq = r.seq;
-    pthread_rwlock_wrlock(&s->lock);
-    int failed = apply_upsert(s, id, ready, meta);
-    pthread_rwlock_unlock(&s->lock);
-    if (failed)
-      rc = visor_error_set(err, VISOR_ERR_NOMEM,
-                           "upsert %s: out of memory (logged, applied on "
-                           "reopen)",
-                           id);
-    else
-      maybe_snapshot(s);
-  }
+  rc = write_upsert(s, id, ready, meta, err);
   pthread_mutex_unlock(&s->write_mutex);
   free(ready);
   return rc;
 }
 
+static int compare_strings(const void *a, const void *b) {
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* VISOR_OK when the n ids are distinct. */
+static visor_code check_distinct(size_t n, const char *const *ids, visor_error *err) {
+  const char **sorted = malloc((n ? n : 1) * sizeof *sorted);
+  if (!sorted) return visor_error_set(err, VISOR_ERR_NOMEM, "upsert batch: out of memory");
+  memcpy(sorted, ids, n * sizeof *sorted);
+  qsort(sorted, n, sizeof *sorted, compare_strings);
+  visor_code rc = VISOR_OK;
+  for (size_t i = 1; i < n && rc == VISOR_OK; i++)
+    if (strcmp(sorted[i - 1], sorted[i]) == 0)
+      rc =
+          visor_error_set(err, VISOR_ERR_INVALID, "upsert batch: id '%s' appears twice", sorted[i]);
+  free(sorted);
+  return rc;
+}
+
+/* Checks every entry, then logs them all with one fdatasync and applies them. */
+static visor_code hnsw_upsert_batch(visor_vector_store *store, size_t n, const char *const *ids,
+                                    const float *vectors, const visor_vector_meta *metas,
+                                    visor_error *err) {
+  hnsw_store *s = (hnsw_store *)store;
+  if (n == 0) return VISOR_OK;
+  if (!ids || !vectors)
+    return visor_error_set(err, VISOR_ERR_INVALID, "upsert batch: ids and vectors must be given");
+  size_t dim = store->dim;
+  float *ready = malloc(n * dim * sizeof *ready);
+  if (!ready) return visor_error_set(err, VISOR_ERR_NOMEM, "upsert batch of %zu: out of memory", n);
+  visor_code rc = VISOR_OK;
+  for (size_t i = 0; i < n && rc == VISOR_OK; i++) {
+    if ((rc = check_id("upsert batch", ids[i], err)) != VISOR_OK) break;
+    if ((rc = check_meta(metas ? &metas[i] : NULL, err)) == VISOR_OK)
+      rc = prepare_vector(s, "upsert", vectors + i * dim, ready + i * dim, err);
+    if (rc != VISOR_OK) visor_error_wrap(err, "upsert batch: entry %zu (%s)", i, ids[i]);
+  }
+  if (rc == VISOR_OK) rc = check_distinct(n, ids, err);
+  hnsw_record *records = rc == VISOR_OK ? malloc(n * sizeof *records) : NULL;
+  if (rc == VISOR_OK && !records)
+    rc = visor_error_set(err, VISOR_ERR_NOMEM, "upsert batch of %zu: out of memory", n);
+  if (rc == VISOR_OK) {
+    /* One log write and one fdatasync for the batch, then each entry is applied. */
+    visor_vector_meta none = {0};
+    pthread_mutex_lock(&s->write_mutex);
+    for (size_t i = 0; i < n; i++)
+      records[i] = (hnsw_record){HNSW_RECORD_UPSERT, s->seq + 1 + i, ids[i], ready + i * dim,
+                                 metas ? metas[i] : none};
+    rc = hnsw_log_append_batch(s->log, records, n, err);
+    if (rc == VISOR_OK) {
+      s->seq += n;
+      for (size_t i = 0; i < n && rc == VISOR_OK; i++) {
+        pthread_rwlock_wrlock(&s->lock);
+        int failed = apply_upsert(s, ids[i], ready + i * dim, metas ? &metas[i] : NULL);
+        pthread_rwlock_unlock(&s->lock);
+        if (failed)
+          rc = visor_error_set(err, VISOR_ERR_NOMEM,
+                               "upsert %s: out of memory (logged, applied on reopen)", ids[i]);
+      }
+      maybe_snapshot(s);
+    }
+    pthread_mutex_unlock(&s->write_mutex);
+  }
+  free(records);
+  free(ready);
+  return rc;
+}
+
+/* Re-logs the stored vector with the new metadata: durable and replayed like an upsert. */
+static visor_code hnsw_set_meta(visor_vector_store *store, const char *id,
+                                const visor_vector_meta *meta, visor_error *err) {
+  hnsw_store *s = (hnsw_store *)store;
+  visor_code rc = check_id("set_meta", id, err);
+  if (rc != VISOR_OK) return rc;
+  rc = check_meta(meta, err);
+  if (rc != VISOR_OK) return visor_error_wrap(err, "set_meta %s", id);
+  float *stored = malloc(store->dim * sizeof *stored);
+  if (!stored) return visor_error_set(err, VISOR_ERR_NOMEM, "set_meta %s: out of memory", id);
+  pthread_mutex_lock(&s->write_mutex);
+  /* Only writers change ids and the graph's vectors, and they hold write_mutex. */
+  uint32_t node;
+  if (!hnsw_strmap_get(&s->ids, id, &node)) {
+    rc = visor_error_set(err, VISOR_ERR_NOT_FOUND, "set_meta: no vector with id '%s'", id);
+  } else {
+    memcpy(stored, hnsw_graph_vector(s->graph, node), store->dim * sizeof *stored);
+    rc = write_upsert(s, id, stored, meta, err);
+  }
+  pthread_mutex_unlock(&s->write_mutex);
+  free(stored);
+  return rc;
+}
+
 static visor_code hnsw_remove(visor_vector_store *store, const char *id, visor_error *err) {
   hnsw_store *s = (hnsw_store *)store;
-  if (!id || !*id || strlen(id) > ID_MAX)
-    return visor_error_set(err, VISOR_ERR_INVALID, "vector id '%s' must be 1 to %d bytes",
-                           id ? id : "(null)", ID_MAX);
+  visor_code check = check_id("remove", id, err);
+  if (check != VISOR_OK) return check;
   pthread_mutex_lock(&s->write_mutex);
   /* Only writers change ids and they hold write_mutex: reading it here needs no rwlock. */
   visor_code rc = VISOR_OK;
@@ -466,6 +565,8 @@ static void hnsw_close(visor_vector_store *store) {
 static const visor_vector_ops hnsw_ops = {
     .upsert = hnsw_upsert,
     .remove = hnsw_remove,
+    .upsert_batch = hnsw_upsert_batch,
+    .set_meta = hnsw_set_meta,
     .search = hnsw_search,
     .count = hnsw_count,
     .close = hnsw_close,
@@ -593,7 +694,9 @@ visor_vector_store *visor_hnsw_store_open(const char *path, const char *query,
   }
   if (flock(s->lock_fd, LOCK_EX | LOCK_NB) != 0) {
     visor_error_set(err, VISOR_ERR_UNAVAILABLE,
-                    "collection %s is open in another process or handle", s->dir);
+                    "collection %s is already open (another process, or another handle in "
+                    "this one, holds its LOCK)",
+                    s->dir);
     goto fail;
   }
   if (load_or_create_params(s, collection, dim, err) != VISOR_OK) goto fail;

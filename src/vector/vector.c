@@ -1,12 +1,14 @@
 /* vector.c: opening a vector store by URL. The scheme picks the backend: hnsw://PATH (the
  * built-in index; hnsw:///abs/path or hnsw://relative/path, with an optional ?query of
- * options). Unknown schemes are an error that names the URL. */
+ * options) or chroma://host:port/TENANT/DATABASE (ChromaDB). Unknown schemes are an error
+ * that names the URL. Also the batch upsert fallback for backends without one. */
 #include "vector/vector.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "vector/hnsw_store.h"
+#include "vector/vector_chroma.h"
 
 void visor_vector_params_default(visor_vector_params *params) {
   params->metric = VISOR_METRIC_COSINE;
@@ -46,9 +48,11 @@ static char *decode_path(const char *src, size_t n) {
 }
 
 int visor_vector_url_supported(const char *url, visor_error *err) {
-  if (url && strncmp(url, "hnsw://", 7) == 0) return 1;
+  if (url && (strncmp(url, "hnsw://", 7) == 0 || strncmp(url, "chroma://", 9) == 0)) return 1;
   visor_error_set(err, VISOR_ERR_INVALID,
-                  "vector store URL '%s': unknown scheme (supported: hnsw://PATH)", url ? url : "");
+                  "vector store URL '%s': unknown scheme (supported: hnsw://PATH, "
+                  "chroma://HOST:PORT/TENANT/DATABASE)",
+                  url ? url : "");
   return 0;
 }
 
@@ -79,7 +83,27 @@ visor_vector_store *visor_vector_open(const char *url, const char *collection, s
     free(path);
     return store;
   }
+  static const char chroma_scheme[] = "chroma://";
+  if (strncmp(url, chroma_scheme, sizeof chroma_scheme - 1) == 0) {
+    visor_vector_store *store = visor_chroma_store_open(url, collection, dim, params, err);
+    if (!store) visor_error_wrap(err, "opening vector store %s", url);
+    return store;
+  }
   visor_error_set(err, VISOR_ERR_INVALID,
-                  "vector store URL '%s': unknown scheme (supported: hnsw://PATH)", url);
+                  "vector store URL '%s': unknown scheme (supported: hnsw://PATH, "
+                  "chroma://HOST:PORT/TENANT/DATABASE)",
+                  url);
   return NULL;
+}
+
+visor_code visor_vector_upsert_batch(visor_vector_store *store, size_t n, const char *const *ids,
+                                     const float *vectors, const visor_vector_meta *metas,
+                                     visor_error *err) {
+  if (store->ops->upsert_batch) return store->ops->upsert_batch(store, n, ids, vectors, metas, err);
+  for (size_t i = 0; i < n; i++) {
+    visor_code code =
+        store->ops->upsert(store, ids[i], vectors + i * store->dim, metas ? &metas[i] : NULL, err);
+    if (code != VISOR_OK) return code;
+  }
+  return VISOR_OK;
 }

@@ -1,7 +1,7 @@
 /* vector.h: the vector store interface. One collection of fixed-dimension vectors, each
  * with a string id (a region id) and metadata that searches can filter on. Backends:
- * hnsw:// (built-in HNSW, hnsw_store.c; see docs/VECTOR_INDEX.md) and, later, chroma://
- * (ChromaDB HTTP API v2). Pipelines see only this interface. */
+ * hnsw:// (built-in HNSW, hnsw_store.c; see docs/VECTOR_INDEX.md) and chroma://
+ * (ChromaDB HTTP API v2, vector_chroma.c). Pipelines see only this interface. */
 #ifndef VISOR_VECTOR_VECTOR_H
 #define VISOR_VECTOR_VECTOR_H
 
@@ -60,6 +60,18 @@ typedef struct visor_vector_ops {
   visor_code (*upsert)(visor_vector_store *store, const char *id, const float *vector,
                        const visor_vector_meta *meta, visor_error *err);
   visor_code (*remove)(visor_vector_store *store, const char *id, visor_error *err);
+  /* Upserts n vectors at once (vectors holds n * dim floats; metas holds n entries, or is
+   * NULL for none): every entry is checked first by the rules of upsert, and the ids must be
+   * distinct (else VISOR_ERR_INVALID and nothing is written). An error after the checks may
+   * leave some of the entries written; repeating the call is safe. Optional: callers go
+   * through visor_vector_upsert_batch, which loops over upsert when it is NULL. */
+  visor_code (*upsert_batch)(visor_vector_store *store, size_t n, const char *const *ids,
+                             const float *vectors, const visor_vector_meta *metas,
+                             visor_error *err);
+  /* Replaces the metadata of id (all of it: labels not in meta are gone) and keeps its
+   * vector. VISOR_ERR_NOT_FOUND when id is not there. Durable like upsert. */
+  visor_code (*set_meta)(visor_vector_store *store, const char *id, const visor_vector_meta *meta,
+                         visor_error *err);
   /* Fills up to k hits, closest first; *count is how many. */
   visor_code (*search)(visor_vector_store *store, const float *query, size_t k,
                        const visor_vector_filter *filter, visor_vector_hit *hits, size_t *count,
@@ -75,7 +87,10 @@ struct visor_vector_store {
 
 /* Opens (creating if needed) collection `collection` of dimension dim at url:
  * "hnsw:///abs/path/dir" (the collection is a sub-folder; options in the query, e.g.
- * "?m=16&ef_construction=200&ef_search=64&metric=cosine", override params). params may be
+ * "?m=16&ef_construction=200&ef_search=64&metric=cosine", override params; one process
+ * at a time: a second open of the same folder is VISOR_ERR_UNAVAILABLE), or
+ * "chroma://host:port/TENANT/DATABASE" (tenant, database and collection are created when
+ * missing; options ?metric=&timeout_ms=&connect_timeout_ms=&batch=). params may be
  * NULL for the defaults. Opening an existing collection with another dim or metric is
  * VISOR_ERR_INVALID. On failure returns NULL and fills err. */
 visor_vector_store *visor_vector_open(const char *url, const char *collection, size_t dim,
@@ -84,5 +99,10 @@ visor_vector_store *visor_vector_open(const char *url, const char *collection, s
 void visor_vector_params_default(visor_vector_params *params);
 /* Whether this build has a backend for url; fills err with the accepted forms if not. */
 int visor_vector_url_supported(const char *url, visor_error *err);
+
+/* store->ops->upsert_batch, or a loop over upsert for a backend without it. */
+visor_code visor_vector_upsert_batch(visor_vector_store *store, size_t n, const char *const *ids,
+                                     const float *vectors, const visor_vector_meta *metas,
+                                     visor_error *err);
 
 #endif

@@ -1,9 +1,13 @@
 /* vector_contract.c: the vector store contract suite (cmocka). Exact match first, upsert
  * replaces, removed ids never come back, filters (category any-of, labels all-of, model),
- * count, bad input and dimension mismatch errors, and reopening keeps everything. */
+ * count, bad input and dimension mismatch errors, reopening keeps everything, batch upserts,
+ * set_meta changes what filters find, recall@10 against exact search, and threads writing
+ * and searching at once. Collection names
+ * carry the process id and time, so runs against a long-lived server do not collide. */
 #include "vector_contract.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -34,7 +40,7 @@ static void random_vector(float *v) {
 
 /* A fresh collection for each test. */
 static visor_vector_store *open_fresh(char *name, size_t cap) {
-  snprintf(name, cap, "contract%d_%d", collection_counter++, (int)(rng_state & 0xffff));
+  snprintf(name, cap, "contract%d_%ld_%ld", collection_counter++, (long)getpid(), (long)time(NULL));
   visor_error err = {0};
   visor_vector_store *s = visor_vector_open(contract_url, name, DIM, NULL, &err);
   if (!s) fail_msg("open %s/%s: %s", contract_url, name, err.message);
@@ -397,6 +403,297 @@ static void test_reopen_keeps_data(void **state) {
   }
 }
 
+static visor_vector_hit *search_all(visor_vector_store *s, const float *q,
+                                    const visor_vector_filter *f, size_t *n) {
+  static visor_vector_hit hits[300];
+  *n = search_ok(s, q, 300, f, hits);
+  return hits;
+}
+
+static int has_id(const visor_vector_hit *hits, size_t n, const char *id) {
+  for (size_t i = 0; i < n; i++)
+    if (strcmp(hits[i].id, id) == 0) return 1;
+  return 0;
+}
+
+static void test_set_meta(void **state) {
+  (void)state;
+  char name[64];
+  visor_vector_store *s = open_fresh(name, sizeof name);
+  assert_non_null(s->ops->set_meta);
+  static float vecs[30][DIM];
+  const char *labels_ab[] = {"color=red", "size=m"};
+  for (int i = 0; i < 30; i++) {
+    char id[16];
+    snprintf(id, sizeof id, "s%d", i);
+    random_vector(vecs[i]);
+    visor_vector_meta meta = {"p", "A", labels_ab, 2, "m@1"};
+    upsert_ok(s, id, vecs[i], &meta);
+  }
+  visor_error err = {0};
+  /* s3 moves from category A to B and loses the size label. */
+  const char *labels_red[] = {"color=red"};
+  visor_vector_meta moved = {"pmoved", "B", labels_red, 1, "m@1"};
+  assert_int_equal(s->ops->set_meta(s, "s3", &moved, &err), VISOR_OK);
+  const char *a[] = {"A"}, *b[] = {"B"}, *size_m[] = {"size=m"}, *red[] = {"color=red"};
+  visor_vector_filter fa = {.categories = a, .category_count = 1};
+  visor_vector_filter fb = {.categories = b, .category_count = 1};
+  visor_vector_filter fsize = {.labels = size_m, .label_count = 1};
+  visor_vector_filter fred = {.labels = red, .label_count = 1};
+  size_t n;
+  visor_vector_hit *hits = search_all(s, vecs[3], &fb, &n);
+  assert_int_equal(n, 1);
+  assert_string_equal(hits[0].id, "s3");
+  assert_string_equal(hits[0].product_id, "pmoved");
+  assert_true(fabsf(hits[0].distance) < 1e-4f); /* the vector did not change */
+  hits = search_all(s, vecs[3], &fa, &n);
+  assert_int_equal(n, 29);
+  assert_false(has_id(hits, n, "s3"));
+  hits = search_all(s, vecs[3], &fsize, &n); /* the removed label no longer matches */
+  assert_int_equal(n, 29);
+  assert_false(has_id(hits, n, "s3"));
+  hits = search_all(s, vecs[3], &fred, &n);
+  assert_int_equal(n, 30);
+  assert_string_equal(hits[0].id, "s3");
+  /* NULL meta clears everything; the vector stays. */
+  assert_int_equal(s->ops->set_meta(s, "s4", NULL, &err), VISOR_OK);
+  hits = search_all(s, vecs[4], &fred, &n);
+  assert_int_equal(n, 29);
+  assert_false(has_id(hits, n, "s4"));
+  hits = search_all(s, vecs[4], NULL, &n);
+  assert_int_equal(n, 30);
+  assert_string_equal(hits[0].id, "s4");
+  assert_string_equal(hits[0].product_id, "");
+  assert_int_equal(s->ops->count(s), 30);
+  /* Missing and removed ids, bad metadata. */
+  assert_int_equal(s->ops->set_meta(s, "never-was", &moved, &err), VISOR_ERR_NOT_FOUND);
+  assert_non_null(strstr(err.message, "never-was"));
+  assert_int_equal(s->ops->remove(s, "s5", &err), VISOR_OK);
+  assert_int_equal(s->ops->set_meta(s, "s5", &moved, &err), VISOR_ERR_NOT_FOUND);
+  const char *bad[] = {"novalue"};
+  visor_vector_meta bad_meta = {.labels = bad, .label_count = 1};
+  assert_int_equal(s->ops->set_meta(s, "s6", &bad_meta, &err), VISOR_ERR_INVALID);
+  assert_int_equal(s->ops->set_meta(s, "", &moved, &err), VISOR_ERR_INVALID);
+  s->ops->close(s);
+  /* The change is durable. */
+  s = reopen(name, DIM, &err);
+  if (!s) fail_msg("reopen: %s", err.message);
+  hits = search_all(s, vecs[3], &fb, &n);
+  assert_int_equal(n, 1);
+  assert_string_equal(hits[0].id, "s3");
+  hits = search_all(s, vecs[3], &fsize, &n);
+  assert_false(has_id(hits, n, "s3"));
+  assert_int_equal(s->ops->count(s), 29);
+  s->ops->close(s);
+}
+
+static void test_upsert_batch(void **state) {
+  (void)state;
+  char name[64];
+  visor_vector_store *s = open_fresh(name, sizeof name);
+  enum { N = 50 };
+  static float vecs[N][DIM];
+  char id_text[N][16], product[N][16];
+  const char *ids[N];
+  visor_vector_meta metas[N];
+  const char *labels[] = {"color=blue", "shape=round"};
+  for (int i = 0; i < N; i++) {
+    random_vector(vecs[i]);
+    snprintf(id_text[i], sizeof id_text[i], "b%d", i);
+    snprintf(product[i], sizeof product[i], "p%d", i);
+    ids[i] = id_text[i];
+    metas[i] = (visor_vector_meta){product[i], i % 2 ? "odd" : "even", labels, 2, "m@1"};
+  }
+  visor_error err = {0};
+  /* Bad entries anywhere: nothing is written. */
+  const char *dup_ids[3] = {"d1", "d2", "d1"};
+  assert_int_equal(visor_vector_upsert_batch(s, 3, dup_ids, &vecs[0][0], metas, &err),
+                   VISOR_ERR_INVALID);
+  static float with_nan[3][DIM];
+  memcpy(with_nan, vecs, sizeof with_nan);
+  with_nan[2][1] = NAN;
+  assert_int_equal(visor_vector_upsert_batch(s, 3, ids, &with_nan[0][0], metas, &err),
+                   VISOR_ERR_INVALID);
+  assert_int_equal(s->ops->count(s), 0);
+  assert_int_equal(visor_vector_upsert_batch(s, 0, ids, &vecs[0][0], metas, &err), VISOR_OK);
+
+  assert_int_equal(visor_vector_upsert_batch(s, N, ids, &vecs[0][0], metas, &err), VISOR_OK);
+  assert_int_equal(s->ops->count(s), N);
+  visor_vector_hit hits[N + 5];
+  for (int i = 0; i < N; i += 7) {
+    size_t n = search_ok(s, vecs[i], 3, NULL, hits);
+    assert_int_equal(n, 3);
+    assert_string_equal(hits[0].id, ids[i]);
+    assert_string_equal(hits[0].product_id, product[i]);
+  }
+  const char *odd[] = {"odd"};
+  visor_vector_filter fodd = {odd, 1, labels, 2, "m@1"};
+  assert_int_equal(search_ok(s, vecs[0], N + 5, &fodd, hits), N / 2);
+  /* A second batch over the same ids replaces vectors and metadata (labels too), and
+   * metas may be NULL. */
+  static float again[N][DIM];
+  for (int i = 0; i < N; i++)
+    random_vector(again[i]);
+  assert_int_equal(visor_vector_upsert_batch(s, N / 2, ids, &again[0][0], NULL, &err), VISOR_OK);
+  assert_int_equal(s->ops->count(s), N);
+  size_t n = search_ok(s, again[0], 1, NULL, hits);
+  assert_int_equal(n, 1);
+  assert_string_equal(hits[0].id, "b0");
+  assert_string_equal(hits[0].product_id, "");
+  visor_vector_filter fblue = {.labels = labels, .label_count = 1};
+  assert_int_equal(search_ok(s, vecs[0], N + 5, &fblue, hits), N - N / 2);
+  s->ops->close(s);
+}
+
+static float dot(const float *a, const float *b, size_t dim) {
+  double d = 0;
+  for (size_t i = 0; i < dim; i++)
+    d += (double)a[i] * b[i];
+  return (float)d;
+}
+
+/* 2,000 x 64-d random vectors, 50 queries: recall@10 against exact cosine search. */
+static void test_recall_vs_exact(void **state) {
+  (void)state;
+  enum { N = 2000, D = 64, Q = 50, K = 10 };
+  char name[64];
+  snprintf(name, sizeof name, "recall%d_%ld_%ld", collection_counter++, (long)getpid(),
+           (long)time(NULL));
+  visor_error err = {0};
+  visor_vector_store *s = visor_vector_open(contract_url, name, D, NULL, &err);
+  if (!s) fail_msg("open %s: %s", name, err.message);
+  float *data = malloc(sizeof(float) * N * D);
+  float *norm = malloc(sizeof(float) * N * D);
+  char(*id_text)[16] = malloc(sizeof *id_text * N);
+  const char **ids = malloc(sizeof *ids * N);
+  visor_vector_meta *metas = calloc(N, sizeof *metas);
+  assert_non_null(data);
+  assert_non_null(norm);
+  assert_non_null(id_text);
+  assert_non_null(ids);
+  assert_non_null(metas);
+  for (size_t i = 0; i < (size_t)N * D; i++)
+    data[i] = frand();
+  for (int i = 0; i < N; i++) {
+    float n2 = sqrtf(dot(data + i * D, data + i * D, D));
+    for (int j = 0; j < D; j++)
+      norm[i * D + j] = data[i * D + j] / n2;
+    snprintf(id_text[i], sizeof id_text[i], "%d", i);
+    ids[i] = id_text[i];
+    metas[i].category = i % 100 == 0 ? "rare" : "common";
+  }
+  assert_int_equal(visor_vector_upsert_batch(s, N, ids, data, metas, &err), VISOR_OK);
+  assert_int_equal(s->ops->count(s), N);
+  int found = 0, found_filtered = 0, total_filtered = 0;
+  for (int q = 0; q < Q; q++) {
+    float query[D], qn[D];
+    for (int j = 0; j < D; j++)
+      query[j] = frand();
+    float n2 = sqrtf(dot(query, query, D));
+    for (int j = 0; j < D; j++)
+      qn[j] = query[j] / n2;
+    for (int filtered = 0; filtered < 2; filtered++) {
+      int best[K];
+      float best_d[K];
+      int have = 0;
+      for (int i = 0; i < N; i++) {
+        if (filtered && i % 100 != 0) continue;
+        float d = 1.0f - dot(qn, norm + i * D, D);
+        if (have < K || d < best_d[have - 1]) {
+          int at = have < K ? have++ : K - 1;
+          while (at > 0 && best_d[at - 1] > d) {
+            best_d[at] = best_d[at - 1];
+            best[at] = best[at - 1];
+            at--;
+          }
+          best_d[at] = d;
+          best[at] = i;
+        }
+      }
+      const char *rare[] = {"rare"};
+      visor_vector_filter f = {.categories = rare, .category_count = 1};
+      visor_vector_hit hits[K];
+      size_t n = search_ok(s, query, K, filtered ? &f : NULL, hits);
+      assert_int_equal(n, (size_t)have);
+      for (size_t h = 0; h < n; h++) {
+        int got = atoi(hits[h].id);
+        if (filtered) assert_true(got % 100 == 0);
+        for (int b = 0; b < have; b++)
+          if (best[b] == got) {
+            if (filtered)
+              found_filtered++;
+            else
+              found++;
+            /* The distance is 1 - cos, as vector.h defines it. */
+            assert_true(fabsf(hits[h].distance - best_d[b]) < 1e-3f);
+          }
+      }
+      if (filtered) total_filtered += have;
+    }
+  }
+  double recall = (double)found / (Q * K),
+         recall_filtered = (double)found_filtered / total_filtered;
+  print_message("recall@10 %.3f, with a 1%% filter %.3f (%s)\n", recall, recall_filtered,
+                contract_url);
+  assert_true(recall >= 0.9);
+  assert_true(recall_filtered >= 0.9);
+  free(data);
+  free(norm);
+  free(id_text);
+  free(ids);
+  free(metas);
+  s->ops->close(s);
+}
+
+typedef struct writer_arg {
+  visor_vector_store *store;
+  int thread;
+  int failures;
+} writer_arg;
+
+/* Each thread upserts its own 40 vectors one by one and searches after each. */
+static void *writer_thread(void *p) {
+  writer_arg *a = p;
+  uint64_t state = 1000 + (uint64_t)a->thread;
+  for (int i = 0; i < 40; i++) {
+    float v[DIM];
+    for (int j = 0; j < DIM; j++) {
+      state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+      v[j] = (float)((state >> 40) / (double)(1 << 24)) * 2.0f - 1.0f;
+    }
+    char id[32];
+    snprintf(id, sizeof id, "t%d_%d", a->thread, i);
+    visor_vector_meta meta = {.product_id = id, .category = "threads"};
+    visor_error err = {0};
+    if (a->store->ops->upsert(a->store, id, v, &meta, &err) != VISOR_OK) a->failures++;
+    visor_vector_hit hits[1];
+    size_t n = 0;
+    if (a->store->ops->search(a->store, v, 1, NULL, hits, &n, &err) != VISOR_OK || n != 1 ||
+        strcmp(hits[0].id, id) != 0)
+      a->failures++;
+  }
+  return NULL;
+}
+
+static void test_concurrent_writers_and_readers(void **state) {
+  (void)state;
+  char name[64];
+  visor_vector_store *s = open_fresh(name, sizeof name);
+  enum { THREADS = 4 };
+  pthread_t threads[THREADS];
+  writer_arg args[THREADS];
+  for (int t = 0; t < THREADS; t++) {
+    args[t] = (writer_arg){s, t, 0};
+    assert_int_equal(pthread_create(&threads[t], NULL, writer_thread, &args[t]), 0);
+  }
+  for (int t = 0; t < THREADS; t++) {
+    pthread_join(threads[t], NULL);
+    assert_int_equal(args[t].failures, 0);
+  }
+  assert_int_equal(s->ops->count(s), THREADS * 40);
+  s->ops->close(s);
+}
+
 int visor_vector_contract_run(const char *group_name, const char *url) {
   contract_url = url;
   const struct CMUnitTest tests[] = {
@@ -407,6 +704,10 @@ int visor_vector_contract_run(const char *group_name, const char *url) {
       cmocka_unit_test(test_count),
       cmocka_unit_test(test_bad_input),
       cmocka_unit_test(test_reopen_keeps_data),
+      cmocka_unit_test(test_set_meta),
+      cmocka_unit_test(test_upsert_batch),
+      cmocka_unit_test(test_recall_vs_exact),
+      cmocka_unit_test(test_concurrent_writers_and_readers),
   };
   return _cmocka_run_group_tests(group_name, tests, sizeof tests / sizeof tests[0], NULL, NULL);
 }
