@@ -22,6 +22,10 @@ const visor_command visor_commands[] = {
      visor_cmd_worker},
     {"ml", "run the ML inference service (detect, label, embed over HTTP, with dynamic batching)",
      "Usage: visor ml [OPTIONS]\n", 1, visor_cmd_ml},
+    {"check",
+     "check that every object and vector is owned by a row and every region has its vector "
+     "(exit 1 when not)",
+     "Usage: visor check [--json] [OPTIONS]\n", 1, visor_cmd_check},
     {"migrate", "create or upgrade the metadata store's schema", "Usage: visor migrate [OPTIONS]\n",
      1, visor_cmd_migrate},
     {"search", "search a running Visor by photo and print the best products per object",

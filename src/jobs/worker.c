@@ -14,6 +14,8 @@
 #include "jobs/job_state.h"
 
 #define MAX_KINDS 8
+#define STATE_WRITE_TRIES 20 /* 20 x 250 ms: a metadata store restart */
+#define STATE_WRITE_PAUSE_MS 250
 
 typedef struct registered_handler {
   char kind[32];
@@ -81,6 +83,27 @@ static registered_handler *find_handler(visor_worker_pool *pool, const char *kin
   return NULL;
 }
 
+/* Writes a finished job's state, trying again for a few seconds while the metadata store
+ * is unavailable (a restart). */
+static visor_code write_job_state(visor_worker_pool *pool, const visor_task *task, int done,
+                                  const char *message, visor_error *err) {
+  visor_code code = VISOR_OK;
+  for (int attempt = 0; attempt < STATE_WRITE_TRIES; attempt++) {
+    if (attempt) visor_sleep_ms(STATE_WRITE_PAUSE_MS);
+    code = done ? visor_jobs_done(pool->db, task->id, err)
+                : visor_jobs_failed(pool->db, task->id, message, err);
+    if (code != VISOR_ERR_UNAVAILABLE) break;
+  }
+  return code;
+}
+
+/* The task goes back to the queue, to run again after the first backoff. */
+static void give_back(visor_worker_pool *pool, const visor_task *task, const visor_error *why) {
+  visor_log(VISOR_LOG_WARN, "job %s (%s): cannot record its outcome (%s); it will run again",
+            task->id, task->kind, why->message);
+  pool->queue->ops->retry(pool->queue, task, pool->config.backoff_base_ms, why->message, NULL);
+}
+
 static void finish_task(visor_worker_pool *pool, const visor_job_run *run, visor_code code,
                         const visor_error *error, double seconds) {
   visor_queue *queue = pool->queue;
@@ -92,20 +115,27 @@ static void finish_task(visor_worker_pool *pool, const visor_job_run *run, visor
   snprintf(labels, sizeof labels, "kind=\"%s\"", task->kind);
   visor_metrics_observe("visor_task_duration_seconds", "Time to run one task", labels, seconds);
   /* The job record first, then the queue: a crash in between leases the task again and
-   * the next worker finds the job finished (or counts one more attempt). */
+   * the next worker finds the job finished (or counts one more attempt). A record that
+   * cannot be written (the metadata store is away) is not acked: the task comes back and
+   * runs again, idempotently, rather than ending with its job never marked. */
+  visor_error state_error = {0};
   if (code == VISOR_OK) {
-    visor_jobs_done(pool->db, task->id, NULL);
-    queue->ops->ack(queue, task, NULL);
+    if (write_job_state(pool, task, 1, NULL, &state_error) == VISOR_OK)
+      queue->ops->ack(queue, task, NULL);
+    else
+      give_back(pool, task, &state_error);
   } else if (permanent_error(code) || run->start.attempt >= run->start.max_attempts) {
     visor_log(VISOR_LOG_WARN, "job %s (%s) failed after %d attempt(s): %s", task->id, task->kind,
               run->start.attempt, error->message);
-    visor_jobs_failed(pool->db, task->id, error->message, NULL);
-    queue->ops->bury(queue, task, error->message, NULL);
+    if (write_job_state(pool, task, 0, error->message, &state_error) == VISOR_OK)
+      queue->ops->bury(queue, task, error->message, NULL);
+    else
+      give_back(pool, task, &state_error);
   } else {
     int64_t delay = visor_backoff_ms(&pool->config, run->start.attempt);
     visor_log(VISOR_LOG_INFO, "job %s (%s) attempt %d failed, retrying in %lld ms: %s", task->id,
               task->kind, run->start.attempt, (long long)delay, error->message);
-    visor_jobs_will_retry(pool->db, task->id, error->message, NULL);
+    visor_jobs_will_retry(pool->db, task->id, error->message, NULL); /* a running job retries too */
     queue->ops->retry(queue, task, delay, error->message, NULL);
   }
 }

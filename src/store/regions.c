@@ -91,6 +91,16 @@ visor_code visor_regions_live(visor_db_conn *conn, const char *const *ids, size_
   return VISOR_OK;
 }
 
+visor_code visor_region_all_keys(visor_db_conn *conn, json_t **regions, visor_error *err) {
+  return visor_select_json(conn,
+                           "SELECT id, vector_id, crop_key FROM regions WHERE deleted_at IS NULL",
+                           NULL, 0, NULL, regions, err);
+}
+
+visor_code visor_image_all_keys(visor_db_conn *conn, json_t **images, visor_error *err) {
+  return visor_select_json(conn, "SELECT id, object_key FROM images", NULL, 0, NULL, images, err);
+}
+
 visor_code visor_region_soft_delete_for_image(visor_db_conn *conn, const char *image_id,
                                               visor_error *err) {
   visor_db_value params[] = {VISOR_DB_I(visor_now_ms()), VISOR_DB_S(image_id)};

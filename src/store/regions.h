@@ -38,6 +38,11 @@ visor_code visor_region_keys_any(visor_db_conn *conn, const char *image_id, json
  * query per 100 ids. */
 visor_code visor_regions_live(visor_db_conn *conn, const char *const *ids, size_t count, int *live,
                               visor_error *err);
+/* Every live region's vector_id and crop_key, and every image's id and object_key
+ * (deleted ones included: a soft-deleted image keeps its original), as JSON arrays of
+ * objects, for consistency checks. */
+visor_code visor_region_all_keys(visor_db_conn *conn, json_t **regions, visor_error *err);
+visor_code visor_image_all_keys(visor_db_conn *conn, json_t **images, visor_error *err);
 visor_code visor_region_soft_delete_for_image(visor_db_conn *conn, const char *image_id,
                                               visor_error *err);
 visor_code visor_region_delete_for_image(visor_db_conn *conn, const char *image_id,

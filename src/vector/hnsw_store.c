@@ -538,6 +538,20 @@ static size_t hnsw_count(visor_vector_store *store) {
   return n;
 }
 
+static visor_code hnsw_list(visor_vector_store *store, visor_vector_list_fn fn, void *ctx,
+                            visor_error *err) {
+  (void)err;
+  hnsw_store *s = (hnsw_store *)store;
+  pthread_rwlock_rdlock(&s->lock);
+  size_t nodes = hnsw_graph_count(s->graph);
+  for (uint32_t i = 0; i < nodes; i++) {
+    if (hnsw_graph_is_deleted(s->graph, i)) continue;
+    if (fn(ctx, hnsw_meta_id(s->meta, i), hnsw_meta_product(s->meta, i))) break;
+  }
+  pthread_rwlock_unlock(&s->lock);
+  return VISOR_OK;
+}
+
 static void store_free(hnsw_store *s) {
   hnsw_log_close(s->log);
   hnsw_graph_free(s->graph);
@@ -569,6 +583,7 @@ static const visor_vector_ops hnsw_ops = {
     .set_meta = hnsw_set_meta,
     .search = hnsw_search,
     .count = hnsw_count,
+    .list = hnsw_list,
     .close = hnsw_close,
 };
 

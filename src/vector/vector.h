@@ -51,6 +51,9 @@ typedef struct visor_vector_params {
 
 typedef struct visor_vector_store visor_vector_store;
 
+/* Called by list for each vector: return 0 to go on, non-zero to stop. */
+typedef int (*visor_vector_list_fn)(void *ctx, const char *id, const char *product_id);
+
 /* The operations every backend implements. All are thread-safe: many concurrent readers
  * with writers. An upsert or remove that returned VISOR_OK is durable (survives kill -9).
  * Ids are 1 to 63 bytes (they must fit visor_vector_hit.id), and so is meta->product_id.
@@ -77,6 +80,10 @@ typedef struct visor_vector_ops {
                        const visor_vector_filter *filter, visor_vector_hit *hits, size_t *count,
                        visor_error *err);
   size_t (*count)(visor_vector_store *store); /* live (not deleted) vectors */
+  /* Calls fn for every live vector (its id and product id), in no set order, until fn
+   * returns non-zero; for consistency checks and clean-ups, not for serving. */
+  visor_code (*list)(visor_vector_store *store, visor_vector_list_fn fn, void *ctx,
+                     visor_error *err);
   void (*close)(visor_vector_store *store);   /* flushes and frees */
 } visor_vector_ops;
 

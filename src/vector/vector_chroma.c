@@ -763,6 +763,34 @@ static size_t chroma_count(visor_vector_store *store) {
   return n;
 }
 
+#define LIST_PAGE 1000
+
+/* Pages through the collection with the get route (limit / offset, metadatas only). */
+static visor_code chroma_list(visor_vector_store *store, visor_vector_list_fn fn, void *ctx,
+                              visor_error *err) {
+  chroma_store *s = (chroma_store *)store;
+  for (size_t offset = 0;; offset += LIST_PAGE) {
+    char body[160];
+    int len = snprintf(body, sizeof body,
+                       "{\"limit\":%d,\"offset\":%zu,\"include\":[\"metadatas\"]}", LIST_PAGE,
+                       offset);
+    json_t *answer = NULL;
+    visor_code code = record_call(s, "get", body, (size_t)len, "POST", &answer, err);
+    if (code != VISOR_OK) return code;
+    json_t *ids = json_object_get(answer, "ids");
+    json_t *metas = json_object_get(answer, "metadatas");
+    size_t count = json_array_size(ids), i;
+    int stop = 0;
+    for (i = 0; i < count && !stop; i++) {
+      const char *product =
+          json_string_value(json_object_get(json_array_get(metas, i), "product_id"));
+      stop = fn(ctx, json_string_value(json_array_get(ids, i)), product ? product : "");
+    }
+    json_decref(answer);
+    if (stop || count < LIST_PAGE) return VISOR_OK;
+  }
+}
+
 static void chroma_close(visor_vector_store *store) {
   if (!store) return;
   chroma_store *s = (chroma_store *)store;
@@ -779,6 +807,7 @@ static const visor_vector_ops chroma_ops = {
     .set_meta = chroma_set_meta,
     .search = chroma_search,
     .count = chroma_count,
+    .list = chroma_list,
     .close = chroma_close,
 };
 

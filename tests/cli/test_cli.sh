@@ -71,5 +71,12 @@ kill -TERM $pid
 wait $pid; code=$?
 check "SIGTERM stops the worker with exit 0" test "$code" = 0
 
+check "visor check finds the stores consistent" bash -c "VISOR_MODELS='$SHARED/models' '$VISOR' check --data-dir '$dir/data' | grep -q 'orphans 0'"
+mkdir -p "$dir/data/blobs/images/00000000-0000-7000-8000-000000000000"
+echo stray > "$dir/data/blobs/images/00000000-0000-7000-8000-000000000000/original"
+VISOR_MODELS="$SHARED/models" "$VISOR" check --data-dir "$dir/data" >"$dir/check" 2>&1; code=$?
+check "visor check exits 1 on an object no row owns" test "$code" = 1
+check "and names it" grep -q "orphan_objects: images/00000000-0000-7000-8000-000000000000/original" "$dir/check"
+
 echo "$((19 - failures)) passed, $failures failed"
 [ "$failures" = 0 ]

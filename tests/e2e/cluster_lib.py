@@ -55,6 +55,8 @@ def request(method, url, body=None, headers=None, timeout=30):
     try:
         with urllib.request.urlopen(req, timeout=timeout) as res:
             data = res.read()
+            if "json" not in (res.headers.get("Content-Type") or ""):
+                return res.status, {"bytes": len(data)}
             return res.status, (json.loads(data) if data else None)
     except urllib.error.HTTPError as e:
         data = e.read()
@@ -169,8 +171,22 @@ class Visor:
             time.sleep(0.3)
         return self.jobs("done"), self.jobs("failed")
 
+    def unfinished_jobs(self):
+        found = []
+        for status in ("queued", "running"):
+            code, page = request("GET", f"{self.base}/api/v1/jobs?kind=index&status={status}")
+            found += page.get("items", []) if code == 200 else [page]
+        return found
+
+    def any_image_id(self):
+        for product in self.products():
+            code, full = request("GET", f"{self.base}/api/v1/products/{product['id']}")
+            for image in full.get("images", []):
+                return image["id"]
+        fail("no image in the catalogue")
+
     def products(self):
-        code, page = request("GET", self.base + "/api/v1/products?limit=100")
+        code, page = request("GET", self.base + "/api/v1/products?limit=200")
         return page["items"] if code == 200 else []
 
     def search(self, path, k=5):

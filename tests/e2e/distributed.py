@@ -17,6 +17,7 @@ photos:
 Exits 77 (skipped) when PostgreSQL or Redis is not up. Bounded: about 3 minutes.
 Usage: distributed.py VISOR_BIN (VISOR_SHARED_DIR names the shared folder).
 """
+import json
 import os
 import shutil
 import subprocess
@@ -25,11 +26,11 @@ import tempfile
 import time
 
 from cluster_lib import (DATASET, REPO, SHARED, Process, Visor, check, dataset_classes,
-                         dataset_queries, fail, free_port, live_regions, log, metric, request,
-                         server_script)
+                         dataset_queries, fail, free_port, live_regions, log, metric, multipart,
+                         request, server_script)
 
-PRODUCTS = int(os.environ.get("VISOR_E2E_PRODUCTS", "40"))
-QUERIES = int(os.environ.get("VISOR_E2E_QUERIES", "60"))
+PRODUCTS = int(os.environ.get("VISOR_E2E_PRODUCTS", "72"))  # + 8 in the second batch: all 81
+QUERIES = int(os.environ.get("VISOR_E2E_QUERIES", "120"))
 ADMIN_TOKEN = "e2e-admin-token-0123456789"
 DEADLINE = time.monotonic() + float(os.environ.get("VISOR_E2E_SECONDS", "420"))
 
@@ -153,12 +154,54 @@ def main():
             time.sleep(0.2)
         check(request("GET", visor.base + "/readyz")[0] == 200,
               "readyz is 200 again once PostgreSQL and Redis are back")
+
+        if server_script("s3", "status") is not None:
+            # The S3 server goes away: uploads and image reads answer 503 with the JSON error.
+            image_id = visor.any_image_id()
+            server_script("s3", "down")
+            code, body = visor.add_product(refused)
+            check(code == 503 and body and "error" in body,
+                  "an upload while the S3 server is down is refused with 503")
+            code, body = request("GET", f"{visor.base}/api/v1/images/{image_id}/content")
+            check(code == 503 and body and body.get("error", {}).get("code") == "unavailable",
+                  "reading an image while the S3 server is down answers 503 unavailable")
+            check(all(p.alive() for p in procs), "no process crashed while S3 was down")
+            server_script("s3", "up")
+            code, _ = request("GET", f"{visor.base}/api/v1/images/{image_id}/content")
+            check(code == 200, "images are served again once the S3 server is back")
+
+        if server_script("chroma", "status") is not None:
+            # Chroma goes away: a search submitted meanwhile is retried by the workers and
+            # finishes once Chroma is back.
+            server_script("chroma", "down")
+            body, headers = multipart([("k", "5")], [("image", classes[0]["iconic"])])
+            code, pending = request("POST", visor.base + "/api/v1/searches", body, headers)
+            check(code == 202, "a search is accepted while Chroma is down")
+            time.sleep(1.5)
+            check(all(p.alive() for p in procs), "no process crashed while Chroma was down")
+            server_script("chroma", "up")
+            code, result = request("GET", f"{visor.base}/api/v1/searches/{pending['id']}?wait=30",
+                                   timeout=40)
+            check(code == 200 and result.get("status") == "done" and result["products"]
+                  and result["products"][0]["product"]["sku"] == classes[0]["name"],
+                  "that search finishes after Chroma is back, and finds its product first")
         done, failed = visor.wait_indexed(uploaded, 90)
+        if done != uploaded:
+            log(f"unfinished jobs: {visor.unfinished_jobs()}")
         check(done == uploaded and failed == 0,
               f"every job completes after the restarts ({done} of {uploaded} done, {failed} failed)")
         skus = {p["sku"] for p in visor.products()}
         check(refused["name"] not in skus and len(skus) == uploaded,
               "the refused upload left no product behind, and nothing was duplicated")
+
+        checked = subprocess.run([visor_bin, "check", "--json"], env=env, capture_output=True,
+                                 text=True, timeout=120)
+        report = json.loads(checked.stdout) if checked.stdout.startswith("{") else {}
+        check(checked.returncode == 0 and report.get("orphan_objects") == 0
+              and report.get("orphan_vectors") == 0 and report.get("regions_without_vector") == 0,
+              f"no object or vector without the row that owns it, no region without its vector "
+              f"({report.get('objects')} objects, {report.get('vectors')} vectors): "
+              f"{checked.stderr.strip()}")
 
         regions = live_regions(visor)
         vectors_seen = [metric(w.port, "visor_vectors") for w in workers]
@@ -201,8 +244,9 @@ def main():
     finally:
         for p in procs:
             p.stop()
-        server_script("redis", "up")
-        server_script("postgres", "up")
+        for name in ("redis", "postgres", "s3", "chroma"):  # whatever a failed drill left down
+            if os.access(os.path.join(REPO, "scripts", "servers", f"{name}.sh"), os.X_OK):
+                server_script(name, "up")
         shutil.rmtree(work, ignore_errors=True)
 
 

@@ -277,6 +277,51 @@ static void test_filters(void **state) {
   s->ops->close(s);
 }
 
+typedef struct listed {
+  int count, seen_b, seen_c, product_ok;
+} listed;
+
+static int collect(void *ctx, const char *id, const char *product_id) {
+  listed *l = ctx;
+  l->count++;
+  l->seen_b += strcmp(id, "b") == 0;
+  l->seen_c += strcmp(id, "c") == 0;
+  if (strcmp(id, "c") == 0) l->product_ok = strcmp(product_id, "p-c") == 0;
+  return 0;
+}
+
+static int stop_at_first(void *ctx, const char *id, const char *product_id) {
+  (void)id, (void)product_id;
+  ((listed *)ctx)->count++;
+  return 1;
+}
+
+/* list walks exactly the live vectors, with their product ids, and stops when asked. */
+static void test_list(void **state) {
+  (void)state;
+  char name[64];
+  visor_vector_store *s = open_fresh(name, sizeof name);
+  float v[DIM];
+  random_vector(v);
+  visor_vector_meta meta = {.product_id = "p-c"};
+  upsert_ok(s, "a", v, NULL);
+  upsert_ok(s, "b", v, NULL);
+  upsert_ok(s, "c", v, &meta);
+  upsert_ok(s, "b", v, NULL); /* replaced: still one */
+  visor_error err = {0};
+  assert_int_equal(s->ops->remove(s, "a", &err), VISOR_OK);
+  listed l = {0};
+  assert_int_equal(s->ops->list(s, collect, &l, &err), VISOR_OK);
+  assert_int_equal(l.count, 2);
+  assert_int_equal(l.seen_b, 1);
+  assert_int_equal(l.seen_c, 1);
+  assert_true(l.product_ok);
+  listed first = {0};
+  assert_int_equal(s->ops->list(s, stop_at_first, &first, &err), VISOR_OK);
+  assert_int_equal(first.count, 1);
+  s->ops->close(s);
+}
+
 static void test_count(void **state) {
   (void)state;
   char name[64];
@@ -702,6 +747,7 @@ int visor_vector_contract_run(const char *group_name, const char *url) {
       cmocka_unit_test(test_remove_never_returned),
       cmocka_unit_test(test_filters),
       cmocka_unit_test(test_count),
+      cmocka_unit_test(test_list),
       cmocka_unit_test(test_bad_input),
       cmocka_unit_test(test_reopen_keeps_data),
       cmocka_unit_test(test_set_meta),
