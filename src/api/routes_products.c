@@ -253,16 +253,14 @@ static void update_product(visor_http_request *req, visor_http_response *res, vo
     visor_route_fail(res, &err);
     return;
   }
-  visor_db_conn *conn = visor_route_conn(app, res);
-  if (!conn) return;
   json_t *product = NULL;
-  visor_code code = visor_product_update(conn, id, changes, &err);
-  if (code == VISOR_OK) code = visor_product_get(conn, id, &product, &err);
-  visor_db_release(conn);
-  if (code != VISOR_OK) {
+  char job_id[40];
+  if (visor_catalogue_update_product(app, id, changes, &product, job_id, &err) != VISOR_OK) {
     visor_route_fail(res, &err);
     return;
   }
+  /* The job that carries a new category or labels into the vectors' metadata. */
+  if (job_id[0]) json_object_set_new(product, "meta_job_id", json_string(job_id));
   visor_http_respond_json(res, 200, product);
 }
 

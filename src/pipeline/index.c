@@ -13,6 +13,7 @@
 #include "core/uuid.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/pipeline_util.h"
+#include "pipeline/product_meta.h"
 #include "pipeline/settings.h"
 #include "pipeline/views.h"
 #include "service/catalogue.h"
@@ -30,44 +31,18 @@ typedef struct indexed_region {
   char *labels_json;
 } indexed_region;
 
-/* Product metadata the vectors carry for filtering: category and "key=value" labels. */
-typedef struct product_meta {
-  char *category;
-  char **labels;
-  size_t label_count;
-} product_meta;
-
-static void product_meta_free(product_meta *meta) {
-  free(meta->category);
-  for (size_t i = 0; i < meta->label_count; i++)
-    free(meta->labels[i]);
-  free(meta->labels);
-}
-
+/* The image's object key and the product's vector metadata. */
 static visor_code load_subject(visor_app *app, const char *image_id, const char *product_id,
-                               char **object_key, product_meta *meta, visor_error *err) {
+                               char **object_key, visor_product_meta *meta, visor_error *err) {
   visor_db_conn *conn = visor_db_acquire(app->db, err);
   if (!conn) return err->code;
-  json_t *image = NULL, *product = NULL;
+  json_t *image = NULL;
   visor_code code = visor_image_get(conn, image_id, &image, err);
-  if (code == VISOR_OK) code = visor_product_get(conn, product_id, &product, err);
   visor_db_release(conn);
-  if (code == VISOR_OK) {
+  if (code == VISOR_OK) code = visor_product_meta_load(app, product_id, meta, err);
+  if (code == VISOR_OK)
     *object_key = strdup(json_string_value(json_object_get(image, "object_key")));
-    meta->category = strdup(json_string_value(json_object_get(product, "category")));
-    json_t *labels = json_object_get(product, "labels");
-    meta->labels = calloc(json_object_size(labels) + 1, sizeof *meta->labels);
-    const char *key;
-    json_t *value;
-    json_object_foreach(labels, key, value) {
-      size_t size = strlen(key) + strlen(json_string_value(value)) + 2;
-      char *label = malloc(size);
-      if (label) snprintf(label, size, "%s=%s", key, json_string_value(value));
-      if (label) meta->labels[meta->label_count++] = label;
-    }
-  }
   json_decref(image);
-  json_decref(product);
   return code;
 }
 
@@ -99,9 +74,9 @@ static visor_code remove_previous_vectors(visor_app *app, const char *image_id, 
 }
 
 /* Writes one vector per region in one batch (one request for a remote vector store). */
-static visor_code upsert_vectors(visor_app *app, const char *product_id, const product_meta *meta,
-                                 const visor_analysis *analysis, const indexed_region *regions,
-                                 visor_error *err) {
+static visor_code upsert_vectors(visor_app *app, const char *product_id,
+                                 const visor_product_meta *meta, const visor_analysis *analysis,
+                                 const indexed_region *regions, visor_error *err) {
   size_t n = analysis->region_count, dim = app->vectors->dim;
   if (n == 0) return VISOR_OK;
   if (analysis->dim != dim)
@@ -117,11 +92,7 @@ static visor_code upsert_vectors(visor_app *app, const char *product_id, const p
     for (size_t i = 0; i < n; i++) {
       memcpy(vectors + i * dim, analysis->regions[i].embedding, dim * sizeof *vectors);
       ids[i] = regions[i].id;
-      metas[i] = (visor_vector_meta){.product_id = product_id,
-                                     .category = meta->category,
-                                     .labels = (const char *const *)meta->labels,
-                                     .label_count = meta->label_count,
-                                     .model = app->embedder_model};
+      metas[i] = visor_product_vector_meta(app, product_id, meta);
     }
     code = visor_vector_upsert_batch(app->vectors, n, ids, vectors, metas, err);
   }
@@ -210,7 +181,7 @@ static visor_code index_image(void *ctx, visor_job_run *run, visor_error *err) {
   json_t *payload = NULL, *previous = NULL;
   const char *image_id = NULL, *product_id = NULL;
   char *object_key = NULL;
-  product_meta meta = {0};
+  visor_product_meta meta = {0};
   void *bytes = NULL;
   size_t len = 0;
   visor_analysis analysis = {0};
@@ -222,7 +193,7 @@ static visor_code index_image(void *ctx, visor_job_run *run, visor_error *err) {
   if (code == VISOR_ERR_NOT_FOUND && image_id && !image_live(app, image_id)) {
     code = clean_up_deleted(app, image_id, err); /* deleted before it was indexed */
     json_decref(payload);
-    product_meta_free(&meta);
+    visor_product_meta_free(&meta);
     free(object_key);
     return code;
   }
@@ -271,6 +242,16 @@ static visor_code index_image(void *ctx, visor_job_run *run, visor_error *err) {
     code = write_regions(app, image_id, product_id, &analysis, regions, primary, &live, err);
   if (code == VISOR_OK && !live) code = visor_error_set(err, VISOR_ERR_NOT_FOUND, "deleted");
   if (code == VISOR_OK) code = upsert_vectors(app, product_id, &meta, &analysis, regions, err);
+  /* The product changed while this task ran: a "meta" task that ran before these vectors
+   * existed could not update them, so they get the product's metadata now. */
+  visor_product_meta now = {0};
+  if (code == VISOR_OK && visor_product_meta_load(app, product_id, &now, NULL) == VISOR_OK &&
+      !visor_product_meta_equal(&meta, &now)) {
+    visor_vector_meta fresh = visor_product_vector_meta(app, product_id, &now);
+    for (size_t i = 0; code == VISOR_OK && i < analysis.region_count; i++)
+      code = app->vectors->ops->set_meta(app->vectors, regions[i].id, &fresh, err);
+  }
+  visor_product_meta_free(&now);
   /* Deleted while its vectors were written: a delete that read the region rows before
    * they existed cannot have removed them. */
   if (code == VISOR_OK && !image_live(app, image_id)) {
@@ -306,7 +287,7 @@ static visor_code index_image(void *ctx, visor_job_run *run, visor_error *err) {
   visor_analysis_free(&analysis);
   free(bytes);
   free(object_key);
-  product_meta_free(&meta);
+  visor_product_meta_free(&meta);
   json_decref(previous);
   json_decref(payload);
   return code;

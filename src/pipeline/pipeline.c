@@ -7,6 +7,7 @@
 visor_code visor_pipeline_register_index(visor_app *app, visor_worker_pool *pool, visor_error *err);
 visor_code visor_pipeline_register_search(visor_app *app, visor_worker_pool *pool,
                                           visor_error *err);
+visor_code visor_pipeline_register_meta(visor_app *app, visor_worker_pool *pool, visor_error *err);
 
 /* Whether kind is in the comma-separated list kinds. */
 static int kind_listed(const char *kinds, const char *kind) {
@@ -21,7 +22,7 @@ static int kind_listed(const char *kinds, const char *kind) {
 }
 
 visor_code visor_pipeline_check_kinds(const char *kinds, visor_error *err) {
-  static const char *const known[] = {"index", "search"};
+  static const char *const known[] = {"index", "search", "meta"};
   for (const char *p = kinds; p && *p;) {
     const char *end = strchr(p, ',');
     size_t n = end ? (size_t)(end - p) : strlen(p);
@@ -30,8 +31,8 @@ visor_code visor_pipeline_check_kinds(const char *kinds, visor_error *err) {
       ok |= strlen(known[i]) == n && strncmp(p, known[i], n) == 0;
     if (!ok)
       return visor_error_set(err, VISOR_ERR_INVALID,
-                             "kinds '%s': '%.*s' is not a task kind (index, search)", kinds, (int)n,
-                             p);
+                             "kinds '%s': '%.*s' is not a task kind (index, search, meta)", kinds,
+                             (int)n, p);
     p = end ? end + 1 : NULL;
   }
   return VISOR_OK;
@@ -47,5 +48,7 @@ visor_code visor_pipeline_register(visor_app *app, visor_worker_pool *pool, viso
     code = visor_pipeline_register_index(app, pool, err);
   if (code == VISOR_OK && kind_listed(kinds, "search"))
     code = visor_pipeline_register_search(app, pool, err);
+  if (code == VISOR_OK && kind_listed(kinds, "meta"))
+    code = visor_pipeline_register_meta(app, pool, err);
   return code;
 }

@@ -60,6 +60,32 @@ visor_code visor_catalogue_reindex_image(visor_app *app, visor_db_conn *conn, co
   return queue_index_job(app, conn, image_id, product_id, job_id, err);
 }
 
+visor_code visor_catalogue_update_product(visor_app *app, const char *id, const json_t *changes,
+                                          json_t **product, char job_id[40], visor_error *err) {
+  *product = NULL;
+  job_id[0] = '\0';
+  int vectors_change =
+      json_object_get(changes, "category") != NULL || json_object_get(changes, "labels") != NULL;
+  visor_db_conn *conn = visor_db_acquire(app->db, err);
+  if (!conn) return err->code;
+  visor_code code = visor_db_begin(conn, err);
+  if (code == VISOR_OK) code = visor_product_update(conn, id, changes, err);
+  if (code == VISOR_OK && vectors_change) {
+    char payload[96];
+    snprintf(payload, sizeof payload, "{\"product_id\":\"%s\"}", id);
+    code = visor_jobs_create(conn, "meta", id, payload, app->job_attempts, job_id, err);
+  }
+  if (code == VISOR_OK)
+    code = visor_db_commit(conn, err);
+  else
+    visor_db_rollback(conn);
+  if (code == VISOR_OK) code = visor_product_get(conn, id, product, err);
+  visor_db_release(conn);
+  if (code == VISOR_OK && job_id[0]) visor_app_jobs_committed(app);
+  if (code != VISOR_OK) job_id[0] = '\0';
+  return code;
+}
+
 visor_code visor_catalogue_remove_region_data(visor_app *app, const json_t *keys,
                                               visor_error *err) {
   visor_code code = VISOR_OK;

@@ -42,6 +42,13 @@ visor_code visor_catalogue_delete_image(visor_app *app, const char *image_id, vi
 visor_code visor_catalogue_reindex_image(visor_app *app, visor_db_conn *conn, const char *image_id,
                                          const char *product_id, char job_id[40], visor_error *err);
 
+/* Applies changes (validated by the caller) to product id in one transaction; when they
+ * touch what the vectors carry (category, labels) a "meta" job is queued in the same
+ * transaction to rewrite the product's vectors' metadata, and job_id receives its id
+ * (else job_id[0] = 0). *product receives the updated product (caller decrefs). */
+visor_code visor_catalogue_update_product(visor_app *app, const char *id, const json_t *changes,
+                                          json_t **product, char job_id[40], visor_error *err);
+
 /* Removes the vectors and crop objects of keys (region rows: vector_id, crop_key). */
 visor_code visor_catalogue_remove_region_data(visor_app *app, const json_t *keys, visor_error *err);
 

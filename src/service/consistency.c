@@ -87,13 +87,13 @@ visor_code visor_consistency_check(visor_app *app, size_t max_examples, json_t *
       json_array_append(missing_examples, json_object_get(row, "id"));
   }
   if (code == VISOR_OK) {
-    *report = json_pack(
-        "{s:I, s:I, s:I, s:I, s:I, s:I, s:{s:O, s:O, s:O}}", "objects", state.objects,
-        "orphan_objects", state.orphan_objects, "vectors", state.vectors, "orphan_vectors",
-        state.orphan_vectors, "regions", (json_int_t)json_array_size(regions),
-        "regions_without_vector", without_vector, "examples", "orphan_objects",
-        state.orphan_object_examples, "orphan_vectors", state.orphan_vector_examples,
-        "regions_without_vector", missing_examples);
+    *report =
+        json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:{s:O, s:O, s:O}}", "objects", state.objects,
+                  "orphan_objects", state.orphan_objects, "vectors", state.vectors,
+                  "orphan_vectors", state.orphan_vectors, "regions",
+                  (json_int_t)json_array_size(regions), "regions_without_vector", without_vector,
+                  "examples", "orphan_objects", state.orphan_object_examples, "orphan_vectors",
+                  state.orphan_vector_examples, "regions_without_vector", missing_examples);
     *problems = (size_t)(state.orphan_objects + state.orphan_vectors + without_vector);
   }
   json_decref(missing_examples);

@@ -91,6 +91,15 @@ visor_code visor_regions_live(visor_db_conn *conn, const char *const *ids, size_
   return VISOR_OK;
 }
 
+visor_code visor_region_vectors_of_product(visor_db_conn *conn, const char *product_id,
+                                           json_t **regions, visor_error *err) {
+  visor_db_value params[] = {VISOR_DB_S(product_id)};
+  return visor_select_json(conn,
+                           "SELECT id, vector_id FROM regions WHERE product_id = ?"
+                           " AND deleted_at IS NULL AND vector_id IS NOT NULL",
+                           params, 1, NULL, regions, err);
+}
+
 visor_code visor_region_all_keys(visor_db_conn *conn, json_t **regions, visor_error *err) {
   return visor_select_json(conn,
                            "SELECT id, vector_id, crop_key FROM regions WHERE deleted_at IS NULL",

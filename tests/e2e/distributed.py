@@ -35,6 +35,13 @@ ADMIN_TOKEN = "e2e-admin-token-0123456789"
 DEADLINE = time.monotonic() + float(os.environ.get("VISOR_E2E_SECONDS", "420"))
 
 
+def check_alive(procs, server):
+    dead = [p for p in procs if not p.alive()]
+    for p in dead:
+        log(f"{p.name} exited with {p.proc.returncode}; its log ends:\n{p.tail()}")
+    check(not dead, f"no process crashed while {server} was down")
+
+
 def main():
     if len(sys.argv) < 2:
         print("usage: distributed.py VISOR_BIN", file=sys.stderr)
@@ -130,7 +137,7 @@ def main():
         check(code == 201, "an upload while Redis is down is accepted (its task waits in the outbox)")
         uploaded += 1
         time.sleep(1)
-        check(all(p.alive() for p in procs), "no process crashed while Redis was down")
+        check_alive(procs, "Redis")
         server_script("redis", "up")
 
         # PostgreSQL goes away while tasks run: the API answers 503 with the JSON error and
@@ -146,7 +153,7 @@ def main():
         code, body = visor.add_product(refused)
         check(code == 503 and body and "error" in body,
               "an upload while PostgreSQL is down is refused with 503")
-        check(all(p.alive() for p in procs), "no process crashed while PostgreSQL was down")
+        check_alive(procs, "PostgreSQL")
         server_script("postgres", "up")
         for _ in range(100):
             if request("GET", visor.base + "/readyz")[0] == 200:
@@ -165,7 +172,7 @@ def main():
             code, body = request("GET", f"{visor.base}/api/v1/images/{image_id}/content")
             check(code == 503 and body and body.get("error", {}).get("code") == "unavailable",
                   "reading an image while the S3 server is down answers 503 unavailable")
-            check(all(p.alive() for p in procs), "no process crashed while S3 was down")
+            check_alive(procs, "S3")
             server_script("s3", "up")
             code, _ = request("GET", f"{visor.base}/api/v1/images/{image_id}/content")
             check(code == 200, "images are served again once the S3 server is back")
@@ -178,7 +185,7 @@ def main():
             code, pending = request("POST", visor.base + "/api/v1/searches", body, headers)
             check(code == 202, "a search is accepted while Chroma is down")
             time.sleep(1.5)
-            check(all(p.alive() for p in procs), "no process crashed while Chroma was down")
+            check_alive(procs, "Chroma")
             server_script("chroma", "up")
             code, result = request("GET", f"{visor.base}/api/v1/searches/{pending['id']}?wait=30",
                                    timeout=40)

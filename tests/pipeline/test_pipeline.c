@@ -209,6 +209,62 @@ static void category_filter_returns_only_that_category(void **state) {
   test_response_free(&res);
 }
 
+/* Whether a search of image filtered on category has product_id among its products. */
+static int filtered_search_finds(const char *image, const char *category, const char *product_id) {
+  test_response res = search(image, category, 10);
+  assert_int_equal(res.status, 200);
+  int found = 0;
+  size_t index;
+  json_t *result;
+  json_array_foreach(json_object_get(res.json, "products"), index, result) found |=
+      strcmp(json_string_value(json_object_get(result, "product_id")), product_id) == 0;
+  test_response_free(&res);
+  return found;
+}
+
+/* A product's new category reaches its vectors (a "meta" job): a search filtered on the
+ * new category finds it, one filtered on the old category no longer does. */
+static test_response patch_json(const char *path, const char *json_text) {
+  return test_request("PATCH", path, "application/json", json_text, strlen(json_text));
+}
+
+static void category_change_reaches_the_vectors(void **state) {
+  (void)state;
+  const catalogue_class *banana = &classes[6];
+  assert_string_equal(banana->name, "Banana");
+  char image[1200], path[128];
+  snprintf(image, sizeof image, "%s/test/Fruit/Banana/Banana_001.jpg", grocery);
+  snprintf(path, sizeof path, "/api/v1/products/%s", banana->product_id);
+  assert_true(filtered_search_finds(image, "Banana", banana->product_id));
+  assert_false(filtered_search_finds(image, "Tropical", banana->product_id));
+  test_response res = patch_json(path, "{\"category\":\"Tropical\"}");
+  if (res.status != 200) fail_msg("PATCH: %ld %s", res.status, res.body);
+  char job_path[128];
+  snprintf(job_path, sizeof job_path, "/api/v1/jobs/%s",
+           json_string_value(json_object_get(res.json, "meta_job_id")));
+  test_response_free(&res);
+  const char *status = "";
+  for (int i = 0; i < 150 && strcmp(status, "done") != 0; i++) {
+    visor_sleep_ms(100);
+    test_response job = test_get(job_path);
+    static char seen[16];
+    snprintf(seen, sizeof seen, "%s", json_string_value(json_object_get(job.json, "status")));
+    status = seen;
+    test_response_free(&job);
+  }
+  assert_string_equal(status, "done");
+  assert_true(filtered_search_finds(image, "Tropical", banana->product_id));
+  assert_false(filtered_search_finds(image, "Banana", banana->product_id));
+  /* A change that the vectors do not carry queues nothing. */
+  res = patch_json(path, "{\"name\":\"Banana (loose)\"}");
+  assert_int_equal(res.status, 200);
+  assert_null(json_object_get(res.json, "meta_job_id"));
+  test_response_free(&res);
+  res = patch_json(path, "{\"category\":\"Banana\"}");
+  assert_int_equal(res.status, 200);
+  test_response_free(&res);
+}
+
 static void index_retry_never_duplicates(void **state) {
   (void)state;
   size_t vectors_before = test.app.vectors->ops->count(test.app.vectors);
@@ -286,6 +342,7 @@ int main(void) {
       cmocka_unit_test(add_iconic_catalogue),
       cmocka_unit_test(search_accuracy_reaches_eval),
       cmocka_unit_test(category_filter_returns_only_that_category),
+      cmocka_unit_test(category_change_reaches_the_vectors),
       cmocka_unit_test(index_retry_never_duplicates),
       cmocka_unit_test(bad_searches_are_refused),
   };
