@@ -171,6 +171,25 @@ class Visor:
             time.sleep(0.3)
         return self.jobs("done"), self.jobs("failed")
 
+    def filtered_skus(self, path, category, k=10):
+        body, headers = multipart([("k", str(k)), ("category", category)], [("image", path)])
+        code, result = request("POST", self.base + "/api/v1/searches?wait=30", body, headers,
+                               timeout=40)
+        if code != 200 or result.get("status") != "done":
+            fail(f"filtered search {path}: {code} {result}")
+        return [p["product"]["sku"] for p in result["products"]]
+
+    def wait_job(self, job_id, seconds):
+        end = time.monotonic() + seconds
+        status = None
+        while time.monotonic() < end:
+            code, job = request("GET", f"{self.base}/api/v1/jobs/{job_id}")
+            status = job.get("status") if code == 200 else None
+            if status in ("done", "failed"):
+                break
+            time.sleep(0.2)
+        return status
+
     def unfinished_jobs(self):
         found = []
         for status in ("queued", "running"):

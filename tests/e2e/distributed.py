@@ -215,6 +215,23 @@ def main():
         check(regions > 0 and all(v == regions for v in vectors_seen),
               f"exactly one vector per live region ({regions} regions, vectors {vectors_seen})")
 
+        # A product's new category reaches its vectors in the vector store (a meta job):
+        # a search filtered on the new category finds it, on the old one no longer.
+        moved = classes[1]
+        product = next(p for p in visor.products() if p["sku"] == moved["name"])
+        before = visor.filtered_skus(moved["iconic"], moved["category"])
+        code, changed = request("PATCH", f"{visor.base}/api/v1/products/{product['id']}",
+                                json.dumps({"category": "Moved"}).encode(),
+                                {"Content-Type": "application/json"})
+        check(code == 200 and changed.get("meta_job_id"), "a category change queues a meta job")
+        check(visor.wait_job(changed["meta_job_id"], 30) == "done", "the meta job completes")
+        check(moved["name"] in before and moved["name"] in visor.filtered_skus(moved["iconic"], "Moved")
+              and moved["name"] not in visor.filtered_skus(moved["iconic"], moved["category"]),
+              "a search filter follows the product's new category")
+        request("PATCH", f"{visor.base}/api/v1/products/{product['id']}",
+                json.dumps({"category": moved["category"]}).encode(),
+                {"Content-Type": "application/json"})
+
         # The same photos through `visor serve`: the reference.
         serve_dir = os.path.join(work, "serve")
         serve_env = {k: v for k, v in os.environ.items() if not k.startswith("VISOR_")}
