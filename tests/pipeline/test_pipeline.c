@@ -20,6 +20,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "pipeline/pipeline.h"
+#include "service/consistency.h"
 #include "store/jobs.h"
 
 /* docs/EVALUATION.md: `visor eval` top-5 (fine) of the iconic catalogue over all 1,243
@@ -299,6 +300,66 @@ static void index_retry_never_duplicates(void **state) {
   assert_int_equal(test.app.vectors->ops->count(test.app.vectors), vectors_before);
 }
 
+/* Every object and vector owned by a row, every region with its vector. */
+static void assert_consistent(void) {
+  json_t *report = NULL;
+  size_t problems = 99;
+  visor_error err = {0};
+  assert_int_equal(visor_consistency_check(&test.app, 5, &report, &problems, &err), VISOR_OK);
+  if (problems) {
+    char *text = json_dumps(report, JSON_COMPACT);
+    fail_msg("inconsistent stores: %s", text);
+  }
+  json_decref(report);
+}
+
+static const char *upload_one(const char *sku, const char *image, char *image_id, size_t size) {
+  test_part parts[] = {{.name = "sku", .value = sku},
+                       {.name = "name", .value = sku},
+                       {.name = "images", .file = image}};
+  test_response res = test_multipart("POST", "/api/v1/products", parts, 3);
+  if (res.status != 201) fail_msg("create %s: %ld %s", sku, res.status, res.body);
+  snprintf(image_id, size, "%s",
+           json_string_value(
+               json_object_get(json_array_get(json_object_get(res.json, "images"), 0), "id")));
+  test_response_free(&res);
+  return image_id;
+}
+
+/* Deleting an image whose index job has not run yet cancels the job, and nothing of the
+ * image is ever written; deleting an indexed image removes its vectors and crops. */
+static void deleted_images_leave_nothing(void **state) {
+  (void)state;
+  char image[1200], image_id[64], path[160];
+  snprintf(image, sizeof image, "%s/test/Fruit/Banana/Banana_003.jpg", grocery);
+  size_t vectors_before = test.app.vectors->ops->count(test.app.vectors);
+  visor_error err = {0};
+  assert_int_equal(test.app.queue->ops->set_paused(test.app.queue, 1, &err), VISOR_OK);
+  upload_one("DELETE-EARLY", image, image_id, sizeof image_id);
+  snprintf(path, sizeof path, "/api/v1/images/%s", image_id);
+  test_response res = test_request("DELETE", path, NULL, NULL, 0);
+  assert_int_equal(res.status, 204);
+  test_response_free(&res);
+  assert_int_equal(test.app.queue->ops->set_paused(test.app.queue, 0, &err), VISOR_OK);
+  visor_app_jobs_committed(&test.app);
+  wait_for_index_jobs(60);
+  res = test_get(path);
+  assert_int_equal(res.status, 404);
+  test_response_free(&res);
+  assert_int_equal(test.app.vectors->ops->count(test.app.vectors), vectors_before);
+  assert_consistent();
+  /* Indexed first, then deleted: its vectors and crops go. */
+  upload_one("DELETE-LATE", image, image_id, sizeof image_id);
+  wait_for_index_jobs(60);
+  assert_true(test.app.vectors->ops->count(test.app.vectors) > vectors_before);
+  snprintf(path, sizeof path, "/api/v1/images/%s", image_id);
+  res = test_request("DELETE", path, NULL, NULL, 0);
+  assert_int_equal(res.status, 204);
+  test_response_free(&res);
+  assert_int_equal(test.app.vectors->ops->count(test.app.vectors), vectors_before);
+  assert_consistent();
+}
+
 static void bad_searches_are_refused(void **state) {
   (void)state;
   const char text[] = "not an image";
@@ -343,6 +404,7 @@ int main(void) {
       cmocka_unit_test(search_accuracy_reaches_eval),
       cmocka_unit_test(category_filter_returns_only_that_category),
       cmocka_unit_test(category_change_reaches_the_vectors),
+      cmocka_unit_test(deleted_images_leave_nothing),
       cmocka_unit_test(index_retry_never_duplicates),
       cmocka_unit_test(bad_searches_are_refused),
   };
