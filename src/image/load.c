@@ -40,11 +40,17 @@ visor_code visor_image_open(const void *data, size_t len, size_t max_pixels, int
                            "the %zu bytes are not an image (JPEG, PNG, WebP, GIF, TIFF)", len);
   }
   const char *format = format_of_loader(loader);
-  if (!format)
+  if (!format) {
+    /* Name the format ("svg" of "svgload_buffer"), not the library's loader class. */
+    size_t name_len = strcspn(loader, "_");
+    const char *suffix = strstr(loader, "load");
+    if (suffix && (size_t)(suffix - loader) < name_len) name_len = (size_t)(suffix - loader);
+    if (name_len > 16) name_len = 16;
     return visor_error_set(err, VISOR_ERR_UNSUPPORTED,
-                           "image format of loader %s is not accepted (JPEG, PNG, WebP, GIF, "
+                           "the image format %.*s is not accepted (JPEG, PNG, WebP, GIF, "
                            "TIFF only)",
-                           loader);
+                           (int)name_len, loader);
+  }
 
   VipsImage *image = vips_image_new_from_buffer(
       data, len, "", "access", sequential ? VIPS_ACCESS_SEQUENTIAL : VIPS_ACCESS_RANDOM, "fail_on",
