@@ -112,11 +112,50 @@ static int is_multipart(struct MHD_Connection *connection) {
   return type && strncasecmp(type, "multipart/form-data", 19) == 0;
 }
 
+typedef struct value_size {
+  size_t bytes;
+} value_size;
+
+static enum MHD_Result add_value_size(void *cls, enum MHD_ValueKind kind, const char *key,
+                                      const char *value) {
+  (void)kind;
+  value_size *size = cls;
+  size->bytes += strlen(key) + (value ? strlen(value) : 0) + 4; /* "k: v\r\n", "k=v&" */
+  return MHD_YES;
+}
+
+static size_t values_size(struct MHD_Connection *connection, enum MHD_ValueKind kind) {
+  value_size size = {0};
+  MHD_get_connection_values(connection, kind, add_value_size, &size);
+  return size.bytes;
+}
+
+/* The request line and headers within Visor's own limits, well below the connection
+ * memory of libmicrohttpd (whose own answer to the same would be HTML). */
+static enum MHD_Result check_sizes(visor_http_request *req) {
+  size_t target = strlen(req->raw_path) + values_size(req->connection, MHD_GET_ARGUMENT_KIND);
+  if (target > VISOR_HTTP_MAX_URI_BYTES) {
+    visor_http_respond_error(&req->res, 414, "uri_too_long",
+                             "the request target is about %zu bytes, over the limit of %zu bytes",
+                             target, VISOR_HTTP_MAX_URI_BYTES);
+    return queue(req, 1);
+  }
+  size_t headers = values_size(req->connection, MHD_HEADER_KIND);
+  if (headers > VISOR_HTTP_MAX_HEADER_BYTES) {
+    visor_http_respond_error(&req->res, 431, "headers_too_large",
+                             "the request headers are about %zu bytes, over the limit of %zu bytes",
+                             headers, VISOR_HTTP_MAX_HEADER_BYTES);
+    return queue(req, 1);
+  }
+  return MHD_YES;
+}
+
 /* First call for a request: route, rate limit (unmatched paths count too), check the
  * body's type and announced size. */
 static enum MHD_Result begin_request(visor_http_request *req) {
   visor_http_server *server = req->server;
   visor_http_response *res = &req->res;
+  if (check_sizes(req) != MHD_YES || req->queued) return req->queued ? MHD_YES : MHD_NO;
   char allow[256];
   visor_match_result match =
       visor_router_match(&server->router, req->method, req->raw_path, &req->route,
