@@ -2,6 +2,7 @@
  * size and pixel-limit check before any pixel is decoded; and the conversion of whatever
  * libvips decoded (grey, CMYK, 16-bit, alpha, ICC profiles) to plain 8-bit sRGB. */
 #include <stdlib.h>
+#include <ctype.h>
 #include <string.h>
 
 #include "image/image_internal.h"
@@ -41,15 +42,22 @@ visor_code visor_image_open(const void *data, size_t len, size_t max_pixels, int
   }
   const char *format = format_of_loader(loader);
   if (!format) {
-    /* Name the format ("svg" of "svgload_buffer"), not the library's loader class. */
-    size_t name_len = strcspn(loader, "_");
-    const char *suffix = strstr(loader, "load");
-    if (suffix && (size_t)(suffix - loader) < name_len) name_len = (size_t)(suffix - loader);
-    if (name_len > 16) name_len = 16;
+    /* Name the format ("svg" of VipsForeignLoadSvgBuffer), not the library's loader class. */
+    const char *name = loader;
+    if (strncmp(name, "VipsForeignLoad", 15) == 0) name += 15;
+    char shown[17];
+    size_t n = 0;
+    for (; name[n] && n < sizeof shown - 1; n++) {
+      if (n > 0 && (strncmp(name + n, "Buffer", 6) == 0 || strncmp(name + n, "File", 4) == 0 ||
+                    strncmp(name + n, "Source", 6) == 0))
+        break;
+      if (!isalnum((unsigned char)name[n])) break;
+      shown[n] = (char)tolower((unsigned char)name[n]);
+    }
+    shown[n] = '\0';
     return visor_error_set(err, VISOR_ERR_UNSUPPORTED,
-                           "the image format %.*s is not accepted (JPEG, PNG, WebP, GIF, "
-                           "TIFF only)",
-                           (int)name_len, loader);
+                           "the image format %s is not accepted (JPEG, PNG, WebP, GIF, TIFF only)",
+                           n ? shown : "of the file");
   }
 
   VipsImage *image = vips_image_new_from_buffer(
