@@ -118,6 +118,28 @@ enum MHD_Result visor_http_response_queue(visor_http_response *res,
 /* Body length for the access log. */
 uint64_t visor_http_response_size(const visor_http_response *res);
 
+/* ---- multipart_parser.c ------------------------------------------------------------ */
+
+typedef struct visor_multipart_parser visor_multipart_parser;
+
+/* Each returns 0, or -1 to stop the parse. The strings are the parser's (copy them). */
+typedef struct visor_multipart_callbacks {
+  int (*begin)(void *ctx, const char *name, const char *filename, const char *content_type);
+  int (*data)(void *ctx, const char *data, size_t len);
+  int (*end)(void *ctx);
+} visor_multipart_callbacks;
+
+/* The boundary parameter of a multipart Content-Type (1..70 characters) into out; -1 if
+ * there is none or it is too long. */
+int visor_multipart_boundary(const char *content_type, char *out, size_t size);
+visor_multipart_parser *visor_multipart_parser_new(const char *boundary,
+                                                   const visor_multipart_callbacks *cb, void *ctx);
+/* 0, or -1 when the body is malformed or a callback stopped it. */
+int visor_multipart_parser_feed(visor_multipart_parser *parser, const char *data, size_t len);
+/* 1 once the closing delimiter was read. */
+int visor_multipart_parser_done(const visor_multipart_parser *parser);
+void visor_multipart_parser_free(visor_multipart_parser *parser);
+
 /* ---- multipart.c ------------------------------------------------------------------- */
 
 typedef enum visor_part_state {
@@ -185,7 +207,7 @@ struct visor_http_request {
   json_t *json;
 
   int multipart;
-  struct MHD_PostProcessor *post;
+  struct visor_multipart_parser *post;
   visor_http_part *parts;
   size_t nparts, parts_cap;
   visor_error part_error; /* why the multipart body failed, when part_failed */
@@ -231,7 +253,7 @@ int visor_http_multipart_begin(visor_http_request *req); /* 0, or -1 (400 in res
 int visor_http_multipart_feed(visor_http_request *req, const char *data, size_t len);
 /* At the end of the body: finishes the last part, checks the body was complete. */
 int visor_http_multipart_end(visor_http_request *req);
-/* Aborts every part handle the server still owns, and drops the post processor. */
+/* Aborts every part handle the server still owns, and drops the parser. */
 void visor_http_multipart_abort(visor_http_request *req);
 /* Hands the parts to the handler: builds the uploads and fields arrays. */
 int visor_http_multipart_hand_over(visor_http_request *req);
