@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "core/clock.h"
+#include "core/metrics.h"
 
 #define TIMER_TICK_S 0.1 /* how often deadlines are looked at */
 
@@ -84,8 +85,10 @@ void visor_http_send_timeout(int fd, const char *what) {
 
 /* Under timer_lock. The shutdown makes MHD's poll see the end of the stream, so MHD closes
  * the connection itself (and the request's cleanup runs as for a client gone away). */
-static void cut(visor_http_conn *conn, const char *what) {
+static void cut(visor_http_conn *conn, const char *what, const char *phase) {
   conn->phase = VISOR_CONN_CUT;
+  visor_metrics_counter_add("visor_http_deadline_cuts_total",
+                            "HTTP connections closed by the header or body deadline", phase, 1);
   if (conn->fd < 0) return;
   if (what) visor_http_send_timeout(conn->fd, what);
   shutdown(conn->fd, SHUT_RDWR);
@@ -96,9 +99,11 @@ static void check_deadlines(visor_http_server *server, double now) {
   for (visor_http_conn *conn = server->conns; conn; conn = conn->next) {
     double age = now - conn->since;
     if (conn->phase == VISOR_CONN_HEADERS && c->header_timeout_s > 0 && age > c->header_timeout_s)
-      cut(conn, conn->answered ? NULL : "headers"); /* an idle kept-alive one just closes */
+      /* an idle kept-alive connection is just closed */
+      cut(conn, conn->answered ? NULL : "headers",
+          conn->answered ? "phase=\"keep_alive\"" : "phase=\"headers\"");
     else if (conn->phase == VISOR_CONN_BODY && c->body_timeout_s > 0 && age > c->body_timeout_s)
-      cut(conn, "body");
+      cut(conn, "body", "phase=\"body\"");
   }
 }
 

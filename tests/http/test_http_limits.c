@@ -290,6 +290,7 @@ static void test_slow_headers(void **state) {
     visor_sleep_ms(300);
     double seconds = 0;
     int status = timed_get(port, "/healthz", &seconds);
+    if (getenv("VISOR_TEST_DEBUG")) fprintf(stderr, "slow clients: /healthz %.4f s\n", seconds);
     if (status != 200 || seconds >= 1.0)
       fail_msg("/healthz: status %d in %.3f s with %d slow clients", status, seconds, SLOW);
     visor_sleep_ms(700);
@@ -312,6 +313,9 @@ static void test_slow_headers(void **state) {
   }
   if (closed_count != SLOW)
     fail_msg("only %d of %d slow clients closed in time", closed_count, SLOW);
+  if (getenv("VISOR_TEST_DEBUG"))
+    fprintf(stderr, "slow clients: %d got 408, %d closed by %.2f s\n", cut_408, closed_count,
+            visor_monotonic_s() - opened);
   if (cut_408 < 1 || cut_408 > 16) fail_msg("%d slow clients got 408 (cap 16)", cut_408);
   stop(server);
 }
@@ -342,7 +346,13 @@ static void test_slow_body(void **state) {
   }
   double took = visor_monotonic_s() - started;
   close(fd);
+  if (getenv("VISOR_TEST_DEBUG"))
+    fprintf(stderr, "trickled body cut after %.2f s with: %.40s\n", took,
+            answer[0] ? answer : "(a close)");
   if (!closed || took > 2.0 + 1.5) fail_msg("the trickled body was not cut (%.2f s)", took);
+  char *metrics = visor_metrics_render();
+  assert_non_null(strstr(metrics, "visor_http_deadline_cuts_total{phase=\"body\"} 1"));
+  free(metrics);
   if (answer[0]) {
     assert_int_equal(strncmp(answer, "HTTP/1.1 408 ", 13), 0);
     assert_non_null(strstr(answer, "application/json"));
@@ -405,6 +415,7 @@ static void test_parked_waits(void **state) {
     assert_int_equal(timed_get(port, "/healthz", &seconds), 200);
     if (seconds > worst) worst = seconds;
   }
+  if (getenv("VISOR_TEST_DEBUG")) fprintf(stderr, "parked: worst /healthz %.4f s\n", worst);
   if (worst >= 0.1) fail_msg("/healthz took %.3f s with %d waits parked", worst, WAITS);
   /* they answer at their deadline with the current state */
   int good = read_waits(fds, WAITS, 4.0, "{\"ready\":false}");
