@@ -478,6 +478,15 @@ static void wait_storm_does_not_starve_probes(void **state) {
   }
   if (getenv("VISOR_TEST_DEBUG")) fprintf(stderr, "wait storm: waits answered by %.2f s\n", took);
   if (took < 1.9 || took > 4.0) fail_msg("the waits took %.2f s, not about 2", took);
+  /* POST ?wait= parks the same way and keeps its Location header */
+  double before = visor_monotonic_s();
+  res = test_multipart("POST", "/api/v1/searches?wait=1", parts, 1);
+  double post_took = visor_monotonic_s() - before;
+  if (res.status != 202) fail_msg("search with wait: %ld %s", res.status, res.body);
+  assert_string_equal(json_string_value(json_object_get(res.json, "status")), "queued");
+  assert_non_null(strstr(res.headers, "Location: /api/v1/searches/"));
+  test_response_free(&res);
+  if (post_took < 0.9 || post_took > 3.0) fail_msg("POST ?wait=1 took %.2f s", post_took);
 }
 
 int main(void) {
