@@ -10,7 +10,8 @@ export default defineConfig({
     outDir: 'dist',
     emptyOutDir: true,
     target: 'es2022',
-    sourcemap: true,
+    // No source maps in the production build (the server refuses *.map anyway).
+    sourcemap: false,
   },
   server: {
     proxy: {

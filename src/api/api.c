@@ -11,3 +11,8 @@ visor_code visor_api_register(visor_http_server *server, visor_app *app, visor_e
   if (code == VISOR_OK) code = visor_api_register_searches(server, app, err);
   return code;
 }
+
+void visor_api_unregister(visor_http_server *server, visor_app *app) {
+  (void)server;
+  if (app) visor_app_set_signal_hook(app, NULL, NULL);
+}

@@ -16,6 +16,10 @@ const char *visor_route_id(visor_http_request *req, visor_http_response *res, co
                              id ? id : "");
     return NULL;
   }
+  /* UUIDs are stored in lower case; accept either case. The value is the request's own
+   * decoded copy, so it may be changed in place. */
+  for (char *c = (char *)id; *c; c++)
+    if (*c >= 'A' && *c <= 'F') *c = (char)(*c - 'A' + 'a');
   return id;
 }
 

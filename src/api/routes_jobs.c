@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "api/routes.h"
+#include "core/uuid.h"
 #include "jobs/job_state.h"
 #include "store/jobs.h"
 
@@ -26,9 +27,23 @@ static void list_jobs(visor_http_request *req, visor_http_response *res, void *c
         "status '%.32s' is not one of queued, running, done, failed, cancelled", status);
     return;
   }
-  if (kind && strlen(kind) > 32) {
-    visor_http_respond_error(res, 400, "invalid_argument", "kind is longer than 32 characters");
+  if (kind && strcmp(kind, "index") != 0 && strcmp(kind, "search") != 0 &&
+      strcmp(kind, "meta") != 0) {
+    visor_http_respond_error(res, 400, "invalid_argument",
+                             "kind '%.32s' is not one of index, search, meta", kind);
     return;
+  }
+  if (subject && !visor_uuid_valid(subject)) {
+    visor_http_respond_error(res, 400, "invalid_argument", "subject_id '%.64s' is not a valid UUID",
+                             subject);
+    return;
+  }
+  char subject_lower[VISOR_UUID_LEN + 1];
+  if (subject) {
+    for (int i = 0; i <= VISOR_UUID_LEN; i++)
+      subject_lower[i] =
+          (char)(subject[i] >= 'A' && subject[i] <= 'F' ? subject[i] - 'A' + 'a' : subject[i]);
+    subject = subject_lower;
   }
   visor_db_conn *conn = visor_route_conn(ctx, res);
   if (!conn) return;

@@ -8,7 +8,6 @@
 #include "api/routes.h"
 #include "jobs/job_state.h"
 #include "api/uploads.h"
-#include "core/clock.h"
 #include "core/uuid.h"
 #include "store/catalog.h"
 #include "store/searches.h"
@@ -59,35 +58,75 @@ static visor_code read_search_fields(visor_http_request *req, int *k, json_t **f
   return VISOR_OK;
 }
 
-/* Waits up to wait_s for the search to finish; returns the search object (done or not). */
-static visor_code load_search(visor_app *app, const char *id, int64_t wait_s, json_t **search,
-                              visor_error *err) {
-  double deadline = visor_monotonic_s() + (double)wait_s;
-  for (;;) {
-    visor_db_conn *conn = visor_db_acquire(app->db, err);
-    if (!conn) return err->code;
-    visor_code code = visor_search_get(conn, id, search, err);
-    visor_db_release(conn);
-    if (code != VISOR_OK) return code;
-    size_t index;
-    json_t *region;
-    json_array_foreach(json_object_get(*search, "regions"), index, region)
-        visor_api_set_crop_urls(json_object_get(region, "results"), "region_id");
-    visor_api_set_crop_urls(json_object_get(*search, "products"), "region_id");
-    const char *status = json_string_value(json_object_get(*search, "status"));
-    double left = deadline - visor_monotonic_s();
-    if (!strcmp(status, "done") || !strcmp(status, "failed") || left <= 0) return VISOR_OK;
-    json_decref(*search);
-    *search = NULL;
-    /* Woken at once when the search finishes in this process; else checked every 100 ms. */
-    visor_app_wait_signal(app, left < 0.1 ? (int64_t)(left * 1000) + 1 : 100);
-  }
+/* The search object with crop URLs. */
+static visor_code load_search(visor_app *app, const char *id, json_t **search, visor_error *err) {
+  visor_db_conn *conn = visor_db_acquire(app->db, err);
+  if (!conn) return err->code;
+  visor_code code = visor_search_get(conn, id, search, err);
+  visor_db_release(conn);
+  if (code != VISOR_OK) return code;
+  size_t index;
+  json_t *region;
+  json_array_foreach(json_object_get(*search, "regions"), index, region)
+      visor_api_set_crop_urls(json_object_get(region, "results"), "region_id");
+  visor_api_set_crop_urls(json_object_get(*search, "products"), "region_id");
+  return VISOR_OK;
+}
+
+static int search_finished(const json_t *search) {
+  const char *status = json_string_value(json_object_get(search, "status"));
+  return status && (!strcmp(status, "done") || !strcmp(status, "failed"));
 }
 
 static void respond_search(visor_http_response *res, json_t *search, int accepted_status) {
-  const char *status = json_string_value(json_object_get(search, "status"));
-  int finished = !strcmp(status, "done") || !strcmp(status, "failed");
-  visor_http_respond_json(res, finished ? 200 : accepted_status, search);
+  visor_http_respond_json(res, search_finished(search) ? 200 : accepted_status, search);
+}
+
+/* ?wait=: the request is parked (it holds no HTTP thread) and re-checked when a search
+ * finishes in this process (visor_app_signal wakes the server), every 200 ms for searches
+ * finished elsewhere, and at the end of the wait. */
+typedef struct search_wait {
+  visor_app *app;
+  char id[VISOR_UUID_LEN + 1];
+  int accepted_status;
+} search_wait;
+
+static int recheck_search(visor_http_request *req, visor_http_response *res, void *ctx, int last) {
+  (void)req;
+  search_wait *wait = ctx;
+  visor_error err = {0};
+  json_t *search = NULL;
+  if (load_search(wait->app, wait->id, &search, &err) != VISOR_OK) {
+    visor_route_fail(res, &err);
+    return 1;
+  }
+  if (!search_finished(search) && !last) {
+    json_decref(search);
+    return 0;
+  }
+  respond_search(res, search, wait->accepted_status);
+  return 1;
+}
+
+/* Answers now when the search is finished or there is no wait; else parks the request. */
+static void answer_search(visor_http_request *req, visor_http_response *res, visor_app *app,
+                          const char *id, int64_t wait_s, int accepted_status) {
+  visor_error err = {0};
+  json_t *search = NULL;
+  if (load_search(app, id, &search, &err) != VISOR_OK) {
+    visor_route_fail(res, &err);
+    return;
+  }
+  search_wait *wait = NULL;
+  if (search_finished(search) || wait_s <= 0 || !(wait = calloc(1, sizeof *wait))) {
+    respond_search(res, search, accepted_status);
+    return;
+  }
+  json_decref(search);
+  wait->app = app;
+  snprintf(wait->id, sizeof wait->id, "%s", id);
+  wait->accepted_status = accepted_status;
+  visor_http_respond_later(req, res, (double)wait_s, 0, recheck_search, wait, free);
 }
 
 static void create_search(visor_http_request *req, visor_http_response *res, void *ctx) {
@@ -151,12 +190,7 @@ static void create_search(visor_http_request *req, visor_http_response *res, voi
   char location[80];
   snprintf(location, sizeof location, "/api/v1/searches/%s", search_id);
   visor_http_set_header(res, "Location", location);
-  json_t *search = NULL;
-  if (load_search(app, search_id, wait_s, &search, &err) != VISOR_OK) {
-    visor_route_fail(res, &err);
-    return;
-  }
-  respond_search(res, search, 202);
+  answer_search(req, res, app, search_id, wait_s, 202);
 }
 
 static void get_search(visor_http_request *req, visor_http_response *res, void *ctx) {
@@ -164,13 +198,7 @@ static void get_search(visor_http_request *req, visor_http_response *res, void *
   const char *id = visor_route_id(req, res, "id");
   int64_t wait_s = 0;
   if (!id || !visor_route_int_query(req, res, "wait", 0, 0, MAX_WAIT_S, &wait_s)) return;
-  visor_error err = {0};
-  json_t *search = NULL;
-  if (load_search(app, id, wait_s, &search, &err) != VISOR_OK) {
-    visor_route_fail(res, &err);
-    return;
-  }
-  respond_search(res, search, 200);
+  answer_search(req, res, app, id, wait_s, 200);
 }
 
 static void get_search_image(visor_http_request *req, visor_http_response *res, void *ctx) {
@@ -194,8 +222,13 @@ static void get_search_image(visor_http_request *req, visor_http_response *res, 
   json_decref(search);
 }
 
+static void wake_server(void *server) {
+  visor_http_wake(server);
+}
+
 visor_code visor_api_register_searches(visor_http_server *server, visor_app *app,
                                        visor_error *err) {
+  visor_app_set_signal_hook(app, wake_server, server); /* cleared by visor_api_unregister */
   visor_route_options upload = {
       .max_body = app->max_upload_bytes, .sink = &visor_image_upload_sink, .sink_ctx = app};
   visor_code code =

@@ -83,7 +83,11 @@ static const char *static_content_type(const char *path) {
 static void web_app(visor_http_request *req, visor_http_response *res, void *ctx) {
   visor_app *app = ctx;
   const char *path = visor_http_path(req);
-  if (strncmp(path, "/api/", 5) == 0 || strstr(path, "..") || strchr(path, '\\')) {
+  size_t path_len = strlen(path);
+  /* Source maps stay out of production: the build may have them, the server never sends
+   * them. */
+  int source_map = path_len >= 4 && strcmp(path + path_len - 4, ".map") == 0;
+  if (strncmp(path, "/api/", 5) == 0 || strstr(path, "..") || strchr(path, '\\') || source_map) {
     visor_http_respond_error(res, 404, "not_found", "no route for %.200s", path);
     return;
   }
@@ -99,7 +103,7 @@ static void web_app(visor_http_request *req, visor_http_response *res, void *ctx
   if (visor_read_file(file, 16 * 1024 * 1024, &data, &len, &err) != VISOR_OK) {
     if (!is_asset)
       visor_http_respond_error(res, 404, "not_found",
-                               "the web app is not built (no %s): run `make web`", file);
+                               "the web app is not installed on this server");
     else
       visor_http_respond_error(res, 404, "not_found", "no file %.200s", path);
     return;

@@ -156,6 +156,14 @@ void visor_app_signal(visor_app *app) {
   pthread_mutex_lock(&app->events_lock);
   app->event_count++;
   pthread_cond_broadcast(&app->events);
+  if (app->signal_hook) app->signal_hook(app->signal_hook_ctx);
+  pthread_mutex_unlock(&app->events_lock);
+}
+
+void visor_app_set_signal_hook(visor_app *app, void (*hook)(void *ctx), void *ctx) {
+  pthread_mutex_lock(&app->events_lock);
+  app->signal_hook = hook;
+  app->signal_hook_ctx = ctx;
   pthread_mutex_unlock(&app->events_lock);
 }
 

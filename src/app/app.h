@@ -42,6 +42,8 @@ typedef struct visor_app {
   pthread_mutex_t events_lock; /* visor_app_signal / visor_app_wait_signal, workers */
   pthread_cond_t events;
   uint64_t event_count;
+  void (*signal_hook)(void *ctx); /* also told of every visor_app_signal (under events_lock) */
+  void *signal_hook_ctx;
   size_t max_upload_bytes;
   size_t max_pixels;
   int job_attempts;
@@ -70,6 +72,9 @@ visor_code visor_app_create_workers(visor_app *app, const visor_worker_config *s
 void visor_app_jobs_committed(visor_app *app);
 /* Wakes every thread in visor_app_wait_signal (e.g. a search finished in this process). */
 void visor_app_signal(visor_app *app);
+/* Sets (or with NULL clears) what visor_app_signal also calls, e.g. visor_http_wake for the
+ * HTTP server's parked waits. Clear it before freeing what ctx points to. */
+void visor_app_set_signal_hook(visor_app *app, void (*hook)(void *ctx), void *ctx);
 /* Waits until the next visor_app_signal or timeout_ms, whichever comes first. */
 void visor_app_wait_signal(visor_app *app, int64_t timeout_ms);
 

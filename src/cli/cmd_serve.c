@@ -77,6 +77,7 @@ fail:
   fprintf(stderr, "visor %s: %s\n", command, err.message);
   status = visor_cli_exit_code(&err);
 cleanup:
+  visor_api_unregister(server, &app);
   visor_http_server_free(server);
   visor_app_close(&app);
   visor_config_free(&config);

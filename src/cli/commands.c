@@ -90,13 +90,19 @@ const char *visor_cli_wait_for_stop(void) {
 }
 
 visor_http_config visor_cli_http_config(const visor_config *config) {
-  return (visor_http_config){.host = config->host,
-                             .port = (int)config->port,
-                             .threads = (int)config->http_threads,
-                             .default_max_body = 1024 * 1024,
-                             .rate_limit_per_s = config->rate_limit,
-                             .rate_limit_burst = (int)config->rate_burst,
-                             .access_log = 1};
+  return (visor_http_config){
+      .host = config->host,
+      .port = (int)config->port,
+      .threads = (int)config->http_threads,
+      .default_max_body = 1024 * 1024,
+      .rate_limit_per_s = config->rate_limit,
+      .rate_limit_burst = (int)config->rate_burst,
+      .access_log = 1,
+      .max_connections = (int)config->http_max_connections,
+      /* 0 = no cap here; the server's 0 means its default */
+      .max_connections_per_ip = config->http_max_per_ip ? (int)config->http_max_per_ip : -1,
+      .header_timeout_s = config->http_header_timeout > 0 ? config->http_header_timeout : -1,
+      .body_timeout_s = config->http_body_timeout > 0 ? config->http_body_timeout : -1};
 }
 
 const char *visor_cli_shown_host(const visor_config *config) {

@@ -38,6 +38,10 @@ typedef struct visor_config {
   long max_images_per_product;
   double rate_limit;
   long rate_burst;
+  long http_max_connections;
+  long http_max_per_ip;
+  double http_header_timeout;
+  double http_body_timeout;
   long job_attempts;
   char *log_level;
   char *log_format;

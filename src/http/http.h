@@ -69,6 +69,16 @@ typedef struct visor_http_config {
   int rate_limit_burst;    /* bucket size (0 = ceil(rate_limit_per_s), at least 1) */
   int access_log;          /* 1 = log each request at info level */
   int timeout_s;           /* idle connection timeout in seconds (0 = 30) */
+  /* Slow clients: connections open at once (0 = 1000), per client address (0 = 64, < 0 =
+   * no cap), and TOTAL deadlines, not reset by each byte: the request line and headers
+   * must arrive within header_timeout_s of the connection opening (or of the previous
+   * answer on a kept-alive connection), the body within body_timeout_s of the headers.
+   * Past a deadline the client gets 408 (JSON) and the connection closes. 0 = defaults
+   * (10 s, 120 s); < 0 = no deadline. */
+  int max_connections;
+  int max_connections_per_ip;
+  double header_timeout_s;
+  double body_timeout_s;
 } visor_http_config;
 
 visor_http_server *visor_http_server_new(const visor_http_config *config, visor_error *err);
@@ -124,6 +134,25 @@ void visor_http_respond_stream(visor_http_response *res, int status, const char 
                                uint64_t len, visor_http_reader read, void *ctx,
                                void (*free_ctx)(void *ctx));
 void visor_http_set_header(visor_http_response *res, const char *name, const char *value);
+
+/* ---- responding later (long polls) -------------------------------------------------- */
+
+/* Asks whether a parked request can be answered now. Returns 1 after filling res, 0 to go
+ * on waiting. last = 1 when the wait is over (deadline or server stopping): it must answer
+ * then. Runs on the server's timer thread, never on a worker thread. */
+typedef int (*visor_http_recheck)(visor_http_request *req, visor_http_response *res, void *ctx,
+                                  int last);
+
+/* Instead of answering, a handler parks the request: the connection is suspended (it holds
+ * no worker thread), recheck runs at once after the handler returns, on every
+ * visor_http_wake, every poll_ms (0 = 200 ms) and at wait_s, and the answer it gives is
+ * sent. free_ctx(ctx) runs when it is done. Headers set on res before parking are kept. */
+void visor_http_respond_later(visor_http_request *req, visor_http_response *res, double wait_s,
+                              int poll_ms, visor_http_recheck recheck, void *ctx,
+                              void (*free_ctx)(void *ctx));
+/* Re-checks every parked request now (e.g. a search finished in this process). Safe from
+ * any thread, and with a NULL or stopped server. */
+void visor_http_wake(visor_http_server *server);
 
 /* ---- handlers every server shares (probe_routes.c) ------------------------------ */
 

@@ -17,6 +17,16 @@
 #define VISOR_HTTP_DEFAULT_MAX_BODY ((size_t)1024 * 1024)
 #define VISOR_HTTP_DEFAULT_THREADS 8
 #define VISOR_HTTP_DEFAULT_TIMEOUT_S 30
+#define VISOR_HTTP_DEFAULT_MAX_CONNECTIONS 1000
+#define VISOR_HTTP_DEFAULT_MAX_PER_IP 64
+#define VISOR_HTTP_DEFAULT_HEADER_TIMEOUT_S 10.0
+#define VISOR_HTTP_DEFAULT_BODY_TIMEOUT_S 120.0
+#define VISOR_HTTP_DEFAULT_POLL_MS 200
+/* Own limits on the request line and headers, answered with JSON 414 / 431, well below
+ * libmicrohttpd's connection memory (whose own answers are HTML). */
+#define VISOR_HTTP_MAX_URI_BYTES ((size_t)8 * 1024)
+#define VISOR_HTTP_MAX_HEADER_BYTES ((size_t)32 * 1024)
+#define VISOR_HTTP_CONNECTION_MEMORY ((size_t)256 * 1024)
 #define VISOR_HTTP_MAX_FIELD_BYTES ((size_t)64 * 1024) /* one multipart text field */
 #define VISOR_HTTP_MAX_PARTS 256                       /* fields + files of one request */
 #define VISOR_HTTP_MAX_REQUEST_ID 64
@@ -108,6 +118,28 @@ enum MHD_Result visor_http_response_queue(visor_http_response *res,
 /* Body length for the access log. */
 uint64_t visor_http_response_size(const visor_http_response *res);
 
+/* ---- multipart_parser.c ------------------------------------------------------------ */
+
+typedef struct visor_multipart_parser visor_multipart_parser;
+
+/* Each returns 0, or -1 to stop the parse. The strings are the parser's (copy them). */
+typedef struct visor_multipart_callbacks {
+  int (*begin)(void *ctx, const char *name, const char *filename, const char *content_type);
+  int (*data)(void *ctx, const char *data, size_t len);
+  int (*end)(void *ctx);
+} visor_multipart_callbacks;
+
+/* The boundary parameter of a multipart Content-Type (1..70 characters) into out; -1 if
+ * there is none or it is too long. */
+int visor_multipart_boundary(const char *content_type, char *out, size_t size);
+visor_multipart_parser *visor_multipart_parser_new(const char *boundary,
+                                                   const visor_multipart_callbacks *cb, void *ctx);
+/* 0, or -1 when the body is malformed or a callback stopped it. */
+int visor_multipart_parser_feed(visor_multipart_parser *parser, const char *data, size_t len);
+/* 1 once the closing delimiter was read. */
+int visor_multipart_parser_done(const visor_multipart_parser *parser);
+void visor_multipart_parser_free(visor_multipart_parser *parser);
+
 /* ---- multipart.c ------------------------------------------------------------------- */
 
 typedef enum visor_part_state {
@@ -127,6 +159,26 @@ typedef struct visor_http_part {
   visor_part_state state;
   char *value; /* text fields: the buffered value */
 } visor_http_part;
+
+/* ---- connections (server.c, timer.c) ------------------------------------------------ */
+
+typedef enum visor_conn_phase {
+  VISOR_CONN_HEADERS, /* waiting for a request line and headers */
+  VISOR_CONN_BODY,    /* reading the body */
+  VISOR_CONN_BUSY,    /* handling or answering: no deadline */
+  VISOR_CONN_PARKED,  /* suspended by visor_http_respond_later */
+  VISOR_CONN_CUT,     /* the timer closed it */
+} visor_conn_phase;
+
+/* One TCP connection (MHD's socket context), in the server's list under timer_lock. */
+typedef struct visor_http_conn {
+  struct visor_http_conn *prev, *next;
+  struct MHD_Connection *connection;
+  int fd;
+  double since; /* monotonic start of the phase */
+  visor_conn_phase phase;
+  int answered; /* requests answered on it */
+} visor_http_conn;
 
 /* ---- request ----------------------------------------------------------------------- */
 
@@ -155,7 +207,7 @@ struct visor_http_request {
   json_t *json;
 
   int multipart;
-  struct MHD_PostProcessor *post;
+  struct visor_multipart_parser *post;
   visor_http_part *parts;
   size_t nparts, parts_cap;
   visor_error part_error; /* why the multipart body failed, when part_failed */
@@ -165,6 +217,18 @@ struct visor_http_request {
   size_t nfields;
   visor_http_upload *uploads;
   size_t nuploads;
+
+  visor_http_conn *conn;
+
+  /* visor_http_respond_later */
+  visor_http_recheck recheck;
+  void *recheck_ctx;
+  void (*recheck_free)(void *ctx);
+  double wait_until, poll_s, next_check;
+  int park_asked; /* the handler asked to park */
+  int parked;     /* suspended, in the server's parked list */
+  int resumed;    /* answered by recheck; MHD calls back to queue it */
+  struct visor_http_request *park_next;
 
   int failed; /* an error is in res; the rest of the body is read and dropped */
   int queued; /* a response was handed to MHD */
@@ -189,7 +253,7 @@ int visor_http_multipart_begin(visor_http_request *req); /* 0, or -1 (400 in res
 int visor_http_multipart_feed(visor_http_request *req, const char *data, size_t len);
 /* At the end of the body: finishes the last part, checks the body was complete. */
 int visor_http_multipart_end(visor_http_request *req);
-/* Aborts every part handle the server still owns, and drops the post processor. */
+/* Aborts every part handle the server still owns, and drops the parser. */
 void visor_http_multipart_abort(visor_http_request *req);
 /* Hands the parts to the handler: builds the uploads and fields arrays. */
 int visor_http_multipart_hand_over(visor_http_request *req);
@@ -222,6 +286,30 @@ struct visor_http_server {
   int inflight;
   atomic_int stopping;
   int port;
+
+  /* timer.c: deadlines of connections and rechecks of parked requests */
+  pthread_mutex_t timer_lock;
+  pthread_cond_t timer_cond;
+  pthread_t timer;
+  atomic_int timer_running;
+  int timer_quit, timer_busy, wakes;
+  visor_http_conn *conns;
+  visor_http_request *parked;
 };
+
+/* ---- timer.c ----------------------------------------------------------------------- */
+
+void visor_http_timer_start(visor_http_server *server);
+/* Answers every parked request (last = 1) and resumes them. */
+void visor_http_timer_flush(visor_http_server *server);
+void visor_http_timer_stop(visor_http_server *server);
+/* MHD_OPTION_NOTIFY_CONNECTION */
+void visor_http_on_connection(void *cls, struct MHD_Connection *connection, void **socket_context,
+                              enum MHD_ConnectionNotificationCode code);
+void visor_http_conn_phase(visor_http_request *req, visor_conn_phase phase);
+/* After the handler asked to park: suspends the connection and lists it. */
+void visor_http_park(visor_http_request *req);
+/* Writes a complete 408 JSON answer straight to the socket (best effort). */
+void visor_http_send_timeout(int fd, const char *what);
 
 #endif

@@ -1,4 +1,4 @@
-/* multipart.c: multipart/form-data bodies through libmicrohttpd's post processor. Text
+/* multipart.c: multipart/form-data bodies through the framing parser (multipart_parser.c). Text
  * fields are buffered (each at most VISOR_HTTP_MAX_FIELD_BYTES); file parts stream into the
  * route's upload sink as they arrive (open, write, finish) with a running SHA-256. Until the
  * route handler runs the server owns every part handle; on any failure (bad multipart, a
@@ -9,8 +9,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-
-#define POST_BUFFER_SIZE (64 * 1024)
 
 static visor_http_part *current_part(visor_http_request *req) {
   return req->nparts ? &req->parts[req->nparts - 1] : NULL;
@@ -41,9 +39,6 @@ static enum MHD_Result finish_part(visor_http_request *req, visor_http_part *par
   return MHD_YES;
 }
 
-static int same_string(const char *a, const char *b) {
-  return (!a && !b) || (a && b && strcmp(a, b) == 0);
-}
 
 /* Some clients send the file's full path; only its last component is kept. */
 static const char *base_name(const char *filename) {
@@ -90,34 +85,38 @@ static enum MHD_Result start_part(visor_http_request *req, const char *key, cons
   return MHD_YES;
 }
 
-static enum MHD_Result on_part_data(void *cls, enum MHD_ValueKind kind, const char *key,
-                                    const char *filename, const char *content_type,
-                                    const char *transfer_encoding, const char *data, uint64_t off,
-                                    size_t size) {
-  (void)kind;
-  (void)transfer_encoding;
-  visor_http_request *req = cls;
-  if (req->part_failed) return MHD_NO;
+static int on_begin(void *ctx, const char *name, const char *filename, const char *content_type) {
+  visor_http_request *req = ctx;
+  if (req->part_failed) return -1;
+  return start_part(req, name, filename, content_type) == MHD_YES ? 0 : -1;
+}
+
+static int on_end(void *ctx) {
+  visor_http_request *req = ctx;
   visor_http_part *part = current_part(req);
-  /* A part starts at offset 0; an empty first chunk of the same part is not a new one. */
-  int new_part = !part || (off == 0 && !(part->size == 0 && same_string(part->field, key) &&
-                                         same_string(part->filename, filename)));
-  if (new_part) {
-    if (part && finish_part(req, part) != MHD_YES) return MHD_NO;
-    if (start_part(req, key, filename, content_type) != MHD_YES) return MHD_NO;
-    part = current_part(req);
-  }
-  if (size == 0) return MHD_YES;
+  if (req->part_failed || !part) return -1;
+  return finish_part(req, part) == MHD_YES ? 0 : -1;
+}
+
+static int on_data(void *ctx, const char *data, size_t size) {
+  visor_http_request *req = ctx;
+  visor_http_part *part = current_part(req);
+  if (req->part_failed || !part) return -1;
   if (!part->filename) {
-    if (part->size + size > VISOR_HTTP_MAX_FIELD_BYTES)
-      return fail(req, VISOR_ERR_TOO_LARGE, "form field %s is over 65536 bytes", part->field);
+    if (part->size + size > VISOR_HTTP_MAX_FIELD_BYTES) {
+      fail(req, VISOR_ERR_TOO_LARGE, "form field %s is over 65536 bytes", part->field);
+      return -1;
+    }
     char *value = realloc(part->value, part->size + size + 1);
-    if (!value) return fail(req, VISOR_ERR_NOMEM, "out of memory reading field %s", part->field);
+    if (!value) {
+      fail(req, VISOR_ERR_NOMEM, "out of memory reading field %s", part->field);
+      return -1;
+    }
     memcpy(value + part->size, data, size);
     value[part->size + size] = '\0';
     part->value = value;
     part->size += size;
-    return MHD_YES;
+    return 0;
   }
   visor_sha256_update(&part->sha, data, size);
   part->size += size;
@@ -127,10 +126,12 @@ static enum MHD_Result on_part_data(void *cls, enum MHD_ValueKind kind, const ch
     req->part_error = err;
     if (req->part_error.code == VISOR_OK) req->part_error.code = VISOR_ERR_IO;
     req->part_failed = 1;
-    return MHD_NO;
+    return -1;
   }
-  return MHD_YES;
+  return 0;
 }
+
+static const visor_multipart_callbacks part_callbacks = {on_begin, on_data, on_end};
 
 static void respond_part_failure(visor_http_request *req) {
   if (req->part_failed)
@@ -142,17 +143,25 @@ static void respond_part_failure(visor_http_request *req) {
 
 int visor_http_multipart_begin(visor_http_request *req) {
   req->multipart = 1;
-  req->post = MHD_create_post_processor(req->connection, POST_BUFFER_SIZE, on_part_data, req);
-  if (!req->post) {
+  char boundary[80];
+  const char *type =
+      MHD_lookup_connection_value(req->connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+  if (visor_multipart_boundary(type, boundary, sizeof boundary) < 0) {
     visor_http_respond_error(&req->res, 400, "invalid_argument",
-                             "multipart/form-data needs a boundary parameter");
+                             "multipart/form-data needs a boundary parameter of 1 to 70 "
+                             "characters");
+    return -1;
+  }
+  req->post = visor_multipart_parser_new(boundary, &part_callbacks, req);
+  if (!req->post) {
+    visor_http_respond_error(&req->res, 500, "out_of_memory", "out of memory reading the form");
     return -1;
   }
   return 0;
 }
 
 int visor_http_multipart_feed(visor_http_request *req, const char *data, size_t len) {
-  if (MHD_post_process(req->post, data, len) == MHD_YES && !req->part_failed) return 0;
+  if (visor_multipart_parser_feed(req->post, data, len) == 0 && !req->part_failed) return 0;
   respond_part_failure(req);
   visor_http_multipart_abort(req);
   return -1;
@@ -161,7 +170,8 @@ int visor_http_multipart_feed(visor_http_request *req, const char *data, size_t 
 int visor_http_multipart_end(visor_http_request *req) {
   enum MHD_Result complete = MHD_YES;
   if (req->post) {
-    complete = MHD_destroy_post_processor(req->post);
+    complete = visor_multipart_parser_done(req->post) ? MHD_YES : MHD_NO;
+    visor_multipart_parser_free(req->post);
     req->post = NULL;
   }
   visor_http_part *part = current_part(req);
@@ -173,13 +183,8 @@ int visor_http_multipart_end(visor_http_request *req) {
 }
 
 void visor_http_multipart_abort(visor_http_request *req) {
-  if (req->post) {
-    int failed = req->part_failed;
-    req->part_failed = 1; /* the iterator must not start anything now */
-    MHD_destroy_post_processor(req->post);
-    req->post = NULL;
-    req->part_failed = failed;
-  }
+  visor_multipart_parser_free(req->post); /* calls nothing back */
+  req->post = NULL;
   for (size_t i = 0; i < req->nparts; i++) {
     visor_http_part *part = &req->parts[i];
     if (part->state == VISOR_PART_RELEASED) continue;

@@ -64,6 +64,7 @@ visor_http_request *visor_http_request_new(visor_http_server *server,
 void visor_http_request_free(visor_http_request *req) {
   if (!req) return;
   visor_http_multipart_abort(req);
+  if (req->recheck_free) req->recheck_free(req->recheck_ctx);
   for (size_t i = 0; i < req->nparts; i++) {
     visor_http_part *part = &req->parts[i];
     free(part->field);

@@ -28,6 +28,11 @@ visor_http_server *visor_http_server_new(const visor_http_config *config, visor_
   if (c->threads <= 0) c->threads = VISOR_HTTP_DEFAULT_THREADS;
   if (c->default_max_body == 0) c->default_max_body = VISOR_HTTP_DEFAULT_MAX_BODY;
   if (c->timeout_s <= 0) c->timeout_s = VISOR_HTTP_DEFAULT_TIMEOUT_S;
+  if (c->max_connections <= 0) c->max_connections = VISOR_HTTP_DEFAULT_MAX_CONNECTIONS;
+  if (c->max_connections_per_ip == 0) c->max_connections_per_ip = VISOR_HTTP_DEFAULT_MAX_PER_IP;
+  if (c->max_connections_per_ip < 0) c->max_connections_per_ip = 0; /* MHD: 0 = no cap */
+  if (c->header_timeout_s == 0) c->header_timeout_s = VISOR_HTTP_DEFAULT_HEADER_TIMEOUT_S;
+  if (c->body_timeout_s == 0) c->body_timeout_s = VISOR_HTTP_DEFAULT_BODY_TIMEOUT_S;
   if (c->port < 0 || c->port > 65535) {
     visor_error_set(err, VISOR_ERR_INVALID, "HTTP port %d is not in 0..65535", c->port);
     free(server);
@@ -50,8 +55,11 @@ visor_http_server *visor_http_server_new(const visor_http_config *config, visor_
   pthread_condattr_init(&attr);
   pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
   pthread_cond_init(&server->idle, &attr);
+  pthread_mutex_init(&server->timer_lock, NULL);
+  pthread_cond_init(&server->timer_cond, &attr);
   pthread_condattr_destroy(&attr);
   atomic_init(&server->stopping, 0);
+  atomic_init(&server->timer_running, 0);
   return server;
 }
 
@@ -104,11 +112,50 @@ static int is_multipart(struct MHD_Connection *connection) {
   return type && strncasecmp(type, "multipart/form-data", 19) == 0;
 }
 
+typedef struct value_size {
+  size_t bytes;
+} value_size;
+
+static enum MHD_Result add_value_size(void *cls, enum MHD_ValueKind kind, const char *key,
+                                      const char *value) {
+  (void)kind;
+  value_size *size = cls;
+  size->bytes += strlen(key) + (value ? strlen(value) : 0) + 4; /* "k: v\r\n", "k=v&" */
+  return MHD_YES;
+}
+
+static size_t values_size(struct MHD_Connection *connection, enum MHD_ValueKind kind) {
+  value_size size = {0};
+  MHD_get_connection_values(connection, kind, add_value_size, &size);
+  return size.bytes;
+}
+
+/* The request line and headers within Visor's own limits, well below the connection
+ * memory of libmicrohttpd (whose own answer to the same would be HTML). */
+static enum MHD_Result check_sizes(visor_http_request *req) {
+  size_t target = strlen(req->raw_path) + values_size(req->connection, MHD_GET_ARGUMENT_KIND);
+  if (target > VISOR_HTTP_MAX_URI_BYTES) {
+    visor_http_respond_error(&req->res, 414, "uri_too_long",
+                             "the request target is about %zu bytes, over the limit of %zu bytes",
+                             target, VISOR_HTTP_MAX_URI_BYTES);
+    return queue(req, 1);
+  }
+  size_t headers = values_size(req->connection, MHD_HEADER_KIND);
+  if (headers > VISOR_HTTP_MAX_HEADER_BYTES) {
+    visor_http_respond_error(&req->res, 431, "headers_too_large",
+                             "the request headers are about %zu bytes, over the limit of %zu bytes",
+                             headers, VISOR_HTTP_MAX_HEADER_BYTES);
+    return queue(req, 1);
+  }
+  return MHD_YES;
+}
+
 /* First call for a request: route, rate limit (unmatched paths count too), check the
  * body's type and announced size. */
 static enum MHD_Result begin_request(visor_http_request *req) {
   visor_http_server *server = req->server;
   visor_http_response *res = &req->res;
+  if (check_sizes(req) != MHD_YES || req->queued) return req->queued ? MHD_YES : MHD_NO;
   char allow[256];
   visor_match_result match =
       visor_router_match(&server->router, req->method, req->raw_path, &req->route,
@@ -220,10 +267,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
     req = visor_http_request_new(server, connection, method, url);
     if (!req) return MHD_NO;
     *con_cls = req;
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(connection, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    req->conn = info ? info->socket_context : NULL;
+    visor_http_conn_phase(req, VISOR_CONN_BODY); /* the headers are in; the body's deadline */
     pthread_mutex_lock(&server->lock);
     server->inflight++;
     pthread_mutex_unlock(&server->lock);
     return begin_request(req);
+  }
+  if (req->resumed) { /* a parked request got its answer */
+    req->resumed = 0;
+    return queue(req, 0);
   }
   if (req->queued) { /* answered early; MHD drops the body */
     *upload_data_size = 0;
@@ -234,7 +289,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
     *upload_data_size = 0;
     return take_body(req, upload_data, len);
   }
+  visor_http_conn_phase(req, VISOR_CONN_BUSY);
   if (!req->failed) run_handler(req);
+  if (req->park_asked && !req->failed) {
+    visor_http_park(req);
+    return MHD_YES;
+  }
   return queue(req, 0);
 }
 
@@ -248,6 +308,7 @@ static void on_completed(void *cls, struct MHD_Connection *connection, void **co
   *con_cls = NULL;
   visor_http_multipart_abort(req); /* the client went away mid-upload, or an error */
   visor_http_access_record(req, server->config.access_log);
+  visor_http_conn_phase(req, VISOR_CONN_HEADERS); /* a kept-alive connection's next request */
   visor_http_request_free(req);
   pthread_mutex_lock(&server->lock);
   if (--server->inflight == 0) pthread_cond_broadcast(&server->idle);
@@ -281,8 +342,8 @@ visor_code visor_http_start(visor_http_server *server, visor_error *err) {
   /* poll(), not epoll: with epoll, libmicrohttpd 0.9.75 does not notice a client that
    * closes mid-upload until the connection timeout, so an abandoned upload's parts would
    * stay open for timeout_s (tests/http: test_client_abort_upload). */
-  unsigned int flags =
-      MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+  unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ITC |
+                       MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
   struct sockaddr_in *v4 = (struct sockaddr_in *)&addr;
   struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&addr;
   if (inet_pton(AF_INET, server->host, &v4->sin_addr) == 1) {
@@ -302,7 +363,12 @@ visor_code visor_http_start(visor_http_server *server, visor_error *err) {
       on_mhd_log, NULL, MHD_OPTION_SOCK_ADDR, &addr, MHD_OPTION_THREAD_POOL_SIZE,
       (unsigned int)c->threads, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)c->timeout_s,
       MHD_OPTION_NOTIFY_COMPLETED, on_completed, server, MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped,
-      NULL, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1, MHD_OPTION_END);
+      NULL, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1, MHD_OPTION_CONNECTION_LIMIT,
+      (unsigned int)c->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+      (unsigned int)c->max_connections_per_ip, MHD_OPTION_NOTIFY_CONNECTION,
+      visor_http_on_connection, server, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+      VISOR_HTTP_CONNECTION_MEMORY, MHD_OPTION_END);
+  if (server->daemon) visor_http_timer_start(server);
   if (!server->daemon)
     return visor_error_set(err, VISOR_ERR_UNAVAILABLE,
                            "cannot listen on %s:%d (address in use or not permitted?)",
@@ -321,6 +387,7 @@ void visor_http_stop(visor_http_server *server, int grace_ms) {
   atomic_store(&server->stopping, 1);
   MHD_socket listener = MHD_quiesce_daemon(server->daemon);
   if (listener != MHD_INVALID_SOCKET) close(listener);
+  visor_http_timer_flush(server); /* parked requests answer now */
   struct timespec deadline;
   clock_gettime(CLOCK_MONOTONIC, &deadline);
   if (grace_ms < 0) grace_ms = 0;
@@ -340,6 +407,7 @@ void visor_http_stop(visor_http_server *server, int grace_ms) {
               grace_ms);
   MHD_stop_daemon(server->daemon);
   server->daemon = NULL;
+  visor_http_timer_stop(server);
 }
 
 void visor_http_server_free(visor_http_server *server) {
@@ -348,6 +416,8 @@ void visor_http_server_free(visor_http_server *server) {
   visor_router_free(&server->router);
   visor_rate_limiter_free(server->limiter);
   pthread_cond_destroy(&server->idle);
+  pthread_cond_destroy(&server->timer_cond);
+  pthread_mutex_destroy(&server->timer_lock);
   pthread_mutex_destroy(&server->lock);
   free(server->host);
   free(server);

@@ -2,6 +2,7 @@
  * size and pixel-limit check before any pixel is decoded; and the conversion of whatever
  * libvips decoded (grey, CMYK, 16-bit, alpha, ICC profiles) to plain 8-bit sRGB. */
 #include <stdlib.h>
+#include <ctype.h>
 #include <string.h>
 
 #include "image/image_internal.h"
@@ -40,11 +41,24 @@ visor_code visor_image_open(const void *data, size_t len, size_t max_pixels, int
                            "the %zu bytes are not an image (JPEG, PNG, WebP, GIF, TIFF)", len);
   }
   const char *format = format_of_loader(loader);
-  if (!format)
+  if (!format) {
+    /* Name the format ("svg" of VipsForeignLoadSvgBuffer), not the library's loader class. */
+    const char *name = loader;
+    if (strncmp(name, "VipsForeignLoad", 15) == 0) name += 15;
+    char shown[17];
+    size_t n = 0;
+    for (; name[n] && n < sizeof shown - 1; n++) {
+      if (n > 0 && (strncmp(name + n, "Buffer", 6) == 0 || strncmp(name + n, "File", 4) == 0 ||
+                    strncmp(name + n, "Source", 6) == 0))
+        break;
+      if (!isalnum((unsigned char)name[n])) break;
+      shown[n] = (char)tolower((unsigned char)name[n]);
+    }
+    shown[n] = '\0';
     return visor_error_set(err, VISOR_ERR_UNSUPPORTED,
-                           "image format of loader %s is not accepted (JPEG, PNG, WebP, GIF, "
-                           "TIFF only)",
-                           loader);
+                           "the image format %s is not accepted (JPEG, PNG, WebP, GIF, TIFF only)",
+                           n ? shown : "of the file");
+  }
 
   VipsImage *image = vips_image_new_from_buffer(
       data, len, "", "access", sequential ? VIPS_ACCESS_SEQUENTIAL : VIPS_ACCESS_RANDOM, "fail_on",

@@ -8,12 +8,14 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <dirent.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "api/api.h"
+#include "core/clock.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "http_client.h"
@@ -376,6 +378,117 @@ static void openapi_documents_every_route(void **state) {
   test_response_free(&res);
 }
 
+/* ---- hardening (issue 12) -------------------------------------------------------------- */
+
+static void ids_filters_and_leaks(void **state) {
+  (void)state;
+  /* an upper-case UUID names the same product */
+  test_response res = test_post_json("/api/v1/products", "{\"sku\":\"CASE-1\",\"name\":\"x\"}");
+  assert_int_equal(res.status, 201);
+  char id[64], path[160];
+  snprintf(id, sizeof id, "%s", json_string_value(json_object_get(res.json, "id")));
+  test_response_free(&res);
+  for (char *c = id; *c; c++)
+    if (*c >= 'a' && *c <= 'f') *c = (char)(*c - 'a' + 'A');
+  snprintf(path, sizeof path, "/api/v1/products/%s", id);
+  res = test_get(path);
+  if (res.status != 200) fail_msg("upper-case id: %ld %s", res.status, res.body);
+  test_response_free(&res);
+  /* every job filter is checked */
+  res = test_get("/api/v1/jobs?kind=bogus");
+  expect_error(&res, 400, "invalid_argument", "kind 'bogus'");
+  res = test_get("/api/v1/jobs?subject_id=notuuid");
+  expect_error(&res, 400, "invalid_argument", "subject_id 'notuuid'");
+  res = test_get("/api/v1/jobs?kind=search&subject_id=00000000-0000-7000-8000-00000000000A");
+  assert_int_equal(res.status, 200);
+  test_response_free(&res);
+  /* no server paths in the web app's 404, no source maps */
+  res = test_get("/some/page");
+  assert_int_equal(res.status, 404);
+  assert_null(strstr(res.body, "/"));
+  test_response_free(&res);
+  res = test_get("/assets/index.js.map");
+  expect_error(&res, 404, "not_found", NULL);
+  /* a format Visor does not accept is named as a format, not as a library class */
+  const char svg[] = "<?xml version=\"1.0\"?><svg xmlns=\"http://www.w3.org/2000/svg\" "
+                     "width=\"4\" height=\"4\"><rect width=\"4\" height=\"4\"/></svg>";
+  test_part parts[] = {
+      {.name = "sku", .value = "SVG-1"},
+      {.name = "name", .value = "x"},
+      {.name = "images", .data = svg, .data_len = sizeof svg - 1, .filename = "a.svg"}};
+  res = test_multipart("POST", "/api/v1/products", parts, 3);
+  assert_int_equal(res.status, 415);
+  const char *message = test_error_message(&res);
+  if (strstr(message, "load") || strstr(message, "vips") || strstr(message, "Vips"))
+    fail_msg("415 names the library: %s", message);
+  test_response_free(&res);
+}
+
+typedef struct wait_call {
+  char path[160];
+  long status;
+  char state[32];
+} wait_call;
+
+static void *wait_thread(void *arg) {
+  wait_call *call = arg;
+  test_response res = test_get(call->path);
+  call->status = res.status;
+  const char *status = json_string_value(json_object_get(res.json, "status"));
+  snprintf(call->state, sizeof call->state, "%s", status ? status : "");
+  test_response_free(&res);
+  return NULL;
+}
+
+/* 64 waits on a search no worker runs: /healthz answers at once all along; the waits
+ * answer at their deadline with the search's state (queued). */
+static void wait_storm_does_not_starve_probes(void **state) {
+  (void)state;
+  test_part parts[] = {{.name = "image", .file = iconic}};
+  test_response res = test_multipart("POST", "/api/v1/searches", parts, 1);
+  if (res.status != 202) fail_msg("search: %ld %s", res.status, res.body);
+  const char *id = json_string_value(json_object_get(res.json, "id"));
+  enum { WAITS = 64 };
+  static wait_call calls[WAITS];
+  pthread_t threads[WAITS];
+  double started = visor_monotonic_s();
+  for (int i = 0; i < WAITS; i++) {
+    snprintf(calls[i].path, sizeof calls[i].path, "/api/v1/searches/%s?wait=2", id);
+    pthread_create(&threads[i], NULL, wait_thread, &calls[i]);
+  }
+  test_response_free(&res);
+  visor_sleep_ms(400); /* the waits are parked (8 HTTP threads, 64 waits) */
+  double worst = 0;
+  for (int i = 0; i < 10; i++) {
+    double before = visor_monotonic_s();
+    res = test_get("/healthz");
+    double took = visor_monotonic_s() - before;
+    assert_int_equal(res.status, 200);
+    test_response_free(&res);
+    if (took > worst) worst = took;
+  }
+  if (getenv("VISOR_TEST_DEBUG")) fprintf(stderr, "wait storm: worst /healthz %.4f s\n", worst);
+  if (worst >= 0.1) fail_msg("/healthz took %.3f s with %d waits pending", worst, WAITS);
+  for (int i = 0; i < WAITS; i++)
+    pthread_join(threads[i], NULL);
+  double took = visor_monotonic_s() - started;
+  for (int i = 0; i < WAITS; i++) {
+    assert_int_equal(calls[i].status, 200);
+    assert_string_equal(calls[i].state, "queued");
+  }
+  if (getenv("VISOR_TEST_DEBUG")) fprintf(stderr, "wait storm: waits answered by %.2f s\n", took);
+  if (took < 1.9 || took > 4.0) fail_msg("the waits took %.2f s, not about 2", took);
+  /* POST ?wait= parks the same way and keeps its Location header */
+  double before = visor_monotonic_s();
+  res = test_multipart("POST", "/api/v1/searches?wait=1", parts, 1);
+  double post_took = visor_monotonic_s() - before;
+  if (res.status != 202) fail_msg("search with wait: %ld %s", res.status, res.body);
+  assert_string_equal(json_string_value(json_object_get(res.json, "status")), "queued");
+  assert_non_null(strstr(res.headers, "Location: /api/v1/searches/"));
+  test_response_free(&res);
+  if (post_took < 0.9 || post_took > 3.0) fail_msg("POST ?wait=1 took %.2f s", post_took);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(health_ready_metrics),
@@ -387,6 +500,8 @@ int main(void) {
       cmocka_unit_test(bad_uploads_leave_nothing),
       cmocka_unit_test(admin_routes_need_the_token),
       cmocka_unit_test(openapi_documents_every_route),
+      cmocka_unit_test(ids_filters_and_leaks),
+      cmocka_unit_test(wait_storm_does_not_starve_probes),
   };
   return cmocka_run_group_tests(tests, start_server, stop_server);
 }

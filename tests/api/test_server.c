@@ -45,7 +45,9 @@ void test_server_start(test_server *ts, char **options, int option_count, int wi
         visor_worker_pool_start(ts->app.workers, &err) != VISOR_OK)
       fail_msg("workers: %s", err.message);
   }
-  visor_http_config http = {.host = "127.0.0.1", .port = 0, .threads = 8};
+  /* many concurrent test clients share 127.0.0.1: a per-address cap above theirs */
+  visor_http_config http = {
+      .host = "127.0.0.1", .port = 0, .threads = 8, .max_connections_per_ip = 256};
   ts->server = visor_http_server_new(&http, &err);
   if (!ts->server || visor_api_register(ts->server, &ts->app, &err) != VISOR_OK ||
       visor_http_start(ts->server, &err) != VISOR_OK)
@@ -57,6 +59,7 @@ void test_server_start(test_server *ts, char **options, int option_count, int wi
 
 void test_server_stop(test_server *ts) {
   visor_http_stop(ts->server, 2000);
+  visor_api_unregister(ts->server, &ts->app);
   visor_http_server_free(ts->server);
   visor_app_close(&ts->app);
   visor_config_free(&ts->config);

@@ -731,6 +731,28 @@ static void test_multipart_errors(void **state) {
   free(huge);
 }
 
+/* RFC 2046 allows boundaries of 1 to 70 characters. */
+static void test_multipart_short_boundary(void **state) {
+  (void)state;
+  sink_reset(&the_sink);
+  char target[256];
+  url(target, sizeof target, "/upload");
+  const char *form[] = {"Content-Type: multipart/form-data; boundary=X", NULL};
+  const char *body = "--X\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1\r\n"
+                     "--X\r\nContent-Disposition: form-data; name=\"f\"; filename=\"x.bin\"\r\n"
+                     "\r\nabc\r\n--X--\r\n";
+  test_response res;
+  test_request("POST", target, form, body, strlen(body), &res);
+  if (res.status != 200) fail_msg("one-character boundary: %ld %s", res.status, res.body);
+  json_t *json = parse(&res);
+  assert_string_equal(json_string_value(json_object_get(json_object_get(json, "fields"), "a")),
+                      "1");
+  json_t *file = json_array_get(json_object_get(json, "files"), 0);
+  assert_int_equal(json_integer_value(json_object_get(file, "size")), 3);
+  json_decref(json);
+  test_response_free(&res);
+}
+
 static void test_client_abort_upload(void **state) {
   (void)state;
   sink_reset(&the_sink);
@@ -939,21 +961,14 @@ static void test_graceful_stop(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_routing_params),
-      cmocka_unit_test(test_not_found_and_fallback),
-      cmocka_unit_test(test_method_not_allowed),
-      cmocka_unit_test(test_head_and_request_id),
-      cmocka_unit_test(test_json_body),
-      cmocka_unit_test(test_body_over_limit),
-      cmocka_unit_test(test_multipart_upload),
-      cmocka_unit_test(test_multipart_over_limit),
-      cmocka_unit_test(test_multipart_errors),
-      cmocka_unit_test(test_client_abort_upload),
-      cmocka_unit_test(test_stream_response),
-      cmocka_unit_test(test_concurrent_requests),
-      cmocka_unit_test(test_metrics),
-      cmocka_unit_test(test_rate_limit),
-      cmocka_unit_test(test_graceful_stop),
+      cmocka_unit_test(test_routing_params),      cmocka_unit_test(test_not_found_and_fallback),
+      cmocka_unit_test(test_method_not_allowed),  cmocka_unit_test(test_head_and_request_id),
+      cmocka_unit_test(test_json_body),           cmocka_unit_test(test_body_over_limit),
+      cmocka_unit_test(test_multipart_upload),    cmocka_unit_test(test_multipart_over_limit),
+      cmocka_unit_test(test_multipart_errors),    cmocka_unit_test(test_multipart_short_boundary),
+      cmocka_unit_test(test_client_abort_upload), cmocka_unit_test(test_stream_response),
+      cmocka_unit_test(test_concurrent_requests), cmocka_unit_test(test_metrics),
+      cmocka_unit_test(test_rate_limit),          cmocka_unit_test(test_graceful_stop),
   };
   if (getenv("VISOR_TEST_FILTER")) cmocka_set_test_filter(getenv("VISOR_TEST_FILTER"));
   return cmocka_run_group_tests(tests, setup, teardown);

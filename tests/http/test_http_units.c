@@ -1,6 +1,7 @@
 /* test_http_units.c: unit tests of src/http's pieces that need no socket: SHA-256 against
  * the FIPS 180-4 vectors, percent-decoding, route matching (parameters, specificity, 404,
- * 405 + Allow, encoded slashes), and the rate limiter's buckets and bounded table. */
+ * 405 + Allow, encoded slashes), the rate limiter's buckets and bounded table, and the
+ * multipart framing parser (boundaries of 1 to 70 characters, any split of the body). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -171,12 +172,118 @@ static void test_rate_limiter(void **state) {
   visor_rate_limiter_free(limiter);
 }
 
+/* ---- multipart framing ------------------------------------------------------------------ */
+
+typedef struct parts_seen {
+  char text[1024];
+  size_t len;
+  int fail_data;
+} parts_seen;
+
+static void seen_add(parts_seen *seen, const char *text, size_t len) {
+  if (seen->len + len >= sizeof seen->text) len = sizeof seen->text - 1 - seen->len;
+  memcpy(seen->text + seen->len, text, len);
+  seen->len += len;
+  seen->text[seen->len] = '\0';
+}
+
+static int seen_begin(void *ctx, const char *name, const char *filename, const char *type) {
+  char line[256];
+  snprintf(line, sizeof line, "[%s|%s|%s]", name, filename ? filename : "-", type ? type : "-");
+  seen_add(ctx, line, strlen(line));
+  return 0;
+}
+
+static int seen_data(void *ctx, const char *data, size_t len) {
+  parts_seen *seen = ctx;
+  if (seen->fail_data) return -1;
+  seen_add(seen, data, len);
+  return 0;
+}
+
+static int seen_end(void *ctx) {
+  seen_add(ctx, "$", 1);
+  return 0;
+}
+
+static const visor_multipart_callbacks seen_callbacks = {seen_begin, seen_data, seen_end};
+
+/* Parses body fed in pieces of step bytes; returns 1 if complete, 0 if not, -1 on error. */
+static int parse_in_steps(const char *boundary, const char *body, size_t step, parts_seen *seen) {
+  memset(seen, 0, sizeof *seen);
+  visor_multipart_parser *parser = visor_multipart_parser_new(boundary, &seen_callbacks, seen);
+  assert_non_null(parser);
+  size_t len = strlen(body);
+  int result = 0;
+  for (size_t at = 0; at < len; at += step) {
+    size_t n = len - at < step ? len - at : step;
+    if (visor_multipart_parser_feed(parser, body + at, n) < 0) {
+      result = -1;
+      break;
+    }
+  }
+  if (result == 0) result = visor_multipart_parser_done(parser);
+  visor_multipart_parser_free(parser);
+  return result;
+}
+
+static void test_multipart_parser(void **state) {
+  (void)state;
+  char boundary[80];
+  assert_int_equal(visor_multipart_boundary("multipart/form-data; boundary=X", boundary, 80), 0);
+  assert_string_equal(boundary, "X");
+  assert_int_equal(visor_multipart_boundary("multipart/form-data; charset=utf-8; boundary=\"a b\"",
+                                            boundary, 80),
+                   0);
+  assert_string_equal(boundary, "a b");
+  assert_int_equal(visor_multipart_boundary("multipart/form-data", boundary, 80), -1);
+  assert_int_equal(visor_multipart_boundary("multipart/form-data; boundary=", boundary, 80), -1);
+  char long_type[200];
+  snprintf(long_type, sizeof long_type, "multipart/form-data; boundary=%071d", 0);
+  assert_int_equal(visor_multipart_boundary(long_type, boundary, 80), -1);
+
+  const char *body =
+      "preamble\r\n--X\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1\r\n"
+      "--X  \r\nContent-Disposition: form-data; name=\"f\"; filename=\"x \\\"y\\\".bin\"\r\n"
+      "Content-Type: image/png\r\n\r\nab\r\n-X-\r\ncd\r\n--X--\r\nepilogue";
+  const char *want = "[a|-|-]1$[f|x \"y\".bin|image/png]ab\r\n-X-\r\ncd$";
+  parts_seen seen;
+  for (size_t step = 1; step <= strlen(body); step++) {
+    assert_int_equal(parse_in_steps("X", body, step, &seen), 1);
+    if (strcmp(seen.text, want) != 0) fail_msg("step %zu: %s", step, seen.text);
+  }
+  /* the body may start with the delimiter; an empty part */
+  assert_int_equal(parse_in_steps("bb",
+                                  "--bb\r\nContent-Disposition: form-data; name=\"e\"\r\n\r\n"
+                                  "\r\n--bb--",
+                                  3, &seen),
+                   1);
+  assert_string_equal(seen.text, "[e|-|-]$");
+  /* cut off, no Content-Disposition, a callback refusing: not complete or an error */
+  assert_int_equal(
+      parse_in_steps("X", "--X\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n12", 4, &seen),
+      0);
+  assert_int_equal(
+      parse_in_steps("X", "--X\r\nContent-Type: text/plain\r\n\r\n1\r\n--X--", 5, &seen), -1);
+  assert_int_equal(parse_in_steps("X", "--Xjunk\r\n", 2, &seen), -1);
+  memset(&seen, 0, sizeof seen);
+  seen.fail_data = 1;
+  visor_multipart_parser *parser = visor_multipart_parser_new("X", &seen_callbacks, &seen);
+  const char *one = "--X\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1234\r\n--X--";
+  assert_int_equal(visor_multipart_parser_feed(parser, one, strlen(one)), -1);
+  visor_multipart_parser_free(parser);
+  /* part headers are bounded */
+  static char huge[20000];
+  int n = snprintf(huge, sizeof huge, "--X\r\nContent-Disposition: form-data; name=\"");
+  memset(huge + n, 'n', sizeof huge - (size_t)n - 1);
+  assert_int_equal(parse_in_steps("X", huge, 4096, &seen), -1);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_sha256_vectors),
-      cmocka_unit_test(test_url_decode),
-      cmocka_unit_test(test_router),
-      cmocka_unit_test(test_rate_limiter),
+      cmocka_unit_test(test_sha256_vectors),   cmocka_unit_test(test_url_decode),
+      cmocka_unit_test(test_router),           cmocka_unit_test(test_rate_limiter),
+      cmocka_unit_test(test_multipart_parser),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
