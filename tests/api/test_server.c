@@ -25,9 +25,11 @@ void test_server_start(test_server *ts, char **options, int option_count, int wi
   const char *shared = getenv("VISOR_SHARED_DIR");
   char models[1024];
   snprintf(models, sizeof models, "%s/models", shared ? shared : "../shared");
-  char *argv[MAX_OPTIONS + 6] = {"--data-dir", ts->data_dir,  "--models",
-                                 models,       "--log-level", "warn"};
-  int argc = 6;
+  char no_web[1100]; /* the tests never need the web app: its absence is what they see */
+  snprintf(no_web, sizeof no_web, "%s/no-web-app", ts->data_dir);
+  char *argv[MAX_OPTIONS + 8] = {"--data-dir",  ts->data_dir, "--models",  models,
+                                 "--log-level", "warn",       "--web-dir", no_web};
+  int argc = 8;
   for (int i = 0; i < option_count && i < MAX_OPTIONS; i++)
     argv[argc++] = options[i];
   int help = 0;
