@@ -12,14 +12,15 @@
 #include "service/catalogue.h"
 #include "store/catalog.h"
 
-/* Builds the product object from multipart text fields (labels as JSON text, price as a
- * number). */
+/* Builds the product object from multipart text fields (labels as JSON text, number fields
+ * through the parser JSON bodies' rules use). */
 static visor_code product_from_form(visor_http_request *req, json_t **out, visor_error *err) {
   const char *const *names, *const *values;
   size_t count = visor_http_form_fields(req, &names, &values);
   json_t *product = json_object();
   for (size_t i = 0; i < count; i++) {
     json_t *value = NULL;
+    const visor_field_rule *rule;
     if (strcmp(names[i], "labels") == 0) {
       value = json_loads(values[i], 0, NULL);
       if (!value) {
@@ -27,11 +28,15 @@ static visor_code product_from_form(visor_http_request *req, json_t **out, visor
         return visor_error_set(err, VISOR_ERR_INVALID,
                                "field 'labels' must be a JSON object of strings");
       }
-    } else if (strcmp(names[i], "price") == 0) {
-      if (!*values[i]) continue;
-      char *end = NULL;
-      double price = strtod(values[i], &end);
-      value = *end ? json_string(values[i]) : json_real(price); /* a string fails validation */
+    } else if ((rule = visor_field_rule_find(visor_product_rules, visor_product_rule_count,
+                                             names[i])) &&
+               (rule->type == VISOR_FIELD_NUMBER || rule->type == VISOR_FIELD_INTEGER)) {
+      if (!*values[i]) continue; /* an empty number field is absent */
+      visor_code code = visor_validate_number_text(rule, values[i], &value, err);
+      if (code != VISOR_OK) {
+        json_decref(product);
+        return code;
+      }
     } else {
       value = json_string(values[i]);
     }

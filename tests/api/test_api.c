@@ -2,6 +2,7 @@
  * ephemeral port with embedded backends in a temp folder: products (JSON and multipart
  * with real photos), images, jobs, health, metrics, the OpenAPI document, and every
  * bad-input case, each answered with a clear 4xx JSON error and nothing left behind. */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -246,6 +247,14 @@ static void bad_json_bodies_name_the_field(void **state) {
       {"{\"sku\":\"X\",\"name\":\"x\",\"colour\":\"red\"}", "unknown field 'colour'"},
       {"{\"sku\":\"X\",\"name\":\"x\",\"price\":-1}", "field 'price'"},
       {"{\"sku\":\"X\",\"name\":\"x\",\"price\":\"cheap\"}", "field 'price' must be a number"},
+      {"{\"sku\":\"X\",\"name\":\"x\",\"price\":NaN}", "JSON"},
+      {"{\"sku\":\"X\",\"name\":\"x\",\"price\":inf}", "JSON"},
+      {"{\"sku\":\"X\",\"name\":\"x\",\"price\":0x10}", "JSON"},
+      {"{\"sku\":\"X\",\"name\":\"x\",\"price\":1e400}", "field 'price'"},
+      {"{\"sku\":\"X\",\"name\":\"x\",\"price\" : -1e400 }", "field 'price'"},
+      {"{\"sku\":\"X\",\"name\":\"x\",\"price\":\"NaN\"}", "field 'price' must be a number"},
+      {"{\"sku\":\"X\",\"name\":\"x\",\"price\":\"0x10\"}", "field 'price' must be a number"},
+      {"{\"sku\":\"X\",\"name\":\"x\",\"price\":2e12}", "field 'price' must be between"},
       {"{\"sku\":\"X\",\"name\":\"x\",\"labels\":{\"a\":1}}", "field 'labels.a'"},
       {"{\"sku\":\"X\",\"name\":\"x\",\"currency\":\"euro\"}", "field 'currency'"},
       {"{\"sku\":\"X\",\"name\":\"\"}", "field 'name' must not be empty"}};
@@ -267,6 +276,42 @@ static void bad_json_bodies_name_the_field(void **state) {
   test_response_free(&res);
   res = test_post_json("/api/v1/products", "{\"sku\":\"DUP-1\",\"name\":\"b\"}");
   expect_error(&res, 409, "conflict", "DUP-1");
+}
+
+/* Multipart number fields go through the parser JSON bodies' rules use: NaN, inf, 1e400,
+ * hex and padded numbers are a 400 naming the field, never null or 16 (issue 12, #4). */
+static void multipart_numbers_match_json(void **state) {
+  (void)state;
+  const char *bad[] = {"NaN", "nan", "inf", "-inf", "Infinity", "1e400", "-1e400", "0x10", "+1",
+                       " 1",  "1 ",  "1.",  ".5",   "01",       "1e",    "-1",     "2e12", "cheap"};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    test_part parts[] = {{.name = "sku", .value = "NUM-BAD"},
+                         {.name = "name", .value = "x"},
+                         {.name = "price", .value = bad[i]}};
+    test_response res = test_multipart("POST", "/api/v1/products", parts, 3);
+    if (res.status != 400 || !strstr(test_error_message(&res), "field 'price'"))
+      fail_msg("price=%s: expected 400 naming 'price', got %ld: %s", bad[i], res.status,
+               res.body ? res.body : "");
+    expect_error(&res, 400, "invalid_argument", "field 'price'");
+  }
+  const struct {
+    const char *text;
+    double value;
+  } good[] = {{"0", 0}, {"16", 16}, {"2.5", 2.5}, {"1e3", 1000}, {"0.25E+1", 2.5}};
+  for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+    char sku[32];
+    snprintf(sku, sizeof sku, "NUM-OK-%zu", i);
+    test_part parts[] = {{.name = "sku", .value = sku},
+                         {.name = "name", .value = "x"},
+                         {.name = "price", .value = good[i].text}};
+    test_response res = test_multipart("POST", "/api/v1/products", parts, 3);
+    if (res.status != 201) fail_msg("price=%s: got %ld: %s", good[i].text, res.status, res.body);
+    json_t *price = json_object_get(json_object_get(res.json, "product"), "price");
+    if (!price) price = json_object_get(res.json, "price");
+    assert_true(json_is_number(price));
+    assert_true(fabs(json_number_value(price) - good[i].value) < 1e-9);
+    test_response_free(&res);
+  }
 }
 
 static void bad_uploads_leave_nothing(void **state) {
@@ -381,6 +426,7 @@ int main(void) {
       cmocka_unit_test(health_ready_metrics),
       cmocka_unit_test(json_product_lifecycle),
       cmocka_unit_test(multipart_product_with_images_queues_jobs),
+      cmocka_unit_test(multipart_numbers_match_json),
       cmocka_unit_test(job_cancel_and_retry),
       cmocka_unit_test(bad_routes_methods_and_ids),
       cmocka_unit_test(bad_json_bodies_name_the_field),
