@@ -48,9 +48,9 @@ static visor_code product_from_form(visor_http_request *req, json_t **out, visor
 
 /* Inserts one image row per upload, each with a queued index job, on conn (inside the
  * caller's transaction); appends {image, job_id} to images_out. */
-static visor_code insert_images(visor_app *app, visor_db_conn *conn, const char *product_id,
-                                const visor_uploaded_image *images, size_t count,
-                                json_t *images_out, visor_error *err) {
+static visor_code insert_images(visor_app *app, visor_http_request *req, visor_db_conn *conn,
+                                const char *product_id, const visor_uploaded_image *images,
+                                size_t count, json_t *images_out, visor_error *err) {
   for (size_t i = 0; i < count; i++) {
     const visor_uploaded_image *image = &images[i];
     char job_id[40];
@@ -65,6 +65,7 @@ static visor_code insert_images(visor_app *app, visor_db_conn *conn, const char 
                                  .size_bytes = (int64_t)image->size,
                                  .sha256 = image->sha256};
     visor_code code = visor_catalogue_add_image(app, conn, product_id, &record, job_id, err);
+    if (code == VISOR_OK) code = visor_route_tag_job(req, conn, job_id, err);
     if (code != VISOR_OK) return code;
     json_t *stored = NULL;
     if (visor_image_get(conn, image->id, &stored, err) == VISOR_OK)
@@ -87,6 +88,11 @@ static json_t *store_product_and_images(visor_app *app, visor_http_request *req,
   if (code == VISOR_OK && count > (size_t)app->config->max_images_per_product)
     code = visor_error_set(&err, VISOR_ERR_INVALID, "%zu images in one request, the limit is %ld",
                            count, app->config->max_images_per_product);
+  if (code == VISOR_OK && !visor_route_client_admit(app, req, res, count)) {
+    visor_uploads_discard(app, uploads, count);
+    free(images);
+    return NULL;
+  }
   if (code == VISOR_OK) code = visor_uploads_check(app, uploads, count, images, &err);
   json_t *result = NULL;
   visor_db_conn *conn = NULL;
@@ -102,7 +108,7 @@ static json_t *store_product_and_images(visor_app *app, visor_http_request *req,
     }
     json_t *image_list = json_array();
     if (code == VISOR_OK)
-      code = insert_images(app, conn, product_id, images, count, image_list, &err);
+      code = insert_images(app, req, conn, product_id, images, count, image_list, &err);
     if (code == VISOR_OK)
       code = visor_db_commit(conn, &err);
     else

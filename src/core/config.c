@@ -79,6 +79,16 @@ static const option_spec options[] = {
      "burst size of the rate limit"},
     {"job-attempts", "VISOR_JOB_ATTEMPTS", OPT_LONG, FIELD(job_attempts), "5", 1, 100,
      "attempts before a job fails"},
+    {"client-jobs", "VISOR_CLIENT_JOBS", OPT_LONG, FIELD(client_jobs), "32", 0, 1000000,
+     "index and search jobs one client IP may have queued or running; more get 429 with "
+     "Retry-After (0 = no cap)"},
+    {"sweep-seconds", "VISOR_SWEEP_SECONDS", OPT_DOUBLE, FIELD(sweep_seconds), "3600", 0, 1e7,
+     "how often processes with workers remove orphaned objects and temp files (0 = at start "
+     "only)"},
+    {"sweep-grace-seconds", "VISOR_SWEEP_GRACE_SECONDS", OPT_DOUBLE, FIELD(sweep_grace_seconds),
+     "3600", 0, 1e8,
+     "age an object without a row, or an object store temp file, must reach before the "
+     "sweeper removes it"},
     {"log-level", "VISOR_LOG_LEVEL", OPT_STRING, FIELD(log_level), "info", 0, 0,
      "debug, info, warn or error"},
     {"log-format", "VISOR_LOG_FORMAT", OPT_STRING, FIELD(log_format), "plain", 0, 0,

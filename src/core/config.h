@@ -39,6 +39,9 @@ typedef struct visor_config {
   double rate_limit;
   long rate_burst;
   long job_attempts;
+  long client_jobs;           /* index/search jobs one client IP may have queued or running */
+  double sweep_seconds;       /* the orphan sweeper's period (0 = only at start) */
+  double sweep_grace_seconds; /* age before an unowned object or a temp file is removed */
   char *log_level;
   char *log_format;
 } visor_config;

@@ -27,8 +27,8 @@ static char iconic[1024], iconic2[1024];
 
 static int start_server(void **state) {
   (void)state;
-  char *options[] = {"--max-upload-mb", "1", "--admin-token", ADMIN_TOKEN};
-  test_server_start(&test, options, 4, 0);
+  char *options[] = {"--max-upload-mb", "1", "--admin-token", ADMIN_TOKEN, "--client-jobs", "10"};
+  test_server_start(&test, options, 6, 0);
   const char *shared = getenv("VISOR_SHARED_DIR");
   snprintf(iconic, sizeof iconic,
            "%s/datasets/grocery/iconic-images-and-descriptions/Fruit/Apple/Granny-Smith/"
@@ -372,6 +372,76 @@ static void bad_uploads_leave_nothing(void **state) {
   test_response_free(&res);
 }
 
+/* Queued index and search jobs of this client (no workers run here: they stay queued). */
+static int64_t active_jobs(void) {
+  int64_t total = 0;
+  const char *paths[] = {"/api/v1/jobs?status=queued&kind=index",
+                         "/api/v1/jobs?status=queued&kind=search"};
+  for (int i = 0; i < 2; i++) {
+    test_response res = test_get(paths[i]);
+    assert_int_equal(res.status, 200);
+    total += json_integer_value(json_object_get(res.json, "total"));
+    test_response_free(&res);
+  }
+  return total;
+}
+
+/* One client cannot fill the queue: past --client-jobs (10 here) queued or running index
+ * and search jobs, uploads and searches get 429 with Retry-After and store nothing; a
+ * finished (here cancelled) job frees a place (issue 12, #8). */
+static void per_client_job_cap(void **state) {
+  (void)state;
+  int64_t active = active_jobs();
+  assert_true(active < 10);
+  int stored_before = stored_objects();
+  /* a request that would go over the cap is refused whole */
+  test_part many[12] = {{.name = "sku", .value = "CAP-BIG"}, {.name = "name", .value = "x"}};
+  for (int i = 2; i < 12; i++)
+    many[i] = (test_part){.name = "images", .file = iconic};
+  test_response res = test_multipart("POST", "/api/v1/products", many, 12);
+  assert_int_equal(res.status, 429);
+  assert_non_null(strstr(res.headers, "Retry-After: 5"));
+  expect_error(&res, 429, "too_many_jobs", "the limit is 10 per client");
+  assert_int_equal(stored_objects(), stored_before);
+  /* fill up to the cap one image at a time */
+  char last_job[64] = "";
+  for (int64_t i = active; i < 10; i++) {
+    char sku[32];
+    snprintf(sku, sizeof sku, "CAP-%lld", (long long)i);
+    test_part parts[] = {{.name = "sku", .value = sku},
+                         {.name = "name", .value = "x"},
+                         {.name = "images", .file = iconic}};
+    res = test_multipart("POST", "/api/v1/products", parts, 3);
+    assert_int_equal(res.status, 201);
+    snprintf(last_job, sizeof last_job, "%s",
+             json_string_value(json_object_get(
+                 json_array_get(json_object_get(res.json, "images"), 0), "job_id")));
+    test_response_free(&res);
+  }
+  assert_int_equal(active_jobs(), 10);
+  test_part one[] = {{.name = "sku", .value = "CAP-OVER"},
+                     {.name = "name", .value = "x"},
+                     {.name = "images", .file = iconic}};
+  res = test_multipart("POST", "/api/v1/products", one, 3);
+  expect_error(&res, 429, "too_many_jobs", "has 10 index and search jobs");
+  test_part query[] = {{.name = "image", .file = iconic}};
+  res = test_multipart("POST", "/api/v1/searches", query, 1);
+  expect_error(&res, 429, "too_many_jobs", NULL);
+  /* a product without images queues nothing: still allowed */
+  res = test_post_json("/api/v1/products", "{\"sku\":\"CAP-NOIMG\",\"name\":\"x\"}");
+  assert_int_equal(res.status, 201);
+  test_response_free(&res);
+  /* a job that ends frees a place */
+  char path[160];
+  snprintf(path, sizeof path, "/api/v1/jobs/%s/cancel", last_job);
+  res = test_request("POST", path, NULL, NULL, 0);
+  assert_int_equal(res.status, 200);
+  test_response_free(&res);
+  res = test_multipart("POST", "/api/v1/products", one, 3);
+  assert_int_equal(res.status, 201);
+  test_response_free(&res);
+}
+
 static void admin_routes_need_the_token(void **state) {
   (void)state;
   test_response res = test_get("/api/v1/admin/queue");
@@ -433,6 +503,7 @@ int main(void) {
       cmocka_unit_test(bad_uploads_leave_nothing),
       cmocka_unit_test(admin_routes_need_the_token),
       cmocka_unit_test(openapi_documents_every_route),
+      cmocka_unit_test(per_client_job_cap),
   };
   return cmocka_run_group_tests(tests, start_server, stop_server);
 }
