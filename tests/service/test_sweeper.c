@@ -2,8 +2,9 @@
  * images/<new id>/original with no row, the crop of an interrupted index attempt (no
  * region row), a temp file of a cut-off write; aged past a short grace period, a sweep
  * removes them and keeps every object a row owns and every young one. Runs over file://
- * and over each s3:// URL in VISOR_TEST_BLOB_URLS (a bucket the test may write to; it
- * uses a run prefix of its own inside only the catalogue prefixes it creates). */
+ * and over each s3:// URL in VISOR_TEST_BLOB_URLS, in a new bucket of its own
+ * (visor-sweeper-PID, on the URL's server with its keys), where a cut-off multipart
+ * upload plays the temp file. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -130,6 +131,21 @@ static void crash_temp_file(fixture *f, char *path, size_t size) {
   close(fd);
 }
 
+/* An S3 write of 7 MiB left open: its first 5 MiB part is up in a pending upload. */
+static visor_blob_writer *start_multipart(visor_app *app, const char *key) {
+  visor_error err = {0};
+  visor_blob_writer *writer = app->blobs->ops->open_writer(app->blobs, key, &err);
+  assert_non_null(writer);
+  char *chunk = calloc(1, 1 << 20);
+  for (int i = 0; i < 7; i++)
+    assert_int_equal(app->blobs->ops->write(writer, chunk, 1 << 20, &err), VISOR_OK);
+  free(chunk);
+  size_t pending = 0;
+  assert_int_equal(visor_blob_s3_pending_uploads(app->blobs, "", &pending, &err), VISOR_OK);
+  assert_int_equal(pending, 1);
+  return writer;
+}
+
 static void sweeps_orphans_after_a_crash(void **state) {
   fixture *f = *state;
   visor_app *app = &f->app;
@@ -147,7 +163,11 @@ static void sweeps_orphans_after_a_crash(void **state) {
   put(app, orphan_image);
   put(app, orphan_crop);
   int file_store = !visor_blob_is_s3(app->blobs);
-  if (file_store) crash_temp_file(f, temp_path, sizeof temp_path);
+  visor_blob_writer *cut_off = NULL; /* S3: a multipart upload with its first part up */
+  if (file_store)
+    crash_temp_file(f, temp_path, sizeof temp_path);
+  else
+    cut_off = start_multipart(app, "images/cut-off/original");
   /* the grace period protects everything young: nothing goes yet */
   visor_sweep_report report;
   visor_error err = {0};
@@ -168,9 +188,14 @@ static void sweeps_orphans_after_a_crash(void **state) {
   assert_true(exists(app, owned_image));
   assert_true(exists(app, owned_crop));
   assert_true(exists(app, young_image));
+  assert_int_equal(report.temp_removed, 1);
   if (file_store) {
-    assert_int_equal(report.temp_removed, 1);
     assert_int_equal(access(temp_path, F_OK), -1);
+  } else {
+    size_t pending = 9;
+    assert_int_equal(visor_blob_s3_pending_uploads(app->blobs, "", &pending, &err), VISOR_OK);
+    assert_int_equal(pending, 0);
+    app->blobs->ops->abort(cut_off); /* frees the writer; its upload is gone already */
   }
   char *metrics = visor_metrics_render();
   assert_non_null(strstr(metrics, "visor_sweeper_removed_total{what=\"object\"}"));
@@ -214,7 +239,11 @@ int main(void) {
   for (char *save = NULL, *url = strtok_r(list, " ", &save); url;
        url = strtok_r(NULL, " ", &save)) {
     if (strncmp(url, "s3://", 5) != 0) continue;
-    blob_url = url;
+    /* a bucket of its own: a sweep with a 1 s grace must not touch other tests' objects */
+    static char own[1200];
+    const char *query = strchr(url, '?');
+    snprintf(own, sizeof own, "s3://visor-sweeper-%d%s", (int)getpid(), query ? query : "");
+    blob_url = own;
     failed += cmocka_run_group_tests_name(url, tests, NULL, NULL);
   }
   free(list);
