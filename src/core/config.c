@@ -71,6 +71,11 @@ static const option_spec options[] = {
      "largest request body with uploads, in MiB"},
     {"max-pixels", "VISOR_MAX_PIXELS", OPT_LONG, FIELD(max_pixels), "40000000", 1, 1000000000,
      "largest image, in pixels (checked before decoding)"},
+    {"max-decode-pixels", "VISOR_MAX_DECODE_PIXELS", OPT_LONG, FIELD(max_decode_pixels), "16000000",
+     0, 1000000000,
+     "most pixels an upload may decode to when shrunk on load to the 1024-pixel work size "
+     "(JPEG and WebP shrink while decoding, PNG, GIF, TIFF and HEIF do not); bounds a "
+     "worker's decode time (0 = no limit)"},
     {"max-images", "VISOR_MAX_IMAGES", OPT_LONG, FIELD(max_images_per_product), "20", 1, 1000,
      "most images in one upload"},
     {"rate-limit", "VISOR_RATE_LIMIT", OPT_DOUBLE, FIELD(rate_limit), "50", 0, 1e6,

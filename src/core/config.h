@@ -35,6 +35,7 @@ typedef struct visor_config {
   long ml_batch_wait_ms;
   long max_upload_mb;
   long max_pixels;
+  long max_decode_pixels; /* pixels one image may decode to at the work size */
   long max_images_per_product;
   double rate_limit;
   long rate_burst;

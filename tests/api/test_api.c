@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <vips/vips.h>
 
 #include "api/api.h"
 #include "core/config.h"
@@ -372,6 +373,48 @@ static void bad_uploads_leave_nothing(void **state) {
   test_response_free(&res);
 }
 
+/* A big black image encoded by libvips (g_free it). */
+static void *big_black(int width, int height, int png, size_t *len) {
+  VipsImage *black = NULL;
+  assert_int_equal(vips_black(&black, width, height, "bands", 3, NULL), 0);
+  void *out = NULL;
+  int failed = png ? vips_pngsave_buffer(black, &out, len, "compression", 9, NULL)
+                   : vips_jpegsave_buffer(black, &out, len, "Q", 50, NULL);
+  assert_int_equal(failed, 0);
+  g_object_unref(black);
+  return out;
+}
+
+/* Decode cost is bounded before anything else: a small PNG that decodes to 36 MP is refused
+ * at upload (413, nothing stored), while a JPEG of the same size, which shrinks on load to
+ * the work size, is taken (issue 12, #8). */
+static void decode_cost_is_bounded_at_upload(void **state) {
+  (void)state;
+  int before = stored_objects();
+  size_t png_len, jpeg_len;
+  void *png = big_black(6000, 6000, 1, &png_len);
+  assert_true(png_len < 1024 * 1024);
+  test_part bomb[] = {{.name = "sku", .value = "DECODE-PNG"},
+                      {.name = "name", .value = "x"},
+                      {.name = "images", .data = png, .data_len = png_len, .filename = "b.png"}};
+  test_response res = test_multipart("POST", "/api/v1/products", bomb, 3);
+  expect_error(&res, 413, "too_large", "decodes to 36000000 pixels");
+  test_part query[] = {{.name = "image", .data = png, .data_len = png_len, .filename = "q.png"}};
+  res = test_multipart("POST", "/api/v1/searches", query, 1);
+  expect_error(&res, 413, "too_large", "decodes to");
+  assert_int_equal(stored_objects(), before);
+  g_free(png);
+  void *jpeg = big_black(6000, 6000, 0, &jpeg_len);
+  assert_true(jpeg_len < 1024 * 1024);
+  test_part fine[] = {{.name = "sku", .value = "DECODE-JPEG"},
+                      {.name = "name", .value = "x"},
+                      {.name = "images", .data = jpeg, .data_len = jpeg_len, .filename = "j.jpg"}};
+  res = test_multipart("POST", "/api/v1/products", fine, 3);
+  if (res.status != 201) fail_msg("jpeg: %ld %s", res.status, res.body);
+  test_response_free(&res);
+  g_free(jpeg);
+}
+
 /* Queued index and search jobs of this client (no workers run here: they stay queued). */
 static int64_t active_jobs(void) {
   int64_t total = 0;
@@ -503,6 +546,7 @@ int main(void) {
       cmocka_unit_test(bad_uploads_leave_nothing),
       cmocka_unit_test(admin_routes_need_the_token),
       cmocka_unit_test(openapi_documents_every_route),
+      cmocka_unit_test(decode_cost_is_bounded_at_upload),
       cmocka_unit_test(per_client_job_cap),
   };
   return cmocka_run_group_tests(tests, start_server, stop_server);
