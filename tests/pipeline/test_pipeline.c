@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <vips/vips.h>
 
 #include "../api/http_client.h"
 #include "../api/test_server.h"
@@ -337,6 +338,31 @@ static void bad_searches_are_refused(void **state) {
   test_response_free(&res);
 }
 
+/* Query images with a 1-pixel side search fine, as they index fine (issue 12, #3: the
+ * centred 80 % view of a 1-pixel side was thinner than a pixel and failed the search). */
+static void one_pixel_sides_search(void **state) {
+  (void)state;
+  const int sizes[][2] = {{1, 1}, {1, 40}, {40, 1}, {2, 2}};
+  for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+    VipsImage *black = NULL, *image = NULL;
+    double gain[3] = {1, 1, 1}, offset[3] = {230, 200, 40};
+    assert_int_equal(vips_black(&black, sizes[i][0], sizes[i][1], "bands", 3, NULL), 0);
+    assert_int_equal(vips_linear(black, &image, gain, offset, 3, "uchar", TRUE, NULL), 0);
+    void *png = NULL;
+    size_t len = 0;
+    assert_int_equal(vips_pngsave_buffer(image, &png, &len, NULL), 0);
+    g_object_unref(image);
+    g_object_unref(black);
+    test_part parts[] = {{.name = "image", .data = png, .data_len = len, .filename = "q.png"}};
+    test_response res = test_multipart("POST", "/api/v1/searches?wait=30", parts, 1);
+    const char *status = json_string_value(json_object_get(res.json, "status"));
+    if (res.status != 200 || !status || strcmp(status, "done") != 0)
+      fail_msg("%dx%d: %ld %s", sizes[i][0], sizes[i][1], res.status, res.body);
+    test_response_free(&res);
+    g_free(png);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(add_iconic_catalogue),
@@ -345,6 +371,7 @@ int main(void) {
       cmocka_unit_test(category_change_reaches_the_vectors),
       cmocka_unit_test(index_retry_never_duplicates),
       cmocka_unit_test(bad_searches_are_refused),
+      cmocka_unit_test(one_pixel_sides_search),
   };
   return cmocka_run_group_tests(tests, start_server, stop_server);
 }
