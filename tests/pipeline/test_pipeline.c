@@ -45,8 +45,9 @@ static int start_server(void **state) {
   (void)state;
   const char *shared = getenv("VISOR_SHARED_DIR");
   snprintf(grocery, sizeof grocery, "%s/datasets/grocery", shared ? shared : "../shared");
-  char *options[] = {"--rate-limit", "0"};
-  test_server_start(&test, options, 2, 1);
+  /* one client loads the whole catalogue: no rate limit, no per-client job cap */
+  char *options[] = {"--rate-limit", "0", "--client-jobs", "0"};
+  test_server_start(&test, options, 4, 1);
   return 0;
 }
 
