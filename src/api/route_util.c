@@ -8,6 +8,7 @@
 
 #include "core/log.h"
 #include "core/uuid.h"
+#include "jobs/job_state.h"
 
 const char *visor_route_id(visor_http_request *req, visor_http_response *res, const char *name) {
   const char *id = visor_http_param(req, name);
@@ -109,4 +110,34 @@ void visor_api_set_crop_urls(json_t *array, const char *key_of_id) {
   size_t index;
   json_t *object;
   json_array_foreach(array, index, object) visor_api_set_crop_url(object, key_of_id);
+}
+
+#define CLIENT_RETRY_AFTER_S 5 /* a queued task takes seconds; ask again after a few */
+
+int visor_route_client_admit(visor_app *app, visor_http_request *req, visor_http_response *res,
+                             size_t new_jobs) {
+  long cap = app->config->client_jobs;
+  const char *client = visor_http_client_ip(req);
+  if (cap <= 0 || new_jobs == 0 || !client) return 1;
+  visor_error err = {0};
+  int64_t active = 0;
+  if (visor_jobs_count_for_client(app->db, client, &active, &err) != VISOR_OK) {
+    visor_route_fail(res, &err);
+    return 0;
+  }
+  if (active + (int64_t)new_jobs <= cap) return 1;
+  char seconds[16];
+  snprintf(seconds, sizeof seconds, "%d", CLIENT_RETRY_AFTER_S);
+  visor_http_set_header(res, "Retry-After", seconds);
+  visor_http_respond_error(res, 429, "too_many_jobs",
+                           "%s has %lld index and search jobs queued or running and this request "
+                           "adds %zu; the limit is %ld per client: retry when some have finished",
+                           client, (long long)active, new_jobs, cap);
+  return 0;
+}
+
+visor_code visor_route_tag_job(visor_http_request *req, visor_db_conn *conn, const char *job_id,
+                               visor_error *err) {
+  const char *client = visor_http_client_ip(req);
+  return client && *client ? visor_jobs_set_client(conn, job_id, client, err) : VISOR_OK;
 }

@@ -28,6 +28,16 @@ json_t *visor_route_page(json_t *items, int64_t total, int64_t limit, int64_t of
  * Responds 401/403 (or 503 when no token is configured) and returns 0 when not allowed. */
 int visor_route_admin(visor_app *app, visor_http_request *req, visor_http_response *res);
 
+/* The per-client cap on queued work: when the request's client IP already has
+ * config->client_jobs or more index/search jobs queued or running (counted in the
+ * metadata store, so every API process sees the same count), responds 429 with
+ * Retry-After and returns 0. new_jobs is how many this request would add. */
+int visor_route_client_admit(visor_app *app, visor_http_request *req, visor_http_response *res,
+                             size_t new_jobs);
+/* Tags job_id (made on conn, in the request's transaction) with the request's client IP. */
+visor_code visor_route_tag_job(visor_http_request *req, visor_db_conn *conn, const char *job_id,
+                               visor_error *err);
+
 /* Sets "crop_url" (/api/v1/regions/ID/crop) on object from its key_of_id member ("id" for
  * a region, "region_id" for a search result); does nothing when that is missing. */
 void visor_api_set_crop_url(json_t *object, const char *key_of_id);

@@ -12,14 +12,15 @@
 #include "service/catalogue.h"
 #include "store/catalog.h"
 
-/* Builds the product object from multipart text fields (labels as JSON text, price as a
- * number). */
+/* Builds the product object from multipart text fields (labels as JSON text, number fields
+ * through the parser JSON bodies' rules use). */
 static visor_code product_from_form(visor_http_request *req, json_t **out, visor_error *err) {
   const char *const *names, *const *values;
   size_t count = visor_http_form_fields(req, &names, &values);
   json_t *product = json_object();
   for (size_t i = 0; i < count; i++) {
     json_t *value = NULL;
+    const visor_field_rule *rule;
     if (strcmp(names[i], "labels") == 0) {
       value = json_loads(values[i], 0, NULL);
       if (!value) {
@@ -27,11 +28,15 @@ static visor_code product_from_form(visor_http_request *req, json_t **out, visor
         return visor_error_set(err, VISOR_ERR_INVALID,
                                "field 'labels' must be a JSON object of strings");
       }
-    } else if (strcmp(names[i], "price") == 0) {
-      if (!*values[i]) continue;
-      char *end = NULL;
-      double price = strtod(values[i], &end);
-      value = *end ? json_string(values[i]) : json_real(price); /* a string fails validation */
+    } else if ((rule = visor_field_rule_find(visor_product_rules, visor_product_rule_count,
+                                             names[i])) &&
+               (rule->type == VISOR_FIELD_NUMBER || rule->type == VISOR_FIELD_INTEGER)) {
+      if (!*values[i]) continue; /* an empty number field is absent */
+      visor_code code = visor_validate_number_text(rule, values[i], &value, err);
+      if (code != VISOR_OK) {
+        json_decref(product);
+        return code;
+      }
     } else {
       value = json_string(values[i]);
     }
@@ -43,9 +48,9 @@ static visor_code product_from_form(visor_http_request *req, json_t **out, visor
 
 /* Inserts one image row per upload, each with a queued index job, on conn (inside the
  * caller's transaction); appends {image, job_id} to images_out. */
-static visor_code insert_images(visor_app *app, visor_db_conn *conn, const char *product_id,
-                                const visor_uploaded_image *images, size_t count,
-                                json_t *images_out, visor_error *err) {
+static visor_code insert_images(visor_app *app, visor_http_request *req, visor_db_conn *conn,
+                                const char *product_id, const visor_uploaded_image *images,
+                                size_t count, json_t *images_out, visor_error *err) {
   for (size_t i = 0; i < count; i++) {
     const visor_uploaded_image *image = &images[i];
     char job_id[40];
@@ -60,6 +65,7 @@ static visor_code insert_images(visor_app *app, visor_db_conn *conn, const char 
                                  .size_bytes = (int64_t)image->size,
                                  .sha256 = image->sha256};
     visor_code code = visor_catalogue_add_image(app, conn, product_id, &record, job_id, err);
+    if (code == VISOR_OK) code = visor_route_tag_job(req, conn, job_id, err);
     if (code != VISOR_OK) return code;
     json_t *stored = NULL;
     if (visor_image_get(conn, image->id, &stored, err) == VISOR_OK)
@@ -82,6 +88,11 @@ static json_t *store_product_and_images(visor_app *app, visor_http_request *req,
   if (code == VISOR_OK && count > (size_t)app->config->max_images_per_product)
     code = visor_error_set(&err, VISOR_ERR_INVALID, "%zu images in one request, the limit is %ld",
                            count, app->config->max_images_per_product);
+  if (code == VISOR_OK && !visor_route_client_admit(app, req, res, count)) {
+    visor_uploads_discard(app, uploads, count);
+    free(images);
+    return NULL;
+  }
   if (code == VISOR_OK) code = visor_uploads_check(app, uploads, count, images, &err);
   json_t *result = NULL;
   visor_db_conn *conn = NULL;
@@ -97,7 +108,7 @@ static json_t *store_product_and_images(visor_app *app, visor_http_request *req,
     }
     json_t *image_list = json_array();
     if (code == VISOR_OK)
-      code = insert_images(app, conn, product_id, images, count, image_list, &err);
+      code = insert_images(app, req, conn, product_id, images, count, image_list, &err);
     if (code == VISOR_OK)
       code = visor_db_commit(conn, &err);
     else

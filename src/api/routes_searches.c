@@ -147,6 +147,10 @@ static void create_search(visor_http_request *req, visor_http_response *res, voi
   if (!visor_http_is_multipart(req) || count != 1)
     code = visor_error_set(&err, VISOR_ERR_INVALID,
                            "send exactly one photo as multipart/form-data field 'image'");
+  if (code == VISOR_OK && !visor_route_client_admit(app, req, res, 1)) {
+    visor_uploads_discard(app, uploads, count);
+    return;
+  }
   if (code == VISOR_OK) code = read_search_fields(req, &k, &filters, &err);
   if (code == VISOR_OK) code = visor_uploads_check(app, uploads, 1, &image, &err);
   visor_db_conn *conn = NULL;
@@ -170,6 +174,7 @@ static void create_search(visor_http_request *req, visor_http_response *res, voi
     code = visor_image_insert(conn, &record, &err);
     if (code == VISOR_OK)
       code = visor_jobs_create(conn, "search", search_id, payload, app->job_attempts, job_id, &err);
+    if (code == VISOR_OK) code = visor_route_tag_job(req, conn, job_id, &err);
     if (code == VISOR_OK)
       code = visor_search_insert(conn, search_id, image.id, job_id, k, filters_text, &err);
     free(filters_text);

@@ -90,6 +90,9 @@ visor_code visor_uploads_check(visor_app *app, visor_http_upload *uploads, size_
     memset(image, 0, sizeof *image);
     code = visor_image_probe(data, len, app->max_pixels, &image->info, err);
     free(data);
+    if (code == VISOR_OK) /* what a worker will decode, checked before anything else */
+      code = visor_image_check_decode(&image->info, VISOR_IMAGE_WORK_SIDE,
+                                      (uint64_t)app->config->max_decode_pixels, err);
     if (code != VISOR_OK) return visor_error_wrap(err, "file '%.100s'", name);
     snprintf(image->id, sizeof image->id, "%s", visor_upload_image_id(upload->handle));
     snprintf(image->key, sizeof image->key, "%s", visor_upload_object_key(upload->handle));

@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 const visor_field_rule visor_product_rules[] = {
@@ -39,6 +40,60 @@ static visor_code check_string(const char *name, const char *text, size_t min_le
     return visor_error_set(err, VISOR_ERR_INVALID, "field '%s' is longer than %zu characters", name,
                            max_len);
   return VISOR_OK;
+}
+
+/* Whether text is a number in the JSON grammar: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? */
+static int is_json_number(const char *text) {
+  const char *c = text;
+  if (*c == '-') c++;
+  if (*c == '0')
+    c++;
+  else if (*c >= '1' && *c <= '9')
+    while (isdigit((unsigned char)*c))
+      c++;
+  else
+    return 0;
+  if (*c == '.') {
+    if (!isdigit((unsigned char)*++c)) return 0;
+    while (isdigit((unsigned char)*c))
+      c++;
+  }
+  if (*c == 'e' || *c == 'E') {
+    c++;
+    if (*c == '+' || *c == '-') c++;
+    if (!isdigit((unsigned char)*c)) return 0;
+    while (isdigit((unsigned char)*c))
+      c++;
+  }
+  return *c == '\0';
+}
+
+visor_code visor_validate_number_text(const visor_field_rule *rule, const char *text, json_t **out,
+                                      visor_error *err) {
+  *out = NULL;
+  if (!is_json_number(text))
+    return visor_error_set(err, VISOR_ERR_INVALID, "field '%s' must be %s", rule->name,
+                           rule->type == VISOR_FIELD_INTEGER ? "an integer" : "a number");
+  double number = strtod(text, NULL);
+  if (!isfinite(number) || number < rule->min || number > rule->max)
+    return visor_error_set(err, VISOR_ERR_INVALID, "field '%s' must be between %g and %g",
+                           rule->name, rule->min, rule->max);
+  if (rule->type == VISOR_FIELD_INTEGER) {
+    if (number != floor(number))
+      return visor_error_set(err, VISOR_ERR_INVALID, "field '%s' must be an integer", rule->name);
+    *out = json_integer((json_int_t)number);
+  } else {
+    *out = json_real(number);
+  }
+  if (!*out) return visor_error_set(err, VISOR_ERR_NOMEM, "no memory for field '%s'", rule->name);
+  return VISOR_OK;
+}
+
+const visor_field_rule *visor_field_rule_find(const visor_field_rule *rules, size_t rule_count,
+                                              const char *name) {
+  for (size_t i = 0; i < rule_count; i++)
+    if (strcmp(rules[i].name, name) == 0) return &rules[i];
+  return NULL;
 }
 
 static visor_code check_field(const visor_field_rule *rule, const json_t *value, visor_error *err) {

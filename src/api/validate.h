@@ -32,6 +32,15 @@ typedef struct visor_field_rule {
 visor_code visor_validate_object(const json_t *object, const visor_field_rule *rules,
                                  size_t rule_count, int partial, visor_error *err);
 
+/* Parses text as the number field named by rule, with the JSON number grammar (no
+ * NaN, inf, hex, leading '+', or spaces), finite and in the rule's range: the one number
+ * parser of multipart forms, with the messages JSON bodies get. *out is a new reference. */
+visor_code visor_validate_number_text(const visor_field_rule *rule, const char *text, json_t **out,
+                                      visor_error *err);
+/* The rule named name in rules, or NULL. */
+const visor_field_rule *visor_field_rule_find(const visor_field_rule *rules, size_t rule_count,
+                                              const char *name);
+
 /* The product fields, shared by create (JSON and multipart) and update. */
 extern const visor_field_rule visor_product_rules[];
 extern const size_t visor_product_rule_count;

@@ -115,3 +115,10 @@ visor_code visor_blob_list(visor_blob_store *store, const char *prefix, visor_bl
                            prefix ? prefix : "");
   return store->ops->list(store, prefix, fn, ctx, err);
 }
+
+visor_code visor_blob_sweep_temp(visor_blob_store *store, int64_t older_than_ms, size_t *removed,
+                                 visor_error *err) {
+  *removed = 0;
+  return store->ops->sweep_temp ? store->ops->sweep_temp(store, older_than_ms, removed, err)
+                                : VISOR_OK;
+}

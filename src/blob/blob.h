@@ -17,8 +17,9 @@ typedef struct visor_blob_store visor_blob_store;
 typedef struct visor_blob_writer visor_blob_writer;
 typedef struct visor_blob_reader visor_blob_reader;
 
-/* Called by list for each object: return 0 to go on, non-zero to stop the listing. */
-typedef int (*visor_blob_list_fn)(void *ctx, const char *key, uint64_t size);
+/* Called by list for each object with its size and when it was last written (Unix ms: the
+ * file's mtime, S3's LastModified; 0 when unknown): return 0 to go on, non-zero to stop. */
+typedef int (*visor_blob_list_fn)(void *ctx, const char *key, uint64_t size, int64_t modified_ms);
 
 typedef struct visor_blob_ops {
   /* Streaming write: nothing is visible under key until commit succeeds; abort (or a
@@ -39,6 +40,10 @@ typedef struct visor_blob_ops {
    * particular order; for cleanup and orphan checks. Keys that are not valid are skipped. */
   visor_code (*list)(visor_blob_store *store, const char *prefix, visor_blob_list_fn fn, void *ctx,
                      visor_error *err);
+  /* Removes what interrupted writes left behind before older_than_ms (Unix ms): the file
+   * store's temp files, S3's incomplete multipart uploads; *removed counts them. */
+  visor_code (*sweep_temp)(visor_blob_store *store, int64_t older_than_ms, size_t *removed,
+                           visor_error *err);
   void (*close)(visor_blob_store *store);
 } visor_blob_ops;
 
@@ -68,5 +73,7 @@ visor_code visor_blob_get(visor_blob_store *store, const char *key, size_t max_l
 visor_code visor_blob_remove(visor_blob_store *store, const char *key, visor_error *err);
 visor_code visor_blob_list(visor_blob_store *store, const char *prefix, visor_blob_list_fn fn,
                            void *ctx, visor_error *err);
+visor_code visor_blob_sweep_temp(visor_blob_store *store, int64_t older_than_ms, size_t *removed,
+                                 visor_error *err);
 
 #endif

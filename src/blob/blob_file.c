@@ -179,6 +179,10 @@ static visor_code file_exists(visor_blob_store *base, const char *key, int *exis
   return VISOR_OK;
 }
 
+static int64_t modified_ms(const struct stat *st) {
+  return (int64_t)st->st_mtim.tv_sec * 1000 + st->st_mtim.tv_nsec / 1000000;
+}
+
 /* Walks the folder at path (key_len characters of it after root + '/' are the key so far),
  * calling fn for each regular file whose key starts with prefix. Returns 1 when fn stopped. */
 static int walk_folder(char *path, size_t root_len, const char *prefix, visor_blob_list_fn fn,
@@ -207,7 +211,7 @@ static int walk_folder(char *path, size_t root_len, const char *prefix, visor_bl
       if (S_ISDIR(st.st_mode))
         stopped = walk_folder(path, root_len, prefix, fn, ctx, code, err);
       else if (S_ISREG(st.st_mode) && key_len >= prefix_len && visor_blob_key_valid(key))
-        stopped = fn(ctx, key, (uint64_t)st.st_size) != 0;
+        stopped = fn(ctx, key, (uint64_t)st.st_size, modified_ms(&st)) != 0;
     }
     path[path_len] = '\0';
   }
@@ -229,6 +233,34 @@ static visor_code file_list(visor_blob_store *base, const char *prefix, visor_bl
   return code;
 }
 
+/* Temp files (DIR/.tmp/<uuid>) of writes a crash cut off: nothing else refers to them. A
+ * write in progress keeps its file's mtime fresh, so only one older than the cutoff goes. */
+static visor_code file_sweep_temp(visor_blob_store *base, int64_t older_than_ms, size_t *removed,
+                                  visor_error *err) {
+  file_store *store = (file_store *)base;
+  char path[PATH_MAX];
+  if ((size_t)snprintf(path, sizeof path, "%s/.tmp", store->root) >= sizeof path)
+    return visor_error_set(err, VISOR_ERR_INVALID, "object store path is too long");
+  DIR *dir = opendir(path);
+  if (!dir) {
+    if (errno == ENOENT) return VISOR_OK;
+    return visor_error_set(err, VISOR_ERR_IO, "cannot list '%s': %s", path, strerror(errno));
+  }
+  size_t path_len = strlen(path);
+  struct dirent *entry;
+  while ((entry = readdir(dir))) {
+    if (entry->d_name[0] == '.' || path_len + 1 + strlen(entry->d_name) >= sizeof path) continue;
+    snprintf(path + path_len, sizeof path - path_len, "/%s", entry->d_name);
+    struct stat st;
+    if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) && modified_ms(&st) < older_than_ms &&
+        unlink(path) == 0)
+      (*removed)++;
+    path[path_len] = '\0';
+  }
+  closedir(dir);
+  return VISOR_OK;
+}
+
 static void file_close(visor_blob_store *base) {
   file_store *store = (file_store *)base;
   free(store->root);
@@ -246,6 +278,7 @@ static const visor_blob_ops file_ops = {
     .remove = file_remove,
     .exists = file_exists,
     .list = file_list,
+    .sweep_temp = file_sweep_temp,
     .close = file_close,
 };
 

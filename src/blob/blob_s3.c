@@ -395,10 +395,10 @@ typedef struct list_state {
   void *ctx;
 } list_state;
 
-static int on_listed(void *ctx, const char *key, const char *size) {
+static int on_listed(void *ctx, const char *key, const char *size, const char *modified) {
   list_state *state = ctx;
   if (!visor_blob_key_valid(key)) return 0;
-  return state->fn(state->ctx, key, strtoull(size, NULL, 10));
+  return state->fn(state->ctx, key, strtoull(size, NULL, 10), s3_xml_time_ms(modified));
 }
 
 /* ListObjectsV2, page by page (continuation tokens). */
@@ -440,8 +440,8 @@ static visor_code s3_list(visor_blob_store *base, const char *prefix, visor_blob
       code = s3_answer_error(store->client, &res, "list objects", err);
     int truncated = 0, stopped = 0;
     if (code == VISOR_OK) {
-      stopped = s3_xml_items(res.body, res.body_len, "Contents", "Key", "Size", on_listed, &state,
-                             &truncated);
+      stopped = s3_xml_items(res.body, res.body_len, "Contents", "Key", "Size", "LastModified",
+                             on_listed, &state, &truncated);
       if (stopped < 0) code = visor_error_set(err, VISOR_ERR_IO, "S3 listing is not XML");
     }
     free(token);
@@ -462,16 +462,23 @@ static visor_code s3_list(visor_blob_store *base, const char *prefix, visor_blob
 typedef struct uploads_state {
   s3_store *store;
   int abort;
+  int64_t older_than_ms; /* abort only uploads initiated before this (0: all) */
   size_t count;
   char last_key[1024];
   char last_id[1024];
+  size_t seen; /* uploads listed, aborted or not */
 } uploads_state;
 
-static int on_upload(void *ctx, const char *key, const char *upload_id) {
+static int on_upload(void *ctx, const char *key, const char *upload_id, const char *initiated) {
   uploads_state *state = ctx;
-  state->count++;
   snprintf(state->last_key, sizeof state->last_key, "%s", key);
   snprintf(state->last_id, sizeof state->last_id, "%s", upload_id);
+  state->seen++;
+  if (state->older_than_ms) {
+    int64_t started = s3_xml_time_ms(initiated);
+    if (!started || started >= state->older_than_ms) return 0; /* may still be running */
+  }
+  state->count++;
   if (state->abort) {
     char query[3200];
     strcpy(query, "uploadId=");
@@ -484,21 +491,21 @@ static int on_upload(void *ctx, const char *key, const char *upload_id) {
   return 0;
 }
 
-static visor_code walk_uploads(visor_blob_store *base, const char *prefix, int abort, size_t *count,
-                               visor_error *err) {
+static visor_code walk_uploads(visor_blob_store *base, const char *prefix, int abort,
+                               int64_t older_than_ms, size_t *count, visor_error *err) {
   if (!visor_blob_is_s3(base))
     return visor_error_set(err, VISOR_ERR_INVALID, "the object store is not S3");
   if (!visor_blob_prefix_valid(prefix))
     return visor_error_set(err, VISOR_ERR_INVALID, "invalid object key prefix '%.80s'",
                            prefix ? prefix : "");
-  uploads_state state = {.store = (s3_store *)base, .abort = abort};
+  uploads_state state = {.store = (s3_store *)base, .abort = abort, .older_than_ms = older_than_ms};
   char encoded_prefix[3 * VISOR_BLOB_KEY_MAX + 1];
   s3_encode(prefix, 0, encoded_prefix);
   visor_code code = VISOR_OK;
   int marker = 0;
   for (;;) {
     char query[8000];
-    if (marker && !abort) {
+    if (marker && (!abort || older_than_ms)) { /* a sweep keeps young uploads: page on */
       char key[3 * sizeof state.last_key], id[3 * sizeof state.last_id];
       s3_encode(state.last_key, 0, key);
       s3_encode(state.last_id, 0, id);
@@ -508,16 +515,16 @@ static visor_code walk_uploads(visor_blob_store *base, const char *prefix, int a
       snprintf(query, sizeof query, "prefix=%s&uploads=", encoded_prefix);
     }
     s3_response res = {0};
-    size_t before = state.count;
+    size_t before = state.seen;
     code = s3_request(state.store->client, "GET", NULL, query, NULL, NULL, 0, &res, err);
     if (code == VISOR_OK && res.status != 200)
       code = s3_answer_error(state.store->client, &res, "list multipart uploads", err);
     int truncated = 0;
     if (code == VISOR_OK && s3_xml_items(res.body, res.body_len, "Upload", "Key", "UploadId",
-                                         on_upload, &state, &truncated) < 0)
+                                         "Initiated", on_upload, &state, &truncated) < 0)
       code = visor_error_set(err, VISOR_ERR_IO, "S3 upload listing is not XML");
     s3_response_free(&res);
-    if (code != VISOR_OK || !truncated || state.count == before) break;
+    if (code != VISOR_OK || !truncated || state.seen == before) break;
     marker = 1;
   }
   *count = state.count;
@@ -530,12 +537,19 @@ int visor_blob_is_s3(const visor_blob_store *store) {
 
 visor_code visor_blob_s3_pending_uploads(visor_blob_store *store, const char *prefix, size_t *count,
                                          visor_error *err) {
-  return walk_uploads(store, prefix, 0, count, err);
+  return walk_uploads(store, prefix, 0, 0, count, err);
 }
 
 visor_code visor_blob_s3_abort_uploads(visor_blob_store *store, const char *prefix, size_t *aborted,
                                        visor_error *err) {
-  return walk_uploads(store, prefix, 1, aborted, err);
+  return walk_uploads(store, prefix, 1, 0, aborted, err);
+}
+
+/* The S3 form of a temp file: a multipart upload a crash left incomplete (its parts are
+ * stored and billed until it is aborted). */
+static visor_code s3_sweep_temp(visor_blob_store *store, int64_t older_than_ms, size_t *removed,
+                                visor_error *err) {
+  return walk_uploads(store, "", 1, older_than_ms > 0 ? older_than_ms : 1, removed, err);
 }
 
 /* --- opening --- */
@@ -557,6 +571,7 @@ static const visor_blob_ops s3_ops = {
     .remove = s3_remove,
     .exists = s3_exists,
     .list = s3_list,
+    .sweep_temp = s3_sweep_temp,
     .close = s3_close,
 };
 

@@ -66,10 +66,14 @@ char *s3_xml_find(const char *body, size_t len, const char *name);
 /* The root element's name is name. */
 int s3_xml_root_is(const char *body, size_t len, const char *name);
 /* Calls fn for each element named item (Contents, Upload) with the texts of its children
- * named field_a and field_b ("" when absent). *truncated gets IsTruncated. Returns -1 when
- * the body is not XML, 1 when fn stopped, else 0. */
-typedef int (*s3_xml_item_fn)(void *ctx, const char *a, const char *b);
+ * named field_a, field_b and field_c ("" when absent or field_c is NULL). *truncated gets
+ * IsTruncated. Returns -1 when the body is not XML, 1 when fn stopped, else 0. */
+typedef int (*s3_xml_item_fn)(void *ctx, const char *a, const char *b, const char *c);
 int s3_xml_items(const char *body, size_t len, const char *item, const char *field_a,
-                 const char *field_b, s3_xml_item_fn fn, void *ctx, int *truncated);
+                 const char *field_b, const char *field_c, s3_xml_item_fn fn, void *ctx,
+                 int *truncated);
+/* An S3 timestamp ("2026-12-01T22:10:05.123Z", ISO 8601 in UTC) as Unix ms; 0 when it is
+ * not one. */
+int64_t s3_xml_time_ms(const char *text);
 
 #endif

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "blob/s3_client.h"
 
@@ -86,7 +87,8 @@ int s3_xml_root_is(const char *body, size_t len, const char *name) {
 }
 
 int s3_xml_items(const char *body, size_t len, const char *item, const char *field_a,
-                 const char *field_b, s3_xml_item_fn fn, void *ctx, int *truncated) {
+                 const char *field_b, const char *field_c, s3_xml_item_fn fn, void *ctx,
+                 int *truncated) {
   *truncated = 0;
   xmlDocPtr doc = parse(body, len);
   if (!doc) return -1;
@@ -95,13 +97,33 @@ int s3_xml_items(const char *body, size_t len, const char *item, const char *fie
   copy_text(child(root, "IsTruncated"), flag, sizeof flag);
   *truncated = strcmp(flag, "true") == 0;
   int stopped = 0;
-  char a[1024], b[1024];
+  char a[1024], b[1024], c[64] = "";
   for (xmlNodePtr node = root ? root->children : NULL; node && !stopped; node = node->next) {
     if (!named(node, item)) continue;
     copy_text(child(node, field_a), a, sizeof a);
     copy_text(child(node, field_b), b, sizeof b);
-    stopped = fn(ctx, a, b) != 0;
+    if (field_c) copy_text(child(node, field_c), c, sizeof c);
+    stopped = fn(ctx, a, b, c) != 0;
   }
   xmlFreeDoc(doc);
   return stopped;
+}
+
+int64_t s3_xml_time_ms(const char *text) {
+  int year, month, day, hour, minute;
+  double second;
+  char zone = 0;
+  if (!text ||
+      sscanf(text, "%4d-%2d-%2dT%2d:%2d:%lf%c", &year, &month, &day, &hour, &minute, &second,
+             &zone) != 7 ||
+      zone != 'Z' || month < 1 || month > 12 || day < 1 || day > 31 || second < 0 || second > 61)
+    return 0;
+  struct tm tm = {.tm_year = year - 1900,
+                  .tm_mon = month - 1,
+                  .tm_mday = day,
+                  .tm_hour = hour,
+                  .tm_min = minute};
+  time_t whole = timegm(&tm);
+  if (whole == (time_t)-1) return 0;
+  return (int64_t)whole * 1000 + (int64_t)(second * 1000 + 0.5);
 }

@@ -11,6 +11,7 @@
 #include "cli/commands.h"
 #include "core/log.h"
 #include "pipeline/pipeline.h"
+#include "service/sweeper.h"
 
 #define SHUTDOWN_GRACE_MS 10000
 
@@ -27,6 +28,7 @@ static int run_server(const char *command, int argc, char **argv, server_role ro
   visor_app app;
   int status = 0;
   visor_http_server *server = NULL;
+  visor_sweeper *sweeper = NULL;
   int with_workers = role != ROLE_API && config.workers > 0;
   if (role == ROLE_WORKER && config.workers <= 0) {
     fprintf(stderr, "visor worker: --concurrency must be at least 1\n");
@@ -56,6 +58,10 @@ static int run_server(const char *command, int argc, char **argv, server_role ro
         visor_pipeline_register(&app, app.workers, &err) != VISOR_OK ||
         visor_worker_pool_start(app.workers, &err) != VISOR_OK)
       goto fail;
+    /* orphans of crashes: at start, then every --sweep-seconds */
+    if (!(sweeper =
+              visor_sweeper_start(&app, config.sweep_seconds, config.sweep_grace_seconds, &err)))
+      goto fail;
   }
   if (visor_http_start(server, &err) != VISOR_OK) goto fail;
   const char *shown_host = visor_cli_shown_host(&config);
@@ -71,12 +77,15 @@ static int run_server(const char *command, int argc, char **argv, server_role ro
   visor_log_info("received %s: stopping", visor_cli_wait_for_stop());
   visor_http_stop(server, SHUTDOWN_GRACE_MS);
   visor_worker_pool_stop(app.workers);
+  visor_sweeper_stop(sweeper);
+  sweeper = NULL;
   visor_log_info("stopped cleanly");
   goto cleanup;
 fail:
   fprintf(stderr, "visor %s: %s\n", command, err.message);
   status = visor_cli_exit_code(&err);
 cleanup:
+  visor_sweeper_stop(sweeper);
   visor_api_unregister(server, &app);
   visor_http_server_free(server);
   visor_app_close(&app);

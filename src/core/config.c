@@ -71,6 +71,11 @@ static const option_spec options[] = {
      "largest request body with uploads, in MiB"},
     {"max-pixels", "VISOR_MAX_PIXELS", OPT_LONG, FIELD(max_pixels), "40000000", 1, 1000000000,
      "largest image, in pixels (checked before decoding)"},
+    {"max-decode-pixels", "VISOR_MAX_DECODE_PIXELS", OPT_LONG, FIELD(max_decode_pixels), "16000000",
+     0, 1000000000,
+     "most pixels an upload may decode to when shrunk on load to the 1024-pixel work size "
+     "(JPEG and WebP shrink while decoding, PNG, GIF, TIFF and HEIF do not); bounds a "
+     "worker's decode time (0 = no limit)"},
     {"max-images", "VISOR_MAX_IMAGES", OPT_LONG, FIELD(max_images_per_product), "20", 1, 1000,
      "most images in one upload"},
     {"rate-limit", "VISOR_RATE_LIMIT", OPT_DOUBLE, FIELD(rate_limit), "50", 0, 1e6,
@@ -89,6 +94,16 @@ static const option_spec options[] = {
      86400, "seconds for a request body to arrive in full after its headers (0 = none); then 408"},
     {"job-attempts", "VISOR_JOB_ATTEMPTS", OPT_LONG, FIELD(job_attempts), "5", 1, 100,
      "attempts before a job fails"},
+    {"client-jobs", "VISOR_CLIENT_JOBS", OPT_LONG, FIELD(client_jobs), "32", 0, 1000000,
+     "index and search jobs one client IP may have queued or running; more get 429 with "
+     "Retry-After (0 = no cap)"},
+    {"sweep-seconds", "VISOR_SWEEP_SECONDS", OPT_DOUBLE, FIELD(sweep_seconds), "3600", 0, 1e7,
+     "how often processes with workers remove orphaned objects and temp files (0 = at start "
+     "only)"},
+    {"sweep-grace-seconds", "VISOR_SWEEP_GRACE_SECONDS", OPT_DOUBLE, FIELD(sweep_grace_seconds),
+     "3600", 0, 1e8,
+     "age an object without a row, or an object store temp file, must reach before the "
+     "sweeper removes it"},
     {"log-level", "VISOR_LOG_LEVEL", OPT_STRING, FIELD(log_level), "info", 0, 0,
      "debug, info, warn or error"},
     {"log-format", "VISOR_LOG_FORMAT", OPT_STRING, FIELD(log_format), "plain", 0, 0,

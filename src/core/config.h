@@ -35,6 +35,7 @@ typedef struct visor_config {
   long ml_batch_wait_ms;
   long max_upload_mb;
   long max_pixels;
+  long max_decode_pixels; /* pixels one image may decode to at the work size */
   long max_images_per_product;
   double rate_limit;
   long rate_burst;
@@ -43,6 +44,9 @@ typedef struct visor_config {
   double http_header_timeout;
   double http_body_timeout;
   long job_attempts;
+  long client_jobs;           /* index/search jobs one client IP may have queued or running */
+  double sweep_seconds;       /* the orphan sweeper's period (0 = only at start) */
+  double sweep_grace_seconds; /* age before an unowned object or a temp file is removed */
   char *log_level;
   char *log_format;
 } visor_config;

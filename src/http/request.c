@@ -214,6 +214,30 @@ static int is_json_type(const char *type) {
   return len > 5 && strncasecmp(type + len - 5, "+json", 5) == 0;
 }
 
+/* The name of the object member whose value is the number ending at end of body (a
+ * number jansson refused as out of range), into out; 0 when it is not a member's value. */
+static int member_before(const char *body, size_t end, char *out, size_t size) {
+  size_t i = end;
+  while (i > 0 && strchr("0123456789+-.eE", body[i - 1]))
+    i--;
+  while (i > 0 && strchr(" \t\r\n", body[i - 1]))
+    i--;
+  if (i == 0 || body[i - 1] != ':') return 0;
+  i--;
+  while (i > 0 && strchr(" \t\r\n", body[i - 1]))
+    i--;
+  if (i == 0 || body[i - 1] != '"') return 0;
+  size_t close = --i;
+  while (i > 0 && !(body[i - 1] == '"' && (i < 2 || body[i - 2] != '\\')))
+    i--;
+  if (i == 0 || close - i >= size) return 0;
+  for (size_t k = i; k < close; k++)
+    if ((unsigned char)body[k] < 0x20) return 0;
+  memcpy(out, body + i, close - i);
+  out[close - i] = '\0';
+  return 1;
+}
+
 json_t *visor_http_json_body(visor_http_request *req, visor_http_response *res) {
   if (req->json) return req->json;
   const char *type = visor_http_header(req, MHD_HTTP_HEADER_CONTENT_TYPE);
@@ -230,9 +254,16 @@ json_t *visor_http_json_body(visor_http_request *req, visor_http_response *res) 
   json_error_t error;
   json_t *json = json_loadb(req->body, req->body_len, 0, &error);
   if (!json) {
-    visor_http_respond_error(res, 400, "invalid_argument",
-                             "the request body is not valid JSON: %s (line %d, column %d)",
-                             error.text, error.line, error.column);
+    char member[80];
+    if (json_error_code(&error) == json_error_numeric_overflow &&
+        member_before(req->body, (size_t)error.position, member, sizeof member))
+      visor_http_respond_error(res, 400, "invalid_argument",
+                               "field '%s' must be a finite number: %s (line %d, column %d)",
+                               member, error.text, error.line, error.column);
+    else
+      visor_http_respond_error(res, 400, "invalid_argument",
+                               "the request body is not valid JSON: %s (line %d, column %d)",
+                               error.text, error.line, error.column);
     return NULL;
   }
   if (!json_is_object(json)) {

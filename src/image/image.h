@@ -35,6 +35,18 @@ visor_code visor_image_init(visor_error *err);
 visor_code visor_image_probe(const void *data, size_t len, size_t max_pixels,
                              visor_image_info *info, visor_error *err);
 
+/* The side the pipelines decode originals at (the ML backend and the crops): larger images
+ * are shrunk on load to it. */
+#define VISOR_IMAGE_WORK_SIDE 1024
+/* How many pixels decoding an image of info shrunk on load to max_side costs: JPEG decodes
+ * at 1/2, 1/4 or 1/8 scale, WebP at the target size; PNG, GIF, TIFF and HEIF decode whole
+ * (a 105 KB PNG can decode to 36 MP). */
+uint64_t visor_image_decode_pixels(const visor_image_info *info, int max_side);
+/* VISOR_ERR_TOO_LARGE when decoding info at max_side costs more than max_decode_pixels
+ * (0 = no limit). */
+visor_code visor_image_check_decode(const visor_image_info *info, int max_side,
+                                    uint64_t max_decode_pixels, visor_error *err);
+
 /* Decodes to upright 8-bit RGB. max_side > 0 shrinks on load so that the longer side is
  * at most max_side (scale factor returned in *scale = decoded / original, else 1). */
 visor_code visor_image_decode_rgb(const void *data, size_t len, size_t max_pixels, int max_side,

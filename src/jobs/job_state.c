@@ -85,3 +85,13 @@ int visor_jobs_cancelled(visor_db *db, const char *job_id) {
   visor_db_release(conn);
   return cancelled;
 }
+
+visor_code visor_jobs_set_client(visor_db_conn *conn, const char *job_id, const char *client,
+                                 visor_error *err) {
+  return visor_job_set_client(conn, job_id, client, err);
+}
+
+visor_code visor_jobs_count_for_client(visor_db *db, const char *client, int64_t *count,
+                                       visor_error *err) {
+  WITH_CONN(db, err, visor_job_count_active_for_client(conn, client, count, err));
+}

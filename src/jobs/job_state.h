@@ -24,6 +24,13 @@ visor_code visor_jobs_cancel(visor_db_conn *conn, const char *job_id, int *appli
 visor_code visor_jobs_requeue(visor_db_conn *conn, const char *job_id, const char *kind,
                               int *applied, visor_error *err);
 
+/* Tags a job made on conn with the client (IP address) that asked for it. */
+visor_code visor_jobs_set_client(visor_db_conn *conn, const char *job_id, const char *client,
+                                 visor_error *err);
+/* How many index and search jobs of client are queued or running. */
+visor_code visor_jobs_count_for_client(visor_db *db, const char *client, int64_t *count,
+                                       visor_error *err);
+
 /* What a worker learns when it starts a leased task. */
 typedef struct visor_job_start {
   int runnable;     /* 0: cancelled, finished or gone: drop the task */

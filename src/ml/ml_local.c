@@ -199,9 +199,8 @@ visor_code visor_ml_local_embed_boxes(visor_ml *ml, const void *data, size_t len
   }
   for (size_t i = 0; i < count; i++) {
     const visor_box *b = &regions[i].box;
-    /* at least one decoded pixel, so tiny boxes of big images still embed */
-    boxes[i] = (visor_box){b->x * scale, b->y * scale, fmaxf(1.0f, b->w * scale),
-                           fmaxf(1.0f, b->h * scale)};
+    /* a box thinner than a decoded pixel is widened around its centre by preprocess */
+    boxes[i] = (visor_box){b->x * scale, b->y * scale, b->w * scale, b->h * scale};
   }
   code = label_and_embed(local, &image, boxes, count, regions, skip, runner, err);
   free(boxes);

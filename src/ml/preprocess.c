@@ -53,6 +53,15 @@ void visor_preprocess_normalize(const visor_model_input *input, const visor_rgb_
   }
 }
 
+/* Widens the span [*start, *start + *length) of an axis of size pixels (>= 1) to at least
+ * one pixel around its centre, kept inside the axis. */
+static void widen_to_pixel(double *start, double *length, int size) {
+  if (*length >= 1) return;
+  double centre = *start + *length / 2;
+  *start = fmin(fmax(0.0, centre - 0.5), (double)size - 1);
+  *length = 1;
+}
+
 visor_code visor_preprocess(const visor_model_input *input, const visor_rgb_image *image,
                             const visor_box *box, float *item, visor_tensor_map *map,
                             visor_error *err) {
@@ -67,10 +76,14 @@ visor_code visor_preprocess(const visor_model_input *input, const visor_rgb_imag
     by = fmax(0.0, box->y);
     bw = fmin((double)image->width, (double)box->x + box->w) - bx;
     bh = fmin((double)image->height, (double)box->y + box->h) - by;
-    if (bw < 1 || bh < 1)
+    if (!(bw > 0) || !(bh > 0))
       return visor_error_set(err, VISOR_ERR_INVALID,
                              "preprocess: box x=%g y=%g w=%g h=%g is outside the %dx%d image",
                              box->x, box->y, box->w, box->h, image->width, image->height);
+    /* A box thinner than a pixel (a centred view of a 1-pixel-wide image, a tiny box of
+     * a downscaled image) still covers part of the image: read the whole pixel around it. */
+    widen_to_pixel(&bx, &bw, image->width);
+    widen_to_pixel(&by, &bh, image->height);
   }
   const int width = input->width, height = input->height;
   visor_box source = {(float)bx, (float)by, (float)bw, (float)bh};

@@ -44,11 +44,13 @@ visor_code visor_pipeline_register(visor_app *app, visor_worker_pool *pool, viso
                            "the pipelines need the ML backend and the vector store");
   const char *kinds = app->config->kinds;
   visor_code code = visor_pipeline_check_kinds(kinds, err);
-  if (code == VISOR_OK && kind_listed(kinds, "index"))
-    code = visor_pipeline_register_index(app, pool, err);
+  /* The pool leases kinds in the order they were registered: searches (a user waits)
+   * first, then meta updates (small), then index tasks (seconds each). */
   if (code == VISOR_OK && kind_listed(kinds, "search"))
     code = visor_pipeline_register_search(app, pool, err);
   if (code == VISOR_OK && kind_listed(kinds, "meta"))
     code = visor_pipeline_register_meta(app, pool, err);
+  if (code == VISOR_OK && kind_listed(kinds, "index"))
+    code = visor_pipeline_register_index(app, pool, err);
   return code;
 }

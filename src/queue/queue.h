@@ -40,9 +40,11 @@ typedef struct visor_queue_ops {
   visor_code (*enqueue)(visor_queue *queue, const char *id, const char *kind, int64_t delay_ms,
                         visor_error *err);
   /* Leases one ready task of one of kinds (1 to VISOR_QUEUE_MAX_KINDS), or one whose
-   * lease ran out, for visibility_ms. Waits up to block_ms for one when there is none
-   * (a backend may return earlier); *leased = 0 when none came (or the queue is paused).
-   * Two callers, in one process or in many, never hold the same task at once. */
+   * lease ran out, for visibility_ms. kinds are in priority order: a leasable task of an
+   * earlier kind is always taken before any of a later kind (oldest first within a kind). Waits up
+   * to block_ms for one when there is none (a backend may return earlier); *leased = 0 when none
+   * came (or the queue is paused). Two callers, in one process or in many, never hold the same task
+   * at once. */
   visor_code (*lease)(visor_queue *queue, const char *const *kinds, size_t kind_count,
                       int64_t visibility_ms, int64_t block_ms, visor_task *task, int *leased,
                       visor_error *err);

@@ -49,12 +49,12 @@ static int queue_paused(visor_db_conn *conn) {
   return paused;
 }
 
-/* One try: picks the oldest leasable task of kinds and takes it with an UPDATE that
- * re-checks it is still leasable; *raced says another worker took it first. */
+/* One try: picks the oldest leasable task of the first of kinds that has one and takes it with an
+ * UPDATE that re-checks it is still leasable; *raced says another worker took it first. */
 static visor_code lease_once(visor_db_conn *conn, const char *const *kinds, size_t kind_count,
                              int64_t visibility_ms, visor_task *task, int *leased, int *raced,
                              visor_error *err) {
-  char sql[600];
+  char sql[900];
   int used = snprintf(
       sql, sizeof sql,
       "SELECT id, kind, attempts FROM queue_tasks WHERE"
@@ -62,14 +62,18 @@ static visor_code lease_once(visor_db_conn *conn, const char *const *kinds, size
       " AND kind IN (");
   for (size_t i = 0; i < kind_count; i++)
     used += snprintf(sql + used, sizeof sql - (size_t)used, i ? ", ?" : "?");
-  snprintf(sql + used, sizeof sql - (size_t)used, ") ORDER BY available_at, id LIMIT 1%s",
+  /* kinds in the caller's order (its priority), then the oldest */
+  used += snprintf(sql + used, sizeof sql - (size_t)used, ") ORDER BY CASE kind");
+  for (size_t i = 0; i < kind_count; i++)
+    used += snprintf(sql + used, sizeof sql - (size_t)used, " WHEN ? THEN %zu", i);
+  snprintf(sql + used, sizeof sql - (size_t)used, " END, available_at, id LIMIT 1%s",
            strcmp(conn->db->dialect, "postgres") == 0 ? " FOR UPDATE SKIP LOCKED" : "");
   int64_t now = visor_now_ms();
-  visor_db_value params[2 + VISOR_QUEUE_MAX_KINDS] = {VISOR_DB_I(now), VISOR_DB_I(now)};
+  visor_db_value params[2 + 2 * VISOR_QUEUE_MAX_KINDS] = {VISOR_DB_I(now), VISOR_DB_I(now)};
   for (size_t i = 0; i < kind_count; i++)
-    params[2 + i] = VISOR_DB_S(kinds[i]);
+    params[2 + i] = params[2 + kind_count + i] = VISOR_DB_S(kinds[i]);
   visor_db_rows rows;
-  visor_code code = visor_db_exec(conn, sql, params, 2 + kind_count, &rows, NULL, err);
+  visor_code code = visor_db_exec(conn, sql, params, 2 + 2 * kind_count, &rows, NULL, err);
   if (code != VISOR_OK) return code;
   if (rows.row_count == 1) {
     memset(task, 0, sizeof *task);

@@ -16,9 +16,10 @@
  * Every change is one Lua script (queue_redis_scripts.c), so it is atomic, and it reads the
  * clock with TIME on the server, so machines with skewed clocks agree on lease ends.
  *
- * Lease (one script): nothing when paused; move due delayed tasks to their streams; then
- * an expired lease of these kinds (XCLAIM moves its pending entry to this consumer), else
- * the oldest undelivered entry over the kinds' streams (XREADGROUP ... >). The lease gets
+ * Lease (one script): nothing when paused; move due delayed tasks to their streams; then,
+ * kind by kind in the caller's order (its priority), an expired lease of the kind (XCLAIM
+ * moves its pending entry to this consumer), else the oldest undelivered entry of its
+ * stream (XREADGROUP ... >). The lease gets
  * token "deliveries:uuid"; ack/extend/retry/bury compare it with the record's, so a holder
  * whose lease was taken over answers VISOR_ERR_CONFLICT even in the same process.
  * The lease end is explicit (P:leases) rather than XAUTOCLAIM's min-idle: each lease has

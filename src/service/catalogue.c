@@ -14,6 +14,9 @@ visor_code visor_catalogue_store_bytes(visor_app *app, const void *bytes, size_t
                                        visor_error *err) {
   memset(out, 0, sizeof *out);
   visor_code code = visor_image_probe(bytes, len, app->max_pixels, &out->info, err);
+  if (code == VISOR_OK)
+    code = visor_image_check_decode(&out->info, VISOR_IMAGE_WORK_SIDE,
+                                    (uint64_t)app->config->max_decode_pixels, err);
   if (code != VISOR_OK) return code;
   visor_uuid_new(out->id);
   snprintf(out->object_key, sizeof out->object_key, "images/%s/original", out->id);

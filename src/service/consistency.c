@@ -4,7 +4,7 @@
 #include <glib.h>
 #include <string.h>
 
-#include "store/regions.h"
+#include "service/owners.h"
 
 typedef struct check_state {
   GHashTable *object_owners; /* object keys rows name */
@@ -15,17 +15,9 @@ typedef struct check_state {
   size_t max_examples;
 } check_state;
 
-static void own(GHashTable *set, const json_t *rows, const char *column) {
-  size_t index;
-  json_t *row;
-  json_array_foreach(rows, index, row) {
-    const char *value = json_string_value(json_object_get(row, column));
-    if (value) g_hash_table_add(set, g_strdup(value));
-  }
-}
-
-static int visit_object(void *ctx, const char *key, uint64_t size) {
+static int visit_object(void *ctx, const char *key, uint64_t size, int64_t modified_ms) {
   (void)size;
+  (void)modified_ms;
   check_state *state = ctx;
   state->objects++;
   if (!g_hash_table_contains(state->object_owners, key)) {
@@ -55,30 +47,27 @@ visor_code visor_consistency_check(visor_app *app, size_t max_examples, json_t *
   *problems = 0;
   if (!app->vectors)
     return visor_error_set(err, VISOR_ERR_INVALID, "the check needs the vector store");
-  json_t *regions = NULL, *images = NULL;
-  visor_db_conn *conn = visor_db_acquire(app->db, err);
-  if (!conn) return err->code;
-  visor_code code = visor_region_all_keys(conn, &regions, err);
-  if (code == VISOR_OK) code = visor_image_all_keys(conn, &images, err);
-  visor_db_release(conn);
-  check_state state = {
-      .object_owners = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL),
-      .vector_owners = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL),
-      .vectors_seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL),
-      .orphan_object_examples = json_array(),
-      .orphan_vector_examples = json_array(),
-      .max_examples = max_examples};
-  own(state.object_owners, images, "object_key");
-  own(state.object_owners, regions, "crop_key");
-  own(state.vector_owners, regions, "vector_id");
-  static const char *const prefixes[] = {"images/", "crops/"};
-  for (size_t i = 0; code == VISOR_OK && i < sizeof prefixes / sizeof prefixes[0]; i++)
-    code = visor_blob_list(app->blobs, prefixes[i], visit_object, &state, err);
+  json_t *regions = NULL;
+  GHashTable *owned = NULL;
+  visor_code code = visor_owned_objects(app, &owned, &regions, err);
+  if (code != VISOR_OK) return code;
+  check_state state = {.object_owners = owned,
+                       .vector_owners =
+                           g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL),
+                       .vectors_seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL),
+                       .orphan_object_examples = json_array(),
+                       .orphan_vector_examples = json_array(),
+                       .max_examples = max_examples};
+  size_t index;
+  json_t *row;
+  json_array_foreach(regions, index, row) {
+    const char *vector_id = json_string_value(json_object_get(row, "vector_id"));
+    if (vector_id) g_hash_table_add(state.vector_owners, g_strdup(vector_id));
+  }
+  code = visor_list_catalogue_objects(app, visit_object, &state, err);
   if (code == VISOR_OK) code = app->vectors->ops->list(app->vectors, visit_vector, &state, err);
   json_int_t without_vector = 0;
   json_t *missing_examples = json_array();
-  size_t index;
-  json_t *row;
   json_array_foreach(code == VISOR_OK ? regions : NULL, index, row) {
     const char *vector_id = json_string_value(json_object_get(row, "vector_id"));
     if (vector_id && g_hash_table_contains(state.vectors_seen, vector_id)) continue;
@@ -103,6 +92,5 @@ visor_code visor_consistency_check(visor_app *app, size_t max_examples, json_t *
   g_hash_table_destroy(state.vector_owners);
   g_hash_table_destroy(state.vectors_seen);
   json_decref(regions);
-  json_decref(images);
   return code;
 }

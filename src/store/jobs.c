@@ -103,6 +103,27 @@ visor_code visor_job_count_finished(visor_db_conn *conn, const char *kind, int64
   return VISOR_OK;
 }
 
+visor_code visor_job_set_client(visor_db_conn *conn, const char *id, const char *client,
+                                visor_error *err) {
+  visor_db_value params[] = {VISOR_DB_S(client), VISOR_DB_S(id)};
+  return visor_db_exec(conn, "UPDATE jobs SET client = ? WHERE id = ?", params, 2, NULL, NULL, err);
+}
+
+visor_code visor_job_count_active_for_client(visor_db_conn *conn, const char *client,
+                                             int64_t *count, visor_error *err) {
+  visor_db_value params[] = {VISOR_DB_S(client)};
+  visor_db_rows rows;
+  visor_code code =
+      visor_db_exec(conn,
+                    "SELECT COUNT(*) AS active FROM jobs WHERE client = ?"
+                    " AND status IN ('queued', 'running') AND kind IN ('index', 'search')",
+                    params, 1, &rows, NULL, err);
+  if (code != VISOR_OK) return code;
+  *count = visor_db_int(&rows, 0, "active");
+  visor_db_rows_free(&rows);
+  return VISOR_OK;
+}
+
 visor_code visor_job_mark_done(visor_db_conn *conn, const char *id, visor_error *err) {
   int64_t now = visor_now_ms();
   visor_db_value params[] = {VISOR_DB_I(now), VISOR_DB_I(now), VISOR_DB_S(id)};

@@ -35,6 +35,12 @@ visor_code visor_job_mark_running(visor_db_conn *conn, const char *id, int *atte
 /* How many jobs of kind are finished (done or failed), and how many of them failed. */
 visor_code visor_job_count_finished(visor_db_conn *conn, const char *kind, int64_t *finished,
                                     int64_t *failed, visor_error *err);
+/* Records which client (an IP address) asked for the job, for the per-client cap. */
+visor_code visor_job_set_client(visor_db_conn *conn, const char *id, const char *client,
+                                visor_error *err);
+/* How many index and search jobs of client are queued or running. */
+visor_code visor_job_count_active_for_client(visor_db_conn *conn, const char *client,
+                                             int64_t *count, visor_error *err);
 visor_code visor_job_mark_done(visor_db_conn *conn, const char *id, visor_error *err);
 visor_code visor_job_mark_retrying(visor_db_conn *conn, const char *id, const char *error,
                                    visor_error *err);

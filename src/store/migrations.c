@@ -147,6 +147,9 @@ const visor_migration visor_migrations[] = {
      "  available_at BIGINT NOT NULL,"
      "  created_at BIGINT NOT NULL);"
      "CREATE INDEX job_outbox_created ON job_outbox(created_at);"},
+    {3, "job client",
+     "ALTER TABLE jobs ADD COLUMN client TEXT;"
+     "CREATE INDEX jobs_client_status ON jobs(client, status);"},
 };
 
 const size_t visor_migration_count = sizeof visor_migrations / sizeof visor_migrations[0];

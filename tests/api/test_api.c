@@ -2,6 +2,7 @@
  * ephemeral port with embedded backends in a temp folder: products (JSON and multipart
  * with real photos), images, jobs, health, metrics, the OpenAPI document, and every
  * bad-input case, each answered with a clear 4xx JSON error and nothing left behind. */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <vips/vips.h>
 
 #include "api/api.h"
 #include "core/clock.h"
@@ -28,8 +30,8 @@ static char iconic[1024], iconic2[1024];
 
 static int start_server(void **state) {
   (void)state;
-  char *options[] = {"--max-upload-mb", "1", "--admin-token", ADMIN_TOKEN};
-  test_server_start(&test, options, 4, 0);
+  char *options[] = {"--max-upload-mb", "1", "--admin-token", ADMIN_TOKEN, "--client-jobs", "10"};
+  test_server_start(&test, options, 6, 0);
   const char *shared = getenv("VISOR_SHARED_DIR");
   snprintf(iconic, sizeof iconic,
            "%s/datasets/grocery/iconic-images-and-descriptions/Fruit/Apple/Granny-Smith/"
@@ -248,6 +250,14 @@ static void bad_json_bodies_name_the_field(void **state) {
       {"{\"sku\":\"X\",\"name\":\"x\",\"colour\":\"red\"}", "unknown field 'colour'"},
       {"{\"sku\":\"X\",\"name\":\"x\",\"price\":-1}", "field 'price'"},
       {"{\"sku\":\"X\",\"name\":\"x\",\"price\":\"cheap\"}", "field 'price' must be a number"},
+      {"{\"sku\":\"X\",\"name\":\"x\",\"price\":NaN}", "JSON"},
+      {"{\"sku\":\"X\",\"name\":\"x\",\"price\":inf}", "JSON"},
+      {"{\"sku\":\"X\",\"name\":\"x\",\"price\":0x10}", "JSON"},
+      {"{\"sku\":\"X\",\"name\":\"x\",\"price\":1e400}", "field 'price'"},
+      {"{\"sku\":\"X\",\"name\":\"x\",\"price\" : -1e400 }", "field 'price'"},
+      {"{\"sku\":\"X\",\"name\":\"x\",\"price\":\"NaN\"}", "field 'price' must be a number"},
+      {"{\"sku\":\"X\",\"name\":\"x\",\"price\":\"0x10\"}", "field 'price' must be a number"},
+      {"{\"sku\":\"X\",\"name\":\"x\",\"price\":2e12}", "field 'price' must be between"},
       {"{\"sku\":\"X\",\"name\":\"x\",\"labels\":{\"a\":1}}", "field 'labels.a'"},
       {"{\"sku\":\"X\",\"name\":\"x\",\"currency\":\"euro\"}", "field 'currency'"},
       {"{\"sku\":\"X\",\"name\":\"\"}", "field 'name' must not be empty"}};
@@ -269,6 +279,42 @@ static void bad_json_bodies_name_the_field(void **state) {
   test_response_free(&res);
   res = test_post_json("/api/v1/products", "{\"sku\":\"DUP-1\",\"name\":\"b\"}");
   expect_error(&res, 409, "conflict", "DUP-1");
+}
+
+/* Multipart number fields go through the parser JSON bodies' rules use: NaN, inf, 1e400,
+ * hex and padded numbers are a 400 naming the field, never null or 16 (issue 12, #4). */
+static void multipart_numbers_match_json(void **state) {
+  (void)state;
+  const char *bad[] = {"NaN", "nan", "inf", "-inf", "Infinity", "1e400", "-1e400", "0x10", "+1",
+                       " 1",  "1 ",  "1.",  ".5",   "01",       "1e",    "-1",     "2e12", "cheap"};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    test_part parts[] = {{.name = "sku", .value = "NUM-BAD"},
+                         {.name = "name", .value = "x"},
+                         {.name = "price", .value = bad[i]}};
+    test_response res = test_multipart("POST", "/api/v1/products", parts, 3);
+    if (res.status != 400 || !strstr(test_error_message(&res), "field 'price'"))
+      fail_msg("price=%s: expected 400 naming 'price', got %ld: %s", bad[i], res.status,
+               res.body ? res.body : "");
+    expect_error(&res, 400, "invalid_argument", "field 'price'");
+  }
+  const struct {
+    const char *text;
+    double value;
+  } good[] = {{"0", 0}, {"16", 16}, {"2.5", 2.5}, {"1e3", 1000}, {"0.25E+1", 2.5}};
+  for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+    char sku[32];
+    snprintf(sku, sizeof sku, "NUM-OK-%zu", i);
+    test_part parts[] = {{.name = "sku", .value = sku},
+                         {.name = "name", .value = "x"},
+                         {.name = "price", .value = good[i].text}};
+    test_response res = test_multipart("POST", "/api/v1/products", parts, 3);
+    if (res.status != 201) fail_msg("price=%s: got %ld: %s", good[i].text, res.status, res.body);
+    json_t *price = json_object_get(json_object_get(res.json, "product"), "price");
+    if (!price) price = json_object_get(res.json, "price");
+    assert_true(json_is_number(price));
+    assert_true(fabs(json_number_value(price) - good[i].value) < 1e-9);
+    test_response_free(&res);
+  }
 }
 
 static void bad_uploads_leave_nothing(void **state) {
@@ -326,6 +372,118 @@ static void bad_uploads_leave_nothing(void **state) {
   assert_int_equal(stored_objects(), before);
   res = test_get("/api/v1/products?q=BAD-");
   assert_int_equal(json_integer_value(json_object_get(res.json, "total")), 0);
+  test_response_free(&res);
+}
+
+/* A big black image encoded by libvips (g_free it). */
+static void *big_black(int width, int height, int png, size_t *len) {
+  VipsImage *black = NULL;
+  assert_int_equal(vips_black(&black, width, height, "bands", 3, NULL), 0);
+  void *out = NULL;
+  int failed = png ? vips_pngsave_buffer(black, &out, len, "compression", 9, NULL)
+                   : vips_jpegsave_buffer(black, &out, len, "Q", 50, NULL);
+  assert_int_equal(failed, 0);
+  g_object_unref(black);
+  return out;
+}
+
+/* Decode cost is bounded before anything else: a small PNG that decodes to 36 MP is refused
+ * at upload (413, nothing stored), while a JPEG of the same size, which shrinks on load to
+ * the work size, is taken (issue 12, #8). */
+static void decode_cost_is_bounded_at_upload(void **state) {
+  (void)state;
+  int before = stored_objects();
+  size_t png_len, jpeg_len;
+  void *png = big_black(6000, 6000, 1, &png_len);
+  assert_true(png_len < 1024 * 1024);
+  test_part bomb[] = {{.name = "sku", .value = "DECODE-PNG"},
+                      {.name = "name", .value = "x"},
+                      {.name = "images", .data = png, .data_len = png_len, .filename = "b.png"}};
+  test_response res = test_multipart("POST", "/api/v1/products", bomb, 3);
+  expect_error(&res, 413, "too_large", "decodes to 36000000 pixels");
+  test_part query[] = {{.name = "image", .data = png, .data_len = png_len, .filename = "q.png"}};
+  res = test_multipart("POST", "/api/v1/searches", query, 1);
+  expect_error(&res, 413, "too_large", "decodes to");
+  assert_int_equal(stored_objects(), before);
+  g_free(png);
+  void *jpeg = big_black(6000, 6000, 0, &jpeg_len);
+  assert_true(jpeg_len < 1024 * 1024);
+  test_part fine[] = {{.name = "sku", .value = "DECODE-JPEG"},
+                      {.name = "name", .value = "x"},
+                      {.name = "images", .data = jpeg, .data_len = jpeg_len, .filename = "j.jpg"}};
+  res = test_multipart("POST", "/api/v1/products", fine, 3);
+  if (res.status != 201) fail_msg("jpeg: %ld %s", res.status, res.body);
+  test_response_free(&res);
+  g_free(jpeg);
+}
+
+/* Queued index and search jobs of this client (no workers run here: they stay queued). */
+static int64_t active_jobs(void) {
+  int64_t total = 0;
+  const char *paths[] = {"/api/v1/jobs?status=queued&kind=index",
+                         "/api/v1/jobs?status=queued&kind=search"};
+  for (int i = 0; i < 2; i++) {
+    test_response res = test_get(paths[i]);
+    assert_int_equal(res.status, 200);
+    total += json_integer_value(json_object_get(res.json, "total"));
+    test_response_free(&res);
+  }
+  return total;
+}
+
+/* One client cannot fill the queue: past --client-jobs (10 here) queued or running index
+ * and search jobs, uploads and searches get 429 with Retry-After and store nothing; a
+ * finished (here cancelled) job frees a place (issue 12, #8). */
+static void per_client_job_cap(void **state) {
+  (void)state;
+  int64_t active = active_jobs();
+  assert_true(active < 10);
+  int stored_before = stored_objects();
+  /* a request that would go over the cap is refused whole */
+  test_part many[12] = {{.name = "sku", .value = "CAP-BIG"}, {.name = "name", .value = "x"}};
+  for (int i = 2; i < 12; i++)
+    many[i] = (test_part){.name = "images", .file = iconic};
+  test_response res = test_multipart("POST", "/api/v1/products", many, 12);
+  assert_int_equal(res.status, 429);
+  assert_non_null(strstr(res.headers, "Retry-After: 5"));
+  expect_error(&res, 429, "too_many_jobs", "the limit is 10 per client");
+  assert_int_equal(stored_objects(), stored_before);
+  /* fill up to the cap one image at a time */
+  char last_job[64] = "";
+  for (int64_t i = active; i < 10; i++) {
+    char sku[32];
+    snprintf(sku, sizeof sku, "CAP-%lld", (long long)i);
+    test_part parts[] = {{.name = "sku", .value = sku},
+                         {.name = "name", .value = "x"},
+                         {.name = "images", .file = iconic}};
+    res = test_multipart("POST", "/api/v1/products", parts, 3);
+    assert_int_equal(res.status, 201);
+    snprintf(last_job, sizeof last_job, "%s",
+             json_string_value(json_object_get(
+                 json_array_get(json_object_get(res.json, "images"), 0), "job_id")));
+    test_response_free(&res);
+  }
+  assert_int_equal(active_jobs(), 10);
+  test_part one[] = {{.name = "sku", .value = "CAP-OVER"},
+                     {.name = "name", .value = "x"},
+                     {.name = "images", .file = iconic}};
+  res = test_multipart("POST", "/api/v1/products", one, 3);
+  expect_error(&res, 429, "too_many_jobs", "has 10 index and search jobs");
+  test_part query[] = {{.name = "image", .file = iconic}};
+  res = test_multipart("POST", "/api/v1/searches", query, 1);
+  expect_error(&res, 429, "too_many_jobs", NULL);
+  /* a product without images queues nothing: still allowed */
+  res = test_post_json("/api/v1/products", "{\"sku\":\"CAP-NOIMG\",\"name\":\"x\"}");
+  assert_int_equal(res.status, 201);
+  test_response_free(&res);
+  /* a job that ends frees a place */
+  char path[160];
+  snprintf(path, sizeof path, "/api/v1/jobs/%s/cancel", last_job);
+  res = test_request("POST", path, NULL, NULL, 0);
+  assert_int_equal(res.status, 200);
+  test_response_free(&res);
+  res = test_multipart("POST", "/api/v1/products", one, 3);
+  assert_int_equal(res.status, 201);
   test_response_free(&res);
 }
 
@@ -494,6 +652,7 @@ int main(void) {
       cmocka_unit_test(health_ready_metrics),
       cmocka_unit_test(json_product_lifecycle),
       cmocka_unit_test(multipart_product_with_images_queues_jobs),
+      cmocka_unit_test(multipart_numbers_match_json),
       cmocka_unit_test(job_cancel_and_retry),
       cmocka_unit_test(bad_routes_methods_and_ids),
       cmocka_unit_test(bad_json_bodies_name_the_field),
@@ -502,6 +661,8 @@ int main(void) {
       cmocka_unit_test(openapi_documents_every_route),
       cmocka_unit_test(ids_filters_and_leaks),
       cmocka_unit_test(wait_storm_does_not_starve_probes),
+      cmocka_unit_test(decode_cost_is_bounded_at_upload),
+      cmocka_unit_test(per_client_job_cap),
   };
   return cmocka_run_group_tests(tests, start_server, stop_server);
 }

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "blob/blob.h"
+#include "core/clock.h"
 
 static char store_url[512];
 static char run_prefix[64]; /* "run-PID-N/" */
@@ -263,11 +264,14 @@ typedef struct listed {
   int count;
   int stop_after;
   uint64_t total;
+  int64_t oldest, newest; /* modified_ms seen */
   char keys[16][128];
 } listed;
 
-static int collect(void *ctx, const char *key, uint64_t size) {
+static int collect(void *ctx, const char *key, uint64_t size, int64_t modified_ms) {
   listed *l = ctx;
+  if (!l->oldest || modified_ms < l->oldest) l->oldest = modified_ms;
+  if (modified_ms > l->newest) l->newest = modified_ms;
   if (l->count < 16) snprintf(l->keys[l->count], sizeof l->keys[0], "%s", key);
   l->count++;
   l->total += size;
@@ -284,6 +288,7 @@ static void list_under_prefix(void **state) {
   visor_blob_store *store = *state;
   visor_error err = {0};
   const char *names[] = {"list/a", "list/b/c", "list/b/d", "listx/e"};
+  int64_t written_from = visor_now_ms();
   for (int i = 0; i < 4; i++)
     assert_int_equal(visor_blob_put(store, K(names[i]), "12345", (size_t)i + 1, &err), VISOR_OK);
   /* An open writer's data (a temp file, a pending upload) is not listed. */
@@ -298,6 +303,15 @@ static void list_under_prefix(void **state) {
   assert_true(has_key(&l, K("list/a")));
   assert_true(has_key(&l, K("list/b/c")));
   assert_true(has_key(&l, K("list/b/d")));
+  /* each object's age: mtime or LastModified (whole seconds on S3) */
+  int64_t written_to = visor_now_ms();
+  if (l.oldest < written_from - 2000 || l.newest > written_to + 2000)
+    fail_msg("modified %lld..%lld, written %lld..%lld", (long long)l.oldest, (long long)l.newest,
+             (long long)written_from, (long long)written_to);
+  /* sweeping temp data older than a minute ago keeps a write in progress */
+  size_t swept = 99;
+  assert_int_equal(visor_blob_sweep_temp(store, written_from - 60000, &swept, &err), VISOR_OK);
+  assert_int_equal(swept, 0);
 
   memset(&l, 0, sizeof l);
   assert_int_equal(visor_blob_list(store, K("list"), collect, &l, &err), VISOR_OK);

@@ -187,9 +187,10 @@ static void aborted_multipart_leaves_no_upload(void **state) {
   assert_false(exists);
 }
 
-static int count_keys(void *ctx, const char *key, uint64_t size) {
+static int count_keys(void *ctx, const char *key, uint64_t size, int64_t modified_ms) {
   (void)key;
   (void)size;
+  (void)modified_ms;
   ++*(int *)ctx;
   return 0;
 }

@@ -73,7 +73,7 @@ def main():
     models = os.path.join(SHARED, "models")
     env.update({"VISOR_METADATA": metadata, "VISOR_QUEUE": queue, "VISOR_OBJECTS": objects,
                 "VISOR_VECTORS": vectors, "VISOR_MODELS": models, "VISOR_DATA_DIR": work + "/data",
-                "VISOR_LEASE_SECONDS": "3", "VISOR_ADMIN_TOKEN": ADMIN_TOKEN, "VISOR_RATE_LIMIT": "0", "VISOR_LOG_LEVEL": "warn"})
+                "VISOR_LEASE_SECONDS": "3", "VISOR_ADMIN_TOKEN": ADMIN_TOKEN, "VISOR_RATE_LIMIT": "0", "VISOR_CLIENT_JOBS": "0", "VISOR_LOG_LEVEL": "warn"})
     log(f"topology: api + {worker_count} worker(s) x 2 + ml over {metadata}, {queue}, "
         f"{objects}, {vectors}")
     procs = []
@@ -236,7 +236,7 @@ def main():
         serve_dir = os.path.join(work, "serve")
         serve_env = {k: v for k, v in os.environ.items() if not k.startswith("VISOR_")}
         serve_env.update({"VISOR_MODELS": models, "VISOR_DATA_DIR": serve_dir,
-                          "VISOR_RATE_LIMIT": "0", "VISOR_LOG_LEVEL": "warn",
+                          "VISOR_RATE_LIMIT": "0", "VISOR_CLIENT_JOBS": "0", "VISOR_LOG_LEVEL": "warn",
                           "VISOR_SHARED_DIR": SHARED})
         serve = Process("serve", [visor_bin, "serve"], serve_env, work).start(free_port())
         procs.append(serve)

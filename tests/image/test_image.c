@@ -217,6 +217,22 @@ static void test_png_bomb_header(void **state) {
   g_object_unref(card);
 }
 
+/* What decoding at the work size costs: JPEG shrinks by up to 8 on load, PNG never. */
+static void test_decode_pixels(void **state) {
+  (void)state;
+  visor_image_info png = {.width = 6000, .height = 6000, .format = "png"};
+  visor_image_info jpeg = {.width = 6000, .height = 6000, .format = "jpeg"};
+  visor_image_info small = {.width = 800, .height = 600, .format = "png"};
+  assert_int_equal(visor_image_decode_pixels(&png, 1024), 36000000u);
+  assert_int_equal(visor_image_decode_pixels(&jpeg, 1024), 1500u * 1500u); /* shrink 4 */
+  assert_int_equal(visor_image_decode_pixels(&small, 1024), 480000u);
+  visor_error err = {0};
+  assert_int_equal(visor_image_check_decode(&png, 1024, 16000000, &err), VISOR_ERR_TOO_LARGE);
+  assert_non_null(strstr(err.message, "decodes to 36000000 pixels"));
+  assert_int_equal(visor_image_check_decode(&jpeg, 1024, 16000000, &err), VISOR_OK);
+  assert_int_equal(visor_image_check_decode(&png, 1024, 0, &err), VISOR_OK);
+}
+
 static void test_one_pixel(void **state) {
   (void)state;
   VipsImage *card = make_card(2, 1), *one = NULL;
@@ -429,7 +445,7 @@ int main(void) {
       cmocka_unit_test(test_one_pixel),      cmocka_unit_test(test_sixteen_bit_png),
       cmocka_unit_test(test_cmyk_jpeg),      cmocka_unit_test(test_animated_gif),
       cmocka_unit_test(test_exif),           cmocka_unit_test(test_grey_alpha),
-      cmocka_unit_test(test_resize_colours),
+      cmocka_unit_test(test_resize_colours), cmocka_unit_test(test_decode_pixels),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

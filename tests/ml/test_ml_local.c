@@ -299,6 +299,63 @@ static void test_embed_boxes(void **state) {
   free(data);
 }
 
+/* A PNG of width x height made with libvips (malloc'd). */
+static void *tiny_png(int width, int height, size_t *len) {
+  VipsImage *black = NULL, *coloured = NULL;
+  double offset[3] = {200, 120, 40};
+  double gain[3] = {1, 1, 1};
+  assert_int_equal(vips_black(&black, width, height, "bands", 3, NULL), 0);
+  assert_int_equal(vips_linear(black, &coloured, gain, offset, 3, "uchar", TRUE, NULL), 0);
+  void *png = NULL;
+  assert_int_equal(vips_pngsave_buffer(coloured, &png, len, NULL), 0);
+  g_object_unref(coloured);
+  g_object_unref(black);
+  void *copy = malloc(*len);
+  memcpy(copy, png, *len);
+  g_free(png);
+  return copy;
+}
+
+/* 1x1, 1xN and Nx1 images analyze and embed their centred views (the search pipeline's
+ * 80 % view of a 1-pixel side is thinner than a pixel: issue 12, finding 3). */
+static void test_one_pixel_sides(void **state) {
+  (void)state;
+  const int sizes[][2] = {{1, 1}, {1, 37}, {37, 1}, {1, 2000}, {2000, 1}, {2, 2}};
+  for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+    int width = sizes[s][0], height = sizes[s][1];
+    size_t len;
+    void *data = tiny_png(width, height, &len);
+    visor_analysis a;
+    visor_error err = {0};
+    assert_int_equal(ml->ops->analyze(ml, data, len, NULL, &a, &err), VISOR_OK);
+    assert_true(a.region_count >= 1);
+    assert_int_equal(a.width, width);
+    assert_int_equal(a.height, height);
+    const float scales[] = {0.8f, 0.5f, 0.01f};
+    visor_region views[3];
+    memset(views, 0, sizeof views);
+    for (int v = 0; v < 3; v++) {
+      float w = (float)width * scales[v], h = (float)height * scales[v];
+      views[v].box = (visor_box){((float)width - w) / 2, ((float)height - h) / 2, w, h};
+    }
+    visor_code code = ml->ops->embed_boxes(ml, data, len, views, 3, &err);
+    if (code) fail_msg("%dx%d: %s", width, height, err.message);
+    for (int v = 0; v < 3; v++) {
+      assert_non_null(views[v].embedding);
+      double norm = 0;
+      for (size_t d = 0; d < dim; d++)
+        norm += (double)views[v].embedding[d] * views[v].embedding[d];
+      assert_true(fabs(norm - 1) < 1e-3);
+      free(views[v].embedding);
+    }
+    /* a box that misses the image is still refused */
+    visor_region outside = {.box = {(float)width + 1, 0, 1, 1}};
+    assert_int_equal(ml->ops->embed_boxes(ml, data, len, &outside, 1, &err), VISOR_ERR_INVALID);
+    visor_analysis_free(&a);
+    free(data);
+  }
+}
+
 static void test_bad_images(void **state) {
   (void)state;
   visor_analysis a;
@@ -396,7 +453,7 @@ int main(void) {
       cmocka_unit_test(test_unit_norm),          cmocka_unit_test(test_resize_reencode_stable),
       cmocka_unit_test(test_same_class_closer),  cmocka_unit_test(test_embed_boxes),
       cmocka_unit_test(test_bad_images),         cmocka_unit_test(test_open_errors),
-      cmocka_unit_test(test_concurrent),
+      cmocka_unit_test(test_concurrent),         cmocka_unit_test(test_one_pixel_sides),
   };
   return cmocka_run_group_tests(tests, open_ml, close_ml);
 }

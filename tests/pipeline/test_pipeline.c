@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <vips/vips.h>
 
 #include "../api/http_client.h"
 #include "../api/test_server.h"
@@ -45,8 +46,9 @@ static int start_server(void **state) {
   (void)state;
   const char *shared = getenv("VISOR_SHARED_DIR");
   snprintf(grocery, sizeof grocery, "%s/datasets/grocery", shared ? shared : "../shared");
-  char *options[] = {"--rate-limit", "0"};
-  test_server_start(&test, options, 2, 1);
+  /* one client loads the whole catalogue: no rate limit, no per-client job cap */
+  char *options[] = {"--rate-limit", "0", "--client-jobs", "0"};
+  test_server_start(&test, options, 4, 1);
   return 0;
 }
 
@@ -398,6 +400,31 @@ static void bad_searches_are_refused(void **state) {
   test_response_free(&res);
 }
 
+/* Query images with a 1-pixel side search fine, as they index fine (issue 12, #3: the
+ * centred 80 % view of a 1-pixel side was thinner than a pixel and failed the search). */
+static void one_pixel_sides_search(void **state) {
+  (void)state;
+  const int sizes[][2] = {{1, 1}, {1, 40}, {40, 1}, {2, 2}};
+  for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+    VipsImage *black = NULL, *image = NULL;
+    double gain[3] = {1, 1, 1}, offset[3] = {230, 200, 40};
+    assert_int_equal(vips_black(&black, sizes[i][0], sizes[i][1], "bands", 3, NULL), 0);
+    assert_int_equal(vips_linear(black, &image, gain, offset, 3, "uchar", TRUE, NULL), 0);
+    void *png = NULL;
+    size_t len = 0;
+    assert_int_equal(vips_pngsave_buffer(image, &png, &len, NULL), 0);
+    g_object_unref(image);
+    g_object_unref(black);
+    test_part parts[] = {{.name = "image", .data = png, .data_len = len, .filename = "q.png"}};
+    test_response res = test_multipart("POST", "/api/v1/searches?wait=30", parts, 1);
+    const char *status = json_string_value(json_object_get(res.json, "status"));
+    if (res.status != 200 || !status || strcmp(status, "done") != 0)
+      fail_msg("%dx%d: %ld %s", sizes[i][0], sizes[i][1], res.status, res.body);
+    test_response_free(&res);
+    g_free(png);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(add_iconic_catalogue),
@@ -407,6 +434,7 @@ int main(void) {
       cmocka_unit_test(deleted_images_leave_nothing),
       cmocka_unit_test(index_retry_never_duplicates),
       cmocka_unit_test(bad_searches_are_refused),
+      cmocka_unit_test(one_pixel_sides_search),
   };
   return cmocka_run_group_tests(tests, start_server, stop_server);
 }

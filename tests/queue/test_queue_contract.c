@@ -139,6 +139,61 @@ static void pause_cancel_and_order(void **state) {
   queue->ops->ack(queue, &task, &err);
 }
 
+/* Leases one task of kinds (in that priority) and acks it; returns its id in id. */
+static void lease_one(const char *const *kinds, size_t count, char *id, size_t size) {
+  visor_error err = {0};
+  visor_task task;
+  int leased = 0;
+  assert_int_equal(queue->ops->lease(queue, kinds, count, 60000, 0, &task, &leased, &err),
+                   VISOR_OK);
+  assert_true(leased);
+  snprintf(id, size, "%s", task.id);
+  assert_int_equal(queue->ops->ack(queue, &task, &err), VISOR_OK);
+}
+
+/* kinds are leased in the caller's order: a search task queued after index tasks (ready,
+ * or whose lease ran out) still goes first; oldest first within a kind. */
+static void kinds_lease_in_priority_order(void **state) {
+  (void)state;
+  drain();
+  visor_error err = {0};
+  const char *const search_first[] = {"search", "index"};
+  const char *const index_first[] = {"index", "search"};
+  char id[64];
+  assert_int_equal(queue->ops->enqueue(queue, "prio-i1", "index", 0, &err), VISOR_OK);
+  visor_sleep_ms(2);
+  assert_int_equal(queue->ops->enqueue(queue, "prio-i2", "index", 0, &err), VISOR_OK);
+  visor_sleep_ms(2);
+  assert_int_equal(queue->ops->enqueue(queue, "prio-s1", "search", 0, &err), VISOR_OK);
+  visor_sleep_ms(2);
+  assert_int_equal(queue->ops->enqueue(queue, "prio-s2", "search", 0, &err), VISOR_OK);
+  const char *expected[] = {"prio-s1", "prio-s2", "prio-i1", "prio-i2"};
+  for (int i = 0; i < 4; i++) {
+    lease_one(search_first, 2, id, sizeof id);
+    assert_string_equal(id, expected[i]);
+  }
+  /* the caller's order, not a fixed one */
+  assert_int_equal(queue->ops->enqueue(queue, "prio-s3", "search", 0, &err), VISOR_OK);
+  visor_sleep_ms(2);
+  assert_int_equal(queue->ops->enqueue(queue, "prio-i3", "index", 0, &err), VISOR_OK);
+  lease_one(index_first, 2, id, sizeof id);
+  assert_string_equal(id, "prio-i3");
+  lease_one(index_first, 2, id, sizeof id);
+  assert_string_equal(id, "prio-s3");
+  /* an index task whose lease ran out does not go before a ready search */
+  visor_task task;
+  int leased = 0;
+  assert_int_equal(queue->ops->enqueue(queue, "prio-i4", "index", 0, &err), VISOR_OK);
+  assert_int_equal(queue->ops->lease(queue, index_kind, 1, 50, 0, &task, &leased, &err), VISOR_OK);
+  assert_true(leased);
+  visor_sleep_ms(120);
+  assert_int_equal(queue->ops->enqueue(queue, "prio-s4", "search", 0, &err), VISOR_OK);
+  lease_one(search_first, 2, id, sizeof id);
+  assert_string_equal(id, "prio-s4");
+  lease_one(search_first, 2, id, sizeof id);
+  assert_string_equal(id, "prio-i4");
+}
+
 static void enqueue_is_idempotent(void **state) {
   (void)state;
   drain();
@@ -379,12 +434,18 @@ int main(void) {
   const char *urls = getenv("VISOR_TEST_QUEUE_URLS");
   char *list = strdup(urls && *urls ? urls : "local");
   const struct CMUnitTest contract[] = {
-      cmocka_unit_test(lease_ack_and_exclusive),       cmocka_unit_test(expired_lease_comes_back),
-      cmocka_unit_test(retry_delays_and_bury),         cmocka_unit_test(pause_cancel_and_order),
-      cmocka_unit_test(enqueue_is_idempotent),         cmocka_unit_test(heartbeat_keeps_the_lease),
-      cmocka_unit_test(cancel_delayed_and_dead),       cmocka_unit_test(retry_now_then_reclaim),
-      cmocka_unit_test(counts_track_every_state),      cmocka_unit_test(pause_is_shared),
+      cmocka_unit_test(lease_ack_and_exclusive),
+      cmocka_unit_test(expired_lease_comes_back),
+      cmocka_unit_test(retry_delays_and_bury),
+      cmocka_unit_test(pause_cancel_and_order),
+      cmocka_unit_test(enqueue_is_idempotent),
+      cmocka_unit_test(heartbeat_keeps_the_lease),
+      cmocka_unit_test(cancel_delayed_and_dead),
+      cmocka_unit_test(retry_now_then_reclaim),
+      cmocka_unit_test(counts_track_every_state),
+      cmocka_unit_test(pause_is_shared),
       cmocka_unit_test(concurrent_leases_never_share),
+      cmocka_unit_test(kinds_lease_in_priority_order),
   };
   int failed = 0;
   for (size_t m = 0; m < metadata_count; m++) {
