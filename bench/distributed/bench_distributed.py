@@ -104,18 +104,22 @@ def main():
     try:
         subprocess.run([visor_bin, "migrate"], env=env, check=True, capture_output=True)
         photos, probes = train_photos(count), test_photos(queries)
-        serve = Process("serve", [visor_bin, "serve"], serve_env, work).start(free_port())
+        serve = Process("serve", [visor_bin, "serve"], serve_env, work)
         procs.append(serve)
+        serve.start(free_port())
         log(f"visor serve: indexing {len(photos)} photos")
         serve_rate = index_rate(Visor(f"http://127.0.0.1:{serve.port}"), photos, "serve")
         serve_p50, serve_p99 = search_latencies(Visor(f"http://127.0.0.1:{serve.port}"), probes)
         serve.stop()
-        ml = Process("ml", [visor_bin, "ml"], env, work).start(ml_port)
-        api = Process("api", [visor_bin, "api"], env, work).start(free_port())
+        ml = Process("ml", [visor_bin, "ml"], env, work)
+        api = Process("api", [visor_bin, "api"], env, work)
         procs += [ml, api]
+        ml.start(ml_port)
+        api.start(free_port())
         for i in range(workers):
             procs.append(Process(f"worker{i}", [visor_bin, "worker", "--concurrency", "2"], env,
-                                 work).start(free_port()))
+                                 work))
+            procs[-1].start(free_port())
         visor = Visor(f"http://127.0.0.1:{api.port}")
         log(f"distributed ({workers} worker process(es)): indexing {len(photos)} photos")
         dist_rate = index_rate(visor, photos, "dist")

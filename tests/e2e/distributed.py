@@ -88,11 +88,15 @@ def main():
         migrated = subprocess.run([visor_bin, "migrate"], env=env, capture_output=True, text=True,
                                   timeout=60)
         check(migrated.returncode == 0, "visor migrate migrates the PostgreSQL store")
-        ml = Process("ml", [visor_bin, "ml"], env, work).start(ml_port)
-        api = Process("api", [visor_bin, "api"], env, work).start(free_port())
+        ml = Process("ml", [visor_bin, "ml"], env, work)
+        api = Process("api", [visor_bin, "api"], env, work)
         workers = [Process(f"worker{i}", [visor_bin, "worker", "--concurrency", "2"], env, work)
-                   .start(free_port()) for i in range(worker_count)]
-        procs = [ml, api, *workers]
+                   for i in range(worker_count)]
+        procs = [ml, api, *workers]  # stopped by the finally below, even if one fails to start
+        ml.start(ml_port)
+        api.start(free_port())
+        for worker in workers:
+            worker.start(free_port())
         visor = Visor(f"http://127.0.0.1:{api.port}")
 
         classes = dataset_classes()[:PRODUCTS]
@@ -238,8 +242,9 @@ def main():
         serve_env.update({"VISOR_MODELS": models, "VISOR_DATA_DIR": serve_dir,
                           "VISOR_RATE_LIMIT": "0", "VISOR_CLIENT_JOBS": "0", "VISOR_LOG_LEVEL": "warn",
                           "VISOR_SHARED_DIR": SHARED})
-        serve = Process("serve", [visor_bin, "serve"], serve_env, work).start(free_port())
+        serve = Process("serve", [visor_bin, "serve"], serve_env, work)
         procs.append(serve)
+        serve.start(free_port())
         reference = Visor(f"http://127.0.0.1:{serve.port}")
         for cls in classes + batch:
             code, body = reference.add_product(cls)
