@@ -5,7 +5,7 @@ Topology: `visor api` + W x `visor worker --concurrency 2` + `visor ml` over the
 cluster's servers (PostgreSQL + Redis, and S3 + Chroma when up; W = 2 with Chroma, else 1,
 since hnsw:// belongs to one process). Reference: `visor serve` (embedded backends,
 in-process ML, 2 workers). Both get the same N Grocery train photos, one product each,
-uploaded by one client; indexing images/s runs from the first upload to the last index
+uploaded by one client (the per-client job cap off); indexing images/s runs from the first upload to the last index
 job's finish. Then Q test photos are searched one at a time (?wait=30): p50 / p99 latency.
 Prints a table with the ratio distributed / serve.
 
@@ -96,10 +96,11 @@ def main():
                 "VISOR_QUEUE": server_script("redis", "url") + f"?prefix=visor-{tag}",
                 "VISOR_OBJECTS": objects, "VISOR_VECTORS": vectors, "VISOR_MODELS": models,
                 "VISOR_ML": f"http://127.0.0.1:{ml_port}", "VISOR_DATA_DIR": work + "/data",
-                "VISOR_RATE_LIMIT": "0", "VISOR_LOG_LEVEL": "warn"})
+                "VISOR_RATE_LIMIT": "0", "VISOR_CLIENT_JOBS": "0", "VISOR_LOG_LEVEL": "warn"})
     serve_env = {k: v for k, v in os.environ.items() if not k.startswith("VISOR_")}
     serve_env.update({"VISOR_MODELS": models, "VISOR_DATA_DIR": work + "/serve",
-                      "VISOR_RATE_LIMIT": "0", "VISOR_LOG_LEVEL": "warn"})
+                      "VISOR_RATE_LIMIT": "0", "VISOR_CLIENT_JOBS": "0",
+                      "VISOR_LOG_LEVEL": "warn"})
     procs = []
     try:
         subprocess.run([visor_bin, "migrate"], env=env, check=True, capture_output=True)
