@@ -28,9 +28,6 @@
 #include "vector/hnsw_persist.h"
 #include "vector/hnsw_strmap.h"
 
-#define ID_MAX 63 /* visor_vector_hit.id is char[64] */
-#define STRING_MAX 1024
-#define LABELS_MAX 1024
 #define DIM_MAX 65536
 #define DEFAULT_SNAPSHOT_BYTES (64ull << 20)
 #define GRAPH_SEED 0x5eed5eedULL
@@ -145,36 +142,6 @@ static visor_code parse_query(const char *query, visor_vector_params *p, uint64_
   }
   free(copy);
   return rc;
-}
-
-static visor_code check_string(const char *what, const char *s, size_t max, visor_error *err) {
-  if (s && strlen(s) > max)
-    return visor_error_set(err, VISOR_ERR_INVALID, "%s is longer than %zu bytes", what, max);
-  return VISOR_OK;
-}
-
-static visor_code check_meta(const visor_vector_meta *meta, visor_error *err) {
-  if (!meta) return VISOR_OK;
-  visor_code rc;
-  if ((rc = check_string("product_id", meta->product_id, ID_MAX, err)) != VISOR_OK ||
-      (rc = check_string("category", meta->category, STRING_MAX, err)) != VISOR_OK ||
-      (rc = check_string("model", meta->model, STRING_MAX, err)) != VISOR_OK)
-    return rc;
-  if (meta->label_count > LABELS_MAX)
-    return visor_error_set(err, VISOR_ERR_INVALID, "%zu labels: at most %d", meta->label_count,
-                           LABELS_MAX);
-  if (meta->label_count && !meta->labels)
-    return visor_error_set(err, VISOR_ERR_INVALID, "label_count %zu but labels is NULL",
-                           meta->label_count);
-  for (size_t i = 0; i < meta->label_count; i++) {
-    const char *l = meta->labels[i];
-    const char *eq = l ? strchr(l, '=') : NULL;
-    if (!eq || eq == l)
-      return visor_error_set(err, VISOR_ERR_INVALID, "label '%s' is not \"key=value\"",
-                             l ? l : "(null)");
-    if ((rc = check_string("label", l, STRING_MAX, err)) != VISOR_OK) return rc;
-  }
-  return VISOR_OK;
 }
 
 /* Copies vector into out, normalising it for cosine. Rejects NaN / infinity, and zero
@@ -310,13 +277,6 @@ static void maybe_snapshot(hnsw_store *s) {
 
 /* ---- operations ---- */
 
-static visor_code check_id(const char *what, const char *id, visor_error *err) {
-  if (!id || !*id || strlen(id) > ID_MAX)
-    return visor_error_set(err, VISOR_ERR_INVALID, "%s: vector id '%s' must be 1 to %d bytes", what,
-                           id ? id : "(null)", ID_MAX);
-  return VISOR_OK;
-}
-
 /* Logs and applies one upsert of a ready (normalised) vector (write_mutex held). */
 static visor_code write_upsert(hnsw_store *s, const char *id, const float *ready,
                                const visor_vector_meta *meta, visor_error *err) {
@@ -338,9 +298,9 @@ static visor_code write_upsert(hnsw_store *s, const char *id, const float *ready
 static visor_code hnsw_upsert(visor_vector_store *store, const char *id, const float *vector,
                               const visor_vector_meta *meta, visor_error *err) {
   hnsw_store *s = (hnsw_store *)store;
-  visor_code rc = check_id("upsert", id, err);
+  visor_code rc = visor_vector_id_check("upsert", id, err);
   if (rc != VISOR_OK) return rc;
-  rc = check_meta(meta, err);
+  rc = visor_vector_meta_check(meta, err);
   if (rc != VISOR_OK) return visor_error_wrap(err, "upsert %s", id);
   float *ready = malloc(store->dim * sizeof *ready);
   if (!ready) return visor_error_set(err, VISOR_ERR_NOMEM, "upsert %s: out of memory", id);
@@ -388,8 +348,8 @@ static visor_code hnsw_upsert_batch(visor_vector_store *store, size_t n, const c
   if (!ready) return visor_error_set(err, VISOR_ERR_NOMEM, "upsert batch of %zu: out of memory", n);
   visor_code rc = VISOR_OK;
   for (size_t i = 0; i < n && rc == VISOR_OK; i++) {
-    if ((rc = check_id("upsert batch", ids[i], err)) != VISOR_OK) break;
-    if ((rc = check_meta(metas ? &metas[i] : NULL, err)) == VISOR_OK)
+    if ((rc = visor_vector_id_check("upsert batch", ids[i], err)) != VISOR_OK) break;
+    if ((rc = visor_vector_meta_check(metas ? &metas[i] : NULL, err)) == VISOR_OK)
       rc = prepare_vector(s, "upsert", vectors + i * dim, ready + i * dim, err);
     if (rc != VISOR_OK) visor_error_wrap(err, "upsert batch: entry %zu (%s)", i, ids[i]);
   }
@@ -428,9 +388,9 @@ static visor_code hnsw_upsert_batch(visor_vector_store *store, size_t n, const c
 static visor_code hnsw_set_meta(visor_vector_store *store, const char *id,
                                 const visor_vector_meta *meta, visor_error *err) {
   hnsw_store *s = (hnsw_store *)store;
-  visor_code rc = check_id("set_meta", id, err);
+  visor_code rc = visor_vector_id_check("set_meta", id, err);
   if (rc != VISOR_OK) return rc;
-  rc = check_meta(meta, err);
+  rc = visor_vector_meta_check(meta, err);
   if (rc != VISOR_OK) return visor_error_wrap(err, "set_meta %s", id);
   float *stored = malloc(store->dim * sizeof *stored);
   if (!stored) return visor_error_set(err, VISOR_ERR_NOMEM, "set_meta %s: out of memory", id);
@@ -450,7 +410,7 @@ static visor_code hnsw_set_meta(visor_vector_store *store, const char *id,
 
 static visor_code hnsw_remove(visor_vector_store *store, const char *id, visor_error *err) {
   hnsw_store *s = (hnsw_store *)store;
-  visor_code check = check_id("remove", id, err);
+  visor_code check = visor_vector_id_check("remove", id, err);
   if (check != VISOR_OK) return check;
   pthread_mutex_lock(&s->write_mutex);
   /* Only writers change ids and they hold write_mutex: reading it here needs no rwlock. */

@@ -107,3 +107,44 @@ visor_code visor_vector_upsert_batch(visor_vector_store *store, size_t n, const 
   }
   return VISOR_OK;
 }
+
+#define ID_MAX 63 /* visor_vector_hit.id is char[64] */
+#define STRING_MAX 1024
+#define LABELS_MAX 1024
+
+visor_code visor_vector_id_check(const char *what, const char *id, visor_error *err) {
+  if (!id || !*id || strlen(id) > ID_MAX)
+    return visor_error_set(err, VISOR_ERR_INVALID, "%s: vector id '%s' must be 1 to %d bytes", what,
+                           id ? id : "(null)", ID_MAX);
+  return VISOR_OK;
+}
+
+static visor_code check_string(const char *what, const char *s, size_t max, visor_error *err) {
+  if (s && strlen(s) > max)
+    return visor_error_set(err, VISOR_ERR_INVALID, "%s is longer than %zu bytes", what, max);
+  return VISOR_OK;
+}
+
+visor_code visor_vector_meta_check(const visor_vector_meta *meta, visor_error *err) {
+  if (!meta) return VISOR_OK;
+  visor_code rc;
+  if ((rc = check_string("product_id", meta->product_id, ID_MAX, err)) != VISOR_OK ||
+      (rc = check_string("category", meta->category, STRING_MAX, err)) != VISOR_OK ||
+      (rc = check_string("model", meta->model, STRING_MAX, err)) != VISOR_OK)
+    return rc;
+  if (meta->label_count > LABELS_MAX)
+    return visor_error_set(err, VISOR_ERR_INVALID, "%zu labels: at most %d", meta->label_count,
+                           LABELS_MAX);
+  if (meta->label_count && !meta->labels)
+    return visor_error_set(err, VISOR_ERR_INVALID, "label_count %zu but labels is NULL",
+                           meta->label_count);
+  for (size_t i = 0; i < meta->label_count; i++) {
+    const char *l = meta->labels[i];
+    const char *eq = l ? strchr(l, '=') : NULL;
+    if (!eq || eq == l)
+      return visor_error_set(err, VISOR_ERR_INVALID, "label '%s' is not \"key=value\"",
+                             l ? l : "(null)");
+    if ((rc = check_string("label", l, STRING_MAX, err)) != VISOR_OK) return rc;
+  }
+  return VISOR_OK;
+}

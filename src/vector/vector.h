@@ -107,6 +107,12 @@ void visor_vector_params_default(visor_vector_params *params);
 /* Whether this build has a backend for url; fills err with the accepted forms if not. */
 int visor_vector_url_supported(const char *url, visor_error *err);
 
+/* The contract's rules on ids (1 to 63 bytes; what names the call) and metadata (strings
+ * up to 1024 bytes, product_id up to 63, at most 1024 "key=value" labels), applied by
+ * every backend before it writes. */
+visor_code visor_vector_id_check(const char *what, const char *id, visor_error *err);
+visor_code visor_vector_meta_check(const visor_vector_meta *meta, visor_error *err);
+
 /* store->ops->upsert_batch, or a loop over upsert for a backend without it. */
 visor_code visor_vector_upsert_batch(visor_vector_store *store, size_t n, const char *const *ids,
                                      const float *vectors, const visor_vector_meta *metas,

@@ -28,9 +28,6 @@
 #include "vector/distance.h"
 
 #define POOL_SIZE 16
-#define ID_MAX 63 /* visor_vector_hit.id is char[64] */
-#define STRING_MAX 1024
-#define LABELS_MAX 1024
 #define DIM_MAX 65536
 #define K_MAX 100000
 #define DEFAULT_PORT 8000
@@ -327,44 +324,6 @@ static visor_code record_call(chroma_store *s, const char *route, const char *bo
 
 /* ---- metadata ------------------------------------------------------------------------ */
 
-static visor_code check_string(const char *what, const char *v, size_t max, visor_error *err) {
-  if (v && strlen(v) > max)
-    return visor_error_set(err, VISOR_ERR_INVALID, "%s is longer than %zu bytes", what, max);
-  return VISOR_OK;
-}
-
-/* The same rules as hnsw://. */
-static visor_code check_meta(const visor_vector_meta *meta, visor_error *err) {
-  if (!meta) return VISOR_OK;
-  visor_code rc;
-  if ((rc = check_string("product_id", meta->product_id, ID_MAX, err)) != VISOR_OK ||
-      (rc = check_string("category", meta->category, STRING_MAX, err)) != VISOR_OK ||
-      (rc = check_string("model", meta->model, STRING_MAX, err)) != VISOR_OK)
-    return rc;
-  if (meta->label_count > LABELS_MAX)
-    return visor_error_set(err, VISOR_ERR_INVALID, "%zu labels: at most %d", meta->label_count,
-                           LABELS_MAX);
-  if (meta->label_count && !meta->labels)
-    return visor_error_set(err, VISOR_ERR_INVALID, "label_count %zu but labels is NULL",
-                           meta->label_count);
-  for (size_t i = 0; i < meta->label_count; i++) {
-    const char *l = meta->labels[i];
-    const char *eq = l ? strchr(l, '=') : NULL;
-    if (!eq || eq == l)
-      return visor_error_set(err, VISOR_ERR_INVALID, "label '%s' is not \"key=value\"",
-                             l ? l : "(null)");
-    if ((rc = check_string("label", l, STRING_MAX, err)) != VISOR_OK) return rc;
-  }
-  return VISOR_OK;
-}
-
-static visor_code check_id(const char *what, const char *id, visor_error *err) {
-  if (!id || !*id || strlen(id) > ID_MAX)
-    return visor_error_set(err, VISOR_ERR_INVALID, "%s: vector id '%s' must be 1 to %d bytes", what,
-                           id ? id : "(null)", ID_MAX);
-  return VISOR_OK;
-}
-
 static char *label_key(const char *label) {
   char *key = NULL;
   if (asprintf(&key, LABEL_PREFIX "%s", label) < 0) return NULL;
@@ -563,8 +522,8 @@ static visor_code chroma_upsert_batch(visor_vector_store *store, size_t n, const
   }
   visor_code code = VISOR_OK;
   for (size_t i = 0; i < n && code == VISOR_OK; i++) {
-    if ((code = check_id("upsert", ids[i], err)) != VISOR_OK) break;
-    if ((code = check_meta(metas ? &metas[i] : NULL, err)) == VISOR_OK)
+    if ((code = visor_vector_id_check("upsert", ids[i], err)) != VISOR_OK) break;
+    if ((code = visor_vector_meta_check(metas ? &metas[i] : NULL, err)) == VISOR_OK)
       code = prepare_vector(s, "upsert", vectors + i * dim, ready + i * dim, err);
     if (code != VISOR_OK) {
       visor_error_wrap(err, "upsert %s", ids[i]);
@@ -585,14 +544,14 @@ static visor_code chroma_upsert_batch(visor_vector_store *store, size_t n, const
 
 static visor_code chroma_upsert(visor_vector_store *store, const char *id, const float *vector,
                                 const visor_vector_meta *meta, visor_error *err) {
-  visor_code code = check_id("upsert", id, err);
+  visor_code code = visor_vector_id_check("upsert", id, err);
   if (code != VISOR_OK) return code;
   return chroma_upsert_batch(store, 1, &id, vector, meta, err);
 }
 
 static visor_code chroma_remove(visor_vector_store *store, const char *id, visor_error *err) {
   chroma_store *s = (chroma_store *)store;
-  visor_code code = check_id("remove", id, err);
+  visor_code code = visor_vector_id_check("remove", id, err);
   if (code != VISOR_OK) return code;
   json_t *body = json_pack("{s[s]}", "ids", id);
   char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
@@ -608,9 +567,10 @@ static visor_code chroma_remove(visor_vector_store *store, const char *id, visor
 static visor_code chroma_set_meta(visor_vector_store *store, const char *id,
                                   const visor_vector_meta *meta, visor_error *err) {
   chroma_store *s = (chroma_store *)store;
-  visor_code code = check_id("set_meta", id, err);
+  visor_code code = visor_vector_id_check("set_meta", id, err);
   if (code != VISOR_OK) return code;
-  if ((code = check_meta(meta, err)) != VISOR_OK) return visor_error_wrap(err, "set_meta %s", id);
+  if ((code = visor_vector_meta_check(meta, err)) != VISOR_OK)
+    return visor_error_wrap(err, "set_meta %s", id);
   json_t *ids = json_pack("[s]", id);
   if (!ids) return visor_error_set(err, VISOR_ERR_NOMEM, "chroma set_meta: out of memory");
   json_t *old = NULL;
@@ -771,9 +731,9 @@ static visor_code chroma_list(visor_vector_store *store, visor_vector_list_fn fn
   chroma_store *s = (chroma_store *)store;
   for (size_t offset = 0;; offset += LIST_PAGE) {
     char body[160];
-    int len = snprintf(body, sizeof body,
-                       "{\"limit\":%d,\"offset\":%zu,\"include\":[\"metadatas\"]}", LIST_PAGE,
-                       offset);
+    int len =
+        snprintf(body, sizeof body, "{\"limit\":%d,\"offset\":%zu,\"include\":[\"metadatas\"]}",
+                 LIST_PAGE, offset);
     json_t *answer = NULL;
     visor_code code = record_call(s, "get", body, (size_t)len, "POST", &answer, err);
     if (code != VISOR_OK) return code;
