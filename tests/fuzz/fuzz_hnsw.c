@@ -88,6 +88,10 @@ static void fuzz_log(void) {
   struct stat st;
   if (stat(log_path, &st) != 0 || (uint64_t)st.st_size != hnsw_log_size(log) + LOG_HEADER_BYTES)
     abort();
+  if (last_seq == UINT64_MAX) { /* no seq left to append with */
+    hnsw_log_close(log);
+    return;
+  }
   float vector[DIM] = {1, 0, 0, 0};
   const char *labels[] = {"colour=red"};
   hnsw_record record = {HNSW_RECORD_UPSERT,
