@@ -10,9 +10,10 @@
 #include <strings.h>
 
 #include "core/clock.h"
+#include "http/request_parse.h"
 
 /* A client's X-Request-Id is kept when it is 1..64 characters of [A-Za-z0-9._:-]. */
-static int sane_request_id(const char *id) {
+int visor_http_sane_request_id(const char *id) {
   size_t len = id ? strlen(id) : 0;
   if (len == 0 || len > VISOR_HTTP_MAX_REQUEST_ID) return 0;
   for (size_t i = 0; i < len; i++)
@@ -51,7 +52,7 @@ visor_http_request *visor_http_request_new(visor_http_server *server,
     return NULL;
   }
   const char *client_id = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, "X-Request-Id");
-  if (sane_request_id(client_id))
+  if (visor_http_sane_request_id(client_id))
     strcpy(req->request_id, client_id);
   else
     visor_uuid_new(req->request_id);
@@ -206,7 +207,7 @@ int visor_http_is_multipart(const visor_http_request *req) {
 }
 
 /* "application/json" or "application/json; charset=utf-8", or a +json type. */
-static int is_json_type(const char *type) {
+int visor_http_is_json_type(const char *type) {
   size_t len = strcspn(type, ";");
   while (len && (type[len - 1] == ' ' || type[len - 1] == '\t'))
     len--;
@@ -241,7 +242,7 @@ static int member_before(const char *body, size_t end, char *out, size_t size) {
 json_t *visor_http_json_body(visor_http_request *req, visor_http_response *res) {
   if (req->json) return req->json;
   const char *type = visor_http_header(req, MHD_HTTP_HEADER_CONTENT_TYPE);
-  if (type && *type && !is_json_type(type)) {
+  if (type && *type && !visor_http_is_json_type(type)) {
     visor_http_respond_error(res, 415, "unsupported_media_type",
                              "the request body must be application/json, not %s", type);
     return NULL;

@@ -691,10 +691,12 @@ void hnsw_graph_write(const hnsw_graph *g, hnsw_writer *w) {
     if (g->level[i]) hnsw_write(w, g->upper[i], (size_t)g->level[i] * (g->m + 1) * 4);
 }
 
-static int links_valid(const hnsw_graph *g, const uint32_t *l, size_t max) {
+/* A node's links at level must point to nodes that exist and reach that level (a search
+ * at that level reads the target's own links there). */
+static int links_valid(const hnsw_graph *g, const uint32_t *l, size_t max, int level) {
   if (l[0] > max) return 0;
   for (uint32_t j = 1; j <= l[0]; j++)
-    if (l[j] >= g->count) return 0;
+    if (l[j] >= g->count || g->level[l[j]] < level) return 0;
   return 1;
 }
 
@@ -714,7 +716,11 @@ hnsw_graph *hnsw_graph_read(hnsw_reader *r) {
   hnsw_graph *g = hnsw_graph_new(dim, (visor_metric)metric, m, efc ? efc : 1, rng);
   if (!g) goto bad;
   g->rng = rng;
-  if (count && hnsw_graph_reserve(g, count) != 0) goto bad_g;
+  /* Each node takes node_bytes + 2 bytes of the file: a count the file cannot hold is
+   * corrupt, and must not size the allocation. */
+  if (count &&
+      (!hnsw_read_fits(r, count * (g->node_bytes + 2)) || hnsw_graph_reserve(g, count) != 0))
+    goto bad_g;
   hnsw_read(r, g->data0, count * g->node_bytes);
   hnsw_read(r, g->level, count);
   hnsw_read(r, g->deleted, count);
@@ -734,7 +740,7 @@ hnsw_graph *hnsw_graph_read(hnsw_reader *r) {
   }
   for (size_t i = 0; i < count; i++)
     for (int level = 0; level <= g->level[i]; level++)
-      if (!links_valid(g, links_at(g, (uint32_t)i, level), max_links(g, level))) goto bad_g;
+      if (!links_valid(g, links_at(g, (uint32_t)i, level), max_links(g, level), level)) goto bad_g;
   g->max_level = (int)max_level1 - 1;
   g->entry = entry;
   if ((count == 0) != (g->max_level < 0)) goto bad_g;

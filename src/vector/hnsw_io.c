@@ -2,6 +2,8 @@
  * checksumming buffered reader/writer used by snapshots and the log. */
 #include "vector/hnsw_io.h"
 
+#include <sys/stat.h>
+
 #include <stdatomic.h>
 #include <string.h>
 
@@ -114,6 +116,13 @@ uint64_t hnsw_read_u64(hnsw_reader *r) {
   uint64_t v;
   hnsw_read(r, &v, sizeof v);
   return v;
+}
+
+int hnsw_read_fits(hnsw_reader *r, uint64_t bytes) {
+  struct stat st;
+  long pos = r->failed ? -1 : ftell(r->file);
+  if (pos < 0 || fstat(fileno(r->file), &st) != 0 || st.st_size < pos) return 0;
+  return bytes <= (uint64_t)st.st_size - (uint64_t)pos;
 }
 
 size_t hnsw_read_str(hnsw_reader *r, char *buf, size_t cap) {

@@ -31,6 +31,9 @@ typedef struct hnsw_reader {
 void hnsw_read(hnsw_reader *r, void *data, size_t size);
 uint32_t hnsw_read_u32(hnsw_reader *r);
 uint64_t hnsw_read_u64(hnsw_reader *r);
+/* 1 when the file still holds at least bytes unread bytes: a count read from a file must
+ * pass this before it sizes an allocation, so a small corrupt file cannot ask for gigabytes. */
+int hnsw_read_fits(hnsw_reader *r, uint64_t bytes);
 /* Reads a string written by hnsw_write_str into buf (capacity cap, NUL-terminated). A string
  * longer than cap - 1 marks the reader failed. Returns the length. */
 size_t hnsw_read_str(hnsw_reader *r, char *buf, size_t cap);

@@ -160,7 +160,8 @@ int hnsw_meta_append(hnsw_meta *m, const char *id, const visor_vector_meta *meta
   n.product = intern_opt(&m->products, meta ? meta->product_id : NULL, &oom);
   n.category = intern_opt(&m->categories, meta ? meta->category : NULL, &oom);
   n.model = intern_opt(&m->models, meta ? meta->model : NULL, &oom);
-  uint32_t *labels = m->label_pool + m->label_pool_size;
+  /* No pool yet when no node had labels: NULL + 0 is undefined behaviour. */
+  uint32_t *labels = m->label_pool ? m->label_pool + m->label_pool_size : NULL;
   size_t kept = 0;
   for (size_t i = 0; i < label_count && !oom; i++) {
     uint32_t l = intern_opt(&m->labels, meta->labels[i], &oom);
@@ -298,7 +299,7 @@ int hnsw_meta_accept(const void *ctx, uint32_t node) {
       i++;
     if (i == q->category_count) return 0;
   }
-  const uint32_t *have = m->label_pool + n->label_offset;
+  const uint32_t *have = m->label_pool ? m->label_pool + n->label_offset : NULL;
   for (size_t i = 0; i < q->label_count; i++) {
     size_t lo = 0, hi = n->label_count;
     uint32_t want = q->labels[i];
@@ -448,7 +449,8 @@ hnsw_meta *hnsw_meta_read(hnsw_reader *r) {
     hnsw_read_str(r, category, META_MAX_STR);
     hnsw_read_str(r, model, META_MAX_STR);
     uint32_t nlabels = hnsw_read_u32(r);
-    if (r->failed || nlabels > 65536) goto bad;
+    /* each label takes at least its 2-byte length in the file */
+    if (r->failed || nlabels > 65536 || !hnsw_read_fits(r, 2 * (uint64_t)nlabels)) goto bad;
     if (nlabels > labels_capacity) {
       free(labels);
       free(label_text);
