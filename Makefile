@@ -9,7 +9,7 @@ VISOR_SHARED_DIR ?= $(abspath ../shared)
 PORT ?= 8080
 export VISOR_SHARED_DIR
 
-.PHONY: setup build web serve test test-servers test-unit test-asan test-tsan test-web bench format clean cluster-up cluster-down
+.PHONY: setup build web serve test test-servers test-unit test-asan test-tsan test-web test-fuzz fuzz bench format clean cluster-up cluster-down
 
 setup:
 	@./scripts/setup.sh
@@ -59,7 +59,15 @@ test-web: build web
 
 # The whole test suite: unit, contract, HTTP, ML, pipeline and browser tests, then the
 # same C tests under AddressSanitizer + UBSan and the concurrent ones under TSan.
-test: test-unit test-web test-asan test-tsan
+# libFuzzer harnesses (tests/fuzz, clang + ASan/UBSan in build-fuzz): a short run of each
+# in the test suite, a long one with `make fuzz` (docs/SECURITY.md).
+FUZZ_SECONDS ?= 30
+test-fuzz: setup
+	@scripts/timed.sh fuzz scripts/fuzz.sh $(FUZZ_SECONDS)
+fuzz: setup
+	scripts/fuzz.sh $${FUZZ_LONG_SECONDS:-3600}
+
+test: test-unit test-web test-asan test-tsan test-fuzz
 	@scripts/cluster.sh down
 	@echo "make test: all suites passed"
 
@@ -76,4 +84,4 @@ format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) web/dist
+	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) build-fuzz web/dist
