@@ -1,13 +1,12 @@
 /* outbox.c: the outbox relay (see outbox.h). */
 #include "jobs/outbox.h"
 
-#include <pthread.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "core/periodic.h"
 #include "store/outbox.h"
 
 #define RELAY_BATCH 64
@@ -50,37 +49,18 @@ visor_code visor_outbox_relay_once(visor_db *db, visor_queue *queue, size_t *pub
 struct visor_outbox_relay {
   visor_db *db;
   visor_queue *queue;
-  int64_t interval_ms;
   void (*on_published)(void *);
   void *ctx;
-  pthread_t thread;
-  pthread_mutex_t lock;
-  pthread_cond_t wake;
-  int kicked, stopping;
+  visor_periodic *thread;
 };
 
-static void *relay_main(void *arg) {
+static void relay_pass(void *arg) {
   visor_outbox_relay *relay = arg;
-  pthread_mutex_lock(&relay->lock);
-  while (!relay->stopping) {
-    relay->kicked = 0;
-    pthread_mutex_unlock(&relay->lock);
-    size_t published = 0;
-    visor_error err = {0};
-    if (visor_outbox_relay_once(relay->db, relay->queue, &published, &err) != VISOR_OK)
-      visor_log(VISOR_LOG_WARN, "outbox relay: %s (will retry)", err.message);
-    if (published && relay->on_published) relay->on_published(relay->ctx);
-    pthread_mutex_lock(&relay->lock);
-    if (relay->stopping || relay->kicked) continue;
-    struct timespec deadline;
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    int64_t ns = deadline.tv_nsec + relay->interval_ms * 1000000;
-    deadline.tv_sec += ns / 1000000000;
-    deadline.tv_nsec = ns % 1000000000;
-    pthread_cond_timedwait(&relay->wake, &relay->lock, &deadline);
-  }
-  pthread_mutex_unlock(&relay->lock);
-  return NULL;
+  size_t published = 0;
+  visor_error err = {0};
+  if (visor_outbox_relay_once(relay->db, relay->queue, &published, &err) != VISOR_OK)
+    visor_log(VISOR_LOG_WARN, "outbox relay: %s (will retry)", err.message);
+  if (published && relay->on_published) relay->on_published(relay->ctx);
 }
 
 visor_outbox_relay *visor_outbox_relay_start(visor_db *db, visor_queue *queue, int64_t interval_ms,
@@ -91,39 +71,22 @@ visor_outbox_relay *visor_outbox_relay_start(visor_db *db, visor_queue *queue, i
     visor_error_set(err, VISOR_ERR_NOMEM, "out of memory");
     return NULL;
   }
-  relay->db = db;
-  relay->queue = queue;
-  relay->interval_ms = interval_ms > 0 ? interval_ms : 1000;
-  relay->on_published = on_published;
-  relay->ctx = ctx;
-  pthread_mutex_init(&relay->lock, NULL);
-  pthread_cond_init(&relay->wake, NULL);
-  if (pthread_create(&relay->thread, NULL, relay_main, relay) != 0) {
-    pthread_mutex_destroy(&relay->lock);
-    pthread_cond_destroy(&relay->wake);
+  *relay = (visor_outbox_relay){db, queue, on_published, ctx, NULL};
+  relay->thread = visor_periodic_start("outbox relay", interval_ms > 0 ? interval_ms : 1000,
+                                       relay_pass, relay, err);
+  if (!relay->thread) {
     free(relay);
-    visor_error_set(err, VISOR_ERR_INTERNAL, "cannot start the outbox relay thread");
     return NULL;
   }
   return relay;
 }
 
 void visor_outbox_relay_kick(visor_outbox_relay *relay) {
-  if (!relay) return;
-  pthread_mutex_lock(&relay->lock);
-  relay->kicked = 1;
-  pthread_cond_signal(&relay->wake);
-  pthread_mutex_unlock(&relay->lock);
+  if (relay) visor_periodic_kick(relay->thread);
 }
 
 void visor_outbox_relay_stop(visor_outbox_relay *relay) {
   if (!relay) return;
-  pthread_mutex_lock(&relay->lock);
-  relay->stopping = 1;
-  pthread_cond_signal(&relay->wake);
-  pthread_mutex_unlock(&relay->lock);
-  pthread_join(relay->thread, NULL);
-  pthread_mutex_destroy(&relay->lock);
-  pthread_cond_destroy(&relay->wake);
+  visor_periodic_stop(relay->thread);
   free(relay);
 }

@@ -4,14 +4,13 @@
 #include "service/sweeper.h"
 
 #include <glib.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "core/periodic.h"
 #include "service/owners.h"
 
 #define REMOVED_METRIC "visor_sweeper_removed_total"
@@ -68,44 +67,19 @@ visor_code visor_sweep_once(visor_app *app, int64_t grace_ms, visor_sweep_report
 
 struct visor_sweeper {
   visor_app *app;
-  int64_t period_ms, grace_ms;
-  pthread_t thread;
-  pthread_mutex_t lock;
-  pthread_cond_t wake;
-  int stopping;
+  int64_t grace_ms;
+  visor_periodic *thread;
 };
 
-static void *sweeper_main(void *arg) {
+static void sweep_pass(void *arg) {
   visor_sweeper *sweeper = arg;
-  for (;;) {
-    visor_sweep_report report;
-    visor_error err = {0};
-    if (visor_sweep_once(sweeper->app, sweeper->grace_ms, &report, &err) != VISOR_OK)
-      visor_log_warn("sweeper: %s", err.message);
-    else if (report.orphans || report.temp_removed)
-      visor_log_info("sweeper: removed %zu objects without a row and %zu temp files (%zu listed)",
-                     report.orphans, report.temp_removed, report.objects);
-    pthread_mutex_lock(&sweeper->lock);
-    if (sweeper->period_ms <= 0) {
-      pthread_mutex_unlock(&sweeper->lock);
-      break;
-    }
-    struct timespec deadline;
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += sweeper->period_ms / 1000;
-    deadline.tv_nsec += (sweeper->period_ms % 1000) * 1000000;
-    if (deadline.tv_nsec >= 1000000000) {
-      deadline.tv_sec++;
-      deadline.tv_nsec -= 1000000000;
-    }
-    while (!sweeper->stopping &&
-           pthread_cond_timedwait(&sweeper->wake, &sweeper->lock, &deadline) == 0) {
-    }
-    int stop = sweeper->stopping;
-    pthread_mutex_unlock(&sweeper->lock);
-    if (stop) break;
-  }
-  return NULL;
+  visor_sweep_report report;
+  visor_error err = {0};
+  if (visor_sweep_once(sweeper->app, sweeper->grace_ms, &report, &err) != VISOR_OK)
+    visor_log_warn("sweeper: %s", err.message);
+  else if (report.orphans || report.temp_removed)
+    visor_log_info("sweeper: removed %zu objects without a row and %zu temp files (%zu listed)",
+                   report.orphans, report.temp_removed, report.objects);
 }
 
 visor_sweeper *visor_sweeper_start(visor_app *app, double period_s, double grace_s,
@@ -116,15 +90,11 @@ visor_sweeper *visor_sweeper_start(visor_app *app, double period_s, double grace
     return NULL;
   }
   sweeper->app = app;
-  sweeper->period_ms = (int64_t)(period_s * 1000);
   sweeper->grace_ms = (int64_t)(grace_s * 1000);
-  pthread_mutex_init(&sweeper->lock, NULL);
-  pthread_cond_init(&sweeper->wake, NULL);
-  if (pthread_create(&sweeper->thread, NULL, sweeper_main, sweeper) != 0) {
-    pthread_cond_destroy(&sweeper->wake);
-    pthread_mutex_destroy(&sweeper->lock);
+  sweeper->thread =
+      visor_periodic_start("sweeper", (int64_t)(period_s * 1000), sweep_pass, sweeper, err);
+  if (!sweeper->thread) {
     free(sweeper);
-    visor_error_set(err, VISOR_ERR_INTERNAL, "cannot start the sweeper thread");
     return NULL;
   }
   return sweeper;
@@ -132,12 +102,6 @@ visor_sweeper *visor_sweeper_start(visor_app *app, double period_s, double grace
 
 void visor_sweeper_stop(visor_sweeper *sweeper) {
   if (!sweeper) return;
-  pthread_mutex_lock(&sweeper->lock);
-  sweeper->stopping = 1;
-  pthread_cond_broadcast(&sweeper->wake);
-  pthread_mutex_unlock(&sweeper->lock);
-  pthread_join(sweeper->thread, NULL);
-  pthread_cond_destroy(&sweeper->wake);
-  pthread_mutex_destroy(&sweeper->lock);
+  visor_periodic_stop(sweeper->thread);
   free(sweeper);
 }
