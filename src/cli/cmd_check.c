@@ -1,12 +1,14 @@
-/* cmd_check.c: `visor check`: the consistency check of a deployment's stores
- * (service/consistency.h): objects and vectors no row owns, live regions without their
- * vector. Prints a summary (or --json) and exits 1 when it found any. */
+/* cmd_check.c: the consistency commands. `visor check`: objects and vectors no row owns,
+ * live regions without their vector (service/consistency.h); prints a summary (or --json)
+ * and exits 1 when it found any. `visor sweep`: one run of the orphan sweeper
+ * (service/sweeper.h) with --sweep-grace-seconds, printing what it removed. */
 #include <stdio.h>
 #include <string.h>
 
 #include "cli/commands.h"
 #include "pipeline/pipeline.h"
 #include "service/consistency.h"
+#include "service/sweeper.h"
 
 int visor_cmd_check(int argc, char **argv) {
   int json_output = 0;
@@ -59,6 +61,34 @@ int visor_cmd_check(int argc, char **argv) {
     status = problems ? 1 : 0;
   }
   json_decref(report);
+  visor_app_close(&app);
+  visor_config_free(&config);
+  return status;
+}
+
+int visor_cmd_sweep(int argc, char **argv) {
+  visor_config config;
+  int done = visor_cli_load_config("sweep", argc, argv, &config);
+  if (done >= 0) return done;
+  visor_error err = {0};
+  visor_app app;
+  if (visor_app_open(&app, &config, 0, VISOR_APP_REQUIRE_LATEST, &err) != VISOR_OK) {
+    fprintf(stderr, "visor sweep: %s\n", err.message);
+    visor_config_free(&config);
+    return visor_cli_exit_code(&err);
+  }
+  visor_sweep_report report;
+  int status = 0;
+  if (visor_sweep_once(&app, (int64_t)(config.sweep_grace_seconds * 1000), &report, &err) !=
+      VISOR_OK) {
+    fprintf(stderr, "visor sweep: %s\n", err.message);
+    status = visor_cli_exit_code(&err);
+  } else {
+    printf("listed %zu objects: removed %zu without a row and %zu temp files; %zu younger than "
+           "%g s kept\n",
+           report.objects, report.orphans, report.temp_removed, report.young,
+           config.sweep_grace_seconds);
+  }
   visor_app_close(&app);
   visor_config_free(&config);
   return status;

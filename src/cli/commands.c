@@ -26,6 +26,10 @@ const visor_command visor_commands[] = {
      "check that every object and vector is owned by a row and every region has its vector "
      "(exit 1 when not)",
      "Usage: visor check [--json] [OPTIONS]\n", 1, visor_cmd_check},
+    {"sweep",
+     "remove objects no row owns and temp files older than --sweep-grace-seconds (once; "
+     "serve and worker also sweep on their own)",
+     "Usage: visor sweep [--sweep-grace-seconds S] [OPTIONS]\n", 1, visor_cmd_sweep},
     {"migrate", "create or upgrade the metadata store's schema", "Usage: visor migrate [OPTIONS]\n",
      1, visor_cmd_migrate},
     {"search", "search a running Visor by photo and print the best products per object",

@@ -19,6 +19,7 @@ int visor_cmd_serve(int argc, char **argv);
 int visor_cmd_api(int argc, char **argv);
 int visor_cmd_worker(int argc, char **argv);
 int visor_cmd_check(int argc, char **argv);
+int visor_cmd_sweep(int argc, char **argv);
 int visor_cmd_migrate(int argc, char **argv);
 int visor_cmd_version(int argc, char **argv);
 int visor_cmd_search(int argc, char **argv);

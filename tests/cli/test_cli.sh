@@ -77,6 +77,9 @@ echo stray > "$dir/data/blobs/images/00000000-0000-7000-8000-000000000000/origin
 VISOR_MODELS="$SHARED/models" "$VISOR" check --data-dir "$dir/data" >"$dir/check" 2>&1; code=$?
 check "visor check exits 1 on an object no row owns" test "$code" = 1
 check "and names it" grep -q "orphan_objects: images/00000000-0000-7000-8000-000000000000/original" "$dir/check"
+check "visor sweep keeps a young orphan" bash -c "'$VISOR' sweep --data-dir '$dir/data' | grep -q 'removed 0 without a row'"
+check "visor sweep removes it past the grace period" bash -c "'$VISOR' sweep --data-dir '$dir/data' --sweep-grace-seconds 0 | grep -q 'removed 1 without a row'"
+check "the stores are consistent again" bash -c "VISOR_MODELS='$SHARED/models' '$VISOR' check --data-dir '$dir/data' | grep -q 'orphans 0'"
 
 echo "$((19 - failures)) passed, $failures failed"
 [ "$failures" = 0 ]

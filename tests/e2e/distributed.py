@@ -205,6 +205,19 @@ def main():
         check(refused["name"] not in skus and len(skus) == uploaded,
               "the refused upload left no product behind, and nothing was duplicated")
 
+        # A worker killed mid-index may have left the crops of its attempt (stored before
+        # their rows): nothing else may be unowned, and the sweeper removes those.
+        checked = subprocess.run([visor_bin, "check", "--json"], env=env, capture_output=True,
+                                 text=True, timeout=120)
+        report = json.loads(checked.stdout) if checked.stdout.startswith("{") else {}
+        leftovers = report.get("examples", {}).get("orphan_objects", [])
+        check(report.get("orphan_vectors") == 0 and report.get("regions_without_vector") == 0
+              and all(key.startswith("crops/") for key in leftovers),
+              f"after the drills the only unowned objects are crops of an interrupted attempt "
+              f"({report.get('orphan_objects')}: {leftovers})")
+        swept = subprocess.run([visor_bin, "sweep", "--sweep-grace-seconds", "0"], env=env,
+                               capture_output=True, text=True, timeout=120)
+        check(swept.returncode == 0, f"visor sweep runs: {swept.stdout.strip()} {swept.stderr.strip()}")
         checked = subprocess.run([visor_bin, "check", "--json"], env=env, capture_output=True,
                                  text=True, timeout=120)
         report = json.loads(checked.stdout) if checked.stdout.startswith("{") else {}
