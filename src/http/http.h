@@ -145,7 +145,8 @@ typedef int (*visor_http_recheck)(visor_http_request *req, visor_http_response *
 
 /* Instead of answering, a handler parks the request: the connection is suspended (it holds
  * no worker thread), recheck runs at once after the handler returns, on every
- * visor_http_wake, every poll_ms (0 = 200 ms) and at wait_s, and the answer it gives is
+ * visor_http_wake, after 20 ms, 40 ms, ... doubling up to every poll_ms (0 = 200 ms), and at
+ * wait_s, and the answer it gives is
  * sent. free_ctx(ctx) runs when it is done. Headers set on res before parking are kept. */
 void visor_http_respond_later(visor_http_request *req, visor_http_response *res, double wait_s,
                               int poll_ms, visor_http_recheck recheck, void *ctx,

@@ -22,6 +22,7 @@
 #define VISOR_HTTP_DEFAULT_HEADER_TIMEOUT_S 10.0
 #define VISOR_HTTP_DEFAULT_BODY_TIMEOUT_S 120.0
 #define VISOR_HTTP_DEFAULT_POLL_MS 200
+#define VISOR_HTTP_FIRST_POLL_MS 20
 /* Own limits on the request line and headers, answered with JSON 414 / 431, well below
  * libmicrohttpd's connection memory (whose own answers are HTML). */
 #define VISOR_HTTP_MAX_URI_BYTES ((size_t)8 * 1024)
@@ -225,9 +226,10 @@ struct visor_http_request {
   void *recheck_ctx;
   void (*recheck_free)(void *ctx);
   double wait_until, poll_s, next_check;
-  int park_asked; /* the handler asked to park */
-  int parked;     /* suspended, in the server's parked list */
-  int resumed;    /* answered by recheck; MHD calls back to queue it */
+  double backoff_s; /* the next recheck interval: from 20 ms, doubling up to poll_s */
+  int park_asked;   /* the handler asked to park */
+  int parked;       /* suspended, in the server's parked list */
+  int resumed;      /* answered by recheck; MHD calls back to queue it */
   struct visor_http_request *park_next;
 
   int failed; /* an error is in res; the rest of the body is read and dropped */

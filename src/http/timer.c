@@ -124,6 +124,9 @@ void visor_http_respond_later(visor_http_request *req, visor_http_response *res,
   req->recheck_free = free_ctx;
   req->wait_until = visor_monotonic_s() + wait_s;
   req->poll_s = (poll_ms > 0 ? poll_ms : VISOR_HTTP_DEFAULT_POLL_MS) / 1000.0;
+  req->backoff_s = VISOR_HTTP_FIRST_POLL_MS / 1000.0 < req->poll_s
+                       ? VISOR_HTTP_FIRST_POLL_MS / 1000.0
+                       : req->poll_s;
   req->park_asked = 1;
 }
 
@@ -162,7 +165,10 @@ static void run_rechecks(visor_http_server *server, visor_http_request *due, dou
       answered = 1;
     }
     if (!answered) {
-      req->next_check = now + req->poll_s;
+      /* Soon at first (a search that finished in another process signals nobody here),
+       * then less often. */
+      req->next_check = now + req->backoff_s;
+      req->backoff_s = req->backoff_s * 2 < req->poll_s ? req->backoff_s * 2 : req->poll_s;
       req->park_next = keep;
       keep = req;
       continue;
