@@ -50,22 +50,6 @@ typedef struct hnsw_store {
 
 static const visor_vector_ops hnsw_ops;
 
-static const char *metric_name(visor_metric m) {
-  return m == VISOR_METRIC_L2 ? "l2" : m == VISOR_METRIC_IP ? "ip" : "cosine";
-}
-
-static int metric_parse(const char *s, visor_metric *m) {
-  if (strcmp(s, "cosine") == 0)
-    *m = VISOR_METRIC_COSINE;
-  else if (strcmp(s, "ip") == 0)
-    *m = VISOR_METRIC_IP;
-  else if (strcmp(s, "l2") == 0)
-    *m = VISOR_METRIC_L2;
-  else
-    return -1;
-  return 0;
-}
-
 /* ---- validation ---- */
 
 static visor_code check_params(const visor_vector_params *p, visor_error *err) {
@@ -109,7 +93,7 @@ static visor_code parse_query(const char *query, visor_vector_params *p, uint64_
     const char *key = kv, *value = eq + 1;
     long v;
     if (strcmp(key, "metric") == 0) {
-      if (metric_parse(value, &p->metric) != 0)
+      if (visor_metric_parse(value, &p->metric) != 0)
         rc = visor_error_set(err, VISOR_ERR_INVALID, "metric '%s' is not cosine, ip or l2", value);
     } else if (strcmp(key, "m") == 0 || strcmp(key, "M") == 0) {
       if (parse_int(value, 2, 256, &v) != 0)
@@ -142,25 +126,6 @@ static visor_code parse_query(const char *query, visor_vector_params *p, uint64_
   }
   free(copy);
   return rc;
-}
-
-/* Copies vector into out, normalising it for cosine. Rejects NaN / infinity, and zero
- * vectors for cosine and ip (they have no direction). */
-static visor_code prepare_vector(const hnsw_store *s, const char *what, const float *vector,
-                                 float *out, visor_error *err) {
-  size_t dim = s->base.dim;
-  if (!vector) return visor_error_set(err, VISOR_ERR_INVALID, "%s vector is NULL", what);
-  double norm2;
-  if (!visor_vector_finite(vector, dim, &norm2))
-    return visor_error_set(err, VISOR_ERR_INVALID, "%s vector has a NaN or infinite component",
-                           what);
-  if (norm2 == 0 && s->params.metric != VISOR_METRIC_L2)
-    return visor_error_set(err, VISOR_ERR_INVALID, "%s vector is all zeros (no direction for %s)",
-                           what, metric_name(s->params.metric));
-  memcpy(out, vector, dim * sizeof *out);
-  if (s->params.metric == VISOR_METRIC_COSINE && !visor_vector_normalize(out, dim))
-    return visor_error_set(err, VISOR_ERR_INVALID, "%s vector cannot be normalised", what);
-  return VISOR_OK;
 }
 
 /* ---- applying changes (write lock held) ---- */
@@ -304,7 +269,7 @@ static visor_code hnsw_upsert(visor_vector_store *store, const char *id, const f
   if (rc != VISOR_OK) return visor_error_wrap(err, "upsert %s", id);
   float *ready = malloc(store->dim * sizeof *ready);
   if (!ready) return visor_error_set(err, VISOR_ERR_NOMEM, "upsert %s: out of memory", id);
-  rc = prepare_vector(s, "upsert", vector, ready, err);
+  rc = visor_vector_prepare(s->params.metric, s->base.dim, "upsert", vector, ready, err);
   if (rc != VISOR_OK) {
     free(ready);
     return visor_error_wrap(err, "upsert %s", id);
@@ -350,7 +315,8 @@ static visor_code hnsw_upsert_batch(visor_vector_store *store, size_t n, const c
   for (size_t i = 0; i < n && rc == VISOR_OK; i++) {
     if ((rc = visor_vector_id_check("upsert batch", ids[i], err)) != VISOR_OK) break;
     if ((rc = visor_vector_meta_check(metas ? &metas[i] : NULL, err)) == VISOR_OK)
-      rc = prepare_vector(s, "upsert", vectors + i * dim, ready + i * dim, err);
+      rc = visor_vector_prepare(s->params.metric, s->base.dim, "upsert", vectors + i * dim,
+                                ready + i * dim, err);
     if (rc != VISOR_OK) visor_error_wrap(err, "upsert batch: entry %zu (%s)", i, ids[i]);
   }
   if (rc == VISOR_OK) rc = check_distinct(n, ids, err);
@@ -452,7 +418,7 @@ static visor_code hnsw_search(visor_vector_store *store, const float *query, siz
     free(results);
     return visor_error_set(err, VISOR_ERR_NOMEM, "search: out of memory");
   }
-  visor_code rc = prepare_vector(s, "query", query, q, err);
+  visor_code rc = visor_vector_prepare(s->params.metric, s->base.dim, "query", query, q, err);
   if (rc != VISOR_OK) {
     free(q);
     free(results);
@@ -580,7 +546,8 @@ static visor_code load_or_create_params(hnsw_store *s, const char *collection, s
     int got = fscanf(f, "visor-hnsw %d dim %lu metric %31s m %d", &version, &file_dim, metric, &m);
     fclose(f);
     visor_metric file_metric;
-    if (got != 4 || version != 1 || metric_parse(metric, &file_metric) != 0 || m < 2 || m > 256)
+    if (got != 4 || version != 1 || visor_metric_parse(metric, &file_metric) != 0 || m < 2 ||
+        m > 256)
       return visor_error_set(err, VISOR_ERR_IO, "%s is not a valid collection params file", path);
     if (file_dim != dim)
       return visor_error_set(err, VISOR_ERR_INVALID,
@@ -588,7 +555,7 @@ static visor_code load_or_create_params(hnsw_store *s, const char *collection, s
                              dim);
     if (file_metric != s->params.metric)
       return visor_error_set(err, VISOR_ERR_INVALID, "collection '%s' uses metric %s, not %s",
-                             collection, metric, metric_name(s->params.metric));
+                             collection, metric, visor_metric_name(s->params.metric));
     s->params.m = m;
     return VISOR_OK;
   }
@@ -596,7 +563,7 @@ static visor_code load_or_create_params(hnsw_store *s, const char *collection, s
     return visor_error_set(err, VISOR_ERR_IO, "open %s: %s", path, strerror(errno));
   f = fopen(tmp, "we");
   if (!f) return visor_error_set(err, VISOR_ERR_IO, "create %s: %s", tmp, strerror(errno));
-  fprintf(f, "visor-hnsw 1\ndim %zu\nmetric %s\nm %d\n", dim, metric_name(s->params.metric),
+  fprintf(f, "visor-hnsw 1\ndim %zu\nmetric %s\nm %d\n", dim, visor_metric_name(s->params.metric),
           s->params.m);
   int failed = fflush(f) != 0 || fsync(fileno(f)) != 0;
   failed |= fclose(f) != 0;

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vector/distance.h"
 #include "vector/hnsw_store.h"
 #include "vector/vector_chroma.h"
 
@@ -146,5 +147,37 @@ visor_code visor_vector_meta_check(const visor_vector_meta *meta, visor_error *e
                              l ? l : "(null)");
     if ((rc = check_string("label", l, STRING_MAX, err)) != VISOR_OK) return rc;
   }
+  return VISOR_OK;
+}
+
+const char *visor_metric_name(visor_metric metric) {
+  return metric == VISOR_METRIC_L2 ? "l2" : metric == VISOR_METRIC_IP ? "ip" : "cosine";
+}
+
+int visor_metric_parse(const char *name, visor_metric *metric) {
+  if (strcmp(name, "cosine") == 0)
+    *metric = VISOR_METRIC_COSINE;
+  else if (strcmp(name, "ip") == 0)
+    *metric = VISOR_METRIC_IP;
+  else if (strcmp(name, "l2") == 0)
+    *metric = VISOR_METRIC_L2;
+  else
+    return -1;
+  return 0;
+}
+
+visor_code visor_vector_prepare(visor_metric metric, size_t dim, const char *what,
+                                const float *vector, float *out, visor_error *err) {
+  if (!vector) return visor_error_set(err, VISOR_ERR_INVALID, "%s vector is NULL", what);
+  double norm2;
+  if (!visor_vector_finite(vector, dim, &norm2))
+    return visor_error_set(err, VISOR_ERR_INVALID, "%s vector has a NaN or infinite component",
+                           what);
+  if (norm2 == 0 && metric != VISOR_METRIC_L2)
+    return visor_error_set(err, VISOR_ERR_INVALID, "%s vector is all zeros (no direction for %s)",
+                           what, visor_metric_name(metric));
+  memcpy(out, vector, dim * sizeof *out);
+  if (metric == VISOR_METRIC_COSINE && !visor_vector_normalize(out, dim))
+    return visor_error_set(err, VISOR_ERR_INVALID, "%s vector cannot be normalised", what);
   return VISOR_OK;
 }

@@ -84,7 +84,7 @@ typedef struct visor_vector_ops {
    * returns non-zero; for consistency checks and clean-ups, not for serving. */
   visor_code (*list)(visor_vector_store *store, visor_vector_list_fn fn, void *ctx,
                      visor_error *err);
-  void (*close)(visor_vector_store *store);   /* flushes and frees */
+  void (*close)(visor_vector_store *store); /* flushes and frees */
 } visor_vector_ops;
 
 struct visor_vector_store {
@@ -112,6 +112,14 @@ int visor_vector_url_supported(const char *url, visor_error *err);
  * every backend before it writes. */
 visor_code visor_vector_id_check(const char *what, const char *id, visor_error *err);
 visor_code visor_vector_meta_check(const visor_vector_meta *meta, visor_error *err);
+
+/* "cosine", "ip" or "l2", and back (-1 for another name). */
+const char *visor_metric_name(visor_metric metric);
+int visor_metric_parse(const char *name, visor_metric *metric);
+/* Copies vector (dim floats) into out, normalised for cosine; refuses NaN / infinity, and
+ * all-zero vectors for cosine and ip (no direction), naming what. Every backend uses it. */
+visor_code visor_vector_prepare(visor_metric metric, size_t dim, const char *what,
+                                const float *vector, float *out, visor_error *err);
 
 /* store->ops->upsert_batch, or a loop over upsert for a backend without it. */
 visor_code visor_vector_upsert_batch(visor_vector_store *store, size_t n, const char *const *ids,

@@ -61,22 +61,6 @@ static void init_curl(void) {
   curl_init_code = curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
-static const char *metric_space(visor_metric m) {
-  return m == VISOR_METRIC_L2 ? "l2" : m == VISOR_METRIC_IP ? "ip" : "cosine";
-}
-
-static int metric_parse(const char *s, visor_metric *m) {
-  if (strcmp(s, "cosine") == 0)
-    *m = VISOR_METRIC_COSINE;
-  else if (strcmp(s, "ip") == 0)
-    *m = VISOR_METRIC_IP;
-  else if (strcmp(s, "l2") == 0)
-    *m = VISOR_METRIC_L2;
-  else
-    return -1;
-  return 0;
-}
-
 /* ---- HTTP ---------------------------------------------------------------------------- */
 
 typedef struct growing {
@@ -239,11 +223,12 @@ static visor_code create_if_missing(chroma_store *s, const char *path, const cha
 static visor_code ensure_collection(chroma_store *s, visor_error *err) {
   char path[600];
   snprintf(path, sizeof path, "%s/collections", s->db_path);
-  json_t *body = json_pack(
-      "{ss s{sIss} s{s{sssisisi}} sb}", "name", s->collection, "metadata", "visor_dim",
-      (json_int_t)s->base.dim, "visor_metric", metric_space(s->params.metric), "configuration",
-      "hnsw", "space", metric_space(s->params.metric), "ef_construction", s->params.ef_construction,
-      "ef_search", s->params.ef_search, "max_neighbors", s->params.m, "get_or_create", 1);
+  json_t *body =
+      json_pack("{ss s{sIss} s{s{sssisisi}} sb}", "name", s->collection, "metadata", "visor_dim",
+                (json_int_t)s->base.dim, "visor_metric", visor_metric_name(s->params.metric),
+                "configuration", "hnsw", "space", visor_metric_name(s->params.metric),
+                "ef_construction", s->params.ef_construction, "ef_search", s->params.ef_search,
+                "max_neighbors", s->params.m, "get_or_create", 1);
   json_t *out = NULL;
   visor_code code = call_json(s, path, body, &out, NULL, err);
   if (code != VISOR_OK) return code;
@@ -263,9 +248,9 @@ static visor_code ensure_collection(chroma_store *s, visor_error *err) {
     code = visor_error_set(
         err, VISOR_ERR_INVALID, "collection '%s' holds %lld-d vectors, not %zu-d", s->collection,
         (long long)json_integer_value(json_is_integer(dim) ? dim : known_dim), s->base.dim);
-  } else if (space && strcmp(space, metric_space(s->params.metric)) != 0) {
+  } else if (space && strcmp(space, visor_metric_name(s->params.metric)) != 0) {
     code = visor_error_set(err, VISOR_ERR_INVALID, "collection '%s' uses metric %s, not %s",
-                           s->collection, space, metric_space(s->params.metric));
+                           s->collection, space, visor_metric_name(s->params.metric));
   } else {
     pthread_mutex_lock(&s->lock);
     snprintf(s->collection_id, sizeof s->collection_id, "%s", id);
@@ -387,24 +372,6 @@ static visor_code fetch_metadata(chroma_store *s, json_t *ids, json_t **out, vis
 
 /* ---- vectors ------------------------------------------------------------------------- */
 
-/* Copies vector into out (normalised for cosine); NaN / infinity / zero as in hnsw://. */
-static visor_code prepare_vector(const chroma_store *s, const char *what, const float *vector,
-                                 float *out, visor_error *err) {
-  size_t dim = s->base.dim;
-  if (!vector) return visor_error_set(err, VISOR_ERR_INVALID, "%s vector is NULL", what);
-  double norm2;
-  if (!visor_vector_finite(vector, dim, &norm2))
-    return visor_error_set(err, VISOR_ERR_INVALID, "%s vector has a NaN or infinite component",
-                           what);
-  if (norm2 == 0 && s->params.metric != VISOR_METRIC_L2)
-    return visor_error_set(err, VISOR_ERR_INVALID, "%s vector is all zeros (no direction for %s)",
-                           what, metric_space(s->params.metric));
-  memcpy(out, vector, dim * sizeof *out);
-  if (s->params.metric == VISOR_METRIC_COSINE && !visor_vector_normalize(out, dim))
-    return visor_error_set(err, VISOR_ERR_INVALID, "%s vector cannot be normalised", what);
-  return VISOR_OK;
-}
-
 static void append_vector(visor_strbuf *buf, const float *v, size_t dim) {
   visor_strbuf_append(buf, "[", 1);
   for (size_t i = 0; i < dim; i++) {
@@ -524,7 +491,8 @@ static visor_code chroma_upsert_batch(visor_vector_store *store, size_t n, const
   for (size_t i = 0; i < n && code == VISOR_OK; i++) {
     if ((code = visor_vector_id_check("upsert", ids[i], err)) != VISOR_OK) break;
     if ((code = visor_vector_meta_check(metas ? &metas[i] : NULL, err)) == VISOR_OK)
-      code = prepare_vector(s, "upsert", vectors + i * dim, ready + i * dim, err);
+      code = visor_vector_prepare(s->params.metric, s->base.dim, "upsert", vectors + i * dim,
+                                  ready + i * dim, err);
     if (code != VISOR_OK) {
       visor_error_wrap(err, "upsert %s", ids[i]);
     } else if (json_object_get(seen, ids[i])) {
@@ -658,7 +626,7 @@ static visor_code chroma_search(visor_vector_store *store, const float *query, s
   if (k > K_MAX) return visor_error_set(err, VISOR_ERR_INVALID, "search: k %zu > %d", k, K_MAX);
   float *q = malloc(store->dim * sizeof *q);
   if (!q) return visor_error_set(err, VISOR_ERR_NOMEM, "search: out of memory");
-  visor_code code = prepare_vector(s, "query", query, q, err);
+  visor_code code = visor_vector_prepare(s->params.metric, s->base.dim, "query", query, q, err);
   if (code != VISOR_OK) {
     free(q);
     return code;
@@ -800,7 +768,7 @@ static visor_code parse_options(chroma_store *s, const char *query, visor_error 
     long v = 0;
     int bad = 0;
     if (strcmp(key, "metric") == 0)
-      bad = metric_parse(value, &s->params.metric);
+      bad = visor_metric_parse(value, &s->params.metric);
     else if (strcmp(key, "m") == 0 || strcmp(key, "M") == 0)
       bad = parse_long(value, 2, 256, &v) || !(s->params.m = (int)v);
     else if (strcmp(key, "ef_construction") == 0)
