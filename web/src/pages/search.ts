@@ -269,6 +269,8 @@ function queryFigure(src: string, size: Size, name: string): HTMLElement {
 function renderResults(search: Search, searchBox: (box: Box) => void): HTMLElement {
   const regions = search.regions ?? [];
   const size = search.image ? { width: search.image.width, height: search.image.height } : { width: 4, height: 3 };
+  // A drawn box is the shopper's, whatever the labeller thinks it shows.
+  const nameOf = (r: SearchRegion) => (search.box ? `Your box (${regionName(r)})` : regionName(r));
   // Whole pixels inside the image, as the API wants them.
   const searchRegion = (box: Box) => searchBox(boxBetween({ x: box.x, y: box.y }, { x: box.x + box.w, y: box.y + box.h }, size));
   if (!regions.length) {
@@ -293,14 +295,14 @@ function renderResults(search: Search, searchBox: (box: Box) => void): HTMLEleme
       t.tabIndex = i === index ? 0 : -1;
     });
     panel.setAttribute('aria-labelledby', tabs[index]!.id);
-    replace(panel, regionResults(regions[index]!, searchRegion));
+    replace(panel, regionResults(regions[index]!, search.box ? null : searchRegion));
     if (focus) tabs[index]!.focus();
   };
   figure = annotatedImage({
     src: api.searchImageUrl(search.id),
     alt: `Your photo, with ${regions.length} detected region${regions.length === 1 ? '' : 's'} boxed`,
     size,
-    annotations: regions.map((r, i) => ({ box: r.box, label: regionName(r), score: regionCaption(r).score, index: i })),
+    annotations: regions.map((r, i) => ({ box: r.box, label: nameOf(r), score: regionCaption(r).score, index: i })),
     onSelect: (i) => select(i),
     selected,
   });
@@ -322,7 +324,7 @@ function renderResults(search: Search, searchBox: (box: Box) => void): HTMLEleme
       'button',
       { type: 'button', role: 'tab', id: `region-tab-${i}`, class: 'tab', 'aria-controls': 'region-panel', onclick: () => select(i) },
       h('span', { class: 'swatch', style: { background: regionColor(i) }, 'aria-hidden': 'true' }),
-      h('span', { class: 'tab-name' }, regionName(r)),
+      h('span', { class: 'tab-name' }, nameOf(r)),
       h('span', { class: 'tab-count' }, `${r.results.length}`),
     );
     tabs.push(tab);
@@ -382,9 +384,9 @@ function renderResults(search: Search, searchBox: (box: Box) => void): HTMLEleme
   );
 }
 
-function regionResults(region: SearchRegion, searchRegion: (box: Box) => void): HTMLElement {
+function regionResults(region: SearchRegion, searchRegion: ((box: Box) => void) | null): HTMLElement {
   // A detected object can be searched alone (its box, no detector): "search with this object".
-  const action = region.whole_image
+  const action = region.whole_image || !searchRegion
     ? null
     : h(
         'p',
