@@ -9,7 +9,9 @@
  * - every image and product reports indexed_at / index_error / index_status; an image
  *   whose original is gone from the object store fails its index job for good and becomes
  *   failed with the error (the index lag metric counts it while pending), and a retry,
- *   with the original back, clears it to pending and then indexed. */
+ *   with the original back, clears it to pending and then indexed.
+ * VISOR_TEST_SEARCH_METADATA_URL / VISOR_TEST_SEARCH_VECTOR_URL run it over other backends
+ * (each run needs an empty database and a fresh collection). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -57,8 +59,21 @@ static int start_server(void **state) {
   (void)state;
   const char *shared = getenv("VISOR_SHARED_DIR");
   snprintf(grocery, sizeof grocery, "%s/datasets/grocery", shared ? shared : "../shared");
-  char *options[] = {"--rate-limit", "0", "--client-jobs", "0"};
-  test_server_start(&test, options, 4, 1);
+  /* Embedded backends, or a metadata store and a vector store given by URL (e.g. postgres://
+   * and chroma:// of scripts/test-env.sh); the object store stays the temp folder's. */
+  char *options[8] = {"--rate-limit", "0", "--client-jobs", "0"};
+  int count = 4;
+  const char *metadata = getenv("VISOR_TEST_SEARCH_METADATA_URL");
+  const char *vectors = getenv("VISOR_TEST_SEARCH_VECTOR_URL");
+  if (metadata && *metadata) {
+    options[count++] = "--metadata";
+    options[count++] = (char *)metadata;
+  }
+  if (vectors && *vectors) {
+    options[count++] = "--vectors";
+    options[count++] = (char *)vectors;
+  }
+  test_server_start(&test, options, count, 1);
   return 0;
 }
 
