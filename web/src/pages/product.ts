@@ -51,12 +51,13 @@ export async function productPage(ctx: PageContext): Promise<void> {
     }
   };
   let lastSeen = '';
+  let retried = () => void refresh();
   const render = () => {
     const key = JSON.stringify(product.images);
     if (key === lastSeen) return;
     lastSeen = key;
     replace(factsEl, productFacts(product));
-    replace(imagesEl, product.images.length ? product.images.map((img, i) => imageCard(img, i, () => void refresh())) : emptyState('This product has no images yet, so it cannot be found by a photo.'));
+    replace(imagesEl, product.images.length ? product.images.map((img, i) => imageCard(img, i, () => retried())) : emptyState('This product has no images yet, so it cannot be found by a photo.'));
     const pending = product.images.filter(active).length;
     const failed = product.images.filter((i) => i.job?.status === 'failed').length;
     live.textContent = pending
@@ -78,19 +79,29 @@ export async function productPage(ctx: PageContext): Promise<void> {
   render();
   void showSimilar();
 
-  // Poll while any job is queued or running: quickly at first, then every 3 s.
-  let delay = 700;
-  while (!signal.aborted && product.images.some(active)) {
+  // Poll while any job is queued or running: quickly at first, then every 3 s (again after
+  // a Retry, which queues the job anew).
+  let polling = false;
+  const poll = async () => {
+    if (polling) return;
+    polling = true;
+    let delay = 700;
     try {
-      await sleep(delay, signal);
+      while (!signal.aborted && product.images.some(active)) {
+        await sleep(delay, signal);
+        delay = Math.min(delay * 1.3, 3000);
+        await refresh();
+      }
     } catch {
       return;
+    } finally {
+      polling = false;
     }
-    delay = Math.min(delay * 1.3, 3000);
-    await refresh();
-  }
-  // Indexed meanwhile: its own vectors now exist, so look for similar products again.
-  if (!signal.aborted && (!similarShown || similarEl.querySelector('.empty'))) void showSimilar();
+    // Indexed meanwhile: its own vectors now exist, so look for similar products again.
+    if (!signal.aborted && (!similarShown || similarEl.querySelector('.empty'))) void showSimilar();
+  };
+  retried = () => void refresh().then(poll);
+  await poll();
 }
 
 function similarList(similar: SimilarProducts): HTMLElement {

@@ -7,7 +7,7 @@
 //
 // Screenshots of every page go to web/test-artifacts/. Every wait is bounded.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -27,6 +27,8 @@ const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const INDEX_TIMEOUT = Number(process.env.VISOR_E2E_INDEX_TIMEOUT_MS ?? 90_000);
 const SEARCH_TIMEOUT = Number(process.env.VISOR_E2E_SEARCH_TIMEOUT_MS ?? 90_000);
 
+const ADMIN_TOKEN = 'e2e-admin-token-0123456789';
+const APPLE_IMAGE = join(GROCERY, 'iconic-images-and-descriptions/Fruit/Apple/Granny-Smith/Granny-Smith_Iconic.jpg');
 const PRODUCT_IMAGE = join(GROCERY, 'iconic-images-and-descriptions/Fruit/Banana/Banana_Iconic.jpg');
 const QUERY_IMAGE = join(GROCERY, 'test/Fruit/Banana/Banana_001.jpg');
 const OTHER_IMAGE = join(GROCERY, 'iconic-images-and-descriptions/Packages/Oatghurt/Oatly-Natural-Oatghurt/Oatly-Natural-Oatghurt_Iconic.jpg');
@@ -104,7 +106,7 @@ async function startServer() {
   const dataDir = join(tmp, 'data');
   mkdirSync(dataDir);
   const child = spawn(VISOR_BIN, ['serve', '--data-dir', dataDir, '--port', '0', '--web-dir', DIST], {
-    env: { ...process.env, VISOR_MODELS: join(SHARED, 'models') },
+    env: { ...process.env, VISOR_MODELS: join(SHARED, 'models'), VISOR_ADMIN_TOKEN: ADMIN_TOKEN },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let log = '';
@@ -432,6 +434,50 @@ describe('Visor web app', { concurrency: false }, () => {
     await page.locator('.similar-section').scrollIntoViewIfNeeded();
     await page.waitForFunction(() => imagesSettled('.similar-section img'));
     await shot('product-similar');
+  });
+
+  test('an image whose original is gone fails to index: the catalogue and the product page say so, and Retry makes it searchable', { timeout: 2 * INDEX_TIMEOUT + 30_000 }, async () => {
+    const admin = (action) => fetch(`${server.url}/api/v1/admin/queue/${action}`, { method: 'POST', headers: { Authorization: `Bearer ${ADMIN_TOKEN}` } });
+    assert.equal((await admin('pause')).status, 200);
+    let brokenId;
+    let original;
+    try {
+      brokenId = await apiCreateProduct({ sku: 'BROKEN-1', name: 'Granny Smith (lost photo)', category: 'Fruit' }, APPLE_IMAGE);
+      const created = await (await fetch(`${server.url}/api/v1/products/${brokenId}`)).json();
+      assert.equal(created.index_status, 'indexing');
+      original = join(server.dataDir, 'blobs', created.images[0].object_key);
+      renameSync(original, `${original}.away`);
+    } finally {
+      assert.equal((await admin('resume')).status, 200);
+    }
+    const deadline = Date.now() + INDEX_TIMEOUT;
+    for (;;) {
+      const p = await (await fetch(`${server.url}/api/v1/products/${brokenId}`)).json();
+      if (p.images[0].status === 'failed') {
+        assert.match(p.images[0].index_error, /does not exist/);
+        assert.equal(p.index_status, 'failed');
+        break;
+      }
+      assert.ok(Date.now() < deadline, `the image is still ${p.images[0].status}`);
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    await page.goto('/catalogue');
+    await page.locator(`.product-card[data-product-id="${brokenId}"] .index-status-badge`).getByText('failed').waitFor();
+    await page.locator(`.product-card[data-product-id="${state.productId}"] .index-status-badge`).getByText('searchable').waitFor();
+    // (its thumbnail is the lost photo: only the others load)
+    await page.waitForFunction((id) => imagesSettled(`.product-card:not([data-product-id="${id}"]) img`), brokenId);
+    await shot('catalogue-failed');
+    await page.goto(`/products/${brokenId}`);
+    await page.locator('.index-facts .index-status-badge').getByText('failed').waitFor();
+    await page.locator('.job-error').first().getByText('does not exist').waitFor();
+    await shot('product-failed');
+    // The photo back in the object store, and Retry: pending, then searchable.
+    renameSync(`${original}.away`, original);
+    await page.getByRole('button', { name: 'Retry' }).click();
+    await page.locator('.index-facts .index-status-badge').getByText('searchable').waitFor({ timeout: INDEX_TIMEOUT });
+    await page.locator('.badge-done').first().waitFor();
+    await page.waitForFunction(() => imagesSettled('.image-card img'));
+    await shot('product-retried');
   });
 
   test('a non-image search upload shows a clear error', { timeout: SEARCH_TIMEOUT }, async () => {
