@@ -1,7 +1,9 @@
 /* routes_searches.c: /api/v1/searches: submit a query photo with k and filters (queues a
  * "search" job; ?wait=SECONDS returns the results inline when they are ready in time),
  * optionally a drawn `box` to search that region alone, or `search_id` to search the query
- * image of an earlier search again without uploading it; get a search with its results
+ * image of an earlier search again without uploading it (with a `box`, or the `region`
+ * ordinal of one of that search's regions: "search with this object"); get a search with
+ * its results
  * (optionally waiting), and the query image. */
 #include <math.h>
 #include <stdio.h>
@@ -24,6 +26,7 @@
 typedef struct search_fields {
   json_t *box;          /* {"x","y","w","h"} as sent, or NULL */
   const char *reuse_id; /* search_id: search that search's query image again */
+  int region;           /* the ordinal of one of that search's regions, or -1 */
 } search_fields;
 
 /* Parses the box field: a JSON object of exactly the numbers x, y, w, h. */
@@ -100,6 +103,14 @@ static visor_code read_search_fields(visor_http_request *req, int *k, json_t **f
       if (fields->box) return visor_error_set(err, VISOR_ERR_INVALID, "field 'box' is given twice");
       visor_code code = parse_box(value, &fields->box, err);
       if (code != VISOR_OK) return code;
+    } else if (strcmp(name, "region") == 0) {
+      char *end = NULL;
+      long ordinal = strtol(value, &end, 10);
+      if (!*value || *end || ordinal < 0 || ordinal > 1000)
+        return visor_error_set(err, VISOR_ERR_INVALID,
+                               "field 'region' must be a region ordinal (0, 1, ...) of the "
+                               "search named by 'search_id'");
+      fields->region = (int)ordinal;
     } else if (strcmp(name, "search_id") == 0) {
       if (!visor_uuid_valid(value))
         return visor_error_set(err, VISOR_ERR_INVALID,
@@ -109,7 +120,8 @@ static visor_code read_search_fields(visor_http_request *req, int *k, json_t **f
     } else {
       return visor_error_set(
           err, VISOR_ERR_INVALID,
-          "unknown field '%.64s' (expected image, k, category, label, box, search_id)", name);
+          "unknown field '%.64s' (expected image, k, category, label, box, search_id, region)",
+          name);
     }
   }
   if (json_array_size(categories) > MAX_FILTER_VALUES ||
@@ -190,20 +202,31 @@ static void answer_search(visor_http_request *req, visor_http_response *res, vis
   visor_http_respond_later(req, res, (double)wait_s, 0, recheck_search, wait, free);
 }
 
-/* The query image of an earlier search: its id and size. */
-static visor_code load_reused_image(visor_db_conn *conn, const char *search_id, char *image_id,
+/* The query image of an earlier search: its id and size; with fields->region >= 0, that
+ * region's box becomes fields->box. */
+static visor_code load_reused_image(visor_db_conn *conn, search_fields *fields, char *image_id,
                                     size_t image_id_size, int64_t *width, int64_t *height,
                                     visor_error *err) {
   json_t *earlier = NULL;
-  visor_code code = visor_search_load(conn, search_id, &earlier, err);
+  visor_code code = visor_search_get(conn, fields->reuse_id, &earlier, err);
   if (code != VISOR_OK) return code;
-  const char *id = json_string_value(json_object_get(earlier, "image_id"));
+  json_t *image = json_object_get(earlier, "image");
+  const char *id = json_string_value(json_object_get(image, "id"));
   if (!id)
-    code = visor_error_set(err, VISOR_ERR_NOT_FOUND, "search %s has no query image", search_id);
+    code =
+        visor_error_set(err, VISOR_ERR_NOT_FOUND, "search %s has no query image", fields->reuse_id);
   else
     snprintf(image_id, image_id_size, "%s", id);
-  *width = json_integer_value(json_object_get(earlier, "width"));
-  *height = json_integer_value(json_object_get(earlier, "height"));
+  *width = json_integer_value(json_object_get(image, "width"));
+  *height = json_integer_value(json_object_get(image, "height"));
+  if (code == VISOR_OK && fields->region >= 0) {
+    json_t *region = json_array_get(json_object_get(earlier, "regions"), (size_t)fields->region);
+    if (!region)
+      code = visor_error_set(err, VISOR_ERR_INVALID, "search %s has no region %d", fields->reuse_id,
+                             fields->region);
+    else
+      fields->box = json_incref(json_object_get(region, "box"));
+  }
   json_decref(earlier);
   return code;
 }
@@ -214,7 +237,7 @@ static void create_search(visor_http_request *req, visor_http_response *res, voi
   size_t count = visor_http_uploads(req, &uploads);
   visor_error err = {0};
   json_t *filters = NULL;
-  search_fields fields = {0};
+  search_fields fields = {.region = -1};
   int k = 10;
   int64_t wait_s = 0;
   visor_uploaded_image image;
@@ -235,6 +258,9 @@ static void create_search(visor_http_request *req, visor_http_response *res, voi
   else if (code == VISOR_OK && !fields.reuse_id && count != 1)
     code = visor_error_set(&err, VISOR_ERR_INVALID,
                            "send exactly one photo as multipart/form-data field 'image'");
+  if (code == VISOR_OK && fields.region >= 0 && (!fields.reuse_id || fields.box))
+    code =
+        visor_error_set(&err, VISOR_ERR_INVALID, "field 'region' needs 'search_id' and no 'box'");
   if (code == VISOR_OK && !visor_route_client_admit(app, req, res, 1)) {
     visor_uploads_discard(app, uploads, count);
     json_decref(filters);
@@ -252,8 +278,7 @@ static void create_search(visor_http_request *req, visor_http_response *res, voi
   }
   if (code == VISOR_OK && !(conn = visor_db_acquire(app->db, &err))) code = err.code;
   if (code == VISOR_OK && fields.reuse_id)
-    code =
-        load_reused_image(conn, fields.reuse_id, image_id, sizeof image_id, &width, &height, &err);
+    code = load_reused_image(conn, &fields, image_id, sizeof image_id, &width, &height, &err);
   if (code == VISOR_OK && fields.box) code = check_box(fields.box, width, height, &err);
   if (code == VISOR_OK) code = visor_db_begin(conn, &err);
   if (code == VISOR_OK) {

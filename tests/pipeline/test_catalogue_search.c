@@ -3,7 +3,8 @@
  * workers) over a dozen iconic products of the grocery data set:
  * - a test photo made of two iconic photos side by side: a box on each half finds that
  *   product first, with exactly one region in the answer; the same boxes on the stored
- *   query image of that search (search_id, no upload) do too; bad boxes are 400;
+ *   query image of that search (search_id, no upload) do too, and so does a detected
+ *   object named by its ordinal (search_id + region); bad boxes and regions are 400;
  * - a product's similar products exclude it, follow the category and label filters, and
  *   put first the product whose image is a smaller copy of its own;
  * - every image and product reports indexed_at / index_error / index_status; an image
@@ -254,6 +255,30 @@ static void box_on_each_object_finds_it_first(void **state) {
   /* Without a box, the stored image is searched whole again, detector and all. */
   res = region_search(NULL, first_search, NULL);
   assert_int_equal(res.status, 200);
+  /* "Search with this object" by ordinal: the banana the detector found, alone. */
+  int banana_ordinal = -1;
+  char banana_box[160] = "";
+  size_t index;
+  json_t *found;
+  json_array_foreach(json_object_get(res.json, "regions"), index, found) {
+    const char *label = json_string_value(json_object_get(found, "detector_label"));
+    if (banana_ordinal < 0 && label && !strcmp(label, "banana")) {
+      banana_ordinal = (int)json_integer_value(json_object_get(found, "ordinal"));
+      char *text = json_dumps(json_object_get(found, "box"), JSON_COMPACT);
+      snprintf(banana_box, sizeof banana_box, "%s", text);
+      free(text);
+    }
+  }
+  if (banana_ordinal < 0) fail_msg("the detector found no banana: %s", res.body);
+  char whole_search[40], ordinal_text[16];
+  snprintf(whole_search, sizeof whole_search, "%s",
+           json_string_value(json_object_get(res.json, "id")));
+  snprintf(ordinal_text, sizeof ordinal_text, "%d", banana_ordinal);
+  test_part by_region[] = {{.name = "search_id", .value = whole_search},
+                           {.name = "region", .value = ordinal_text}};
+  test_response object = test_multipart("POST", "/api/v1/searches?wait=60", by_region, 2);
+  expect_region_finds(&object, banana_box, LEFT_CLASS);
+  test_response_free(&object);
   assert_true(json_is_true(
       json_object_get(json_array_get(json_object_get(res.json, "regions"), 0), "whole_image")));
   assert_true(json_is_null(json_object_get(res.json, "box")));
@@ -296,6 +321,19 @@ static void bad_boxes_are_refused(void **state) {
   expect_400(region_search(NULL, search_id, outside), "not inside");
   expect_400(region_search(composite_path, search_id, NULL), "not both");
   expect_400(region_search(NULL, "not-a-uuid", NULL), "search_id");
+  test_part no_such_region[] = {{.name = "search_id", .value = search_id},
+                                {.name = "region", .value = "99"}};
+  expect_400(test_multipart("POST", "/api/v1/searches", no_such_region, 2), "no region 99");
+  test_part region_and_box[] = {{.name = "search_id", .value = search_id},
+                                {.name = "region", .value = "0"},
+                                {.name = "box", .value = "{\"x\":0,\"y\":0,\"w\":50,\"h\":50}"}};
+  expect_400(test_multipart("POST", "/api/v1/searches", region_and_box, 3), "field 'region'");
+  test_part region_alone[] = {{.name = "image", .file = composite_path},
+                              {.name = "region", .value = "0"}};
+  expect_400(test_multipart("POST", "/api/v1/searches", region_alone, 2), "field 'region'");
+  test_part bad_region[] = {{.name = "search_id", .value = search_id},
+                            {.name = "region", .value = "-1"}};
+  expect_400(test_multipart("POST", "/api/v1/searches", bad_region, 2), "field 'region'");
   res = region_search(NULL, "00000000-0000-7000-8000-000000000000", NULL);
   assert_int_equal(res.status, 404);
   test_response_free(&res);
