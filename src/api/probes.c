@@ -1,8 +1,10 @@
 /* probes.c: the routes every Visor server process has, `visor worker` included: health
  * (/healthz: the process is up), readiness (/readyz: every backend answers, else 503) and
- * Prometheus metrics (/metrics, with the queue's gauges). */
+ * Prometheus metrics (/metrics, with the queue's gauges and the index lag). */
 #include "api/api.h"
+#include "core/clock.h"
 #include "core/metrics.h"
+#include "store/catalog.h"
 
 static void readyz(visor_http_request *req, visor_http_response *res, void *ctx) {
   (void)req;
@@ -42,6 +44,20 @@ static void collect_queue_metrics(void *ctx) {
   if (app->vectors)
     visor_metrics_gauge_set("visor_vectors", "Vectors in this process's vector collection", NULL,
                             (double)app->vectors->ops->count(app->vectors));
+  visor_db_conn *conn = visor_db_acquire(app->db, NULL);
+  visor_index_lag lag;
+  if (conn && visor_image_index_lag(conn, &lag, NULL) == VISOR_OK) {
+    double age = lag.pending ? (double)(visor_now_ms() - lag.oldest_pending_ms) / 1000.0 : 0;
+    visor_metrics_gauge_set("visor_index_lag_seconds",
+                            "Age of the oldest product image not yet searchable (0: none pending)",
+                            NULL, age > 0 ? age : 0);
+    const char *help = "Product images not searchable, by state";
+    visor_metrics_gauge_set("visor_images_unsearchable", help, "state=\"pending\"",
+                            (double)lag.pending);
+    visor_metrics_gauge_set("visor_images_unsearchable", help, "state=\"failed\"",
+                            (double)lag.failed);
+  }
+  visor_db_release(conn);
   if (app->queue->ops->counts(app->queue, &counts, NULL) != VISOR_OK) return;
   const char *help = "Tasks in the queue by state";
   visor_metrics_gauge_set("visor_queue_tasks", help, "state=\"ready\"", (double)counts.ready);

@@ -1,6 +1,11 @@
 /* routes_searches.c: /api/v1/searches: submit a query photo with k and filters (queues a
  * "search" job; ?wait=SECONDS returns the results inline when they are ready in time),
- * get a search with its results (optionally waiting), and the query image. */
+ * optionally a drawn `box` to search that region alone, or `search_id` to search the query
+ * image of an earlier search again without uploading it (with a `box`, or the `region`
+ * ordinal of one of that search's regions: "search with this object"); get a search with
+ * its results
+ * (optionally waiting), and the query image. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,10 +20,57 @@
 #define MAX_WAIT_S 60
 #define MAX_K 100
 #define MAX_FILTER_VALUES 16
+#define MIN_BOX_SIDE 8 /* pixels: smaller regions hold too little to embed */
+
+/* What a search request asks besides k and filters. */
+typedef struct search_fields {
+  json_t *box;          /* {"x","y","w","h"} as sent, or NULL */
+  const char *reuse_id; /* search_id: search that search's query image again */
+  int region;           /* the ordinal of one of that search's regions, or -1 */
+} search_fields;
+
+/* Parses the box field: a JSON object of exactly the numbers x, y, w, h. */
+static visor_code parse_box(const char *text, json_t **box, visor_error *err) {
+  static const char *const keys[] = {"x", "y", "w", "h"};
+  json_t *parsed = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
+  visor_code code = VISOR_OK;
+  if (!json_is_object(parsed) || json_object_size(parsed) != 4)
+    code = visor_error_set(err, VISOR_ERR_INVALID,
+                           "field 'box' must be a JSON object {\"x\", \"y\", \"w\", \"h\"} of "
+                           "numbers in image pixels");
+  for (size_t i = 0; code == VISOR_OK && i < 4; i++) {
+    json_t *value = json_object_get(parsed, keys[i]);
+    if (!json_is_number(value) || !isfinite(json_number_value(value)))
+      code = visor_error_set(err, VISOR_ERR_INVALID, "field 'box' needs a number '%s'", keys[i]);
+  }
+  if (code != VISOR_OK) {
+    json_decref(parsed);
+    return code;
+  }
+  *box = parsed;
+  return VISOR_OK;
+}
+
+/* The box must lie inside the width x height image and be at least MIN_BOX_SIDE a side. */
+static visor_code check_box(const json_t *box, int64_t width, int64_t height, visor_error *err) {
+  double x = json_number_value(json_object_get(box, "x")),
+         y = json_number_value(json_object_get(box, "y")),
+         w = json_number_value(json_object_get(box, "w")),
+         h = json_number_value(json_object_get(box, "h"));
+  if (w < MIN_BOX_SIDE || h < MIN_BOX_SIDE)
+    return visor_error_set(err, VISOR_ERR_INVALID,
+                           "field 'box' is %gx%g pixels: each side must be at least %d", w, h,
+                           MIN_BOX_SIDE);
+  if (x < 0 || y < 0 || x + w > (double)width + 0.5 || y + h > (double)height + 0.5)
+    return visor_error_set(err, VISOR_ERR_INVALID,
+                           "field 'box' {x %g, y %g, w %g, h %g} is not inside the %lldx%lld image",
+                           x, y, w, h, (long long)width, (long long)height);
+  return VISOR_OK;
+}
 
 /* Reads k, category and label fields into k and filters {"categories", "labels"}. */
 static visor_code read_search_fields(visor_http_request *req, int *k, json_t **filters,
-                                     visor_error *err) {
+                                     search_fields *fields, visor_error *err) {
   const char *const *names, *const *values;
   size_t count = visor_http_form_fields(req, &names, &values);
   json_t *categories = json_array(), *labels = json_array();
@@ -46,9 +98,30 @@ static visor_code read_search_fields(visor_http_request *req, int *k, json_t **f
         return visor_error_set(err, VISOR_ERR_INVALID,
                                "field 'label' must look like key=value, got '%.64s'", value);
       json_array_append_new(labels, json_string(value));
+    } else if (strcmp(name, "box") == 0) {
+      if (!*value) continue;
+      if (fields->box) return visor_error_set(err, VISOR_ERR_INVALID, "field 'box' is given twice");
+      visor_code code = parse_box(value, &fields->box, err);
+      if (code != VISOR_OK) return code;
+    } else if (strcmp(name, "region") == 0) {
+      char *end = NULL;
+      long ordinal = strtol(value, &end, 10);
+      if (!*value || *end || ordinal < 0 || ordinal > 1000)
+        return visor_error_set(err, VISOR_ERR_INVALID,
+                               "field 'region' must be a region ordinal (0, 1, ...) of the "
+                               "search named by 'search_id'");
+      fields->region = (int)ordinal;
+    } else if (strcmp(name, "search_id") == 0) {
+      if (!visor_uuid_valid(value))
+        return visor_error_set(err, VISOR_ERR_INVALID,
+                               "field 'search_id' must be a search id (a UUID), got '%.64s'",
+                               value);
+      fields->reuse_id = value;
     } else {
-      return visor_error_set(err, VISOR_ERR_INVALID,
-                             "unknown field '%.64s' (expected image, k, category, label)", name);
+      return visor_error_set(
+          err, VISOR_ERR_INVALID,
+          "unknown field '%.64s' (expected image, k, category, label, box, search_id, region)",
+          name);
     }
   }
   if (json_array_size(categories) > MAX_FILTER_VALUES ||
@@ -129,55 +202,112 @@ static void answer_search(visor_http_request *req, visor_http_response *res, vis
   visor_http_respond_later(req, res, (double)wait_s, 0, recheck_search, wait, free);
 }
 
+/* The query image of an earlier search: its id and size; with fields->region >= 0, that
+ * region's box becomes fields->box. */
+static visor_code load_reused_image(visor_db_conn *conn, search_fields *fields, char *image_id,
+                                    size_t image_id_size, int64_t *width, int64_t *height,
+                                    visor_error *err) {
+  json_t *earlier = NULL;
+  visor_code code = visor_search_get(conn, fields->reuse_id, &earlier, err);
+  if (code != VISOR_OK) return code;
+  json_t *image = json_object_get(earlier, "image");
+  const char *id = json_string_value(json_object_get(image, "id"));
+  if (!id)
+    code =
+        visor_error_set(err, VISOR_ERR_NOT_FOUND, "search %s has no query image", fields->reuse_id);
+  else
+    snprintf(image_id, image_id_size, "%s", id);
+  *width = json_integer_value(json_object_get(image, "width"));
+  *height = json_integer_value(json_object_get(image, "height"));
+  if (code == VISOR_OK && fields->region >= 0) {
+    json_t *region = json_array_get(json_object_get(earlier, "regions"), (size_t)fields->region);
+    if (!region)
+      code = visor_error_set(err, VISOR_ERR_INVALID, "search %s has no region %d", fields->reuse_id,
+                             fields->region);
+    else
+      fields->box = json_incref(json_object_get(region, "box"));
+  }
+  json_decref(earlier);
+  return code;
+}
+
 static void create_search(visor_http_request *req, visor_http_response *res, void *ctx) {
   visor_app *app = ctx;
   visor_http_upload *uploads = NULL;
   size_t count = visor_http_uploads(req, &uploads);
   visor_error err = {0};
   json_t *filters = NULL;
+  search_fields fields = {.region = -1};
   int k = 10;
   int64_t wait_s = 0;
   visor_uploaded_image image;
-  char search_id[40], job_id[40];
+  char search_id[40], job_id[40], image_id[40] = "";
+  int64_t width = 0, height = 0;
   visor_code code = VISOR_OK;
   if (!visor_route_int_query(req, res, "wait", 0, 0, MAX_WAIT_S, &wait_s)) {
     visor_uploads_discard(app, uploads, count);
     return;
   }
-  if (!visor_http_is_multipart(req) || count != 1)
+  if (!visor_http_is_multipart(req))
     code = visor_error_set(&err, VISOR_ERR_INVALID,
                            "send exactly one photo as multipart/form-data field 'image'");
+  if (code == VISOR_OK) code = read_search_fields(req, &k, &filters, &fields, &err);
+  if (code == VISOR_OK && fields.reuse_id && count != 0)
+    code = visor_error_set(&err, VISOR_ERR_INVALID,
+                           "send either a photo (field 'image') or 'search_id', not both");
+  else if (code == VISOR_OK && !fields.reuse_id && count != 1)
+    code = visor_error_set(&err, VISOR_ERR_INVALID,
+                           "send exactly one photo as multipart/form-data field 'image'");
+  if (code == VISOR_OK && fields.region >= 0 && (!fields.reuse_id || fields.box))
+    code =
+        visor_error_set(&err, VISOR_ERR_INVALID, "field 'region' needs 'search_id' and no 'box'");
   if (code == VISOR_OK && !visor_route_client_admit(app, req, res, 1)) {
     visor_uploads_discard(app, uploads, count);
+    json_decref(filters);
+    json_decref(fields.box);
     return;
   }
-  if (code == VISOR_OK) code = read_search_fields(req, &k, &filters, &err);
-  if (code == VISOR_OK) code = visor_uploads_check(app, uploads, 1, &image, &err);
   visor_db_conn *conn = NULL;
+  if (code == VISOR_OK && !fields.reuse_id) {
+    code = visor_uploads_check(app, uploads, 1, &image, &err);
+    if (code == VISOR_OK) {
+      snprintf(image_id, sizeof image_id, "%s", image.id);
+      width = image.info.width;
+      height = image.info.height;
+    }
+  }
   if (code == VISOR_OK && !(conn = visor_db_acquire(app->db, &err))) code = err.code;
+  if (code == VISOR_OK && fields.reuse_id)
+    code = load_reused_image(conn, &fields, image_id, sizeof image_id, &width, &height, &err);
+  if (code == VISOR_OK && fields.box) code = check_box(fields.box, width, height, &err);
   if (code == VISOR_OK) code = visor_db_begin(conn, &err);
   if (code == VISOR_OK) {
     visor_uuid_new(search_id);
     char payload[96];
     snprintf(payload, sizeof payload, "{\"search_id\":\"%s\"}", search_id);
-    visor_image_record record = {.id = image.id,
-                                 .purpose = "query",
-                                 .object_key = image.key,
-                                 .filename = image.filename,
-                                 .content_type = image.content_type,
-                                 .width = image.info.width,
-                                 .height = image.info.height,
-                                 .format = image.info.format,
-                                 .size_bytes = (int64_t)image.size,
-                                 .sha256 = image.sha256};
     char *filters_text = json_dumps(filters, JSON_COMPACT);
-    code = visor_image_insert(conn, &record, &err);
+    char *box_text = fields.box ? json_dumps(fields.box, JSON_COMPACT) : NULL;
+    if (!fields.reuse_id) {
+      visor_image_record record = {.id = image.id,
+                                   .purpose = "query",
+                                   .object_key = image.key,
+                                   .filename = image.filename,
+                                   .content_type = image.content_type,
+                                   .width = image.info.width,
+                                   .height = image.info.height,
+                                   .format = image.info.format,
+                                   .size_bytes = (int64_t)image.size,
+                                   .sha256 = image.sha256};
+      code = visor_image_insert(conn, &record, &err);
+    }
     if (code == VISOR_OK)
       code = visor_jobs_create(conn, "search", search_id, payload, app->job_attempts, job_id, &err);
     if (code == VISOR_OK) code = visor_route_tag_job(req, conn, job_id, &err);
     if (code == VISOR_OK)
-      code = visor_search_insert(conn, search_id, image.id, job_id, k, filters_text, &err);
+      code = visor_search_insert(conn, search_id, image_id, job_id, k, filters_text, &err);
+    if (code == VISOR_OK && box_text) code = visor_search_set_box(conn, search_id, box_text, &err);
     free(filters_text);
+    free(box_text);
     if (code == VISOR_OK)
       code = visor_db_commit(conn, &err);
     else
@@ -185,6 +315,7 @@ static void create_search(visor_http_request *req, visor_http_response *res, voi
   }
   visor_db_release(conn);
   json_decref(filters);
+  json_decref(fields.box);
   if (code != VISOR_OK) {
     visor_uploads_discard(app, uploads, count);
     visor_route_fail(res, &err);

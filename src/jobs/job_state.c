@@ -6,6 +6,7 @@
 
 #include "core/clock.h"
 #include "core/uuid.h"
+#include "store/catalog.h"
 #include "store/jobs.h"
 #include "store/outbox.h"
 
@@ -30,6 +31,8 @@ visor_code visor_jobs_requeue(visor_db_conn *conn, const char *job_id, const cha
   visor_code code = visor_job_requeue(conn, job_id, applied, err);
   if (code == VISOR_OK && *applied)
     code = visor_outbox_insert(conn, job_id, kind, visor_now_ms(), err);
+  if (code == VISOR_OK && *applied && strcmp(kind, "index") == 0)
+    code = visor_image_index_retried(conn, job_id, err);
   return code;
 }
 
@@ -60,9 +63,21 @@ visor_code visor_jobs_will_retry(visor_db *db, const char *job_id, const char *e
   WITH_CONN(db, err, visor_job_mark_retrying(conn, job_id, error, err));
 }
 
+/* The job failed and, for an index job, its image with it: one transaction. */
+static visor_code mark_failed(visor_db_conn *conn, const char *job_id, const char *error,
+                              visor_error *err) {
+  visor_code code = visor_db_begin(conn, err);
+  if (code != VISOR_OK) return code;
+  code = visor_job_mark_failed(conn, job_id, error, err);
+  if (code == VISOR_OK) code = visor_image_index_failed(conn, job_id, error, err);
+  if (code == VISOR_OK) return visor_db_commit(conn, err);
+  visor_db_rollback(conn);
+  return code;
+}
+
 visor_code visor_jobs_failed(visor_db *db, const char *job_id, const char *error,
                              visor_error *err) {
-  WITH_CONN(db, err, visor_job_mark_failed(conn, job_id, error, err));
+  WITH_CONN(db, err, mark_failed(conn, job_id, error, err));
 }
 
 visor_code visor_jobs_progress(visor_db *db, const char *job_id, double progress,

@@ -20,7 +20,8 @@ visor_code visor_jobs_create(visor_db_conn *conn, const char *kind, const char *
 visor_code visor_jobs_cancel(visor_db_conn *conn, const char *job_id, int *applied,
                              visor_error *err);
 /* A failed or cancelled job of kind back to queued with attempts 0, with a new outbox
- * entry, on conn; *applied says whether it was. */
+ * entry, on conn; *applied says whether it was. A retried index job's failed image goes
+ * back to pending (no index_error) in the same transaction. */
 visor_code visor_jobs_requeue(visor_db_conn *conn, const char *job_id, const char *kind,
                               int *applied, visor_error *err);
 
@@ -44,6 +45,7 @@ visor_code visor_jobs_done(visor_db *db, const char *job_id, visor_error *err);
 /* A failed attempt that will be tried again (status queued, error kept). */
 visor_code visor_jobs_will_retry(visor_db *db, const char *job_id, const char *error,
                                  visor_error *err);
+/* Failed for good; an index job's image becomes failed with the error (one transaction). */
 visor_code visor_jobs_failed(visor_db *db, const char *job_id, const char *error, visor_error *err);
 visor_code visor_jobs_progress(visor_db *db, const char *job_id, double progress, visor_error *err);
 /* 1 when the job was cancelled, 0 when not, -1 when the store cannot say. */

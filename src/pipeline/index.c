@@ -143,7 +143,7 @@ static visor_code write_regions(visor_app *app, const char *image_id, const char
                                   .model = app->embedder_model};
     code = visor_region_insert(conn, &record, err);
   }
-  if (code == VISOR_OK) code = visor_image_set_status(conn, image_id, "indexed", err);
+  if (code == VISOR_OK) code = visor_image_mark_indexed(conn, image_id, err);
   if (code == VISOR_OK)
     code = visor_db_commit(conn, err);
   else
@@ -274,13 +274,8 @@ static visor_code index_image(void *ctx, visor_job_run *run, visor_error *err) {
       app->vectors->ops->remove(app->vectors, regions[i].id, NULL);
     code = clean_up_deleted(app, image_id, err);
   }
-  /* An image that cannot be indexed (not decodable, too large) is marked failed; on other
-   * errors it stays pending while the job is retried. */
-  if ((code == VISOR_ERR_UNSUPPORTED || code == VISOR_ERR_TOO_LARGE) && image_id) {
-    visor_db_conn *conn = visor_db_acquire(app->db, NULL);
-    if (conn) visor_image_set_status(conn, image_id, "failed", NULL);
-    visor_db_release(conn);
-  }
+  /* An image stays pending while its job is retried; when the job fails for good (at once
+   * for an image that cannot be decoded), jobs/job_state.c marks it failed with the error. */
   for (size_t i = 0; regions && i < analysis.region_count; i++)
     free(regions[i].labels_json);
   free(regions);

@@ -6,6 +6,7 @@
  * pipeline settings (settings.h); the query is analyzed by visor_analyze_query. */
 #include "pipeline/ranking.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,6 +110,58 @@ visor_code visor_analyze_query(visor_app *app, const void *image, size_t len,
   return code;
 }
 
+visor_code visor_analyze_query_box(visor_app *app, const void *image, size_t len, int width,
+                                   int height, visor_box box, visor_analysis *analysis,
+                                   visor_error *err) {
+  memset(analysis, 0, sizeof *analysis);
+  const visor_pipeline_settings *settings = visor_pipeline_settings_get();
+  size_t count = 1 + settings->query_view_count;
+  visor_region *views = calloc(count, sizeof *views);
+  analysis->regions = calloc(1, sizeof *analysis->regions);
+  if (!views || !analysis->regions) {
+    free(views);
+    free(analysis->regions);
+    analysis->regions = NULL;
+    return visor_error_set(err, VISOR_ERR_NOMEM, "no memory for the region of a search");
+  }
+  views[0].box = box;
+  for (size_t v = 1; v < count; v++) { /* the query views, of the box instead of the image */
+    float scale = settings->query_views[v - 1] > 0 && settings->query_views[v - 1] <= 1
+                      ? settings->query_views[v - 1]
+                      : 1;
+    views[v].box = (visor_box){box.x + box.w * (1 - scale) / 2, box.y + box.h * (1 - scale) / 2,
+                               box.w * scale, box.h * scale};
+  }
+  visor_code code = app->ml->ops->embed_boxes(app->ml, image, len, views, count, err);
+  if (code == VISOR_OK) {
+    size_t dim = app->vectors->dim;
+    double norm = 0;
+    for (size_t d = 0; d < dim; d++) {
+      float sum = 0;
+      for (size_t v = 0; v < count; v++)
+        sum += views[v].embedding[d];
+      views[0].embedding[d] = sum;
+      norm += (double)sum * sum;
+    }
+    float inverse = norm > 0 ? (float)(1.0 / sqrt(norm)) : 0;
+    for (size_t d = 0; d < dim; d++)
+      views[0].embedding[d] *= inverse;
+    analysis->regions[0] = views[0];
+    analysis->regions[0].box = box;
+    analysis->regions[0].detector.name[0] = '\0';
+    analysis->region_count = 1;
+    analysis->dim = dim;
+    analysis->width = width;
+    analysis->height = height;
+    views[0].embedding = NULL; /* now the analysis's */
+  }
+  for (size_t v = 0; v < count; v++)
+    free(views[v].embedding);
+  free(views);
+  if (code != VISOR_OK) visor_analysis_free(analysis);
+  return code;
+}
+
 visor_code visor_rank_products(visor_app *app, const visor_analysis *analysis,
                                const visor_vector_filter *filter, int k, visor_ranking *ranking,
                                visor_error *err) {
@@ -138,7 +191,8 @@ visor_code visor_rank_products(visor_app *app, const visor_analysis *analysis,
         .whole_image = region->whole_image,
         .label = region->label_count ? region->labels[0].name : NULL,
         .label_score = region->label_count ? region->labels[0].score : 0,
-        .detector_label = region->whole_image ? NULL : region->detector.name,
+        .detector_label =
+            region->whole_image || !region->detector.name[0] ? NULL : region->detector.name,
         .detector_score = region->detector.score};
     ranking->region_count++;
     size_t hit_count = 0, score_count = 0;
@@ -147,13 +201,15 @@ visor_code visor_rank_products(visor_app *app, const visor_analysis *analysis,
     for (size_t h = 0; code == VISOR_OK && h < hit_count; h++)
       add_hit(scores, &score_count, hits[h].product_id, hits[h].id, 1.0f - hits[h].distance, top_n);
     if (code != VISOR_OK) break;
-    float weight = region->whole_image ? 1.0f : settings->detection_weight;
+    /* A query of one region (a drawn box) votes alone, like a whole image. */
+    int sole = regions == 1;
+    float weight = region->whole_image || sole ? 1.0f : settings->detection_weight;
     for (size_t i = 0; i < score_count; i++) {
       scores[i].score = scores[i].sum / (float)top_n;
       scores[i].query_ordinal = (int)r;
       product_score weighted = scores[i];
       weighted.score *= weight;
-      if (region->whole_image || settings->overall_all_regions)
+      if (region->whole_image || sole || settings->overall_all_regions)
         merge_best(overall, &overall_count, &weighted);
     }
     qsort(scores, score_count, sizeof *scores, by_score_desc);

@@ -27,6 +27,13 @@ typedef struct visor_ranking {
 visor_code visor_analyze_query(visor_app *app, const void *image, size_t len,
                                visor_analysis *analysis, visor_error *err);
 
+/* Analyzes one region of a query image (a box the shopper drew; width x height is the
+ * upright original): no detector, one region, its embedding averaged with the query views
+ * of the box, as visor_analyze_query does for the whole image. */
+visor_code visor_analyze_query_box(visor_app *app, const void *image, size_t len, int width,
+                                   int height, visor_box box, visor_analysis *analysis,
+                                   visor_error *err);
+
 visor_code visor_rank_products(visor_app *app, const visor_analysis *analysis,
                                const visor_vector_filter *filter, int k, visor_ranking *ranking,
                                visor_error *err);

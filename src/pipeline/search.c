@@ -2,7 +2,8 @@
  * and for every detected region (whole image first) ask the vector store for the nearest
  * catalogue crops under the caller's filters (applied inside the index), keep each
  * product's best crop, rank the top k products per region and overall, and save the
- * results. Products deleted since they were indexed are skipped. */
+ * results. A search of a drawn box analyzes that region alone (no detector). Products
+ * deleted since they were indexed are skipped. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,7 +65,18 @@ static visor_code run_search(void *ctx, visor_job_run *run, visor_error *err) {
   if (code == VISOR_OK)
     code = visor_blob_get(app->blobs, json_string_value(json_object_get(search, "object_key")), 0,
                           &bytes, &len, err);
-  if (code == VISOR_OK) code = visor_analyze_query(app, bytes, len, &analysis, err);
+  json_t *box = json_object_get(search, "box");
+  if (code == VISOR_OK && json_is_object(box)) {
+    visor_box region = {(float)json_number_value(json_object_get(box, "x")),
+                        (float)json_number_value(json_object_get(box, "y")),
+                        (float)json_number_value(json_object_get(box, "w")),
+                        (float)json_number_value(json_object_get(box, "h"))};
+    code = visor_analyze_query_box(
+        app, bytes, len, (int)json_integer_value(json_object_get(search, "width")),
+        (int)json_integer_value(json_object_get(search, "height")), region, &analysis, err);
+  } else if (code == VISOR_OK) {
+    code = visor_analyze_query(app, bytes, len, &analysis, err);
+  }
   if (code == VISOR_OK) {
     read_filter(json_object_get(search, "filters"), &filter);
     visor_vector_filter vector_filter = {.categories = filter.categories,

@@ -15,9 +15,24 @@ static const char *const product_json_columns[] = {"labels", NULL};
   "p.id, p.sku, p.name, p.description, p.category, p.labels, p.price, p.currency,"                 \
   " p.created_at, p.updated_at"
 
+/* A product's freshness, from its live images: index_status searchable (every image
+ * indexed) | indexing (some pending) | failed (some failed) | none (no images); indexed_at
+ * when its last image became searchable; index_error of a failed image. */
+#define PRODUCT_FRESHNESS                                                                          \
+  " CASE WHEN EXISTS (SELECT 1 FROM images i WHERE i.product_id = p.id AND i.deleted_at IS NULL"   \
+  "  AND i.status = 'failed') THEN 'failed'"                                                       \
+  " WHEN EXISTS (SELECT 1 FROM images i WHERE i.product_id = p.id AND i.deleted_at IS NULL"        \
+  "  AND i.status = 'pending') THEN 'indexing'"                                                    \
+  " WHEN EXISTS (SELECT 1 FROM images i WHERE i.product_id = p.id AND i.deleted_at IS NULL)"       \
+  "  THEN 'searchable' ELSE 'none' END AS index_status,"                                           \
+  " (SELECT MAX(i.indexed_at) FROM images i WHERE i.product_id = p.id AND i.deleted_at IS NULL"    \
+  "  AND i.status = 'indexed') AS indexed_at,"                                                     \
+  " (SELECT MIN(i.index_error) FROM images i WHERE i.product_id = p.id AND i.deleted_at IS NULL"   \
+  "  AND i.status = 'failed') AS index_error"
+
 #define IMAGE_COLUMNS                                                                              \
   "id, product_id, purpose, object_key, filename, content_type, width, height, format,"            \
-  " size_bytes, sha256, status, job_id, created_at"
+  " size_bytes, sha256, status, job_id, created_at, indexed_at, index_error"
 
 static const char *optional_text(const json_t *object, const char *key) {
   return json_string_value(json_object_get(object, key));
@@ -99,9 +114,21 @@ visor_code visor_product_update(visor_db_conn *conn, const char *id, const json_
 
 visor_code visor_product_get(visor_db_conn *conn, const char *id, json_t **product,
                              visor_error *err) {
+  return visor_select_by_id(conn,
+                            "SELECT " PRODUCT_COLUMNS "," PRODUCT_FRESHNESS
+                            " FROM products p WHERE p.id = ? AND p.deleted_at IS NULL",
+                            id, "product", product_json_columns, product, err);
+}
+
+visor_code visor_product_summary(visor_db_conn *conn, const char *id, json_t **summary,
+                                 visor_error *err) {
   return visor_select_by_id(
-      conn, "SELECT " PRODUCT_COLUMNS " FROM products p WHERE p.id = ? AND p.deleted_at IS NULL",
-      id, "product", product_json_columns, product, err);
+      conn,
+      "SELECT p.id, p.sku, p.name, p.category, p.price, p.currency,"
+      " (SELECT i.id FROM images i WHERE i.product_id = p.id AND i.deleted_at IS NULL"
+      "  ORDER BY i.created_at, i.id LIMIT 1) AS thumbnail_image_id"
+      " FROM products p WHERE p.id = ? AND p.deleted_at IS NULL",
+      id, "product", NULL, summary, err);
 }
 
 visor_code visor_product_soft_delete(visor_db_conn *conn, const char *id, visor_error *err) {
@@ -165,7 +192,7 @@ visor_code visor_product_list(visor_db_conn *conn, const visor_product_query *qu
                              VISOR_DB_S(pattern),         VISOR_DB_S(pattern),
                              VISOR_DB_S(pattern),         VISOR_DB_S(pattern),
                              VISOR_DB_I(query->limit),    VISOR_DB_I(query->offset)};
-  char sql[1024];
+  char sql[4096];
   snprintf(sql, sizeof sql, "SELECT COUNT(*) AS n%s", where);
   visor_db_rows rows;
   visor_code code = visor_db_exec(conn, sql, params, 6, &rows, NULL, err);
@@ -173,7 +200,7 @@ visor_code visor_product_list(visor_db_conn *conn, const visor_product_query *qu
     *total = visor_db_int(&rows, 0, "n");
     visor_db_rows_free(&rows);
     snprintf(sql, sizeof sql,
-             "SELECT " PRODUCT_COLUMNS ","
+             "SELECT " PRODUCT_COLUMNS "," PRODUCT_FRESHNESS ","
              " (SELECT i.id FROM images i WHERE i.product_id = p.id AND i.deleted_at IS NULL"
              "  ORDER BY i.created_at, i.id LIMIT 1) AS thumbnail_image_id,"
              " (SELECT COUNT(*) FROM images i WHERE i.product_id = p.id AND i.deleted_at IS NULL) "
@@ -235,6 +262,54 @@ visor_code visor_image_set_status(visor_db_conn *conn, const char *id, const cha
   visor_db_value params[] = {VISOR_DB_S(status), VISOR_DB_S(id)};
   return visor_db_exec(conn, "UPDATE images SET status = ? WHERE id = ?", params, 2, NULL, NULL,
                        err);
+}
+
+visor_code visor_image_mark_indexed(visor_db_conn *conn, const char *id, visor_error *err) {
+  visor_db_value params[] = {VISOR_DB_I(visor_now_ms()), VISOR_DB_S(id)};
+  return visor_db_exec(
+      conn, "UPDATE images SET status = 'indexed', indexed_at = ?, index_error = NULL WHERE id = ?",
+      params, 2, NULL, NULL, err);
+}
+
+visor_code visor_image_index_failed(visor_db_conn *conn, const char *job_id, const char *error,
+                                    visor_error *err) {
+  visor_db_value params[] = {VISOR_DB_S(error ? error : "indexing failed"), VISOR_DB_S(job_id)};
+  return visor_db_exec(conn,
+                       "UPDATE images SET index_error = ?,"
+                       " status = CASE WHEN status = 'indexed' THEN status ELSE 'failed' END"
+                       " WHERE deleted_at IS NULL AND id ="
+                       " (SELECT j.subject_id FROM jobs j WHERE j.id = ? AND j.kind = 'index' AND "
+                       "j.status = 'failed')",
+                       params, 2, NULL, NULL, err);
+}
+
+visor_code visor_image_index_retried(visor_db_conn *conn, const char *job_id, visor_error *err) {
+  visor_db_value params[] = {VISOR_DB_S(job_id)};
+  return visor_db_exec(conn,
+                       "UPDATE images SET index_error = NULL,"
+                       " status = CASE WHEN status = 'failed' THEN 'pending' ELSE status END"
+                       " WHERE deleted_at IS NULL AND id ="
+                       " (SELECT j.subject_id FROM jobs j WHERE j.id = ? AND j.kind = 'index')",
+                       params, 1, NULL, NULL, err);
+}
+
+visor_code visor_image_index_lag(visor_db_conn *conn, visor_index_lag *lag, visor_error *err) {
+  memset(lag, 0, sizeof *lag);
+  visor_db_rows rows;
+  visor_code code =
+      visor_db_exec(conn,
+                    "SELECT MIN(CASE WHEN status = 'pending' THEN created_at END) AS oldest,"
+                    " COUNT(CASE WHEN status = 'pending' THEN 1 END) AS pending,"
+                    " COUNT(CASE WHEN status = 'failed' THEN 1 END) AS failed"
+                    " FROM images WHERE purpose = 'product' AND deleted_at IS NULL"
+                    " AND status IN ('pending', 'failed')",
+                    NULL, 0, &rows, NULL, err);
+  if (code != VISOR_OK) return code;
+  lag->pending = visor_db_int(&rows, 0, "pending");
+  lag->failed = visor_db_int(&rows, 0, "failed");
+  lag->oldest_pending_ms = visor_db_int(&rows, 0, "oldest");
+  visor_db_rows_free(&rows);
+  return VISOR_OK;
 }
 
 visor_code visor_image_lock_live(visor_db_conn *conn, const char *id, int *live, visor_error *err) {

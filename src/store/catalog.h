@@ -16,6 +16,9 @@ visor_code visor_product_insert(visor_db_conn *conn, const char *id, const json_
 /* Applies the fields present in changes (validated). */
 visor_code visor_product_update(visor_db_conn *conn, const char *id, const json_t *changes,
                                 visor_error *err);
+/* {id, sku, name, category, price, currency, thumbnail_image_id} of a live product. */
+visor_code visor_product_summary(visor_db_conn *conn, const char *id, json_t **summary,
+                                 visor_error *err);
 visor_code visor_product_get(visor_db_conn *conn, const char *id, json_t **product,
                              visor_error *err);
 visor_code visor_product_soft_delete(visor_db_conn *conn, const char *id, visor_error *err);
@@ -57,6 +60,23 @@ visor_code visor_image_list(visor_db_conn *conn, const char *product_id, json_t 
                             visor_error *err);
 visor_code visor_image_set_status(visor_db_conn *conn, const char *id, const char *status,
                                   visor_error *err);
+/* Status indexed, indexed_at now, no index_error. */
+visor_code visor_image_mark_indexed(visor_db_conn *conn, const char *id, visor_error *err);
+/* The image of index job job_id, when that job is failed for good: index_error = error and
+ * status failed (an image still indexed from an earlier run stays indexed). */
+visor_code visor_image_index_failed(visor_db_conn *conn, const char *job_id, const char *error,
+                                    visor_error *err);
+/* The image of index job job_id, retried: a failed image back to pending, no index_error. */
+visor_code visor_image_index_retried(visor_db_conn *conn, const char *job_id, visor_error *err);
+
+/* Product images not (yet) searchable: how many are pending and failed, and when the oldest
+ * pending one was uploaded (Unix ms; 0 when none is pending). */
+typedef struct visor_index_lag {
+  int64_t pending, failed;
+  int64_t oldest_pending_ms;
+} visor_index_lag;
+visor_code visor_image_index_lag(visor_db_conn *conn, visor_index_lag *lag, visor_error *err);
+
 /* *live = the image exists and is not deleted; on PostgreSQL the row stays locked until
  * the caller's transaction ends, so a delete waits for it. */
 visor_code visor_image_lock_live(visor_db_conn *conn, const char *id, int *live, visor_error *err);

@@ -150,6 +150,17 @@ const visor_migration visor_migrations[] = {
     {3, "job client",
      "ALTER TABLE jobs ADD COLUMN client TEXT;"
      "CREATE INDEX jobs_client_status ON jobs(client, status);"},
+    {6, "index freshness and searches by a drawn box",
+     "ALTER TABLE images ADD COLUMN indexed_at BIGINT;"
+     "ALTER TABLE images ADD COLUMN index_error TEXT;"
+     "CREATE INDEX images_status ON images(status, created_at);"
+     "UPDATE images SET indexed_at = (SELECT j.finished_at FROM jobs j WHERE j.id = images.job_id)"
+     " WHERE status = 'indexed';"
+     "UPDATE images SET status = 'failed',"
+     " index_error = (SELECT j.error FROM jobs j WHERE j.id = images.job_id)"
+     " WHERE status IN ('pending', 'failed') AND EXISTS"
+     " (SELECT 1 FROM jobs j WHERE j.id = images.job_id AND j.status = 'failed');"
+     "ALTER TABLE searches ADD COLUMN box TEXT;"},
 };
 
 const size_t visor_migration_count = sizeof visor_migrations / sizeof visor_migrations[0];

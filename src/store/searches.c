@@ -24,13 +24,20 @@ visor_code visor_search_insert(visor_db_conn *conn, const char *id, const char *
 
 visor_code visor_search_load(visor_db_conn *conn, const char *id, json_t **search,
                              visor_error *err) {
-  static const char *const json_columns[] = {"filters", NULL};
+  static const char *const json_columns[] = {"filters", "box", NULL};
   return visor_select_by_id(
       conn,
-      "SELECT s.id, s.image_id, s.job_id, s.k, s.filters, s.status, s.error,"
+      "SELECT s.id, s.image_id, s.job_id, s.k, s.filters, s.box, s.status, s.error,"
       " s.duration_ms, s.created_at, s.finished_at, i.object_key, i.width, i.height, i.format"
       " FROM searches s LEFT JOIN images i ON i.id = s.image_id WHERE s.id = ?",
       id, "search", json_columns, search, err);
+}
+
+visor_code visor_search_set_box(visor_db_conn *conn, const char *id, const char *box_json,
+                                visor_error *err) {
+  visor_db_value params[] = {VISOR_DB_S(box_json), VISOR_DB_S(id)};
+  return visor_db_exec(conn, "UPDATE searches SET box = ? WHERE id = ?", params, 2, NULL, NULL,
+                       err);
 }
 
 visor_code visor_search_set_status(visor_db_conn *conn, const char *id, const char *status,

@@ -456,6 +456,22 @@ static visor_code hnsw_search(visor_vector_store *store, const float *query, siz
   return rc;
 }
 
+static visor_code hnsw_get(visor_vector_store *store, const char *id, float *out,
+                           visor_error *err) {
+  hnsw_store *s = (hnsw_store *)store;
+  visor_code rc = visor_vector_id_check("get", id, err);
+  if (rc != VISOR_OK) return rc;
+  if (!out) return visor_error_set(err, VISOR_ERR_INVALID, "get %s: out must not be NULL", id);
+  uint32_t node;
+  pthread_rwlock_rdlock(&s->lock);
+  if (hnsw_strmap_get(&s->ids, id, &node))
+    memcpy(out, hnsw_graph_vector(s->graph, node), store->dim * sizeof *out);
+  else
+    rc = visor_error_set(err, VISOR_ERR_NOT_FOUND, "get: no vector with id '%s'", id);
+  pthread_rwlock_unlock(&s->lock);
+  return rc;
+}
+
 static size_t hnsw_count(visor_vector_store *store) {
   hnsw_store *s = (hnsw_store *)store;
   pthread_rwlock_rdlock(&s->lock);
@@ -507,6 +523,7 @@ static const visor_vector_ops hnsw_ops = {
     .remove = hnsw_remove,
     .upsert_batch = hnsw_upsert_batch,
     .set_meta = hnsw_set_meta,
+    .get = hnsw_get,
     .search = hnsw_search,
     .count = hnsw_count,
     .list = hnsw_list,

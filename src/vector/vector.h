@@ -79,6 +79,9 @@ typedef struct visor_vector_ops {
   visor_code (*search)(visor_vector_store *store, const float *query, size_t k,
                        const visor_vector_filter *filter, visor_vector_hit *hits, size_t *count,
                        visor_error *err);
+  /* Copies the stored vector of id into out (dim floats; for COSINE the normalised vector
+   * the store keeps). VISOR_ERR_NOT_FOUND when id is not there (or was removed). */
+  visor_code (*get)(visor_vector_store *store, const char *id, float *out, visor_error *err);
   size_t (*count)(visor_vector_store *store); /* live (not deleted) vectors */
   /* Calls fn for every live vector (its id and product id), in no set order, until fn
    * returns non-zero; for consistency checks and clean-ups, not for serving. */

@@ -679,6 +679,41 @@ static visor_code chroma_search(visor_vector_store *store, const float *query, s
   return VISOR_OK;
 }
 
+/* The get route with include embeddings: Chroma answers them as arrays of numbers. */
+static visor_code chroma_get(visor_vector_store *store, const char *id, float *out,
+                             visor_error *err) {
+  chroma_store *s = (chroma_store *)store;
+  visor_code code = visor_vector_id_check("get", id, err);
+  if (code != VISOR_OK) return code;
+  if (!out) return visor_error_set(err, VISOR_ERR_INVALID, "get %s: out must not be NULL", id);
+  json_t *body = json_pack("{s[s]s[s]}", "ids", id, "include", "embeddings");
+  char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+  json_decref(body);
+  if (!text) return visor_error_set(err, VISOR_ERR_NOMEM, "chroma get %s: out of memory", id);
+  json_t *answer = NULL;
+  code = record_call(s, "get", text, strlen(text), "POST", &answer, err);
+  free(text);
+  if (code != VISOR_OK) return visor_error_wrap(err, "get %s", id);
+  json_t *ids = json_object_get(answer, "ids");
+  json_t *vector = json_array_get(json_object_get(answer, "embeddings"), 0);
+  if (json_array_size(ids) == 0)
+    code = visor_error_set(err, VISOR_ERR_NOT_FOUND, "get: no vector with id '%s'", id);
+  else if (json_array_size(vector) != store->dim)
+    code = visor_error_set(err, VISOR_ERR_UNAVAILABLE,
+                           "chroma %s: get %s answered %zu numbers, expected %zu", s->url, id,
+                           json_array_size(vector), store->dim);
+  for (size_t i = 0; code == VISOR_OK && i < store->dim; i++) {
+    json_t *x = json_array_get(vector, i);
+    if (!json_is_number(x))
+      code = visor_error_set(err, VISOR_ERR_UNAVAILABLE,
+                             "chroma %s: get %s: component %zu is not a number", s->url, id, i);
+    else
+      out[i] = (float)json_number_value(x);
+  }
+  json_decref(answer);
+  return code;
+}
+
 static size_t chroma_count(visor_vector_store *store) {
   chroma_store *s = (chroma_store *)store;
   json_t *answer = NULL;
@@ -733,6 +768,7 @@ static const visor_vector_ops chroma_ops = {
     .remove = chroma_remove,
     .upsert_batch = chroma_upsert_batch,
     .set_meta = chroma_set_meta,
+    .get = chroma_get,
     .search = chroma_search,
     .count = chroma_count,
     .list = chroma_list,

@@ -1,9 +1,9 @@
 /* vector_contract.c: the vector store contract suite (cmocka). Exact match first, upsert
  * replaces, removed ids never come back, filters (category any-of, labels all-of, model),
  * count, bad input and dimension mismatch errors, reopening keeps everything, batch upserts,
- * set_meta changes what filters find, recall@10 against exact search, and threads writing
- * and searching at once. Collection names
- * carry the process id and time, so runs against a long-lived server do not collide. */
+ * set_meta changes what filters find, get returns the stored vector, recall@10 against exact
+ * search, and threads writing and searching at once. Collection names carry the process id and
+ * time, so runs against a long-lived server do not collide. */
 #include "vector_contract.h"
 
 #include <math.h>
@@ -532,6 +532,50 @@ static void test_set_meta(void **state) {
   s->ops->close(s);
 }
 
+/* get returns what was stored (normalised under cosine), follows upserts, and forgets
+ * removed and unknown ids. */
+static void test_get(void **state) {
+  (void)state;
+  char name[64];
+  visor_vector_store *s = open_fresh(name, sizeof name);
+  assert_non_null(s->ops->get);
+  float v[DIM], w[DIM], got[DIM];
+  random_vector(v);
+  random_vector(w);
+  visor_vector_meta meta = {"p", "A", NULL, 0, "m@1"};
+  upsert_ok(s, "g1", v, &meta);
+  upsert_ok(s, "g2", w, &meta);
+  visor_error err = {0};
+  assert_int_equal(s->ops->get(s, "g1", got, &err), VISOR_OK);
+  double norm = 0, dot = 0, got_norm = 0;
+  for (int i = 0; i < DIM; i++) {
+    norm += (double)v[i] * v[i];
+    dot += (double)v[i] * got[i];
+    got_norm += (double)got[i] * got[i];
+  }
+  assert_true(fabs(dot / sqrt(norm * got_norm) - 1.0) < 1e-5); /* same direction */
+  assert_true(fabs(got_norm - 1.0) < 1e-4);                    /* stored normalised */
+  upsert_ok(s, "g1", w, &meta); /* an upsert replaces what get answers */
+  assert_int_equal(s->ops->get(s, "g1", got, &err), VISOR_OK);
+  dot = 0, norm = 0;
+  for (int i = 0; i < DIM; i++) {
+    dot += (double)w[i] * got[i];
+    norm += (double)w[i] * w[i];
+  }
+  assert_true(fabs(dot / sqrt(norm) - 1.0) < 1e-4);
+  assert_int_equal(s->ops->remove(s, "g2", &err), VISOR_OK);
+  assert_int_equal(s->ops->get(s, "g2", got, &err), VISOR_ERR_NOT_FOUND);
+  assert_int_equal(s->ops->get(s, "never-was", got, &err), VISOR_ERR_NOT_FOUND);
+  assert_non_null(strstr(err.message, "never-was"));
+  assert_int_equal(s->ops->get(s, "", got, &err), VISOR_ERR_INVALID);
+  s->ops->close(s);
+  s = reopen(name, DIM, &err); /* durable like the vectors themselves */
+  if (!s) fail_msg("reopen: %s", err.message);
+  assert_int_equal(s->ops->get(s, "g1", got, &err), VISOR_OK);
+  assert_int_equal(s->ops->get(s, "g2", got, &err), VISOR_ERR_NOT_FOUND);
+  s->ops->close(s);
+}
+
 static void test_upsert_batch(void **state) {
   (void)state;
   char name[64];
@@ -751,6 +795,7 @@ int visor_vector_contract_run(const char *group_name, const char *url) {
       cmocka_unit_test(test_bad_input),
       cmocka_unit_test(test_reopen_keeps_data),
       cmocka_unit_test(test_set_meta),
+      cmocka_unit_test(test_get),
       cmocka_unit_test(test_upsert_batch),
       cmocka_unit_test(test_recall_vs_exact),
       cmocka_unit_test(test_concurrent_writers_and_readers),

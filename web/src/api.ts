@@ -1,7 +1,7 @@
 // The Visor API client: JSON requests with fetch, uploads with XMLHttpRequest (for upload
 // progress events), every failure an ApiError.
 import { ApiError, parseApiError } from './lib/errors';
-import type { Category, Job, Page, ProductDetails, ProductListItem, Search } from './types';
+import type { Answer } from './types';
 
 export const API = '/api/v1';
 
@@ -108,25 +108,28 @@ export const cropUrl = (regionId: string) => `${API}/regions/${encodeURIComponen
 export const searchImageUrl = (searchId: string) => `${API}/searches/${encodeURIComponent(searchId)}/image`;
 
 export const listProducts = (query: Query, signal?: AbortSignal) =>
-  request<Page<ProductListItem>>('GET', `${API}/products`, { query, signal });
+  request<Answer<'/api/v1/products', 'get'>>('GET', `${API}/products`, { query, signal });
 
 export const getProduct = (id: string, signal?: AbortSignal) =>
-  request<ProductDetails>('GET', `${API}/products/${encodeURIComponent(id)}`, { signal });
+  request<Answer<'/api/v1/products/{id}', 'get'>>('GET', `${API}/products/${encodeURIComponent(id)}`, { signal });
 
 export const listCategories = (signal?: AbortSignal) =>
-  request<{ items: Category[] }>('GET', `${API}/categories`, { signal });
+  request<Answer<'/api/v1/categories', 'get'>>('GET', `${API}/categories`, { signal });
 
 export const createProduct = (form: FormData, onProgress?: (p: UploadProgress) => void, signal?: AbortSignal) =>
-  upload<ProductDetails>(`${API}/products`, form, { onProgress, signal });
+  upload<Answer<'/api/v1/products', 'post', 201>>(`${API}/products`, form, { onProgress, signal });
 
-export const listJobs = (query: Query, signal?: AbortSignal) => request<Page<Job>>('GET', `${API}/jobs`, { query, signal });
+export const listJobs = (query: Query, signal?: AbortSignal) => request<Answer<'/api/v1/jobs', 'get'>>('GET', `${API}/jobs`, { query, signal });
 
-export const retryJob = (id: string) => request<Job>('POST', `${API}/jobs/${encodeURIComponent(id)}/retry`);
-export const cancelJob = (id: string) => request<Job>('POST', `${API}/jobs/${encodeURIComponent(id)}/cancel`);
+export const retryJob = (id: string) => request<Answer<'/api/v1/jobs/{id}/retry', 'post'>>('POST', `${API}/jobs/${encodeURIComponent(id)}/retry`);
+export const cancelJob = (id: string) => request<Answer<'/api/v1/jobs/{id}/cancel', 'post'>>('POST', `${API}/jobs/${encodeURIComponent(id)}/cancel`);
 
 /** Submits a search; 200 with the whole search when it finished within `wait`, else 202. */
 export const submitSearch = (form: FormData, wait: number, onProgress?: (p: UploadProgress) => void, signal?: AbortSignal) =>
-  upload<Search>(withQuery(`${API}/searches`, { wait }), form, { onProgress, signal });
+  upload<Answer<'/api/v1/searches', 'post'>>(withQuery(`${API}/searches`, { wait }), form, { onProgress, signal });
 
 export const getSearch = (id: string, wait: number, signal?: AbortSignal) =>
-  request<Search>('GET', `${API}/searches/${encodeURIComponent(id)}`, { query: { wait }, signal });
+  request<Answer<'/api/v1/searches/{id}', 'get'>>('GET', `${API}/searches/${encodeURIComponent(id)}`, { query: { wait }, signal });
+
+export const similarProducts = (id: string, query: Query, signal?: AbortSignal) =>
+  request<Answer<'/api/v1/products/{id}/similar', 'get'>>('GET', `${API}/products/${encodeURIComponent(id)}/similar`, { query, signal });

@@ -1,160 +1,48 @@
-// Shapes of the Visor REST API (docs/API.md). Only what the web app reads.
+// Shapes of the Visor REST API, generated at build time from the served OpenAPI document
+// (src/api/openapi.json → src/api-types.ts by openapi-typescript, `npm run gen:types`), so
+// the build fails when the client reads something the server does not send. These are
+// thin names for the generated schemas, plus Size, which is the app's own.
+import type { components, paths } from './api-types';
 
-export interface Box {
-  x: number;
-  y: number;
-  w: number;
-  h: number;
+type Schemas = components['schemas'];
+
+/** The JSON answer of route P with method M and status S, as the document describes it. */
+export type Answer<P extends keyof paths, M extends keyof paths[P], S extends number = 200> = paths[P][M] extends {
+  responses: infer R;
 }
+  ? S extends keyof R
+    ? R[S] extends { content: { 'application/json': infer T } }
+      ? T
+      : never
+    : never
+  : never;
 
+export type Box = Schemas['Box'];
+export type JobStatus = Schemas['JobStatus'];
+export type JobSummary = Schemas['JobSummary'];
+export type Job = Schemas['Job'];
+export type JobPage = Schemas['JobPage'];
+export type Region = Schemas['Region'];
+export type RegionLabel = Region['labels'][number];
+export type ProductImage = Schemas['ImageDetails'];
+export type UploadedImage = Schemas['Image'];
+export type Product = Schemas['Product'];
+export type ProductListItem = Schemas['ProductListItem'];
+export type ProductPage = Schemas['ProductPage'];
+export type ProductDetails = Schemas['ProductDetails'];
+export type IndexStatus = Product['index_status'];
+export type Category = Schemas['Category'];
+export type ProductBrief = Schemas['ProductBrief'];
+export type SearchHit = Schemas['SearchResult'];
+export type SearchRegion = Schemas['SearchRegion'];
+export type SearchProduct = Schemas['SearchProduct'];
+export type Search = Schemas['Search'];
+export type SearchStatus = Search['status'];
+export type SimilarProducts = Schemas['SimilarProducts'];
+export type ApiErrorBody = Schemas['Error'];
+
+/** Pixel size of an image as shown (not an API shape). */
 export interface Size {
   width: number;
   height: number;
-}
-
-export type JobStatus = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
-
-export interface JobSummary {
-  id: string;
-  status: JobStatus;
-  progress: number | null;
-  attempts: number;
-  error: string | null;
-}
-
-export interface Job extends JobSummary {
-  kind: string;
-  subject_id: string | null;
-  payload: Record<string, unknown> | null;
-  max_attempts: number;
-  created_at: string;
-  updated_at: string;
-  started_at: string | null;
-  finished_at: string | null;
-}
-
-export interface RegionLabel {
-  name: string;
-  score: number;
-}
-
-export interface Region {
-  id: string;
-  image_id: string;
-  product_id: string | null;
-  box: Box;
-  whole_image: boolean;
-  label: string | null;
-  label_score: number | null;
-  labels?: RegionLabel[];
-  detector_label: string | null;
-  detector_score: number | null;
-  source: 'model' | 'admin';
-  is_primary: boolean;
-  model: string | null;
-  crop_url?: string;
-}
-
-export interface ProductImage {
-  id: string;
-  product_id: string;
-  filename: string | null;
-  content_type: string;
-  width: number;
-  height: number;
-  format: string;
-  size_bytes: number;
-  status: 'pending' | 'indexed' | 'failed';
-  job_id: string | null;
-  created_at: string;
-  job?: JobSummary;
-  regions?: Region[];
-}
-
-export interface Product {
-  id: string;
-  sku: string;
-  name: string;
-  description: string;
-  category: string;
-  labels: Record<string, string>;
-  price: number | null;
-  currency: string | null;
-  created_at: string;
-  updated_at: string;
-}
-
-export interface ProductListItem extends Product {
-  thumbnail_image_id: string | null;
-  image_count: number;
-}
-
-export interface ProductDetails extends Product {
-  images: ProductImage[];
-}
-
-export interface Page<T> {
-  items: T[];
-  total: number;
-  limit: number;
-  offset: number;
-}
-
-export interface Category {
-  name: string;
-  product_count: number;
-}
-
-export interface ProductBrief {
-  id: string;
-  sku: string;
-  name: string;
-  category: string;
-  price: number | null;
-  currency: string | null;
-  thumbnail_image_id: string | null;
-}
-
-export interface SearchHit {
-  rank: number;
-  score: number;
-  product_id: string;
-  region_id: string;
-  crop_url?: string;
-  product: ProductBrief;
-}
-
-export interface SearchRegion {
-  ordinal: number;
-  box: Box;
-  whole_image: boolean;
-  label: string | null;
-  label_score: number | null;
-  detector_label: string | null;
-  detector_score: number | null;
-  results: SearchHit[];
-}
-
-export interface SearchProduct extends SearchHit {
-  query_ordinal: number;
-}
-
-export type SearchStatus = 'queued' | 'running' | 'done' | 'failed';
-
-export interface Search {
-  id: string;
-  job_id?: string;
-  status: SearchStatus;
-  k?: number;
-  filters?: { category?: string[]; label?: string[] | Record<string, string> } | null;
-  error?: string | null;
-  duration_ms?: number | null;
-  created_at?: string;
-  image?: { id: string; width: number; height: number };
-  regions?: SearchRegion[];
-  products?: SearchProduct[];
-}
-
-export interface ApiErrorBody {
-  error: { code: string; message: string; request_id?: string };
 }

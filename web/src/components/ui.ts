@@ -36,6 +36,18 @@ export function statusBadge(status: string): HTMLElement {
   return h('span', { class: `badge badge-${status}` }, status);
 }
 
+const INDEX_STATUS_TEXT: Record<string, string> = { searchable: 'searchable', indexing: 'indexing', failed: 'failed', none: 'no images' };
+const INDEX_STATUS_BADGE: Record<string, string> = { searchable: 'done', indexing: 'running', failed: 'failed', none: 'queued' };
+
+/** Whether a product can be found by a photo: searchable / indexing / failed / no images. */
+export function indexStatusBadge(status: string, error?: string | null): HTMLElement {
+  return h(
+    'span',
+    { class: `badge index-status-badge badge-${INDEX_STATUS_BADGE[status] ?? 'queued'}`, dataset: { indexStatus: status }, title: error ?? undefined },
+    INDEX_STATUS_TEXT[status] ?? status,
+  );
+}
+
 /** A labelled progress bar; `fraction` null shows an indeterminate one. */
 export function progressBar(fraction: number | null, label: string): HTMLElement {
   const bar = h('progress', { class: 'progress', max: '1', 'aria-label': label });

@@ -1,7 +1,7 @@
 // The catalogue: every product as a card (thumbnail, name, category, price), with a text
 // filter, a category filter, sorting and paging, all kept in the URL.
 import * as api from '../api';
-import { emptyState, errorBanner, pageTitle, thumbnail } from '../components/ui';
+import { emptyState, errorBanner, pageTitle, thumbnail, indexStatusBadge } from '../components/ui';
 import { h, isAbort, replace, uid } from '../dom';
 import { formatPrice, formatRange } from '../lib/format';
 import { setQuery, type PageContext } from '../router';
@@ -166,6 +166,7 @@ function productCard(p: ProductListItem): HTMLElement {
       h('span', { class: 'muted' }, p.category || 'Uncategorised'),
       p.price !== null ? h('span', { class: 'price' }, formatPrice(p.price, p.currency)) : null,
       h('span', { class: 'muted small' }, `SKU ${p.sku}`),
+      indexStatusBadge(p.index_status, p.index_error),
     ),
   );
 }

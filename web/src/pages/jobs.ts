@@ -5,7 +5,7 @@ import { emptyState, errorBanner, pageTitle, progressBar, statusBadge } from '..
 import { h, isAbort, replace, sleep, uid } from '../dom';
 import { formatRange, formatRelativeTime } from '../lib/format';
 import { setQuery, type PageContext } from '../router';
-import type { Job, Page } from '../types';
+import type { Job, JobPage } from '../types';
 
 const PAGE_SIZE = 50;
 const STATUSES = ['queued', 'running', 'done', 'failed', 'cancelled'];
@@ -46,8 +46,8 @@ export async function jobsPage(ctx: PageContext): Promise<void> {
   status.addEventListener('change', changed);
   kind.addEventListener('change', changed);
 
-  let last: Page<Job> | null = null;
-  const anyActive = () => (last as Page<Job> | null)?.items.some((j) => j.status === 'queued' || j.status === 'running') ?? false;
+  let last: JobPage | null = null;
+  const anyActive = () => (last as JobPage | null)?.items.some((j) => j.status === 'queued' || j.status === 'running') ?? false;
   let seq = 0;
   async function load(): Promise<void> {
     const mine = ++seq;

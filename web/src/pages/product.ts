@@ -1,13 +1,14 @@
-// A product: its fields, every image with the detected regions boxed, the crops, and the
-// indexing job of each image (polled while it is queued or running).
+// A product: its fields and whether it is searchable, every image with the detected
+// regions boxed, the crops, the indexing job of each image (polled while it is queued or
+// running), and the products most similar to it (GET /products/{id}/similar).
 import * as api from '../api';
 import { annotatedImage } from '../components/annotated-image';
-import { emptyState, errorBanner, infoBanner, loading, pageTitle, progressBar, statusBadge } from '../components/ui';
+import { emptyState, errorBanner, indexStatusBadge, infoBanner, loading, pageTitle, progressBar, statusBadge, thumbnail } from '../components/ui';
 import { h, isAbort, replace, sleep } from '../dom';
 import { regionColor } from '../lib/boxes';
-import { formatBytes, formatPrice, formatScore, regionCaption, regionName } from '../lib/format';
+import { formatBytes, formatPrice, formatRelativeTime, formatScore, regionCaption, regionName } from '../lib/format';
 import type { PageContext } from '../router';
-import type { ProductDetails, ProductImage, Region } from '../types';
+import type { ProductDetails, ProductImage, Region, SimilarProducts } from '../types';
 
 const active = (img: ProductImage) => img.job && (img.job.status === 'queued' || img.job.status === 'running');
 
@@ -24,22 +25,39 @@ export async function productPage(ctx: PageContext): Promise<void> {
   }
   const imagesEl = h('div', { class: 'product-images' });
   const live = h('div', { class: 'index-status', role: 'status', 'aria-live': 'polite' });
+  const factsEl = h('div', null, productFacts(product));
+  const similarEl = h('div', { class: 'similar-products', 'aria-busy': 'true' }, loading('Finding similar products…'));
   replace(
     root,
     h('p', { class: 'breadcrumb' }, h('a', { href: '/catalogue' }, 'Catalogue'), ' / ', product.category || 'Uncategorised'),
     pageTitle(product.name),
     query.get('created') ? infoBanner('Product saved. Visor is indexing its images: the detected regions appear below when it is done.') : null,
-    productFacts(product),
+    factsEl,
     live,
     h('h2', null, `Images (${product.images.length})`),
     imagesEl,
+    h('section', { class: 'similar-section', 'aria-labelledby': 'similar-title' }, h('h2', { id: 'similar-title' }, 'Similar products'), similarEl),
   );
+  let similarShown = false;
+  const showSimilar = async () => {
+    try {
+      const similar = await api.similarProducts(product.id, { k: 8 }, signal);
+      replace(similarEl, similarList(similar));
+      similarShown = true;
+    } catch (e) {
+      if (!isAbort(e)) replace(similarEl, errorBanner(e));
+    } finally {
+      similarEl.removeAttribute('aria-busy');
+    }
+  };
   let lastSeen = '';
+  let retried = () => void refresh();
   const render = () => {
     const key = JSON.stringify(product.images);
     if (key === lastSeen) return;
     lastSeen = key;
-    replace(imagesEl, product.images.length ? product.images.map((img, i) => imageCard(img, i, () => void refresh())) : emptyState('This product has no images yet, so it cannot be found by a photo.'));
+    replace(factsEl, productFacts(product));
+    replace(imagesEl, product.images.length ? product.images.map((img, i) => imageCard(img, i, () => retried())) : emptyState('This product has no images yet, so it cannot be found by a photo.'));
     const pending = product.images.filter(active).length;
     const failed = product.images.filter((i) => i.job?.status === 'failed').length;
     live.textContent = pending
@@ -59,18 +77,63 @@ export async function productPage(ctx: PageContext): Promise<void> {
     }
   };
   render();
+  void showSimilar();
 
-  // Poll while any job is queued or running: quickly at first, then every 3 s.
-  let delay = 700;
-  while (!signal.aborted && product.images.some(active)) {
+  // Poll while any job is queued or running: quickly at first, then every 3 s (again after
+  // a Retry, which queues the job anew).
+  let polling = false;
+  const poll = async () => {
+    if (polling) return;
+    polling = true;
+    let delay = 700;
     try {
-      await sleep(delay, signal);
+      while (!signal.aborted && product.images.some(active)) {
+        await sleep(delay, signal);
+        delay = Math.min(delay * 1.3, 3000);
+        await refresh();
+      }
     } catch {
       return;
+    } finally {
+      polling = false;
     }
-    delay = Math.min(delay * 1.3, 3000);
-    await refresh();
-  }
+    // Indexed meanwhile: its own vectors now exist, so look for similar products again.
+    if (!signal.aborted && (!similarShown || similarEl.querySelector('.empty'))) void showSimilar();
+  };
+  retried = () => void refresh().then(poll);
+  await poll();
+}
+
+function similarList(similar: SimilarProducts): HTMLElement {
+  if (!similar.items.length) return emptyState('No similar product yet: they appear once this product and others are indexed.');
+  return h(
+    'ol',
+    { class: 'result-grid similar-list' },
+    similar.items.map((item) =>
+      h(
+        'li',
+        { class: 'card result-card similar-card', dataset: { productId: item.product_id } },
+        h(
+          'a',
+          { href: `/products/${encodeURIComponent(item.product_id)}`, class: 'card-link' },
+          h(
+            'div',
+            { class: 'card-media' },
+            thumbnail(item.product.thumbnail_image_id ? api.imageUrl(item.product.thumbnail_image_id) : null, item.product.name),
+            h('img', { class: 'match-crop', src: item.crop_url, alt: 'Best-matching part', width: '64', height: '64', loading: 'lazy' }),
+          ),
+          h('span', { class: 'card-title' }, item.product.name),
+        ),
+        h(
+          'div',
+          { class: 'card-meta' },
+          h('span', { class: 'score', title: 'Cosine similarity (higher is closer)' }, `#${item.rank} · score ${formatScore(item.score)}`),
+          item.product.category ? h('span', { class: 'muted' }, item.product.category) : null,
+          item.product.price !== null ? h('span', { class: 'price' }, formatPrice(item.product.price, item.product.currency)) : null,
+        ),
+      ),
+    ),
+  );
 }
 
 function productFacts(p: ProductDetails): HTMLElement {
@@ -84,6 +147,18 @@ function productFacts(p: ProductDetails): HTMLElement {
       h('div', null, h('dt', null, 'SKU'), h('dd', { class: 'mono' }, p.sku)),
       h('div', null, h('dt', null, 'Category'), h('dd', null, p.category || '–')),
       h('div', null, h('dt', null, 'Price'), h('dd', null, formatPrice(p.price, p.currency) || '–')),
+      h(
+        'div',
+        null,
+        h('dt', null, 'Search index'),
+        h(
+          'dd',
+          { class: 'index-facts' },
+          indexStatusBadge(p.index_status, p.index_error),
+          p.index_status === 'searchable' && p.indexed_at ? h('span', { class: 'muted small' }, ` since ${formatRelativeTime(p.indexed_at)}`) : null,
+          p.index_error ? h('span', { class: 'job-error small' }, ` ${p.index_error}`) : null,
+        ),
+      ),
       h(
         'div',
         null,
@@ -133,6 +208,7 @@ function imageCard(img: ProductImage, index: number, onChange: () => void): HTML
             job.status === 'queued' || job.status === 'running' ? progressBar(job.status === 'queued' ? null : job.progress ?? 0, `Indexing ${name}`) : null,
             job.attempts > 1 ? h('span', { class: 'muted small' }, `attempt ${job.attempts}`) : null,
             job.error ? h('p', { class: 'job-error' }, job.error) : null,
+            img.status === 'failed' && img.index_error && img.index_error !== job.error ? h('p', { class: 'job-error' }, img.index_error) : null,
             job.status === 'failed' || job.status === 'cancelled'
               ? h('button', { type: 'button', class: 'button button-secondary', onclick: (e: Event) => void retry(e.currentTarget as HTMLButtonElement) }, 'Retry')
               : null,

@@ -1,9 +1,12 @@
 // The home page: visual search. A photo comes in (drop, pick, paste, camera), goes to
 // POST /api/v1/searches?wait=20, and the answer is shown as the query image with every
 // detected object boxed, the matches per object (tabs, or click a box), and the best
-// products overall.
+// products overall. On the answer the shopper can drag a box to search that region alone,
+// or search with one detected object: both search the stored query image again
+// (search_id + box), without uploading it.
 import * as api from '../api';
 import { annotatedImage, type AnnotatedImage } from '../components/annotated-image';
+import { boxBetween, boxDrawing } from '../components/box-draw';
 import { dropzone, onPasteImages } from '../components/dropzone';
 import { emptyState, errorBanner, infoBanner, pageTitle, progressBar, thumbnail } from '../components/ui';
 import { h, isAbort, replace, sleep, uid } from '../dom';
@@ -12,7 +15,7 @@ import { ApiError, isMissingRoute } from '../lib/errors';
 import { formatDuration, formatPrice, formatScore, regionCaption, regionName } from '../lib/format';
 import { labelPairs, parseLabelText } from '../lib/labels';
 import { setQuery, type PageContext } from '../router';
-import type { ProductBrief, Search, SearchHit, SearchRegion, Size } from '../types';
+import type { Box, ProductBrief, Search, SearchHit, SearchRegion, Size } from '../types';
 
 const WAIT_SECONDS = 20;
 const MAX_POLL_MS = 120_000;
@@ -108,10 +111,8 @@ export async function searchPage(ctx: PageContext): Promise<void> {
   );
 
   // ---- one search --------------------------------------------------------------------------
-  async function run(image: File): Promise<void> {
-    inflight?.abort();
-    const mine = new AbortController();
-    inflight = mine;
+  /** The k, category and label fields of the form, or null (and the error shown) when the labels are bad. */
+  function filterForm(): FormData | null {
     const parsed = parseLabelText(labels.value);
     if (parsed.errors.length) {
       labelsError.textContent = parsed.errors.join('; ');
@@ -119,30 +120,50 @@ export async function searchPage(ctx: PageContext): Promise<void> {
       labels.setAttribute('aria-invalid', 'true');
       labels.setAttribute('aria-describedby', `${labelsHelp} ${labelsError.id}`);
       labels.focus();
-      return;
+      return null;
     }
     labelsError.hidden = true;
     labels.removeAttribute('aria-invalid');
     labels.setAttribute('aria-describedby', labelsHelp);
     const kValue = Math.min(Math.max(parseInt(k.value, 10) || 10, 1), 100);
     k.value = String(kValue);
+    const form = new FormData();
+    form.append('k', String(kValue));
+    if (category.value) form.append('category', category.value);
+    for (const pair of labelPairs(parsed.labels)) form.append('label', pair);
+    return form;
+  }
 
+  async function run(image: File): Promise<void> {
+    const form = filterForm();
+    if (!form) return;
     if (previewUrl) URL.revokeObjectURL(previewUrl);
     previewUrl = URL.createObjectURL(image);
     const previewSize = await imageSize(previewUrl);
     // A file the browser cannot show (not an image, or a format it lacks) has no preview.
     replace(results, previewSize ? h('div', { class: 'query-pending' }, queryFigure(previewUrl, previewSize, image.name)) : null);
 
-    const form = new FormData();
     form.append('image', image, image.name || 'photo.jpg');
-    form.append('k', String(kValue));
-    if (category.value) form.append('category', category.value);
-    for (const pair of labelPairs(parsed.labels)) form.append('label', pair);
+    await execute(form, 'Uploading the photo', () => file && void run(file));
+  }
 
+  /** A region of an earlier search's stored image: a drawn box or a detected object. */
+  async function runRegion(searchId: string, box: Box): Promise<void> {
+    const form = filterForm();
+    if (!form) return;
+    form.append('search_id', searchId);
+    form.append('box', JSON.stringify(box));
+    await execute(form, 'Sending the region', () => void runRegion(searchId, box));
+  }
+
+  async function execute(form: FormData, sending: string, again: () => void): Promise<void> {
+    inflight?.abort();
+    const mine = new AbortController();
+    inflight = mine;
     const started = performance.now();
     submit.disabled = true;
     results.setAttribute('aria-busy', 'true');
-    replace(status, progressBar(0, 'Uploading the photo'), h('span', null, 'Uploading…'));
+    replace(status, progressBar(0, sending), h('span', null, 'Uploading…'));
     try {
       const answer = await api.submitSearch(
         form,
@@ -150,7 +171,7 @@ export async function searchPage(ctx: PageContext): Promise<void> {
         (p) => {
           if (mine.signal.aborted) return;
           if (p.fraction !== null && p.fraction >= 1) replace(status, progressBar(null, 'Searching'), h('span', null, 'Searching…'));
-          else replace(status, progressBar(p.fraction, 'Uploading the photo'), h('span', null, 'Uploading…'));
+          else replace(status, progressBar(p.fraction, sending), h('span', null, 'Uploading…'));
         },
         mine.signal,
       );
@@ -179,8 +200,8 @@ export async function searchPage(ctx: PageContext): Promise<void> {
       } else {
         const preview = results.querySelector('.query-pending');
         const transient = e instanceof ApiError && (e.status === 0 || e.status === 429 || e.status >= 500);
-        const again = transient ? h('button', { type: 'button', class: 'button button-secondary', onclick: () => file && void run(file) }, 'Try again') : null;
-        replace(results, errorBanner(e, again), preview);
+        const retry = transient ? h('button', { type: 'button', class: 'button button-secondary', onclick: again }, 'Try again') : null;
+        replace(results, errorBanner(e, retry), preview);
       }
     } finally {
       if (inflight === mine) {
@@ -203,12 +224,12 @@ export async function searchPage(ctx: PageContext): Promise<void> {
       h(
         'p',
         { class: 'timing' },
-        h('strong', null, `${objects} object${objects === 1 ? '' : 's'} found`),
+        h('strong', null, search.box ? 'The region you chose' : `${objects} object${objects === 1 ? '' : 's'} found`),
         ` · search took ${formatDuration(search.duration_ms)} on the server`,
         roundTrip !== null ? ` · ${formatDuration(roundTrip)} round-trip` : null,
       ),
     );
-    replace(results, renderResults(search));
+    replace(results, renderResults(search, (box) => void runRegion(search.id, box)));
   }
 
   // A search given in the URL (?search=ID): show it again.
@@ -245,9 +266,13 @@ function queryFigure(src: string, size: Size, name: string): HTMLElement {
   return annotatedImage({ src, alt: `Your photo${name ? ` (${name})` : ''}`, size, annotations: [] }).el;
 }
 
-function renderResults(search: Search): HTMLElement {
+function renderResults(search: Search, searchBox: (box: Box) => void): HTMLElement {
   const regions = search.regions ?? [];
   const size = search.image ? { width: search.image.width, height: search.image.height } : { width: 4, height: 3 };
+  // A drawn box is the shopper's, whatever the labeller thinks it shows.
+  const nameOf = (r: SearchRegion) => (search.box ? `Your box (${regionName(r)})` : regionName(r));
+  // Whole pixels inside the image, as the API wants them.
+  const searchRegion = (box: Box) => searchBox(boxBetween({ x: box.x, y: box.y }, { x: box.x + box.w, y: box.y + box.h }, size));
   if (!regions.length) {
     return h(
       'div',
@@ -270,14 +295,14 @@ function renderResults(search: Search): HTMLElement {
       t.tabIndex = i === index ? 0 : -1;
     });
     panel.setAttribute('aria-labelledby', tabs[index]!.id);
-    replace(panel, regionResults(regions[index]!));
+    replace(panel, regionResults(regions[index]!, search.box ? null : searchRegion));
     if (focus) tabs[index]!.focus();
   };
   figure = annotatedImage({
     src: api.searchImageUrl(search.id),
     alt: `Your photo, with ${regions.length} detected region${regions.length === 1 ? '' : 's'} boxed`,
     size,
-    annotations: regions.map((r, i) => ({ box: r.box, label: regionName(r), score: regionCaption(r).score, index: i })),
+    annotations: regions.map((r, i) => ({ box: r.box, label: nameOf(r), score: regionCaption(r).score, index: i })),
     onSelect: (i) => select(i),
     selected,
   });
@@ -299,18 +324,44 @@ function renderResults(search: Search): HTMLElement {
       'button',
       { type: 'button', role: 'tab', id: `region-tab-${i}`, class: 'tab', 'aria-controls': 'region-panel', onclick: () => select(i) },
       h('span', { class: 'swatch', style: { background: regionColor(i) }, 'aria-hidden': 'true' }),
-      h('span', { class: 'tab-name' }, regionName(r)),
+      h('span', { class: 'tab-name' }, nameOf(r)),
       h('span', { class: 'tab-count' }, `${r.results.length}`),
     );
     tabs.push(tab);
     tablist.appendChild(tab);
   });
   select(selected);
+  // Drag a box on the photo to search that region alone.
+  const drawing = boxDrawing(size, (box) => searchRegion(box));
+  figure.el.querySelector('.annotated-frame')!.appendChild(drawing.el);
+  const drawHelp = h('p', { class: 'help', hidden: true, id: 'draw-help' }, 'Drag over the photo to draw a box around what you want to find.');
+  const drawButton = h(
+    'button',
+    {
+      type: 'button',
+      class: 'button button-secondary draw-toggle',
+      'aria-pressed': 'false',
+      'aria-describedby': 'draw-help',
+      onclick: () => {
+        const on = drawButton.getAttribute('aria-pressed') !== 'true';
+        drawButton.setAttribute('aria-pressed', String(on));
+        drawing.setActive(on);
+        drawHelp.hidden = !on;
+      },
+    },
+    'Draw a box to search',
+  );
   const overall = search.products ?? [];
   return h(
     'div',
     { class: 'results-layout' },
-    h('div', { class: 'results-query' }, figure.el, h('p', { class: 'help' }, 'Select a box or a tab to see its matches.')),
+    h(
+      'div',
+      { class: 'results-query' },
+      figure.el,
+      h('div', { class: 'query-tools' }, drawButton, drawHelp),
+      h('p', { class: 'help' }, 'Select a box or a tab to see its matches.'),
+    ),
     h(
       'div',
       { class: 'results-matches' },
@@ -333,12 +384,25 @@ function renderResults(search: Search): HTMLElement {
   );
 }
 
-function regionResults(region: SearchRegion): HTMLElement {
-  if (!region.results.length) return emptyState('No product matches this object with these filters.');
+function regionResults(region: SearchRegion, searchRegion: ((box: Box) => void) | null): HTMLElement {
+  // A detected object can be searched alone (its box, no detector): "search with this object".
+  const action = region.whole_image || !searchRegion
+    ? null
+    : h(
+        'p',
+        { class: 'region-actions' },
+        h('button', { type: 'button', class: 'button button-secondary search-object', onclick: () => searchRegion(region.box) }, `Search with this object (${regionName(region)})`),
+      );
+  if (!region.results.length) return h('div', null, action, emptyState('No product matches this object with these filters.'));
   return h(
-    'ol',
-    { class: 'result-grid' },
-    region.results.map((r: SearchHit) => resultCard(r.product, r.score, r.rank, r.crop_url, null)),
+    'div',
+    null,
+    action,
+    h(
+      'ol',
+      { class: 'result-grid' },
+      region.results.map((r: SearchHit) => resultCard(r.product, r.score, r.rank, r.crop_url, null)),
+    ),
   );
 }
 

@@ -7,13 +7,14 @@
 //
 // Screenshots of every page go to web/test-artifacts/. Every wait is bounded.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { checkAnswer } from './openapi-check.mjs';
 
 const WEB = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const REPO = resolve(WEB, '..');
@@ -26,6 +27,8 @@ const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const INDEX_TIMEOUT = Number(process.env.VISOR_E2E_INDEX_TIMEOUT_MS ?? 90_000);
 const SEARCH_TIMEOUT = Number(process.env.VISOR_E2E_SEARCH_TIMEOUT_MS ?? 90_000);
 
+const ADMIN_TOKEN = 'e2e-admin-token-0123456789';
+const APPLE_IMAGE = join(GROCERY, 'iconic-images-and-descriptions/Fruit/Apple/Granny-Smith/Granny-Smith_Iconic.jpg');
 const PRODUCT_IMAGE = join(GROCERY, 'iconic-images-and-descriptions/Fruit/Banana/Banana_Iconic.jpg');
 const QUERY_IMAGE = join(GROCERY, 'test/Fruit/Banana/Banana_001.jpg');
 const OTHER_IMAGE = join(GROCERY, 'iconic-images-and-descriptions/Packages/Oatghurt/Oatly-Natural-Oatghurt/Oatly-Natural-Oatghurt_Iconic.jpg');
@@ -42,6 +45,49 @@ let page = null;
 let tmp = null;
 const pageErrors = [];
 const state = { productId: null, otherId: null, indexed: false };
+// Every JSON answer of the API the app gets is checked against the served OpenAPI document.
+let openapi = null;
+const schemaErrors = [];
+const answerChecks = [];
+let answersChecked = 0;
+
+function checkApiResponse(response) {
+  const url = new URL(response.url());
+  if (!url.pathname.startsWith('/api/') || !openapi) return;
+  if (!(response.headers()['content-type'] ?? '').includes('application/json')) return;
+  const method = response.request().method();
+  answerChecks.push(
+    response
+      .json()
+      .then((body) => {
+        answersChecked++;
+        schemaErrors.push(...checkAnswer(openapi, method, url.pathname, response.status(), body));
+      })
+      .catch(() => {
+        /* a body no longer available (the page navigated away) */
+      }),
+  );
+}
+
+/** A PNG of two photos side by side at one height, composed by the browser's canvas. */
+async function composeSideBySide(left, right, height = 400) {
+  const urls = [left, right].map((f) => `data:image/jpeg;base64,${readFileSync(f).toString('base64')}`);
+  const result = await page.evaluate(
+    async ({ urls, height }) => {
+      const images = await Promise.all(urls.map((u) => new Promise((ok, fail) => Object.assign(new Image(), { onload() { ok(this); }, onerror: fail, src: u }))));
+      const widths = images.map((i) => Math.round((i.naturalWidth * height) / i.naturalHeight));
+      const canvas = Object.assign(document.createElement('canvas'), { width: widths[0] + widths[1], height });
+      const g = canvas.getContext('2d');
+      g.fillStyle = '#fff';
+      g.fillRect(0, 0, canvas.width, height);
+      g.drawImage(images[0], 0, 0, widths[0], height);
+      g.drawImage(images[1], widths[0], 0, widths[1], height);
+      return { data: canvas.toDataURL('image/png').split(',')[1], leftWidth: widths[0], width: canvas.width };
+    },
+    { urls, height },
+  );
+  return { buffer: Buffer.from(result.data, 'base64'), leftWidth: result.leftWidth, width: result.width, height };
+}
 
 function shot(name) {
   return page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true }).catch((e) => console.error(`# screenshot ${name}: ${e.message}`));
@@ -60,7 +106,7 @@ async function startServer() {
   const dataDir = join(tmp, 'data');
   mkdirSync(dataDir);
   const child = spawn(VISOR_BIN, ['serve', '--data-dir', dataDir, '--port', '0', '--web-dir', DIST], {
-    env: { ...process.env, VISOR_MODELS: join(SHARED, 'models') },
+    env: { ...process.env, VISOR_MODELS: join(SHARED, 'models'), VISOR_ADMIN_TOKEN: ADMIN_TOKEN },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let log = '';
@@ -163,6 +209,8 @@ describe('Visor web app', { concurrency: false }, () => {
     page.setDefaultTimeout(15_000);
     page.setDefaultNavigationTimeout(15_000);
     page.on('pageerror', (e) => pageErrors.push(e.message));
+    page.on('response', checkApiResponse);
+    openapi = await (await fetch(`${server.url}/api/openapi.json`)).json();
     await context.addInitScript(IMAGES_SETTLED);
   });
 
@@ -270,6 +318,7 @@ describe('Visor web app', { concurrency: false }, () => {
   test('the catalogue lists the products and filters them', async () => {
     await page.goto('/catalogue');
     await page.locator(`.product-card[data-product-id="${state.productId}"]`).waitFor();
+    await page.locator(`.product-card[data-product-id="${state.productId}"] .index-status-badge`).getByText('searchable').waitFor();
     await page.waitForFunction(() => imagesSettled('.product-card img'));
     await shot('catalogue');
     await page.getByLabel('Category').selectOption('Packages');
@@ -330,6 +379,107 @@ describe('Visor web app', { concurrency: false }, () => {
     await shot('search-filtered');
   });
 
+  test('dragging a box on the query photo searches that region alone, and a detected object can be searched by itself', { timeout: 2 * SEARCH_TIMEOUT + 30_000 }, async () => {
+    assert.ok(state.otherId, 'needs both products');
+    await page.goto('/');
+    await page.locator('#search-file').waitFor({ state: 'attached' });
+    // The banana photo left, the oatghurt photo right.
+    const photo = await composeSideBySide(PRODUCT_IMAGE, OTHER_IMAGE);
+    await searchWith({ name: 'two-products.png', mimeType: 'image/png', buffer: photo.buffer });
+    const banner = page.locator('.search-results .banner');
+    if (await banner.count()) assert.fail(`the search showed: ${await banner.innerText()}`);
+    const wholeSearch = new URL(page.url()).searchParams.get('search');
+    await shot('search-two-products');
+    // Draw a box around the right half: only that region is searched, and it finds the oatghurt.
+    await page.getByRole('button', { name: 'Draw a box to search' }).click();
+    const frame = await page.locator('.results-query .annotated-frame').boundingBox();
+    const from = { x: frame.x + frame.width * (photo.leftWidth / photo.width) + 4, y: frame.y + 4 };
+    const to = { x: frame.x + frame.width - 4, y: frame.y + frame.height - 4 };
+    await page.mouse.move(from.x, from.y);
+    await page.mouse.down();
+    await page.mouse.move((from.x + to.x) / 2, (from.y + to.y) / 2, { steps: 5 });
+    await page.mouse.move(to.x, to.y, { steps: 5 });
+    await shot('search-drawing-box');
+    await page.mouse.up();
+    await page.waitForFunction((prev) => new URLSearchParams(location.search).get('search') !== prev && !!document.querySelector('.timing'), wholeSearch, { timeout: SEARCH_TIMEOUT });
+    assert.match(await page.locator('.timing').innerText(), /region you chose/);
+    assert.equal(await page.getByRole('tab').count(), 1, 'exactly one region was searched');
+    const drawnSearch = new URL(page.url()).searchParams.get('search');
+    const drawn = await (await fetch(`${server.url}/api/v1/searches/${drawnSearch}`)).json();
+    assert.ok(drawn.box && drawn.box.x >= photo.leftWidth - 2, `the box is on the right half: ${JSON.stringify(drawn.box)}`);
+    assert.equal(drawn.image.id, (await (await fetch(`${server.url}/api/v1/searches/${wholeSearch}`)).json()).image.id, 'the stored photo was searched again, not uploaded');
+    assert.equal(await page.locator('.overall-list .result-card').first().getAttribute('data-product-id'), state.otherId, 'the oatghurt is first');
+    await page.waitForFunction(() => imagesSettled('.search-results img'));
+    await shot('search-drawn-region');
+    // Back on the whole photo: a detected object's "Search with this object".
+    await page.goto(`/?search=${wholeSearch}`);
+    await page.locator('.timing').waitFor({ timeout: SEARCH_TIMEOUT });
+    const objectTab = page.locator('.tab').filter({ hasNotText: 'Whole image' }).first();
+    assert.ok((await page.locator('.tab').count()) >= 2, 'the detector found an object in the photo');
+    await objectTab.click();
+    await page.locator('.search-object').click();
+    await page.waitForFunction((prev) => new URLSearchParams(location.search).get('search') !== prev && !!document.querySelector('.timing'), wholeSearch, { timeout: SEARCH_TIMEOUT });
+    assert.equal(await page.getByRole('tab').count(), 1, 'the object alone was searched');
+    await page.waitForFunction(() => imagesSettled('.search-results img'));
+    await shot('search-with-object');
+  });
+
+  test('the product page shows similar products, not the product itself', async () => {
+    assert.ok(state.indexed && state.otherId, 'needs both products indexed');
+    await page.goto(`/products/${state.productId}`);
+    await page.locator(`.similar-list .similar-card[data-product-id="${state.otherId}"]`).waitFor();
+    assert.equal(await page.locator(`.similar-list .similar-card[data-product-id="${state.productId}"]`).count(), 0);
+    assert.match(await page.locator('.similar-card').first().innerText(), /score/);
+    await page.locator('.index-facts .index-status-badge').getByText('searchable').waitFor();
+    await page.locator('.similar-section').scrollIntoViewIfNeeded();
+    await page.waitForFunction(() => imagesSettled('.similar-section img'));
+    await shot('product-similar');
+  });
+
+  test('an image whose original is gone fails to index: the catalogue and the product page say so, and Retry makes it searchable', { timeout: 2 * INDEX_TIMEOUT + 30_000 }, async () => {
+    const admin = (action) => fetch(`${server.url}/api/v1/admin/queue/${action}`, { method: 'POST', headers: { Authorization: `Bearer ${ADMIN_TOKEN}` } });
+    assert.equal((await admin('pause')).status, 200);
+    let brokenId;
+    let original;
+    try {
+      brokenId = await apiCreateProduct({ sku: 'BROKEN-1', name: 'Granny Smith (lost photo)', category: 'Fruit' }, APPLE_IMAGE);
+      const created = await (await fetch(`${server.url}/api/v1/products/${brokenId}`)).json();
+      assert.equal(created.index_status, 'indexing');
+      original = join(server.dataDir, 'blobs', created.images[0].object_key);
+      renameSync(original, `${original}.away`);
+    } finally {
+      assert.equal((await admin('resume')).status, 200);
+    }
+    const deadline = Date.now() + INDEX_TIMEOUT;
+    for (;;) {
+      const p = await (await fetch(`${server.url}/api/v1/products/${brokenId}`)).json();
+      if (p.images[0].status === 'failed') {
+        assert.match(p.images[0].index_error, /does not exist/);
+        assert.equal(p.index_status, 'failed');
+        break;
+      }
+      assert.ok(Date.now() < deadline, `the image is still ${p.images[0].status}`);
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    await page.goto('/catalogue');
+    await page.locator(`.product-card[data-product-id="${brokenId}"] .index-status-badge`).getByText('failed').waitFor();
+    await page.locator(`.product-card[data-product-id="${state.productId}"] .index-status-badge`).getByText('searchable').waitFor();
+    // (its thumbnail is the lost photo: only the others load)
+    await page.waitForFunction((id) => imagesSettled(`.product-card:not([data-product-id="${id}"]) img`), brokenId);
+    await shot('catalogue-failed');
+    await page.goto(`/products/${brokenId}`);
+    await page.locator('.index-facts .index-status-badge').getByText('failed').waitFor();
+    await page.locator('.job-error').first().getByText('does not exist').waitFor();
+    await shot('product-failed');
+    // The photo back in the object store, and Retry: pending, then searchable.
+    renameSync(`${original}.away`, original);
+    await page.getByRole('button', { name: 'Retry' }).click();
+    await page.locator('.index-facts .index-status-badge').getByText('searchable').waitFor({ timeout: INDEX_TIMEOUT });
+    await page.locator('.badge-done').first().waitFor();
+    await page.waitForFunction(() => imagesSettled('.image-card img'));
+    await shot('product-retried');
+  });
+
   test('a non-image search upload shows a clear error', { timeout: SEARCH_TIMEOUT }, async () => {
     await page.goto('/');
     await page.locator('#search-file').waitFor({ state: 'attached' });
@@ -380,5 +530,21 @@ describe('Visor web app', { concurrency: false }, () => {
 
   test('no uncaught errors in the page', () => {
     assert.deepEqual(pageErrors, []);
+  });
+
+  test('every JSON answer matches the served OpenAPI document', async () => {
+    // The answers the app got, and the routes it does not call.
+    await Promise.all(answerChecks);
+    assert.ok(answersChecked >= 20, `only ${answersChecked} answers were checked`);
+    const product = await (await fetch(`${server.url}/api/v1/products/${state.productId}`)).json();
+    const image = product.images[0];
+    const paths = ['/healthz', '/readyz', `/api/v1/images/${image.id}`, `/api/v1/regions/${image.regions[0].id}`, `/api/v1/jobs/${image.job_id}`, `/api/v1/products/${state.productId}/similar?k=3`, '/api/v1/admin/queue', '/api/v1/products/not-an-id', '/api/v1/jobs?status=nope'];
+    for (const path of paths) {
+      const r = await fetch(`${server.url}${path}`);
+      schemaErrors.push(...checkAnswer(openapi, 'GET', new URL(path, server.url).pathname, r.status, await r.json()));
+    }
+    const patch = await fetch(`${server.url}/api/v1/products/${state.otherId}`, { method: 'PATCH', headers: { 'Content-Type': 'application/json' }, body: '{"price": 2.2}' });
+    schemaErrors.push(...checkAnswer(openapi, 'PATCH', `/api/v1/products/${state.otherId}`, patch.status, await patch.json()));
+    assert.deepEqual(schemaErrors, []);
   });
 });
