@@ -14,8 +14,9 @@
  *                  [--searches 96] [--clients 8] [--http-threads 16]
  *                  (VISOR_SHARED_DIR: models and datasets/grocery)
  *
- * Every loop is bounded; the data folder is a fresh /tmp/visor-bench-pipeline-XXXXXX, removed
- * at the end. */
+ * Every loop is bounded; the data folder is a fresh $TMPDIR/visor-bench-pipeline-XXXXXX
+ * (TMPDIR defaults to /tmp; e.g. /dev/shm shows what the disk's syncs cost), removed at the
+ * end. */
 #define _GNU_SOURCE
 #include <curl/curl.h>
 #include <jansson.h>
@@ -202,9 +203,11 @@ static long post_form(CURL *curl, const char *path, const field *fields, size_t 
 
 static visor_config config;
 static visor_http_server *server;
-static char data_dir[] = "/tmp/visor-bench-pipeline-XXXXXX";
+static char data_dir[960];
 
 static void start_server(const char *shared) {
+  const char *tmp = getenv("TMPDIR");
+  snprintf(data_dir, sizeof data_dir, "%s/visor-bench-pipeline-XXXXXX", tmp && *tmp ? tmp : "/tmp");
   if (!mkdtemp(data_dir)) {
     perror("mkdtemp");
     exit(1);
@@ -250,7 +253,7 @@ static void stop_server(void) {
   visor_http_server_free(server);
   visor_app_close(&app);
   visor_config_free(&config);
-  char command[128];
+  char command[1100];
   snprintf(command, sizeof command, "rm -rf '%s'", data_dir);
   if (system(command) != 0) fprintf(stderr, "could not remove %s\n", data_dir);
 }
@@ -429,7 +432,7 @@ typedef struct breakdown {
 static breakdown measure_breakdown(const photo *photos, int count) {
   breakdown b = {0};
   visor_error err = {0};
-  char url[128];
+  char url[1100];
   snprintf(url, sizeof url, "hnsw://%s/bench-scratch-vectors", data_dir);
   visor_vector_store *scratch = visor_vector_open(url, "scratch", app.embedder.dim, NULL, &err);
   if (!scratch) die("scratch vectors", &err);
@@ -691,8 +694,8 @@ int main(int argc, char **argv) {
   printf("| search p50 ms, %d clients, vs queueing bound | %d | %d | %.1f | %.1f | %.2f | |\n",
          opt.clients, opt.workers, opt.ml_threads, many.p50, queue_bound_ms,
          many.p50 / queue_bound_ms);
-  printf("| searches/s, %d clients | %d | %d | %.1f | %.1f | %.3f | >= 0.95 |\n", opt.clients, opt.workers,
-         opt.ml_threads, many.per_s, model_query_rate, many.per_s / model_query_rate);
+  printf("| searches/s, %d clients | %d | %d | %.1f | %.1f | %.3f | >= 0.95 |\n", opt.clients,
+         opt.workers, opt.ml_threads, many.per_s, model_query_rate, many.per_s / model_query_rate);
   printf("\nModels alone: indexing = ml analyze (+ index views) on %d threads; one query = "
          "visor_analyze_query on 1 thread, p50 and p99 over the query photos; queueing bound = "
          "%d clients / query throughput of the models on %d threads (%.1f/s).\n",
