@@ -1,11 +1,12 @@
 /* routes_images.c: /api/v1/images/{id}: metadata (with its job and regions), the original
  * bytes, soft delete (its vectors leave the index); /api/v1/regions/{id}: a region and its
- * crop. */
+ * crop (made on first request). */
 #include <stdlib.h>
 #include <string.h>
 
 #include "api/routes.h"
 #include "service/catalogue.h"
+#include "service/crops.h"
 #include "store/catalog.h"
 #include "store/jobs.h"
 #include "store/regions.h"
@@ -129,8 +130,7 @@ static void delete_image(visor_http_request *req, visor_http_response *res, void
   visor_http_respond_bytes(res, 204, "application/json", NULL, 0);
 }
 
-static json_t *load_region(visor_app *app, visor_http_request *req, visor_http_response *res,
-                           char **crop_key) {
+static json_t *load_region(visor_app *app, visor_http_request *req, visor_http_response *res) {
   const char *id = NULL;
   visor_db_conn *conn = visor_route_id_conn(app, req, res, &id);
   if (!conn) return NULL;
@@ -142,25 +142,29 @@ static json_t *load_region(visor_app *app, visor_http_request *req, visor_http_r
     visor_route_fail(res, &err);
     return NULL;
   }
-  if (crop_key)
-    *crop_key = strdup(json_string_value(json_object_get(region, "crop_object_key")) ?: "");
   json_object_del(region, "crop_object_key");
   visor_api_set_crop_url(region, "id");
   return region;
 }
 
 static void get_region(visor_http_request *req, visor_http_response *res, void *ctx) {
-  json_t *region = load_region(ctx, req, res, NULL);
+  json_t *region = load_region(ctx, req, res);
   if (region) visor_http_respond_json(res, 200, region);
 }
 
+/* Made on the first request and cached (service/crops.h). */
 static void get_region_crop(visor_http_request *req, visor_http_response *res, void *ctx) {
-  char *crop_key = NULL;
-  json_t *region = load_region(ctx, req, res, &crop_key);
-  if (!region) return;
-  visor_api_send_object(ctx, res, crop_key, "image/jpeg");
-  free(crop_key);
-  json_decref(region);
+  const char *id = visor_route_id(req, res, "id");
+  if (!id) return;
+  visor_error err = {0};
+  void *crop = NULL;
+  size_t len = 0;
+  if (visor_crop_get(ctx, id, &crop, &len, &err) != VISOR_OK) {
+    visor_route_fail(res, &err);
+    return;
+  }
+  visor_http_set_header(res, "Cache-Control", "public, max-age=86400, immutable");
+  visor_http_respond_bytes(res, 200, "image/jpeg", crop, len);
 }
 
 visor_code visor_api_register_images(visor_http_server *server, visor_app *app, visor_error *err) {

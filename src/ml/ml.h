@@ -43,10 +43,17 @@ typedef struct visor_analysis {
   visor_model_info labeller;
 } visor_analysis;
 
+#define VISOR_ML_MAX_VIEWS 4
+
 typedef struct visor_analyze_options {
   float min_score;     /* detector score threshold (0 = manifest default) */
   size_t max_regions;  /* including the whole-image one (0 = default) */
   int skip_embeddings; /* 1: detect + label only */
+  /* Views: centred crops at these fractions (0, 1] of the image's width and height,
+   * labelled and embedded from the same decode as the other regions and appended after
+   * them (detector name "view", score 0; not counted in max_regions). */
+  float views[VISOR_ML_MAX_VIEWS];
+  size_t view_count;
 } visor_analyze_options;
 
 void visor_analysis_free(visor_analysis *analysis); /* frees the contents, not the struct */

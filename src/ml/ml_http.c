@@ -218,8 +218,15 @@ static visor_code http_analyze(visor_ml *ml, const void *image, size_t len,
         (size_t)snprintf(path + n, sizeof path - n, "%cmax_regions=%zu", sep, options->max_regions);
     sep = '&';
   }
-  if (options && options->skip_embeddings)
-    snprintf(path + n, sizeof path - n, "%cskip_embeddings=1", sep);
+  if (options && options->skip_embeddings) {
+    n += (size_t)snprintf(path + n, sizeof path - n, "%cskip_embeddings=1", sep);
+    sep = '&';
+  }
+  for (size_t i = 0; options && i < options->view_count && i < VISOR_ML_MAX_VIEWS; i++) {
+    n +=
+        (size_t)snprintf(path + n, sizeof path - n, "%s%.9g",
+                         i ? "," : (sep == '?' ? "?views=" : "&views="), (double)options->views[i]);
+  }
   json_t *json;
   visor_code code = call(h, path, "application/octet-stream", image ? image : "", len, &json, err);
   if (code) return code;

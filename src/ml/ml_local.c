@@ -1,6 +1,7 @@
 /* ml_local.c: the in-process visor_ml backend. analyze decodes the image once, detects
- * objects, puts the whole-image region first, then labels and embeds every region in
- * batched inference calls; embed_boxes does the same for given boxes. */
+ * objects, puts the whole-image region first and the asked-for views last, then labels and
+ * embeds every region in batched inference calls; embed_boxes does the same for given
+ * boxes. */
 #include "ml/ml_local.h"
 
 #include <math.h>
@@ -78,6 +79,12 @@ static visor_code label_and_embed(visor_ml_local *local, const visor_rgb_image *
   return code;
 }
 
+/* The centred box of fraction of a width x height image. */
+static visor_box centred_box(float width, float height, float fraction) {
+  float w = width * fraction, h = height * fraction;
+  return (visor_box){(width - w) / 2, (height - h) / 2, w, h};
+}
+
 visor_code visor_ml_local_analyze(visor_ml *ml, const void *data, size_t len,
                                   const visor_analyze_options *options, unsigned skip,
                                   const visor_ml_runner *runner, visor_analysis *out,
@@ -111,7 +118,9 @@ visor_code visor_ml_local_analyze(visor_ml *ml, const void *data, size_t len,
       goto done;
     }
   }
-  size_t count = 1 + detection_count;
+  size_t views = options ? options->view_count : 0;
+  if (views > VISOR_ML_MAX_VIEWS) views = VISOR_ML_MAX_VIEWS;
+  size_t count = 1 + detection_count + views;
   out->regions = calloc(count, sizeof *out->regions);
   boxes = malloc(count * sizeof *boxes);
   if (!out->regions || !boxes) {
@@ -138,6 +147,14 @@ visor_code visor_ml_local_analyze(visor_ml *ml, const void *data, size_t len,
                                : "",
                            region->detector.name, sizeof region->detector.name);
     region->detector.score = detections[i].score;
+  }
+  for (size_t i = 0; i < views; i++) {
+    float fraction = options->views[i] > 0 && options->views[i] <= 1 ? options->views[i] : 1;
+    visor_region *region = &out->regions[1 + detection_count + i];
+    region->box = centred_box((float)info.width, (float)info.height, fraction);
+    /* a box thinner than a decoded pixel is widened around its centre by preprocess */
+    boxes[1 + detection_count + i] = centred_box((float)image.width, (float)image.height, fraction);
+    snprintf(region->detector.name, sizeof region->detector.name, "view");
   }
   if (options && options->skip_embeddings) skip |= VISOR_ML_SKIP_EMBEDDINGS;
   if ((code = label_and_embed(local, &image, boxes, count, out->regions, skip, runner, err)))

@@ -145,7 +145,25 @@ static int parse_flag(const char *text, int *out) {
   return 0;
 }
 
-/* min_score, max_regions, skip_embeddings from the query; responds 400 on a bad one. */
+/* "0.8,0.6": up to VISOR_ML_MAX_VIEWS fractions in (0, 1] into options->views. */
+static int parse_views(const char *text, visor_analyze_options *options) {
+  options->view_count = 0;
+  while (*text) {
+    char *end;
+    errno = 0;
+    double v = strtod(text, &end);
+    if (end == text || errno || !isfinite(v) || v <= 0 || v > 1 ||
+        options->view_count >= VISOR_ML_MAX_VIEWS || (*end && *end != ','))
+      return -1;
+    options->views[options->view_count++] = (float)v;
+    text = *end ? end + 1 : end;
+    if (*end && !*text) return -1; /* a trailing comma */
+  }
+  return options->view_count ? 0 : -1;
+}
+
+/* min_score, max_regions, skip_embeddings, views from the query; responds 400 on a bad
+ * one. */
 static int parse_options(visor_http_request *req, visor_http_response *res,
                          visor_analyze_options *options) {
   memset(options, 0, sizeof *options);
@@ -177,6 +195,12 @@ static int parse_options(visor_http_request *req, visor_http_response *res,
       parse_flag(text, &options->skip_embeddings)) {
     visor_http_respond_error(res, 400, "invalid_argument",
                              "skip_embeddings \"%.64s\" must be true or false (1 or 0)", text);
+    return -1;
+  }
+  if ((text = visor_http_query(req, "views")) && parse_views(text, options)) {
+    visor_http_respond_error(res, 400, "invalid_argument",
+                             "views \"%.64s\" must be up to %d comma-separated fractions in (0, 1]",
+                             text, VISOR_ML_MAX_VIEWS);
     return -1;
   }
   return 0;

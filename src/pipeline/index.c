@@ -1,9 +1,10 @@
 /* index.c: the indexing pipeline (task kind "index"): fetch a product image, analyze it
  * (detect objects, label and embed every region, the whole image always included, plus
- * the centred views the pipeline settings ask for), store
- * a JPEG crop of each region, replace the image's region rows, and write one vector per
- * region. Idempotent: a retry (after a crash anywhere) first removes the vectors of the
- * regions a previous run recorded, so exactly one set of regions and vectors remains.
+ * the centred views the pipeline settings ask for), replace the image's region rows
+ * and write one vector per region. No crop is made here: each row names the key its crop
+ * is cached under when it is first requested (service/crops.h). Idempotent: a retry
+ * (after a crash anywhere) first removes the vectors of the regions a previous run
+ * recorded, so exactly one set of regions and vectors remains.
  * An image deleted before or while it is indexed gets nothing written: the task removes
  * whatever vectors and crops it (or an earlier run) made and finishes. */
 #include <stdio.h>
@@ -17,13 +18,9 @@
 #include "pipeline/settings.h"
 #include "pipeline/views.h"
 #include "service/catalogue.h"
+#include "service/crops.h"
 #include "store/catalog.h"
 #include "store/regions.h"
-
-#define CROP_MAX_SIDE 320
-/* Crops are cut from the original decoded at this size (the one analyze uses): enough for
- * a 320-pixel crop of any region larger than a third of the photo. */
-#define CROP_SOURCE_MAX_SIDE 1024
 
 typedef struct indexed_region {
   char id[40];
@@ -200,21 +197,15 @@ static visor_code index_image(void *ctx, visor_job_run *run, visor_error *err) {
   if (code == VISOR_OK) code = visor_blob_get(app->blobs, object_key, 0, &bytes, &len, err);
   visor_job_run_progress(run, 0.1);
   const visor_pipeline_settings *settings = visor_pipeline_settings_get();
-  if (code == VISOR_OK)
-    code = app->ml->ops->analyze(app->ml, bytes, len, &settings->index, &analysis, err);
-  if (code == VISOR_OK)
-    code = visor_views_add_regions(app, bytes, len, settings->index_views,
-                                   settings->index_view_count, &analysis, err);
+  visor_analyze_options options =
+      visor_views_options(&settings->index, settings->index_views, settings->index_view_count);
+  if (code == VISOR_OK) code = app->ml->ops->analyze(app->ml, bytes, len, &options, &analysis, err);
   visor_job_run_progress(run, 0.6);
   if (code == VISOR_OK && visor_job_run_cancelled(run))
     code = visor_error_set(err, VISOR_ERR_INVALID, "cancelled");
   if (code == VISOR_OK && !(regions = calloc(analysis.region_count, sizeof *regions)))
     code = visor_error_set(err, VISOR_ERR_NOMEM, "out of memory");
-  /* Crops, all cut from one decode of the original. The best detection is the primary
-   * region, else the whole image. */
-  visor_image *decoded = NULL;
-  if (code == VISOR_OK)
-    code = visor_image_load(bytes, len, app->max_pixels, CROP_SOURCE_MAX_SIDE, &decoded, err);
+  /* The best detection is the primary region, else the whole image. */
   size_t primary = 0;
   for (size_t i = 0; code == VISOR_OK && i < analysis.region_count; i++) {
     const visor_region *region = &analysis.regions[i];
@@ -223,18 +214,9 @@ static visor_code index_image(void *ctx, visor_job_run *run, visor_error *err) {
         (primary == 0 || region->detector.score > analysis.regions[primary].detector.score))
       primary = i;
     visor_uuid_new(regions[i].id);
-    snprintf(regions[i].crop_key, sizeof regions[i].crop_key, "crops/%s/%s.jpg", image_id,
-             regions[i].id);
+    visor_crop_key(image_id, regions[i].id, regions[i].crop_key, sizeof regions[i].crop_key);
     regions[i].labels_json = labels_json(region);
-    void *crop = NULL;
-    size_t crop_len = 0;
-    code = visor_image_crop_encode_loaded(decoded, &region->box, CROP_MAX_SIDE, 0, &crop, &crop_len,
-                                          err);
-    if (code == VISOR_OK)
-      code = visor_blob_put(app->blobs, regions[i].crop_key, crop, crop_len, err);
-    free(crop);
   }
-  visor_image_free(decoded);
   visor_job_run_progress(run, 0.8);
   if (code == VISOR_OK) code = remove_previous_vectors(app, image_id, &previous, err);
   int live = 1;
@@ -258,14 +240,14 @@ static visor_code index_image(void *ctx, visor_job_run *run, visor_error *err) {
     live = 0;
     code = visor_error_set(err, VISOR_ERR_NOT_FOUND, "deleted");
   }
-  /* The crops of a previous run are no longer referenced. */
+  /* The cached crops of a previous run's regions are no longer referenced. */
   size_t index;
   json_t *key;
   json_array_foreach(code == VISOR_OK ? previous : NULL, index, key) {
     const char *crop_key = json_string_value(json_object_get(key, "crop_key"));
     if (crop_key) visor_blob_remove(app->blobs, crop_key, NULL);
   }
-  if (code != VISOR_OK && regions) { /* drop this run's crops; a retry makes new ones */
+  if (code != VISOR_OK && regions) { /* drop crops cached meanwhile; a retry has new regions */
     for (size_t i = 0; i < analysis.region_count; i++)
       if (regions[i].crop_key[0]) visor_blob_remove(app->blobs, regions[i].crop_key, NULL);
   }

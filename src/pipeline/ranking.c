@@ -103,10 +103,10 @@ static visor_code append_results(visor_ranking *ranking, visor_db_conn *conn, pr
 visor_code visor_analyze_query(visor_app *app, const void *image, size_t len,
                                visor_analysis *analysis, visor_error *err) {
   const visor_pipeline_settings *settings = visor_pipeline_settings_get();
-  visor_code code = app->ml->ops->analyze(app->ml, image, len, &settings->query, analysis, err);
-  if (code == VISOR_OK)
-    code = visor_views_average(app, image, len, settings->query_views, settings->query_view_count,
-                               analysis, err);
+  visor_analyze_options options =
+      visor_views_options(&settings->query, settings->query_views, settings->query_view_count);
+  visor_code code = app->ml->ops->analyze(app->ml, image, len, &options, analysis, err);
+  if (code == VISOR_OK) visor_views_average(analysis, options.view_count);
   return code;
 }
 

@@ -10,7 +10,7 @@
 
 #include "ml/ml.h"
 
-#define VISOR_PIPELINE_MAX_VIEWS 4
+#define VISOR_PIPELINE_MAX_VIEWS VISOR_ML_MAX_VIEWS
 
 typedef struct visor_pipeline_settings {
   visor_analyze_options index; /* catalogue images (max_regions 1 = whole image only) */

@@ -1,20 +1,19 @@
-/* views.h: views of an image for retrieval: centred crops at given scales, embedded by the
- * ML backend, either added to an analysis as extra regions (catalogue images) or averaged
- * into its whole-image embedding (query images). See settings.h. */
+/* views.h: views of an image for retrieval: centred crops at given scales, labelled and
+ * embedded by the ML backend in the same pass (and from the same decode) as the image's
+ * other regions (visor_analyze_options.views), then either kept as extra regions
+ * (catalogue images) or averaged into the whole-image embedding (query images). See
+ * settings.h. */
 #ifndef VISOR_PIPELINE_VIEWS_H
 #define VISOR_PIPELINE_VIEWS_H
 
-#include "app/app.h"
 #include "ml/ml.h"
 
-/* Appends one region per scale (scales in (0, 1)) after the analysis's regions; each is
- * labelled and embedded, with detector name "view" and score 0. */
-visor_code visor_views_add_regions(visor_app *app, const void *image, size_t len,
-                                   const float *scales, size_t count, visor_analysis *analysis,
-                                   visor_error *err);
+/* base with the views at scales (scales in (0, 1]; at most VISOR_ML_MAX_VIEWS) asked for:
+ * analyze appends one region per scale after the others, detector name "view". */
+visor_analyze_options visor_views_options(const visor_analyze_options *base, const float *scales,
+                                          size_t count);
 /* Replaces the whole-image region's embedding by the normalised mean of it and the
- * embeddings of the views at scales. */
-visor_code visor_views_average(visor_app *app, const void *image, size_t len, const float *scales,
-                               size_t count, visor_analysis *analysis, visor_error *err);
+ * embeddings of the analysis's last count regions (the views), and drops those. */
+void visor_views_average(visor_analysis *analysis, size_t count);
 
 #endif

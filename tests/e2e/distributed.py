@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 
 from cluster_lib import (DATASET, REPO, SHARED, Process, Visor, check, dataset_classes,
                          dataset_queries, fail, free_port, live_regions, log, metric, multipart,
@@ -205,15 +206,15 @@ def main():
         check(refused["name"] not in skus and len(skus) == uploaded,
               "the refused upload left no product behind, and nothing was duplicated")
 
-        # A worker killed mid-index may have left the crops of its attempt (stored before
-        # their rows): nothing else may be unowned, and the sweeper removes those.
+        # The index task stores no crop (crops are made on first request), so even a worker
+        # killed mid-index leaves no unowned object; the sweep below must find none either.
         checked = subprocess.run([visor_bin, "check", "--json"], env=env, capture_output=True,
                                  text=True, timeout=120)
         report = json.loads(checked.stdout) if checked.stdout.startswith("{") else {}
         leftovers = report.get("examples", {}).get("orphan_objects", [])
         check(report.get("orphan_vectors") == 0 and report.get("regions_without_vector") == 0
-              and all(key.startswith("crops/") for key in leftovers),
-              f"after the drills the only unowned objects are crops of an interrupted attempt "
+              and report.get("orphan_objects") == 0,
+              f"after the drills no object is unowned, not even of an interrupted index attempt "
               f"({report.get('orphan_objects')}: {leftovers})")
         swept = subprocess.run([visor_bin, "sweep", "--sweep-grace-seconds", "0"], env=env,
                                capture_output=True, text=True, timeout=120)
@@ -226,6 +227,24 @@ def main():
               f"no object or vector without the row that owns it, no region without its vector "
               f"({report.get('objects')} objects, {report.get('vectors')} vectors): "
               f"{checked.stderr.strip()}")
+
+        # A region's crop is cut on its first GET and cached in S3: the same bytes twice, and
+        # the cached object is owned (visor check still finds nothing unowned).
+        image_id = visor.any_image_id()
+        code, image = request("GET", f"{visor.base}/api/v1/images/{image_id}")
+        crop_url = visor.base + image["regions"][-1]["crop_url"]
+        fetched = []
+        for _ in range(2):
+            with urllib.request.urlopen(crop_url, timeout=30) as res:
+                fetched.append((res.status, res.read()))
+        check(all(status == 200 for status, _ in fetched) and fetched[0][1] == fetched[1][1]
+              and fetched[0][1][:2] == b"\xff\xd8",
+              f"a crop made on first request is a JPEG, the same bytes twice ({crop_url})")
+        checked = subprocess.run([visor_bin, "check", "--json"], env=env, capture_output=True,
+                                 text=True, timeout=120)
+        report = json.loads(checked.stdout) if checked.stdout.startswith("{") else {}
+        check(checked.returncode == 0 and report.get("orphan_objects") == 0,
+              f"the cached crop is owned by its region ({report.get('orphan_objects')} unowned)")
 
         regions = live_regions(visor)
         vectors_seen = [metric(w.port, "visor_vectors") for w in workers]

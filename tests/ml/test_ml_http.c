@@ -186,13 +186,19 @@ static void test_analyze_options_match_local(void **state) {
   size_t len;
   void *data = read_photo(photos[0], &len);
   visor_analyze_options options[] = {
-      {.max_regions = 1}, {.skip_embeddings = 1}, {.min_score = 0.6f, .max_regions = 3}};
+      {.max_regions = 1},
+      {.skip_embeddings = 1},
+      {.min_score = 0.6f, .max_regions = 3},
+      {.max_regions = 2, .views = {0.8f, 0.55f, 1.0f}, .view_count = 3}};
   for (size_t i = 0; i < sizeof options / sizeof options[0]; i++) {
     visor_analysis here, there;
     analyze_or_fail(local, data, len, &options[i], &here);
     analyze_or_fail(client, data, len, &options[i], &there);
     expect_same_analysis(&here, &there);
-    if (options[i].max_regions) assert_true(there.region_count <= options[i].max_regions);
+    if (options[i].max_regions)
+      assert_true(there.region_count <= options[i].max_regions + options[i].view_count);
+    if (options[i].view_count)
+      assert_string_equal(there.regions[there.region_count - 1].detector.name, "view");
     if (options[i].skip_embeddings) {
       assert_int_equal(there.dim, 0);
       assert_null(there.regions[0].embedding);
@@ -380,6 +386,12 @@ static void test_bad_input_http(void **state) {
                 "invalid_argument");
   expect_status(test_request("POST", "/v1/analyze?skip_embeddings=maybe", jpeg, data, len), 400,
                 "invalid_argument");
+  const char *bad_views[] = {"0", "1.5", "0.8,", "0.8,,0.5", "a", "0.1,0.2,0.3,0.4,0.5", ""};
+  for (size_t i = 0; i < sizeof bad_views / sizeof bad_views[0]; i++) {
+    char path[96];
+    snprintf(path, sizeof path, "/v1/analyze?views=%s", bad_views[i]);
+    expect_status(test_request("POST", path, jpeg, data, len), 400, "invalid_argument");
+  }
   expect_status(test_request("POST", "/v1/embed", jpeg, data, len), 400, "invalid_argument");
   expect_status(test_request("POST", "/v1/embed?boxes=1,2,3", jpeg, data, len), 400,
                 "invalid_argument");

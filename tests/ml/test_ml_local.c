@@ -299,6 +299,44 @@ static void test_embed_boxes(void **state) {
   free(data);
 }
 
+/* Views asked of analyze come last, centred, named "view", embedded as embed_boxes embeds
+ * the same boxes, and leave the other regions as they were. */
+static void test_views(void **state) {
+  (void)state;
+  size_t len;
+  void *data = read_photo("datasets/grocery/test/Fruit/Banana/Banana_001.jpg", &len);
+  visor_error err = {0};
+  visor_analysis plain, viewed;
+  assert_int_equal(ml->ops->analyze(ml, data, len, NULL, &plain, &err), VISOR_OK);
+  visor_analyze_options options = {.views = {0.8f, 0.5f}, .view_count = 2};
+  assert_int_equal(ml->ops->analyze(ml, data, len, &options, &viewed, &err), VISOR_OK);
+  assert_int_equal(viewed.region_count, plain.region_count + 2);
+  for (size_t i = 0; i < plain.region_count; i++)
+    assert_true(cosine(viewed.regions[i].embedding, plain.regions[i].embedding, dim) > 0.9999f);
+  visor_region boxes[2];
+  memset(boxes, 0, sizeof boxes);
+  for (size_t v = 0; v < 2; v++) {
+    const visor_region *view = &viewed.regions[plain.region_count + v];
+    float fraction = options.views[v];
+    assert_string_equal(view->detector.name, "view");
+    assert_false(view->whole_image);
+    assert_float_equal(view->box.w, viewed.width * fraction, 0.01);
+    assert_float_equal(view->box.x, (viewed.width - view->box.w) / 2, 0.01);
+    assert_float_equal(view->box.h, viewed.height * fraction, 0.01);
+    assert_int_equal(view->label_count, 5);
+    boxes[v].box = view->box;
+  }
+  assert_int_equal(ml->ops->embed_boxes(ml, data, len, boxes, 2, &err), VISOR_OK);
+  for (size_t v = 0; v < 2; v++) {
+    assert_true(cosine(boxes[v].embedding, viewed.regions[plain.region_count + v].embedding, dim) >
+                0.999f);
+    free(boxes[v].embedding);
+  }
+  visor_analysis_free(&plain);
+  visor_analysis_free(&viewed);
+  free(data);
+}
+
 /* A PNG of width x height made with libvips (malloc'd). */
 static void *tiny_png(int width, int height, size_t *len) {
   VipsImage *black = NULL, *coloured = NULL;
@@ -448,12 +486,19 @@ static void test_concurrent(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_detects_bananas),    cmocka_unit_test(test_detects_apples),
-      cmocka_unit_test(test_carton_whole_image), cmocka_unit_test(test_labeller_iconic),
-      cmocka_unit_test(test_unit_norm),          cmocka_unit_test(test_resize_reencode_stable),
-      cmocka_unit_test(test_same_class_closer),  cmocka_unit_test(test_embed_boxes),
-      cmocka_unit_test(test_bad_images),         cmocka_unit_test(test_open_errors),
-      cmocka_unit_test(test_concurrent),         cmocka_unit_test(test_one_pixel_sides),
+      cmocka_unit_test(test_detects_bananas),
+      cmocka_unit_test(test_detects_apples),
+      cmocka_unit_test(test_carton_whole_image),
+      cmocka_unit_test(test_labeller_iconic),
+      cmocka_unit_test(test_unit_norm),
+      cmocka_unit_test(test_resize_reencode_stable),
+      cmocka_unit_test(test_same_class_closer),
+      cmocka_unit_test(test_embed_boxes),
+      cmocka_unit_test(test_bad_images),
+      cmocka_unit_test(test_open_errors),
+      cmocka_unit_test(test_concurrent),
+      cmocka_unit_test(test_one_pixel_sides),
+      cmocka_unit_test(test_views),
   };
   return cmocka_run_group_tests(tests, open_ml, close_ml);
 }

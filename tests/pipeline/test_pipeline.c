@@ -3,8 +3,10 @@
  * grocery data set go in through POST /api/v1/products; 100+ labelled test photos are
  * searched with POST /api/v1/searches?wait=; the top-5 accuracy must reach what
  * `visor eval` measured for that catalogue (docs/EVALUATION.md) less a small margin; a
- * category filter returns only that category; and running an index task again leaves
- * exactly one set of regions and vectors. */
+ * category filter returns only that category; running an index task again leaves
+ * exactly one set of regions and vectors; region crops are made on first request and
+ * cached. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -268,6 +270,35 @@ static void category_change_reaches_the_vectors(void **state) {
   test_response_free(&res);
 }
 
+/* How many objects are under prefix. */
+static int count_visit(void *ctx, const char *key, uint64_t size, int64_t modified_ms) {
+  (void)key;
+  (void)size;
+  (void)modified_ms;
+  (*(size_t *)ctx)++;
+  return 0;
+}
+
+static size_t objects_under(const char *prefix) {
+  size_t count = 0;
+  visor_error err = {0};
+  assert_int_equal(visor_blob_list(test.app.blobs, prefix, count_visit, &count, &err), VISOR_OK);
+  return count;
+}
+
+/* Every object and vector owned by a row, every region with its vector. */
+static void assert_consistent(void) {
+  json_t *report = NULL;
+  size_t problems = 99;
+  visor_error err = {0};
+  assert_int_equal(visor_consistency_check(&test.app, 5, &report, &problems, &err), VISOR_OK);
+  if (problems) {
+    char *text = json_dumps(report, JSON_COMPACT);
+    fail_msg("inconsistent stores: %s", text);
+  }
+  json_decref(report);
+}
+
 static void index_retry_never_duplicates(void **state) {
   (void)state;
   size_t vectors_before = test.app.vectors->ops->count(test.app.vectors);
@@ -276,8 +307,17 @@ static void index_retry_never_duplicates(void **state) {
   test_response product = test_get(path);
   json_t *image = json_array_get(json_object_get(product.json, "images"), 0);
   size_t regions_before = json_array_size(json_object_get(image, "regions"));
-  char job_id[64];
+  char job_id[64], crop_path[160], prefix[128];
   snprintf(job_id, sizeof job_id, "%s", json_string_value(json_object_get(image, "job_id")));
+  snprintf(prefix, sizeof prefix, "crops/%s/", json_string_value(json_object_get(image, "id")));
+  /* A crop cached before the re-runs belongs to a region they replace. */
+  snprintf(crop_path, sizeof crop_path, "%s",
+           json_string_value(
+               json_object_get(json_array_get(json_object_get(image, "regions"), 0), "crop_url")));
+  test_response crop = test_get(crop_path);
+  assert_int_equal(crop.status, 200);
+  test_response_free(&crop);
+  assert_int_equal(objects_under(prefix), 1);
   test_response_free(&product);
   /* Run the same index task twice more, as a crash-and-retry would. */
   for (int round = 0; round < 2; round++) {
@@ -300,19 +340,12 @@ static void index_retry_never_duplicates(void **state) {
                       "done");
   test_response_free(&product);
   assert_int_equal(test.app.vectors->ops->count(test.app.vectors), vectors_before);
-}
-
-/* Every object and vector owned by a row, every region with its vector. */
-static void assert_consistent(void) {
-  json_t *report = NULL;
-  size_t problems = 99;
-  visor_error err = {0};
-  assert_int_equal(visor_consistency_check(&test.app, 5, &report, &problems, &err), VISOR_OK);
-  if (problems) {
-    char *text = json_dumps(report, JSON_COMPACT);
-    fail_msg("inconsistent stores: %s", text);
-  }
-  json_decref(report);
+  /* The replaced region's crop is gone with it, and nothing is left unowned. */
+  crop = test_get(crop_path);
+  assert_int_equal(crop.status, 404);
+  test_response_free(&crop);
+  assert_int_equal(objects_under(prefix), 0);
+  assert_consistent();
 }
 
 static const char *upload_one(const char *sku, const char *image, char *image_id, size_t size) {
@@ -360,6 +393,82 @@ static void deleted_images_leave_nothing(void **state) {
   test_response_free(&res);
   assert_int_equal(test.app.vectors->ops->count(test.app.vectors), vectors_before);
   assert_consistent();
+}
+
+typedef struct crop_fetch {
+  const char *path;
+  test_response res;
+} crop_fetch;
+
+static void *fetch_crop(void *arg) {
+  crop_fetch *fetch = arg;
+  fetch->res = test_get(fetch->path);
+  return NULL;
+}
+
+#define CONCURRENT_FETCHES 6
+
+/* Indexing stores no crop; the first GET of a region's crop cuts it (JPEG, longer side at
+ * most 320 px) and caches it, concurrent first GETs all get the same bytes, later GETs
+ * serve the cached bytes, and once the image is deleted the crop is 404 and its cached
+ * object is gone. */
+static void crops_are_made_on_demand(void **state) {
+  (void)state;
+  char image[1200], image_id[64], path[160], prefix[128];
+  snprintf(image, sizeof image,
+           "%s/test/Packages/Milk/Arla-Standard-Milk/Arla-Standard-Milk_003.jpg", grocery);
+  upload_one("CROP-ON-DEMAND", image, image_id, sizeof image_id);
+  wait_for_index_jobs(60);
+  snprintf(prefix, sizeof prefix, "crops/%s/", image_id);
+  assert_int_equal(objects_under(prefix), 0);
+  snprintf(path, sizeof path, "/api/v1/images/%s", image_id);
+  test_response details = test_get(path);
+  assert_int_equal(details.status, 200);
+  json_t *regions = json_object_get(details.json, "regions");
+  size_t region_count = json_array_size(regions);
+  assert_true(region_count >= 1);
+  /* The last region: a detection when there is one, else the whole image. */
+  const char *crop_path =
+      json_string_value(json_object_get(json_array_get(regions, region_count - 1), "crop_url"));
+  assert_non_null(crop_path);
+  crop_fetch fetches[CONCURRENT_FETCHES] = {0};
+  pthread_t threads[CONCURRENT_FETCHES];
+  for (int i = 0; i < CONCURRENT_FETCHES; i++) {
+    fetches[i].path = crop_path;
+    assert_int_equal(pthread_create(&threads[i], NULL, fetch_crop, &fetches[i]), 0);
+  }
+  for (int i = 0; i < CONCURRENT_FETCHES; i++)
+    pthread_join(threads[i], NULL);
+  const test_response *first = &fetches[0].res;
+  assert_int_equal(first->status, 200);
+  assert_true(first->len > 100 && (unsigned char)first->body[0] == 0xff); /* JPEG */
+  for (int i = 1; i < CONCURRENT_FETCHES; i++) {
+    assert_int_equal(fetches[i].res.status, 200);
+    assert_int_equal(fetches[i].res.len, first->len);
+    assert_memory_equal(fetches[i].res.body, first->body, first->len);
+  }
+  VipsImage *decoded = vips_image_new_from_buffer(first->body, first->len, "", NULL);
+  assert_non_null(decoded);
+  assert_true(vips_image_get_width(decoded) <= 320 && vips_image_get_height(decoded) <= 320);
+  g_object_unref(decoded);
+  assert_int_equal(objects_under(prefix), 1); /* cached once */
+  test_response again = test_get(crop_path);
+  assert_int_equal(again.status, 200);
+  assert_int_equal(again.len, first->len);
+  assert_memory_equal(again.body, first->body, first->len);
+  test_response_free(&again);
+  assert_consistent();
+  test_response res = test_request("DELETE", path, NULL, NULL, 0);
+  assert_int_equal(res.status, 204);
+  test_response_free(&res);
+  res = test_get(crop_path);
+  assert_int_equal(res.status, 404);
+  test_response_free(&res);
+  assert_int_equal(objects_under(prefix), 0);
+  assert_consistent();
+  for (int i = 0; i < CONCURRENT_FETCHES; i++)
+    test_response_free(&fetches[i].res);
+  test_response_free(&details);
 }
 
 static void bad_searches_are_refused(void **state) {
@@ -432,6 +541,7 @@ int main(void) {
       cmocka_unit_test(category_filter_returns_only_that_category),
       cmocka_unit_test(category_change_reaches_the_vectors),
       cmocka_unit_test(deleted_images_leave_nothing),
+      cmocka_unit_test(crops_are_made_on_demand),
       cmocka_unit_test(index_retry_never_duplicates),
       cmocka_unit_test(bad_searches_are_refused),
       cmocka_unit_test(one_pixel_sides_search),

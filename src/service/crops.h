@@ -1,0 +1,30 @@
+/* crops.h: region crops on demand. The index task stores no crop; the first request for a
+ * region's crop cuts it from the original image by the region's stored box, stores it in
+ * the object store under the region's crop_key as a cache, and later requests serve the
+ * cached bytes. The crop_key a region row names is where its crop is (or will be) cached;
+ * a crop never asked for is never made, and is no orphan. */
+#ifndef VISOR_SERVICE_CROPS_H
+#define VISOR_SERVICE_CROPS_H
+
+#include <stddef.h>
+
+#include "app/app.h"
+
+/* A crop's longer side is at most this many pixels. */
+#define VISOR_CROP_MAX_SIDE 320
+/* Crops are cut from the original decoded shrunk to this side (the size analyze uses):
+ * enough for a 320-pixel crop of any region larger than a third of the photo. */
+#define VISOR_CROP_SOURCE_MAX_SIDE 1024
+
+/* The object key a region's crop is cached under: crops/<image id>/<region id>.jpg. */
+void visor_crop_key(const char *image_id, const char *region_id, char *key, size_t size);
+
+/* The JPEG crop of live region region_id into *bytes (malloc'd; the caller frees): the
+ * cached object when there is one, else cut from the original, cached and returned.
+ * Deterministic, so concurrent first requests store and return the same bytes.
+ * VISOR_ERR_NOT_FOUND when the region or its image is missing or deleted, also when it is
+ * deleted while its crop is being made (the crop is then removed again). */
+visor_code visor_crop_get(visor_app *app, const char *region_id, void **bytes, size_t *len,
+                          visor_error *err);
+
+#endif
