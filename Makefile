@@ -27,6 +27,15 @@ web: setup
 serve: build web
 	VISOR_MODELS=$${VISOR_MODELS:-$(VISOR_SHARED_DIR)/models} ./$(BUILD)/src/cli/visor serve --port $(PORT)
 
+# Loads the Grocery Store data set's 81 products (iconic photo, description, category) into
+# the Visor running on http://localhost:$(PORT)/ (`make serve` in another terminal) with
+# `visor import`; search finds them as soon as they are indexed, about a minute later.
+.PHONY: demo
+demo:
+	@test -x ./$(BUILD)/src/cli/visor || { echo "make demo: build first (make build)"; exit 2; }
+	@python3 scripts/grocery_catalogue.py $(VISOR_SHARED_DIR)/datasets/grocery $(BUILD)/demo-grocery.csv
+	./$(BUILD)/src/cli/visor import $(BUILD)/demo-grocery.csv --url http://localhost:$(PORT)
+
 # The real servers the contract and end-to-end tests run against (PostgreSQL, Redis, S3,
 # Chroma: each one this checkout has a scripts/servers/ script for), installed if missing
 # and started on 127.0.0.1.

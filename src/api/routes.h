@@ -11,6 +11,8 @@ visor_code visor_api_register_images(visor_http_server *server, visor_app *app, 
 visor_code visor_api_register_jobs(visor_http_server *server, visor_app *app, visor_error *err);
 visor_code visor_api_register_searches(visor_http_server *server, visor_app *app, visor_error *err);
 visor_code visor_api_register_similar(visor_http_server *server, visor_app *app, visor_error *err);
+visor_code visor_api_register_duplicates(visor_http_server *server, visor_app *app,
+                                         visor_error *err);
 visor_code visor_api_register_system(visor_http_server *server, visor_app *app, visor_error *err);
 
 /* Adds images (each with its job and regions) to a product object. */

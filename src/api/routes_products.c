@@ -11,6 +11,7 @@
 #include "core/uuid.h"
 #include "service/catalogue.h"
 #include "store/catalog.h"
+#include "store/duplicates.h"
 
 /* Builds the product object from multipart text fields (labels as JSON text, number fields
  * through the parser JSON bodies' rules use). */
@@ -67,9 +68,23 @@ static visor_code insert_images(visor_app *app, visor_http_request *req, visor_d
     visor_code code = visor_catalogue_add_image(app, conn, product_id, &record, job_id, err);
     if (code == VISOR_OK) code = visor_route_tag_job(req, conn, job_id, err);
     if (code != VISOR_OK) return code;
-    json_t *stored = NULL;
-    if (visor_image_get(conn, image->id, &stored, err) == VISOR_OK)
+    json_t *stored = NULL, *duplicates = NULL;
+    if (visor_image_get(conn, image->id, &stored, err) == VISOR_OK) {
+      /* Exact duplicates: the same bytes already under another product, answered and
+       * recorded now (near ones are found when the image is indexed). */
+      code = visor_images_with_sha256(conn, image->sha256, product_id, &duplicates, err);
+      size_t index;
+      json_t *other;
+      json_array_foreach(code == VISOR_OK ? duplicates : NULL, index, other) {
+        code = visor_duplicate_upsert(
+            conn, image->id, product_id, json_string_value(json_object_get(other, "image_id")),
+            json_string_value(json_object_get(other, "product_id")), "exact", 1.0, err);
+        if (code != VISOR_OK) break;
+      }
+      json_object_set_new(stored, "duplicates", duplicates ? duplicates : json_array());
       json_array_append_new(images_out, stored);
+      if (code != VISOR_OK) return code;
+    }
   }
   return VISOR_OK;
 }
@@ -227,8 +242,31 @@ static void get_product(visor_http_request *req, visor_http_response *res, void 
   visor_http_respond_json(res, 200, product);
 }
 
+/* GET /api/v1/products?sku=: the live product with that SKU, as a page of 0 or 1 items. */
+static void find_product_by_sku(visor_app *app, visor_http_response *res, const char *sku) {
+  visor_db_conn *conn = visor_route_conn(app, res);
+  if (!conn) return;
+  visor_error err = {0};
+  json_t *product = NULL, *items = json_array();
+  visor_code code = visor_product_find_by_sku(conn, sku, &product, &err);
+  visor_db_release(conn);
+  if (code == VISOR_OK)
+    json_array_append_new(items, product);
+  else if (code != VISOR_ERR_NOT_FOUND) {
+    json_decref(items);
+    visor_route_fail(res, &err);
+    return;
+  }
+  visor_http_respond_json(res, 200, visor_route_page(items, (int64_t)json_array_size(items), 1, 0));
+}
+
 static void list_products(visor_http_request *req, visor_http_response *res, void *ctx) {
   visor_app *app = ctx;
+  const char *sku = visor_http_query(req, "sku");
+  if (sku) {
+    find_product_by_sku(app, res, sku);
+    return;
+  }
   visor_product_query query = {.category = visor_http_query(req, "category"),
                                .text = visor_http_query(req, "q"),
                                .sort = visor_http_query(req, "sort")};

@@ -9,6 +9,7 @@
 
 #include "api/api.h"
 #include "cli/commands.h"
+#include "cli/demo_loader.h"
 #include "core/log.h"
 #include "pipeline/pipeline.h"
 #include "service/sweeper.h"
@@ -29,6 +30,7 @@ static int run_server(const char *command, int argc, char **argv, server_role ro
   int status = 0;
   visor_http_server *server = NULL;
   visor_sweeper *sweeper = NULL;
+  visor_demo_loader *demo = NULL;
   int with_workers = role != ROLE_API && config.workers > 0;
   if (role == ROLE_WORKER && config.workers <= 0) {
     fprintf(stderr, "visor worker: --concurrency must be at least 1\n");
@@ -73,8 +75,13 @@ static int run_server(const char *command, int argc, char **argv, server_role ro
   else
     printf("Visor is running: http://%s:%d/\n", shown_host, visor_http_port(server));
   fflush(stdout);
+  if (role == ROLE_SERVE && config.demo_dir && *config.demo_dir &&
+      !(demo = visor_demo_start(config.demo_dir, visor_http_port(server), &err)))
+    visor_log(VISOR_LOG_WARN, "%s", err.message); /* the server runs on without the demo */
 
   visor_log_info("received %s: stopping", visor_cli_wait_for_stop());
+  visor_demo_stop(demo); /* no new product; the one in flight finishes */
+  demo = NULL;
   visor_http_stop(server, SHUTDOWN_GRACE_MS);
   visor_worker_pool_stop(app.workers);
   visor_sweeper_stop(sweeper);

@@ -34,6 +34,10 @@ const visor_command visor_commands[] = {
      1, visor_cmd_migrate},
     {"search", "search a running Visor by photo and print the best products per object",
      "Usage: visor search IMAGE [OPTIONS]\n", 0, visor_cmd_search},
+    {"import",
+     "bulk-import products from a CSV or JSON Lines file into a running Visor (resumable, with "
+     "a progress bar)",
+     "Usage: visor import FILE [OPTIONS]\n", 0, visor_cmd_import},
     {"eval", "measure retrieval accuracy on a labelled dataset (top-1/top-5, mAP, throughput)",
      "Usage: visor eval DATASET_DIR [--catalogue iconic|iconic+train|both] [--queries N|all]\n"
      "                  [--k K] [--json] [OPTIONS]\n",

@@ -104,6 +104,13 @@ static const option_spec options[] = {
      "3600", 0, 1e8,
      "age an object without a row, or an object store temp file, must reach before the "
      "sweeper removes it"},
+    {"demo", "VISOR_DEMO", OPT_STRING, FIELD(demo_dir), NULL, 0, 0,
+     "visor serve: import the Grocery Store data set at DIR (its 81 products) at start, through "
+     "the API; products already there are skipped"},
+    {"duplicate-threshold", "VISOR_DUPLICATE_THRESHOLD", OPT_DOUBLE, FIELD(duplicate_threshold),
+     "0.97", 0, 1.01,
+     "whole-image cosine similarity at or above which an indexed image is recorded as a near "
+     "duplicate of another product's image (above 1 = never)"},
     {"log-level", "VISOR_LOG_LEVEL", OPT_STRING, FIELD(log_level), "info", 0, 0,
      "debug, info, warn or error"},
     {"log-format", "VISOR_LOG_FORMAT", OPT_STRING, FIELD(log_format), "plain", 0, 0,

@@ -47,6 +47,8 @@ typedef struct visor_config {
   long client_jobs;           /* index/search jobs one client IP may have queued or running */
   double sweep_seconds;       /* the orphan sweeper's period (0 = only at start) */
   double sweep_grace_seconds; /* age before an unowned object or a temp file is removed */
+  double duplicate_threshold; /* whole-image cosine of a near duplicate */
+  char *demo_dir;             /* serve --demo: the Grocery Store data set to import */
   char *log_level;
   char *log_format;
 } visor_config;

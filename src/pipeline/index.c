@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "core/uuid.h"
+#include "pipeline/duplicates.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/pipeline_util.h"
 #include "pipeline/product_meta.h"
@@ -224,6 +225,8 @@ static visor_code index_image(void *ctx, visor_job_run *run, visor_error *err) {
     code = write_regions(app, image_id, product_id, &analysis, regions, primary, &live, err);
   if (code == VISOR_OK && !live) code = visor_error_set(err, VISOR_ERR_NOT_FOUND, "deleted");
   if (code == VISOR_OK) code = upsert_vectors(app, product_id, &meta, &analysis, regions, err);
+  if (code == VISOR_OK) /* a failure here is logged: the image is searchable all the same */
+    visor_pipeline_note_duplicates(app, image_id, product_id, &analysis);
   /* The product changed while this task ran: a "meta" task that ran before these vectors
    * existed could not update them, so they get the product's metadata now. */
   visor_product_meta now = {0};

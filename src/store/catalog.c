@@ -131,6 +131,13 @@ visor_code visor_product_summary(visor_db_conn *conn, const char *id, json_t **s
       id, "product", NULL, summary, err);
 }
 
+visor_code visor_product_find_by_sku(visor_db_conn *conn, const char *sku, json_t **product,
+                                     visor_error *err) {
+  return visor_select_by_id(
+      conn, "SELECT " PRODUCT_COLUMNS " FROM products p WHERE p.sku = ? AND p.deleted_at IS NULL",
+      sku, "product with sku", product_json_columns, product, err);
+}
+
 visor_code visor_product_soft_delete(visor_db_conn *conn, const char *id, visor_error *err) {
   int64_t now = visor_now_ms();
   visor_db_value params[] = {VISOR_DB_I(now), VISOR_DB_I(now), VISOR_DB_S(id)};

@@ -35,6 +35,9 @@ typedef struct visor_product_query {
  * "thumbnail_image_id" (its first image) and "image_count". */
 visor_code visor_product_list(visor_db_conn *conn, const visor_product_query *query, json_t **items,
                               int64_t *total, visor_error *err);
+/* The live product with this SKU (as visor_product_get), or VISOR_ERR_NOT_FOUND. */
+visor_code visor_product_find_by_sku(visor_db_conn *conn, const char *sku, json_t **product,
+                                     visor_error *err);
 /* Distinct categories of live products with their counts. */
 visor_code visor_category_list(visor_db_conn *conn, json_t **categories, visor_error *err);
 

@@ -150,6 +150,20 @@ const visor_migration visor_migrations[] = {
     {3, "job client",
      "ALTER TABLE jobs ADD COLUMN client TEXT;"
      "CREATE INDEX jobs_client_status ON jobs(client, status);"},
+    {5, "duplicates",
+     "CREATE TABLE duplicates ("
+     "  image_id TEXT NOT NULL,"
+     "  product_id TEXT NOT NULL,"
+     "  other_image_id TEXT NOT NULL,"
+     "  other_product_id TEXT NOT NULL,"
+     "  kind TEXT NOT NULL,"
+     "  score DOUBLE PRECISION NOT NULL,"
+     "  detected_at BIGINT NOT NULL,"
+     "  PRIMARY KEY (image_id, other_image_id));"
+     "CREATE INDEX duplicates_product ON duplicates(product_id);"
+     "CREATE INDEX duplicates_other_product ON duplicates(other_product_id);"
+     "CREATE INDEX duplicates_detected ON duplicates(detected_at);"
+     "CREATE INDEX images_sha256 ON images(sha256);"},
     {6, "index freshness and searches by a drawn box",
      "ALTER TABLE images ADD COLUMN indexed_at BIGINT;"
      "ALTER TABLE images ADD COLUMN index_error TEXT;"
