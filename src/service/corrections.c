@@ -106,8 +106,9 @@ static visor_code live_region(visor_db_conn *conn, const char *id, json_t **row,
 
 /* {label, source, is_primary, primaries} of a region row and its product's primaries. */
 static json_t *region_state(const json_t *row, json_t *primaries) {
-  return json_pack("{s:O, s:O, s:b, s:o}", "label", json_object_get(row, "label"), "source",
-                   json_object_get(row, "source"),
+  json_t *label = json_object_get(row, "label"), *source = json_object_get(row, "source");
+  return json_pack("{s:O, s:O, s:b, s:o}", "label", label ? label : json_null(), "source",
+                   source ? source : json_null(), "is_primary",
                    (int)json_integer_value(json_object_get(row, "is_primary")), "primaries",
                    primaries);
 }
