@@ -8,15 +8,18 @@
 #include "jobs/job_state.h"
 #include "ml/ml.h"
 #include "store/edits.h"
+#include "store/regions.h"
 
 #define CROP_MAX_SIDE 320 /* as the index task makes them */
 
 /* The vector metadata a live region's vector carries: its product's category and labels
- * ("key=value"). labels receives malloc'd strings the caller frees with free_labels. */
+ * ("key=value"), and "region_label=LABEL" for its own label. labels receives malloc'd strings the
+ * caller frees with free_labels. */
 static visor_vector_meta region_meta(visor_app *app, const json_t *state, char ***labels,
                                      size_t *count) {
   json_t *object = json_object_get(state, "labels");
-  *labels = calloc(json_object_size(object) + 1, sizeof **labels);
+  const char *region_label = json_string_value(json_object_get(state, "label"));
+  *labels = calloc(json_object_size(object) + 2, sizeof **labels);
   *count = 0;
   const char *key;
   json_t *value;
@@ -26,6 +29,14 @@ static visor_vector_meta region_meta(visor_app *app, const json_t *state, char *
     if (!label) break;
     snprintf(label, size, "%s=%s", key, json_string_value(value) ?: "");
     (*labels)[(*count)++] = label;
+  }
+  if (*labels && region_label && *region_label) { /* as the index task writes it */
+    size_t size = strlen(VISOR_REGION_LABEL_KEY) + strlen(region_label) + 2;
+    char *label = malloc(size);
+    if (label) {
+      snprintf(label, size, "%s=%s", VISOR_REGION_LABEL_KEY, region_label);
+      (*labels)[(*count)++] = label;
+    }
   }
   return (visor_vector_meta){.product_id = json_string_value(json_object_get(state, "product_id")),
                              .category =

@@ -98,10 +98,13 @@ static void wait_for_jobs(int timeout_s) {
   fail_msg("jobs still pending after %d s", timeout_s);
 }
 
+/* category: a category filter, or a label filter when it holds '=' ("key=value"). */
 static test_response search(const char *image, const char *category) {
   test_part parts[3] = {{.name = "image", .file = image}, {.name = "k", .value = "10"}};
   size_t count = 2;
-  if (category) parts[count++] = (test_part){.name = "category", .value = category};
+  if (category)
+    parts[count++] =
+        (test_part){.name = strchr(category, '=') ? "label" : "category", .value = category};
   test_response res = test_multipart("POST", "/api/v1/searches?wait=30", parts, count);
   if (res.status != 200 ||
       strcmp(json_string_value(json_object_get(res.json, "status")) ?: "", "done") != 0)
@@ -314,6 +317,14 @@ static void relabel_and_primary_then_undo(void **state) {
   snprintf(old_label_copy, sizeof old_label_copy, "%s", old_label ? old_label : "");
   int was_primary = json_is_true(json_object_get(target, "is_primary"));
   json_decref(regions);
+  /* the region's vector carries its label: a label filter on the new one finds nothing yet */
+  assert_false(
+      search_returns(products[APPLE].image, "region_label=green apple", "region_id", region_id));
+  if (old_label_copy[0]) {
+    char filter[160];
+    snprintf(filter, sizeof filter, "region_label=%s", old_label_copy);
+    assert_true(search_returns(products[APPLE].image, filter, "region_id", region_id));
+  }
   snprintf(path, sizeof path, "/api/v1/admin/regions/%s", region_id);
   test_response res = admin("PATCH", path, BOB_TOKEN, "Ann Example",
                             "{\"label\":\"green apple\",\"is_primary\":true}");
@@ -342,8 +353,22 @@ static void relabel_and_primary_then_undo(void **state) {
       json_is_true(json_object_get(one, "is_primary"));
   json_decref(regions);
   assert_int_equal(primaries, 1);
-  /* the region is still found, with the product */
+  /* the region is still found, with the product, and now under its new label at once */
   assert_true(search_returns(products[APPLE].image, NULL, "product_id", products[APPLE].id));
+  assert_true(
+      search_returns(products[APPLE].image, "region_label=green apple", "region_id", region_id));
+  /* a product change (meta job) keeps the region's label in its vector */
+  char product_path[128];
+  snprintf(product_path, sizeof product_path, "/api/v1/products/%s", products[APPLE].id);
+  res =
+      test_request("PATCH", product_path, "application/json", "{\"labels\":{\"colour\":\"green\"}}",
+                   strlen("{\"labels\":{\"colour\":\"green\"}}"));
+  assert_int_equal(res.status, 200);
+  test_response_free(&res);
+  wait_for_jobs(60);
+  assert_true(
+      search_returns(products[APPLE].image, "region_label=green apple", "region_id", region_id));
+  assert_true(search_returns(products[APPLE].image, "colour=green", "region_id", region_id));
   /* undo: the label and the primary flags come back */
   undo(audit_id);
   region = region_by_id(region_id);
@@ -352,6 +377,8 @@ static void relabel_and_primary_then_undo(void **state) {
   assert_int_equal(json_is_true(json_object_get(region, "is_primary")), was_primary);
   assert_string_equal(json_string_value(json_object_get(region, "source")), "model");
   json_decref(region);
+  assert_false(
+      search_returns(products[APPLE].image, "region_label=green apple", "region_id", region_id));
   /* the entry says it is undone, by whom; a second undo is 409 */
   snprintf(path, sizeof path, "/api/v1/admin/audit/%s", audit_id);
   res = alice("GET", path, NULL);
