@@ -310,23 +310,29 @@ static visor_code apply_merge(visor_app *app, visor_db_conn *conn, const void *a
                            a->survivor_id);
   visor_code code = need_live_product(conn, a->survivor_id, err);
   if (code == VISOR_OK) code = need_live_product(conn, a->from_id, err);
-  json_t *images = NULL, *image_ids = json_array();
+  json_t *images = NULL, *image_ids = json_array(), *kept = NULL, *from_primaries = NULL;
   if (code == VISOR_OK) code = visor_image_list(conn, a->from_id, &images, err);
   size_t index;
   json_t *image;
   json_array_foreach(code == VISOR_OK ? images : NULL, index, image)
       json_array_append(image_ids, json_object_get(image, "id"));
+  if (code == VISOR_OK) code = visor_edit_primary_regions(conn, a->survivor_id, &kept, err);
+  if (code == VISOR_OK) code = visor_edit_primary_regions(conn, a->from_id, &from_primaries, err);
   if (code == VISOR_OK) code = move_images(conn, image_ids, a->survivor_id, e, err);
+  /* one primary region per product: the survivor keeps its own */
+  if (code == VISOR_OK) code = visor_edit_set_primaries(conn, a->survivor_id, kept, err);
   if (code == VISOR_OK) code = visor_product_soft_delete(conn, a->from_id, err);
   if (code == VISOR_OK) {
     e->action = "product.merge";
     e->subject_kind = "product";
     snprintf(e->subject_id, sizeof e->subject_id, "%s", a->survivor_id);
-    e->before =
-        json_pack("{s:s, s:b, s:O}", "from", a->from_id, "from_deleted", 0, "images", image_ids);
+    e->before = json_pack("{s:s, s:b, s:O, s:O}", "from", a->from_id, "from_deleted", 0, "images",
+                          image_ids, "from_primaries", from_primaries);
     e->after =
         json_pack("{s:s, s:b, s:O}", "from", a->from_id, "from_deleted", 1, "images", image_ids);
   }
+  json_decref(from_primaries);
+  json_decref(kept);
   json_decref(image_ids);
   json_decref(images);
   return code;
@@ -357,15 +363,21 @@ static visor_code apply_move(visor_app *app, visor_db_conn *conn, const void *ar
     code = visor_error_set(err, VISOR_ERR_INVALID, "image %s already belongs to product %s",
                            a->image_id, a->product_id);
   if (code == VISOR_OK) code = need_live_product(conn, a->product_id, err);
-  json_t *ids = json_pack("[s]", a->image_id);
+  json_t *ids = json_pack("[s]", a->image_id), *kept = NULL, *from_primaries = NULL;
+  if (code == VISOR_OK) code = visor_edit_primary_regions(conn, a->product_id, &kept, err);
+  if (code == VISOR_OK) code = visor_edit_primary_regions(conn, from, &from_primaries, err);
   if (code == VISOR_OK) code = move_images(conn, ids, a->product_id, e, err);
+  /* one primary region per product: the target keeps its own */
+  if (code == VISOR_OK) code = visor_edit_set_primaries(conn, a->product_id, kept, err);
   if (code == VISOR_OK) {
     e->action = "image.move";
     e->subject_kind = "image";
     snprintf(e->subject_id, sizeof e->subject_id, "%s", a->image_id);
-    e->before = json_pack("{s:s}", "product_id", from);
+    e->before = json_pack("{s:s, s:O}", "product_id", from, "primaries", from_primaries);
     e->after = json_pack("{s:s}", "product_id", a->product_id);
   }
+  json_decref(from_primaries);
+  json_decref(kept);
   json_decref(ids);
   json_decref(image);
   return code;
@@ -493,6 +505,9 @@ static visor_code undo_merge(visor_db_conn *conn, const json_t *entry, edit *e, 
   }
   if (code == VISOR_OK) code = visor_edit_product_restore(conn, from, err);
   if (code == VISOR_OK) code = move_images(conn, image_ids, from, e, err);
+  json_t *from_primaries = json_object_get(before, "from_primaries");
+  if (code == VISOR_OK && from_primaries)
+    code = visor_edit_set_primaries(conn, from, from_primaries, err);
   if (code == VISOR_OK) {
     e->before = json_incref(json_object_get(entry, "after"));
     e->after = json_incref(before);
@@ -516,6 +531,8 @@ static visor_code undo_move(visor_db_conn *conn, const json_t *entry, edit *e, v
     code = changed_since(text_of(entry, "id"), "the image's first product (it is deleted)", err);
   json_t *ids = json_pack("[s]", image_id);
   if (code == VISOR_OK) code = move_images(conn, ids, back_to, e, err);
+  json_t *primaries = json_object_get(json_object_get(entry, "before"), "primaries");
+  if (code == VISOR_OK && primaries) code = visor_edit_set_primaries(conn, back_to, primaries, err);
   if (code == VISOR_OK) {
     e->before = json_incref(json_object_get(entry, "after"));
     e->after = json_incref(json_object_get(entry, "before"));

@@ -83,14 +83,55 @@ static visor_code embed_again(visor_app *app, const json_t *state, const visor_v
   return code;
 }
 
-static visor_code sync_one(visor_app *app, const char *region_id, visor_error *err) {
+/* The region's row with its image and product; *state = NULL when there is no row. */
+static visor_code read_state(visor_app *app, const char *region_id, json_t **state,
+                             visor_error *err) {
+  *state = NULL;
   visor_db_conn *conn = visor_db_acquire(app->db, err);
   if (!conn) return err->code;
-  json_t *state = NULL;
-  visor_code code = visor_edit_region_vector_state(conn, region_id, &state, err);
+  visor_code code = visor_edit_region_vector_state(conn, region_id, state, err);
   visor_db_release(conn);
-  if (code == VISOR_ERR_NOT_FOUND) return VISOR_OK; /* the row is gone: nothing owns a vector */
-  if (code != VISOR_OK) return code;
+  return code == VISOR_ERR_NOT_FOUND ? VISOR_OK : code;
+}
+
+/* What a vector write depends on: whether the region is live, and its product and label. */
+static json_t *state_key(const json_t *state) {
+  if (!state) return json_null();
+  return json_pack("{s:I, s:I, s:O, s:O, s:O, s:O}", "region_deleted",
+                   json_integer_value(json_object_get(state, "region_deleted")), "image_deleted",
+                   json_integer_value(json_object_get(state, "image_deleted")), "product_id",
+                   json_object_get(state, "product_id") ?: json_null(), "label",
+                   json_object_get(state, "label") ?: json_null(), "category",
+                   json_object_get(state, "category") ?: json_null(), "labels",
+                   json_object_get(state, "labels") ?: json_null());
+}
+
+static visor_code sync_state(visor_app *app, const json_t *state, visor_error *err);
+
+/* Writes what the row says, then reads it again: a correction committed meanwhile (whose own
+ * sync may have run before this write) makes it write again, so the last write follows the
+ * last commit. */
+static visor_code sync_one(visor_app *app, const char *region_id, visor_error *err) {
+  json_t *state = NULL;
+  visor_code code = read_state(app, region_id, &state, err);
+  for (int round = 0; code == VISOR_OK && state && round < 4; round++) {
+    code = sync_state(app, state, err);
+    json_t *again = NULL;
+    if (code == VISOR_OK) code = read_state(app, region_id, &again, err);
+    json_t *before = state_key(state), *after = state_key(again);
+    int same = json_equal(before, after);
+    json_decref(before);
+    json_decref(after);
+    json_decref(state);
+    state = again;
+    if (same) break;
+  }
+  json_decref(state);
+  return code;
+}
+
+static visor_code sync_state(visor_app *app, const json_t *state, visor_error *err) {
+  visor_code code = VISOR_OK;
   const char *vector_id = json_string_value(json_object_get(state, "vector_id"));
   /* A deleted product's vectors stay, as after DELETE /products/{id} (searches skip it). */
   int live = !json_integer_value(json_object_get(state, "region_deleted")) &&
@@ -115,7 +156,6 @@ static visor_code sync_one(visor_app *app, const char *region_id, visor_error *e
     }
     free_labels(labels, count);
   }
-  json_decref(state);
   return code;
 }
 

@@ -44,7 +44,7 @@ visor_code visor_audit_get(visor_db_conn *conn, const char *id, json_t **entry, 
 visor_code visor_audit_list(visor_db_conn *conn, const visor_audit_query *q, json_t **items,
                             int64_t *total, visor_error *err) {
   const char *where = " FROM audit_log WHERE (? IS NULL OR action = ?)"
-                      " AND (? IS NULL OR subject_id = ? OR undo_of = ?)"
+                      " AND (? IS NULL OR subject_id = ?)"
                       " AND (? IS NULL OR actor = ?)";
   visor_db_value params[] = {
       VISOR_DB_S(q->action),     VISOR_DB_S(q->action),     VISOR_DB_S(q->subject_id),
@@ -53,13 +53,13 @@ visor_code visor_audit_list(visor_db_conn *conn, const visor_audit_query *q, jso
   char sql[512];
   snprintf(sql, sizeof sql, "SELECT COUNT(*) AS n%s", where);
   visor_db_rows rows;
-  visor_code code = visor_db_exec(conn, sql, params, 7, &rows, NULL, err);
+  visor_code code = visor_db_exec(conn, sql, params, 6, &rows, NULL, err);
   if (code != VISOR_OK) return code;
   *total = visor_db_int(&rows, 0, "n");
   visor_db_rows_free(&rows);
   snprintf(sql, sizeof sql,
            "SELECT " AUDIT_COLUMNS "%s ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?", where);
-  return visor_select_json(conn, sql, params, 9, audit_json_columns, items, err);
+  return visor_select_json(conn, sql, params, 8, audit_json_columns, items, err);
 }
 
 visor_code visor_audit_mark_undone(visor_db_conn *conn, const char *id, const char *actor,

@@ -158,6 +158,20 @@ static json_t *region_by_id(const char *region_id) {
   return region;
 }
 
+/* Primary regions over all of a product's images. */
+static size_t primary_count(const char *product_id) {
+  char path[128];
+  snprintf(path, sizeof path, "/api/v1/products/%s", product_id);
+  test_response res = test_get(path);
+  size_t count = 0, i, j;
+  json_t *image, *region;
+  json_array_foreach(json_object_get(res.json, "images"), i, image)
+      json_array_foreach(json_object_get(image, "regions"), j, region) count +=
+      json_is_true(json_object_get(region, "is_primary"));
+  test_response_free(&res);
+  return count;
+}
+
 static long product_status(const char *product_id) {
   char path[128];
   snprintf(path, sizeof path, "/api/v1/products/%s", product_id);
@@ -476,6 +490,9 @@ static void merge_then_undo(void **state) {
   (void)state;
   char path[160], body[128], top[40];
   size_t vectors = vector_count();
+  size_t apple_primaries = primary_count(products[APPLE].id);
+  size_t banana_primaries = primary_count(products[BANANA].id);
+  assert_int_equal(banana_primaries, 1);
   snprintf(path, sizeof path, "/api/v1/admin/products/%s/merge", products[APPLE].id);
   snprintf(body, sizeof body, "{\"from\":\"%s\"}", products[BANANA].id);
   test_response res = alice("POST", path, body);
@@ -492,6 +509,7 @@ static void merge_then_undo(void **state) {
   res = test_get(path);
   assert_int_equal(json_array_size(json_object_get(res.json, "images")), 2);
   test_response_free(&res);
+  assert_int_equal(primary_count(products[APPLE].id), apple_primaries); /* still one at most */
   assert_int_equal(vector_count(), vectors);
   expect_consistent();
   /* merging the deleted one again, or into it: 404, nothing changed */
@@ -516,6 +534,8 @@ static void merge_then_undo(void **state) {
   res = test_get(path);
   assert_int_equal(json_array_size(json_object_get(res.json, "images")), 1);
   test_response_free(&res);
+  assert_int_equal(primary_count(products[APPLE].id), apple_primaries);
+  assert_int_equal(primary_count(products[BANANA].id), banana_primaries);
   expect_consistent();
 }
 
@@ -531,6 +551,7 @@ static void move_image_then_undo(void **state) {
   test_response_free(&res);
   top_product(products[OAT_MILK].image, NULL, top);
   assert_string_equal(top, products[KIWI].id);
+  assert_int_equal(primary_count(products[KIWI].id), 1);
   /* the vectors carry the new product's category too: "fruit" finds the oat milk photo */
   top_product(products[OAT_MILK].image, "fruit", top);
   assert_string_equal(top, products[KIWI].id);
@@ -540,6 +561,8 @@ static void move_image_then_undo(void **state) {
   undo(audit_id);
   top_product(products[OAT_MILK].image, NULL, top);
   assert_string_equal(top, products[OAT_MILK].id);
+  assert_int_equal(primary_count(products[OAT_MILK].id), 1);
+  assert_int_equal(primary_count(products[KIWI].id), 1);
   assert_false(
       search_returns(products[OAT_MILK].image, "fruit", "product_id", products[OAT_MILK].id));
   expect_consistent();
