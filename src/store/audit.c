@@ -46,10 +46,10 @@ visor_code visor_audit_list(visor_db_conn *conn, const visor_audit_query *q, jso
   const char *where = " FROM audit_log WHERE (? IS NULL OR action = ?)"
                       " AND (? IS NULL OR subject_id = ?)"
                       " AND (? IS NULL OR actor = ?)";
-  visor_db_value params[] = {
-      VISOR_DB_S(q->action),     VISOR_DB_S(q->action),     VISOR_DB_S(q->subject_id),
-      VISOR_DB_S(q->subject_id), VISOR_DB_S(q->subject_id), VISOR_DB_S(q->actor),
-      VISOR_DB_S(q->actor),      VISOR_DB_I(q->limit),      VISOR_DB_I(q->offset)};
+  visor_db_value params[] = {VISOR_DB_S(q->action),     VISOR_DB_S(q->action),
+                             VISOR_DB_S(q->subject_id), VISOR_DB_S(q->subject_id),
+                             VISOR_DB_S(q->actor),      VISOR_DB_S(q->actor),
+                             VISOR_DB_I(q->limit),      VISOR_DB_I(q->offset)};
   char sql[512];
   snprintf(sql, sizeof sql, "SELECT COUNT(*) AS n%s", where);
   visor_db_rows rows;

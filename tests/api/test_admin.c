@@ -20,6 +20,7 @@
 #include "core/clock.h"
 #include "http_client.h"
 #include "service/consistency.h"
+#include "service/region_vectors.h"
 #include "test_server.h"
 
 #define ALICE_TOKEN "alice-token-0123456789"
@@ -713,6 +714,56 @@ static void audit_listing_and_filters(void **state) {
   test_response_free(&res);
 }
 
+/* What a correction's sync job runs repairs an index that lost writes after a commit (a
+ * vector store hiccup): a missing vector is embedded again, stale metadata rewritten, a
+ * deleted region's leftover vector removed. */
+static void sync_repairs_a_lost_write(void **state) {
+  (void)state;
+  json_t *regions = regions_of(products[KIWI].id);
+  char live_id[40], path[128];
+  snprintf(live_id, sizeof live_id, "%s",
+           json_string_value(json_object_get(json_array_get(regions, 0), "id")));
+  json_decref(regions);
+  snprintf(path, sizeof path, "/api/v1/admin/regions/%s", live_id);
+  test_response res = alice("PATCH", path, "{\"label\":\"kiwi fruit\"}");
+  assert_int_equal(res.status, 200);
+  char job_path[128], audit_id[40];
+  audit_id_of(&res, audit_id);
+  snprintf(job_path, sizeof job_path, "/api/v1/jobs/%s",
+           json_string_value(json_object_get(res.json, "job_id")));
+  test_response_free(&res);
+  wait_for_jobs(60);
+  res = test_get(job_path);
+  assert_string_equal(json_string_value(json_object_get(res.json, "kind")), "sync");
+  assert_string_equal(json_string_value(json_object_get(res.json, "status")), "done");
+  json_t *ids = json_pack("[s]", live_id);
+  test_response_free(&res);
+  /* the vector is lost: the check sees it, the sync brings it back with its label */
+  visor_error err = {0};
+  assert_int_equal(test.app.vectors->ops->remove(test.app.vectors, live_id, &err), VISOR_OK);
+  json_t *report = NULL;
+  size_t problems = 0;
+  assert_int_equal(visor_consistency_check(&test.app, 5, &report, &problems, &err), VISOR_OK);
+  json_decref(report);
+  assert_int_equal(problems, 1);
+  assert_int_equal(visor_region_vectors_sync(&test.app, ids, &err), VISOR_OK);
+  assert_true(
+      search_returns(products[KIWI].image, "region_label=kiwi fruit", "region_id", live_id));
+  /* stale metadata (another product's) is rewritten */
+  visor_vector_meta stale = {.product_id = products[OAT_MILK].id,
+                             .category = "packages",
+                             .model = test.app.embedder_model};
+  assert_int_equal(test.app.vectors->ops->set_meta(test.app.vectors, live_id, &stale, &err),
+                   VISOR_OK);
+  assert_int_equal(visor_region_vectors_sync(&test.app, ids, &err), VISOR_OK);
+  char top[40];
+  top_product(products[KIWI].image, "fruit", top);
+  assert_string_equal(top, products[KIWI].id);
+  undo(audit_id);
+  json_decref(ids);
+  expect_consistent();
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(each_product_finds_itself),
@@ -725,6 +776,7 @@ int main(void) {
       cmocka_unit_test(bad_inputs_change_nothing),
       cmocka_unit_test(undo_refuses_a_changed_subject),
       cmocka_unit_test(audit_listing_and_filters),
+      cmocka_unit_test(sync_repairs_a_lost_write),
   };
   return cmocka_run_group_tests(tests, start_server, stop_server);
 }
