@@ -147,20 +147,24 @@ static void time_does_not_depend_on_the_guess(void **state) {
   last_wrong[199] = 'x';
   const char *guesses[] = {first_wrong, last_wrong, long_token, "k"};
   size_t lens[] = {200, 200, 200, 1};
-  double best[4];
-  best_times(&tokens, guesses, lens, 4, best);
-  double t_first = best[0], t_last = best[1], t_right = best[2], t_short = best[3];
-  double lo = best[0], hi = best[0];
-  for (size_t i = 1; i < 4; i++) {
-    if (best[i] < lo) lo = best[i];
-    if (best[i] > hi) hi = best[i];
+  double best[4], lo = 0, hi = 0;
+  /* A leak is systematic (an early exit on a 200-byte token makes the first-byte guess
+   * many times faster); noise from other processes is not: it must show in 3 tries. */
+  for (int attempt = 0; attempt < 3; attempt++) {
+    best_times(&tokens, guesses, lens, 4, best);
+    lo = hi = best[0];
+    for (size_t i = 1; i < 4; i++) {
+      if (best[i] < lo) lo = best[i];
+      if (best[i] > hi) hi = best[i];
+    }
+    if (getenv("VISOR_TEST_DEBUG"))
+      fprintf(stderr, "match: first wrong %.6f, last wrong %.6f, right %.6f, short %.6f s\n",
+              best[0], best[1], best[2], best[3]);
+    if (hi <= lo * 1.5) break;
   }
-  if (getenv("VISOR_TEST_DEBUG"))
-    fprintf(stderr, "match: first wrong %.6f, last wrong %.6f, right %.6f, short %.6f s\n", t_first,
-            t_last, t_right, t_short);
   if (hi > lo * 1.5)
     fail_msg("match times differ: first byte wrong %.6f, last %.6f, right %.6f, short %.6f s",
-             t_first, t_last, t_right, t_short);
+             best[0], best[1], best[2], best[3]);
   assert_int_equal(visor_admin_tokens_match(&tokens, long_token, 200), 0);
   visor_admin_tokens_free(&tokens);
 }
