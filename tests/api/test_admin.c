@@ -6,7 +6,8 @@
  * filters at once, a merged product's images find the survivor and undoing the merge
  * restores both, a moved image finds its new product), the audit trail (who, before,
  * after, filters), 401 / 403 / a bad actor, and bad inputs: each a 4xx JSON error with
- * nothing changed in the metadata store or the index; `visor check` stays clean. */
+ * nothing changed in the metadata store or the index; `visor check` stays clean. The
+ * vector URL must name an empty collection (e.g. a new Chroma database per run). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
