@@ -10,8 +10,6 @@
 #include "store/edits.h"
 #include "store/regions.h"
 
-#define CROP_MAX_SIDE 320 /* as the index task makes them */
-
 /* The vector metadata a live region's vector carries: its product's category and labels
  * ("key=value"), and "region_label=LABEL" for its own label. labels receives malloc'd strings the
  * caller frees with free_labels. */
@@ -52,7 +50,8 @@ static void free_labels(char **labels, size_t count) {
   free(labels);
 }
 
-/* Embeds the region's box of the original again, writes its crop and its vector. */
+/* Embeds the region's box of the original again and writes its vector (its crop is cut on
+ * demand: service/crops.h). */
 static visor_code embed_again(visor_app *app, const json_t *state, const visor_vector_meta *meta,
                               visor_error *err) {
   if (!app->ml)
@@ -60,25 +59,18 @@ static visor_code embed_again(visor_app *app, const json_t *state, const visor_v
                            "region %s needs embedding again: this process has no ML backend",
                            json_string_value(json_object_get(state, "id")));
   const char *image_key = json_string_value(json_object_get(state, "image_key"));
-  const char *crop_key = json_string_value(json_object_get(state, "crop_key"));
   const char *vector_id = json_string_value(json_object_get(state, "vector_id"));
-  void *bytes = NULL, *crop = NULL;
-  size_t len = 0, crop_len = 0;
+  void *bytes = NULL;
+  size_t len = 0;
   visor_region region = {.box = {.x = (float)json_number_value(json_object_get(state, "box_x")),
                                  .y = (float)json_number_value(json_object_get(state, "box_y")),
                                  .w = (float)json_number_value(json_object_get(state, "box_w")),
                                  .h = (float)json_number_value(json_object_get(state, "box_h"))}};
   visor_code code = visor_blob_get(app->blobs, image_key, 0, &bytes, &len, err);
   if (code == VISOR_OK) code = app->ml->ops->embed_boxes(app->ml, bytes, len, &region, 1, err);
-  if (code == VISOR_OK && crop_key)
-    code = visor_image_crop_encode(bytes, len, app->max_pixels, &region.box, CROP_MAX_SIDE, 0,
-                                   &crop, &crop_len, err);
-  if (code == VISOR_OK && crop_key)
-    code = visor_blob_put(app->blobs, crop_key, crop, crop_len, err);
   if (code == VISOR_OK && region.embedding)
     code = app->vectors->ops->upsert(app->vectors, vector_id, region.embedding, meta, err);
   free(region.embedding);
-  free(crop);
   free(bytes);
   return code;
 }

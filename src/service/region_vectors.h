@@ -1,10 +1,11 @@
-/* region_vectors.h: brings the vectors of some regions in line with the metadata store,
- * after an admin correction changed them: a live region (of a live image)
- * has its vector with its product's current metadata (set_meta; a vector that is gone,
- * e.g. after a region delete was undone, is embedded again from the original image, and
- * its crop made again); a deleted region (or one of a deleted image) has none. Idempotent: it
- * writes what the rows say now, so running it again (the "sync" task, queued in the correction's
- * transaction) repairs whatever a failure after the commit left. */
+/* region_vectors.h: brings the vectors of some regions in line with the metadata store
+ * after an admin correction changed them: a live region (of a live image) has its vector
+ * with its product's current category and labels and its own region_label (set_meta; a
+ * vector that is gone, e.g. after a region delete was undone, is embedded again from the
+ * original image); a deleted region (or one of a deleted image) has no vector and no
+ * cached crop. Idempotent: it writes what the rows say now, so running it again (the
+ * "sync" task, queued in the correction's transaction) repairs whatever a failure after
+ * the commit left. */
 #ifndef VISOR_SERVICE_REGION_VECTORS_H
 #define VISOR_SERVICE_REGION_VECTORS_H
 
