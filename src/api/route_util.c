@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/admin_tokens.h"
 #include "core/log.h"
 #include "core/uuid.h"
 #include "jobs/job_state.h"
@@ -71,31 +72,55 @@ json_t *visor_route_page(json_t *items, int64_t total, int64_t limit, int64_t of
                    (json_int_t)limit, "offset", (json_int_t)offset);
 }
 
-int visor_route_admin(visor_app *app, visor_http_request *req, visor_http_response *res) {
-  const char *token = app->config->admin_token;
-  if (!token || !*token) {
+int visor_route_admin_actor(visor_app *app, visor_http_request *req, visor_http_response *res,
+                            char actor[VISOR_ROUTE_ACTOR_SIZE]) {
+  actor[0] = '\0';
+  visor_admin_tokens tokens;
+  visor_error err = {0};
+  if (visor_admin_tokens_parse(app->config->admin_token, app->config->admin_tokens, &tokens,
+                               &err) != VISOR_OK) {
+    visor_route_fail(res, &err); /* checked at start: cannot happen */
+    return 0;
+  }
+  if (tokens.count == 0) {
     visor_http_respond_error(res, 503, "admin_disabled",
-                             "admin routes are off: set VISOR_ADMIN_TOKEN");
+                             "admin routes are off: set VISOR_ADMIN_TOKEN or VISOR_ADMIN_TOKENS");
     return 0;
   }
   const char *header = visor_http_header(req, "Authorization");
-  if (!header || strncmp(header, "Bearer ", 7) != 0) {
+  if (!header || strncmp(header, "Bearer ", 7) != 0 || !header[7]) {
+    visor_admin_tokens_free(&tokens);
     visor_http_set_header(res, "WWW-Authenticate", "Bearer");
     visor_http_respond_error(res, 401, "unauthorized",
                              "admin routes need 'Authorization: Bearer <admin token>'");
     return 0;
   }
-  /* Compare in constant time. */
   const char *given = header + 7;
-  size_t expected_len = strlen(token), given_len = strlen(given);
-  unsigned char diff = (unsigned char)(expected_len != given_len);
-  for (size_t i = 0; i < expected_len; i++)
-    diff |= (unsigned char)(token[i] ^ given[i < given_len ? i : 0]);
-  if (diff) {
+  long match = visor_admin_tokens_match(&tokens, given, strlen(given));
+  if (match < 0) {
+    visor_admin_tokens_free(&tokens);
     visor_http_respond_error(res, 403, "forbidden", "the admin token is wrong");
     return 0;
   }
+  const char *named = visor_http_header(req, "X-Visor-Actor");
+  if (named && !visor_admin_actor_valid(named)) {
+    visor_admin_tokens_free(&tokens);
+    visor_http_respond_error(res, 400, "invalid_argument",
+                             "header X-Visor-Actor must be 1-%d printable characters without '/'",
+                             VISOR_ADMIN_ACTOR_MAX);
+    return 0;
+  }
+  if (named)
+    snprintf(actor, VISOR_ROUTE_ACTOR_SIZE, "%s/%s", tokens.items[match].name, named);
+  else
+    snprintf(actor, VISOR_ROUTE_ACTOR_SIZE, "%s", tokens.items[match].name);
+  visor_admin_tokens_free(&tokens);
   return 1;
+}
+
+int visor_route_admin(visor_app *app, visor_http_request *req, visor_http_response *res) {
+  char actor[VISOR_ROUTE_ACTOR_SIZE];
+  return visor_route_admin_actor(app, req, res, actor);
 }
 
 void visor_api_set_crop_url(json_t *object, const char *key_of_id) {

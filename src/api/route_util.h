@@ -24,9 +24,16 @@ visor_db_conn *visor_route_id_conn(visor_app *app, visor_http_request *req,
 void visor_route_fail(visor_http_response *res, const visor_error *err);
 /* {"items": items, "total": n, "limit": l, "offset": o} (takes items). */
 json_t *visor_route_page(json_t *items, int64_t total, int64_t limit, int64_t offset);
-/* Admin routes: the Authorization: Bearer token must equal the configured admin token.
- * Responds 401/403 (or 503 when no token is configured) and returns 0 when not allowed. */
+/* Admin routes: the Authorization: Bearer token must equal one of the configured admin
+ * tokens (--admin-token, --admin-tokens; compared in constant time). Responds 401 (none),
+ * 403 (wrong), 400 (a bad X-Visor-Actor) or 503 (no token configured) and returns 0 when
+ * not allowed. */
 int visor_route_admin(visor_app *app, visor_http_request *req, visor_http_response *res);
+/* The same, and actor receives who acts: the token's name, or "name/ACTOR" when the
+ * request has an X-Visor-Actor header (1-64 printable characters, no '/'). */
+#define VISOR_ROUTE_ACTOR_SIZE 160
+int visor_route_admin_actor(visor_app *app, visor_http_request *req, visor_http_response *res,
+                            char actor[VISOR_ROUTE_ACTOR_SIZE]);
 
 /* The per-client cap on queued work: when the request's client IP already has
  * config->client_jobs or more index/search jobs queued or running (counted in the

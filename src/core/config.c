@@ -2,6 +2,8 @@
  * options. */
 #include "core/config.h"
 
+#include "core/admin_tokens.h"
+
 #include <errno.h>
 #include <jansson.h>
 #include <limits.h>
@@ -49,12 +51,16 @@ static const option_spec options[] = {
     {"web-dir", "VISOR_WEB_DIR", OPT_STRING, FIELD(web_dir), NULL, 0, 0,
      "built web app to serve at / (default: the one built with Visor)"},
     {"admin-token", "VISOR_ADMIN_TOKEN", OPT_STRING, FIELD(admin_token), NULL, 0, 0,
-     "token for admin routes (unset: admin routes are refused)"},
+     "token for admin routes, named \"admin\" (unset, like admin-tokens: admin routes are "
+     "refused)"},
+    {"admin-tokens", "VISOR_ADMIN_TOKENS", OPT_STRING, FIELD(admin_tokens), NULL, 0, 0,
+     "more admin tokens as name:token,name:token (16+ characters each); the name is recorded "
+     "as who made a correction"},
     {"http-threads", "VISOR_HTTP_THREADS", OPT_LONG, FIELD(http_threads), "16", 1, 256,
      "HTTP worker threads"},
     {"workers", "VISOR_WORKERS", OPT_LONG, FIELD(workers), "2", 0, 64,
      "task worker threads in this process (0 = none; --concurrency is the same)"},
-    {"kinds", "VISOR_KINDS", OPT_STRING, FIELD(kinds), "index,search,meta", 0, 0,
+    {"kinds", "VISOR_KINDS", OPT_STRING, FIELD(kinds), "index,search,meta,sync", 0, 0,
      "task kinds this process's workers run (comma-separated)"},
     {"lease-seconds", "VISOR_LEASE_SECONDS", OPT_DOUBLE, FIELD(lease_seconds), "15", 0.1, 3600,
      "task lease, renewed every third of it while a task runs; a dead worker's task is "
@@ -220,8 +226,14 @@ static visor_code validate(const visor_config *config, visor_error *err) {
     return visor_error_set(err, VISOR_ERR_INVALID, "log-format '%s' is not plain or json",
                            config->log_format);
   if (!*config->data_dir) return visor_error_set(err, VISOR_ERR_INVALID, "data-dir is empty");
-  if (config->admin_token && strlen(config->admin_token) < 16)
-    return visor_error_set(err, VISOR_ERR_INVALID, "admin-token must be at least 16 characters");
+  if (config->admin_token && strlen(config->admin_token) < VISOR_ADMIN_TOKEN_MIN)
+    return visor_error_set(err, VISOR_ERR_INVALID, "admin-token must be at least %d characters",
+                           VISOR_ADMIN_TOKEN_MIN);
+  visor_admin_tokens tokens;
+  visor_code code =
+      visor_admin_tokens_parse(config->admin_token, config->admin_tokens, &tokens, err);
+  if (code != VISOR_OK) return code;
+  visor_admin_tokens_free(&tokens);
   if (!*config->kinds) return visor_error_set(err, VISOR_ERR_INVALID, "kinds is empty");
   /* Backend URLs are checked by the backends' dispatchers (app/app.h). */
   return VISOR_OK;

@@ -25,6 +25,7 @@ typedef struct visor_config {
   char *model_manifest;
   char *web_dir;
   char *admin_token;
+  char *admin_tokens; /* "name:token,..." (core/admin_tokens.h) */
   long http_threads;
   long workers;
   char *kinds;

@@ -71,6 +71,11 @@ static visor_code remove_previous_vectors(visor_app *app, const char *image_id, 
   return code;
 }
 
+/* The label the region row records (the labeller's best), or NULL. */
+static const char *region_label(const visor_region *region) {
+  return region->label_count ? region->labels[0].name : NULL;
+}
+
 /* Writes one vector per region in one batch (one request for a remote vector store). */
 static visor_code upsert_vectors(visor_app *app, const char *product_id,
                                  const visor_product_meta *meta, const visor_analysis *analysis,
@@ -83,17 +88,24 @@ static visor_code upsert_vectors(visor_app *app, const char *product_id,
   float *vectors = malloc(n * dim * sizeof *vectors);
   const char **ids = malloc(n * sizeof *ids);
   visor_vector_meta *metas = malloc(n * sizeof *metas);
+  visor_region_meta *region_metas = calloc(n, sizeof *region_metas);
   visor_code code = VISOR_OK;
-  if (!vectors || !ids || !metas) {
+  if (!vectors || !ids || !metas || !region_metas) {
     code = visor_error_set(err, VISOR_ERR_NOMEM, "indexing: no memory for %zu vectors", n);
   } else {
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; code == VISOR_OK && i < n; i++) {
       memcpy(vectors + i * dim, analysis->regions[i].embedding, dim * sizeof *vectors);
       ids[i] = regions[i].id;
-      metas[i] = visor_product_vector_meta(app, product_id, meta);
+      code = visor_region_meta_make(app, product_id, meta, region_label(&analysis->regions[i]),
+                                    &region_metas[i], err);
+      metas[i] = region_metas[i].meta;
     }
-    code = visor_vector_upsert_batch(app->vectors, n, ids, vectors, metas, err);
+    if (code == VISOR_OK)
+      code = visor_vector_upsert_batch(app->vectors, n, ids, vectors, metas, err);
   }
+  for (size_t i = 0; region_metas && i < n; i++)
+    visor_region_meta_free(&region_metas[i]);
+  free(region_metas);
   free(vectors);
   free(ids);
   free(metas);
@@ -232,9 +244,14 @@ static visor_code index_image(void *ctx, visor_job_run *run, visor_error *err) {
   visor_product_meta now = {0};
   if (code == VISOR_OK && visor_product_meta_load(app, product_id, &now, NULL) == VISOR_OK &&
       !visor_product_meta_equal(&meta, &now)) {
-    visor_vector_meta fresh = visor_product_vector_meta(app, product_id, &now);
-    for (size_t i = 0; code == VISOR_OK && i < analysis.region_count; i++)
-      code = app->vectors->ops->set_meta(app->vectors, regions[i].id, &fresh, err);
+    for (size_t i = 0; code == VISOR_OK && i < analysis.region_count; i++) {
+      visor_region_meta fresh;
+      code = visor_region_meta_make(app, product_id, &now, region_label(&analysis.regions[i]),
+                                    &fresh, err);
+      if (code == VISOR_OK)
+        code = app->vectors->ops->set_meta(app->vectors, regions[i].id, &fresh.meta, err);
+      visor_region_meta_free(&fresh);
+    }
   }
   visor_product_meta_free(&now);
   /* Deleted while its vectors were written: a delete that read the region rows before

@@ -26,12 +26,17 @@ static visor_code rewrite_meta(void *ctx, visor_job_run *run, visor_error *err) 
     code = visor_region_vectors_of_product(conn, product_id, &regions, err);
     visor_db_release(conn);
   }
-  visor_vector_meta vector_meta = visor_product_vector_meta(app, product_id, &meta);
   size_t index, total = json_array_size(regions);
   json_t *region;
   json_array_foreach(code == VISOR_OK ? regions : NULL, index, region) {
     const char *vector_id = json_string_value(json_object_get(region, "vector_id"));
-    code = app->vectors->ops->set_meta(app->vectors, vector_id, &vector_meta, err);
+    visor_region_meta vector_meta;
+    code = visor_region_meta_make(app, product_id, &meta,
+                                  json_string_value(json_object_get(region, "label")), &vector_meta,
+                                  err);
+    if (code == VISOR_OK)
+      code = app->vectors->ops->set_meta(app->vectors, vector_id, &vector_meta.meta, err);
+    visor_region_meta_free(&vector_meta);
     if (code == VISOR_ERR_NOT_FOUND) code = VISOR_OK;
     if (code != VISOR_OK) break;
     if (index % 16 == 15) visor_job_run_progress(run, (double)(index + 1) / (double)total);

@@ -8,6 +8,7 @@ visor_code visor_pipeline_register_index(visor_app *app, visor_worker_pool *pool
 visor_code visor_pipeline_register_search(visor_app *app, visor_worker_pool *pool,
                                           visor_error *err);
 visor_code visor_pipeline_register_meta(visor_app *app, visor_worker_pool *pool, visor_error *err);
+visor_code visor_pipeline_register_sync(visor_app *app, visor_worker_pool *pool, visor_error *err);
 
 /* Whether kind is in the comma-separated list kinds. */
 static int kind_listed(const char *kinds, const char *kind) {
@@ -22,7 +23,7 @@ static int kind_listed(const char *kinds, const char *kind) {
 }
 
 visor_code visor_pipeline_check_kinds(const char *kinds, visor_error *err) {
-  static const char *const known[] = {"index", "search", "meta"};
+  static const char *const known[] = {"index", "search", "meta", "sync"};
   for (const char *p = kinds; p && *p;) {
     const char *end = strchr(p, ',');
     size_t n = end ? (size_t)(end - p) : strlen(p);
@@ -31,8 +32,8 @@ visor_code visor_pipeline_check_kinds(const char *kinds, visor_error *err) {
       ok |= strlen(known[i]) == n && strncmp(p, known[i], n) == 0;
     if (!ok)
       return visor_error_set(err, VISOR_ERR_INVALID,
-                             "kinds '%s': '%.*s' is not a task kind (index, search, meta)", kinds,
-                             (int)n, p);
+                             "kinds '%s': '%.*s' is not a task kind (index, search, meta, sync)",
+                             kinds, (int)n, p);
     p = end ? end + 1 : NULL;
   }
   return VISOR_OK;
@@ -50,6 +51,8 @@ visor_code visor_pipeline_register(visor_app *app, visor_worker_pool *pool, viso
     code = visor_pipeline_register_search(app, pool, err);
   if (code == VISOR_OK && kind_listed(kinds, "meta"))
     code = visor_pipeline_register_meta(app, pool, err);
+  if (code == VISOR_OK && kind_listed(kinds, "sync"))
+    code = visor_pipeline_register_sync(app, pool, err);
   if (code == VISOR_OK && kind_listed(kinds, "index"))
     code = visor_pipeline_register_index(app, pool, err);
   return code;

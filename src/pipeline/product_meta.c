@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "store/catalog.h"
+#include "store/regions.h"
 
 visor_code visor_product_meta_load(visor_app *app, const char *product_id, visor_product_meta *meta,
                                    visor_error *err) {
@@ -61,4 +62,32 @@ visor_vector_meta visor_product_vector_meta(visor_app *app, const char *product_
                              .labels = (const char *const *)meta->labels,
                              .label_count = meta->label_count,
                              .model = app->embedder_model};
+}
+
+visor_code visor_region_meta_make(visor_app *app, const char *product_id,
+                                  const visor_product_meta *meta, const char *region_label,
+                                  visor_region_meta *out, visor_error *err) {
+  memset(out, 0, sizeof *out);
+  out->meta = visor_product_vector_meta(app, product_id, meta);
+  if (!region_label || !*region_label) return VISOR_OK;
+  out->labels = calloc(meta->label_count + 1, sizeof *out->labels);
+  size_t size = strlen(VISOR_REGION_LABEL_KEY) + strlen(region_label) + 2;
+  out->region_label = malloc(size);
+  if (!out->labels || !out->region_label) {
+    visor_region_meta_free(out);
+    return visor_error_set(err, VISOR_ERR_NOMEM, "out of memory");
+  }
+  snprintf(out->region_label, size, "%s=%s", VISOR_REGION_LABEL_KEY, region_label);
+  for (size_t i = 0; i < meta->label_count; i++)
+    out->labels[i] = meta->labels[i];
+  out->labels[meta->label_count] = out->region_label;
+  out->meta.labels = out->labels;
+  out->meta.label_count = meta->label_count + 1;
+  return VISOR_OK;
+}
+
+void visor_region_meta_free(visor_region_meta *region) {
+  free(region->labels);
+  free(region->region_label);
+  memset(region, 0, sizeof *region);
 }

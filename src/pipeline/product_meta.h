@@ -25,4 +25,17 @@ int visor_product_meta_equal(const visor_product_meta *a, const visor_product_me
 visor_vector_meta visor_product_vector_meta(visor_app *app, const char *product_id,
                                             const visor_product_meta *meta);
 
+/* The vector metadata of one region: the product's, plus "region_label=LABEL" when
+ * region_label is not NULL or empty (store/regions.h). Borrows meta's strings; free with
+ * visor_region_meta_free. */
+typedef struct visor_region_meta {
+  visor_vector_meta meta;
+  const char **labels;
+  char *region_label;
+} visor_region_meta;
+visor_code visor_region_meta_make(visor_app *app, const char *product_id,
+                                  const visor_product_meta *meta, const char *region_label,
+                                  visor_region_meta *out, visor_error *err);
+void visor_region_meta_free(visor_region_meta *region);
+
 #endif

@@ -63,21 +63,30 @@ visor_code visor_catalogue_reindex_image(visor_app *app, visor_db_conn *conn, co
   return queue_index_job(app, conn, image_id, product_id, job_id, err);
 }
 
-visor_code visor_catalogue_update_product(visor_app *app, const char *id, const json_t *changes,
-                                          json_t **product, char job_id[40], visor_error *err) {
-  *product = NULL;
+visor_code visor_catalogue_update_product_on(visor_app *app, visor_db_conn *conn, const char *id,
+                                             const json_t *changes, char job_id[40],
+                                             visor_error *err) {
   job_id[0] = '\0';
   int vectors_change =
       json_object_get(changes, "category") != NULL || json_object_get(changes, "labels") != NULL;
-  visor_db_conn *conn = visor_db_acquire(app->db, err);
-  if (!conn) return err->code;
-  visor_code code = visor_db_begin(conn, err);
-  if (code == VISOR_OK) code = visor_product_update(conn, id, changes, err);
+  visor_code code = visor_product_update(conn, id, changes, err);
   if (code == VISOR_OK && vectors_change) {
     char payload[96];
     snprintf(payload, sizeof payload, "{\"product_id\":\"%s\"}", id);
     code = visor_jobs_create(conn, "meta", id, payload, app->job_attempts, job_id, err);
   }
+  return code;
+}
+
+visor_code visor_catalogue_update_product(visor_app *app, const char *id, const json_t *changes,
+                                          json_t **product, char job_id[40], visor_error *err) {
+  *product = NULL;
+  job_id[0] = '\0';
+  visor_db_conn *conn = visor_db_acquire(app->db, err);
+  if (!conn) return err->code;
+  visor_code code = visor_db_begin(conn, err);
+  if (code == VISOR_OK)
+    code = visor_catalogue_update_product_on(app, conn, id, changes, job_id, err);
   if (code == VISOR_OK)
     code = visor_db_commit(conn, err);
   else

@@ -49,6 +49,12 @@ visor_code visor_catalogue_reindex_image(visor_app *app, visor_db_conn *conn, co
 visor_code visor_catalogue_update_product(visor_app *app, const char *id, const json_t *changes,
                                           json_t **product, char job_id[40], visor_error *err);
 
+/* The same inside the caller's transaction on conn (call visor_app_jobs_committed after
+ * the commit when job_id[0]). */
+visor_code visor_catalogue_update_product_on(visor_app *app, visor_db_conn *conn, const char *id,
+                                             const json_t *changes, char job_id[40],
+                                             visor_error *err);
+
 /* Removes the vectors and crop objects of keys (region rows: vector_id, crop_key). */
 visor_code visor_catalogue_remove_region_data(visor_app *app, const json_t *keys, visor_error *err);
 

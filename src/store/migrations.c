@@ -175,6 +175,26 @@ const visor_migration visor_migrations[] = {
      " WHERE status IN ('pending', 'failed') AND EXISTS"
      " (SELECT 1 FROM jobs j WHERE j.id = images.job_id AND j.status = 'failed');"
      "ALTER TABLE searches ADD COLUMN box TEXT;"},
+    /* The audit trail of admin corrections. It replaces migration 1's corrections table,
+     * which nothing ever wrote: its columns lacked the request id and the undo links. */
+    {9, "audit log",
+     "DROP TABLE IF EXISTS corrections;"
+     "CREATE TABLE audit_log ("
+     "  id TEXT PRIMARY KEY,"
+     "  actor TEXT NOT NULL,"
+     "  action TEXT NOT NULL,"
+     "  subject_kind TEXT NOT NULL,"
+     "  subject_id TEXT NOT NULL,"
+     "  before_value TEXT NOT NULL DEFAULT '{}',"
+     "  after_value TEXT NOT NULL DEFAULT '{}',"
+     "  request_id TEXT,"
+     "  created_at BIGINT NOT NULL,"
+     "  undone_at BIGINT,"
+     "  undone_by TEXT,"
+     "  undo_of TEXT);"
+     "CREATE INDEX audit_log_created ON audit_log(created_at, id);"
+     "CREATE INDEX audit_log_subject ON audit_log(subject_id, created_at);"
+     "CREATE INDEX audit_log_action ON audit_log(action, created_at);"},
 };
 
 const size_t visor_migration_count = sizeof visor_migrations / sizeof visor_migrations[0];

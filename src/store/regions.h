@@ -7,6 +7,10 @@
 
 #include "store/db.h"
 
+/* A region's vector carries its product's labels and, when the region has a label, the
+ * label "region_label=LABEL", so searches can filter on what is in the crop. */
+#define VISOR_REGION_LABEL_KEY "region_label"
+
 typedef struct visor_region_record {
   const char *id;
   const char *image_id;
@@ -41,7 +45,7 @@ visor_code visor_regions_live(visor_db_conn *conn, const char *const *ids, size_
 /* Every live region's vector_id and crop_key, and every image's id and object_key
  * (deleted ones included: a soft-deleted image keeps its original), as JSON arrays of
  * objects, for consistency checks. */
-/* The vector ids of product_id's live regions: a JSON array of {"id","vector_id","whole_image"}. */
+/* The vector ids of product_id's live regions: a JSON array of {"id","vector_id","whole_image","label"}. */
 visor_code visor_region_vectors_of_product(visor_db_conn *conn, const char *product_id,
                                            json_t **regions, visor_error *err);
 visor_code visor_region_all_keys(visor_db_conn *conn, json_t **regions, visor_error *err);

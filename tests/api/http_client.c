@@ -78,6 +78,23 @@ test_response test_request(const char *method, const char *path, const char *con
   return res;
 }
 
+test_response test_request_headers(const char *method, const char *path, const char *const *extra,
+                                   const char *body) {
+  CURL *curl = curl_easy_init();
+  struct curl_slist *headers = curl_slist_append(NULL, "Expect:");
+  for (size_t i = 0; extra && extra[i]; i++)
+    headers = curl_slist_append(headers, extra[i]);
+  if (body) {
+    headers = curl_slist_append(headers, "Content-Type: application/json");
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
+  }
+  test_response res = perform(curl, method, path, headers);
+  curl_slist_free_all(headers);
+  curl_easy_cleanup(curl);
+  return res;
+}
+
 test_response test_get(const char *path) {
   return test_request("GET", path, NULL, NULL, 0);
 }

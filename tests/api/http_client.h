@@ -27,6 +27,10 @@ void test_http_init(const char *base_url);
 test_response test_request(const char *method, const char *path, const char *content_type,
                            const char *body, size_t len);
 test_response test_get(const char *path);
+/* method path with extra headers ("Name: value", NULL-terminated list) and an optional
+ * JSON body. */
+test_response test_request_headers(const char *method, const char *path, const char *const *extra,
+                                   const char *body);
 test_response test_post_json(const char *path, const char *json_text);
 test_response test_multipart(const char *method, const char *path, const test_part *parts,
                              size_t count);

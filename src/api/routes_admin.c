@@ -1,0 +1,260 @@
+/* routes_admin.c: the corrections API under /api/v1/admin/ (regions, products, merge,
+ * image moves, the audit trail and undo). Each route checks the admin token first (and
+ * learns who acts), validates its input, and hands the correction to the corrections
+ * service (src/service/corrections.c), which applies it with its audit entry. */
+#include <stdio.h>
+#include <string.h>
+
+#include "api/routes.h"
+#include "api/validate.h"
+#include "core/uuid.h"
+#include "service/corrections.h"
+#include "store/audit.h"
+
+#define AUDIT_PAGE_DEFAULT 50
+#define AUDIT_PAGE_MAX 200
+
+static const char *const audit_actions[] = {"region.update", "region.delete", "product.update",
+                                            "product.merge", "image.move",    "undo"};
+
+/* The admin check, then the path's {id}: NULL (answered) when either fails. */
+static const char *admin_id(visor_app *app, visor_http_request *req, visor_http_response *res,
+                            char actor[VISOR_ROUTE_ACTOR_SIZE]) {
+  if (!visor_route_admin_actor(app, req, res, actor)) return NULL;
+  return visor_route_id(req, res, "id");
+}
+
+/* A validated JSON body (NULL: answered with 400). At least one field unless empty_ok. */
+static json_t *admin_body(visor_http_request *req, visor_http_response *res,
+                          const visor_field_rule *rules, size_t count) {
+  json_t *body = visor_http_json_body(req, res);
+  if (!body) return NULL;
+  visor_error err = {0};
+  if (!json_is_object(body)) {
+    visor_error_set(&err, VISOR_ERR_INVALID, "the body must be a JSON object");
+  } else if (json_object_size(body) == 0) {
+    visor_error_set(&err, VISOR_ERR_INVALID, "the body names no field to change");
+  } else {
+    visor_validate_object(body, rules, count, 1, &err);
+  }
+  if (err.code != VISOR_OK) {
+    visor_route_fail(res, &err);
+    return NULL;
+  }
+  return body;
+}
+
+/* A UUID field of body (lower-cased in place), or responds 400 and returns NULL. */
+static const char *body_uuid(json_t *body, const char *field, visor_http_response *res) {
+  const char *text = json_string_value(json_object_get(body, field));
+  if (!text || !visor_uuid_valid(text)) {
+    visor_http_respond_error(res, 400, "invalid_argument", "field '%s' must be a product id (UUID)",
+                             field);
+    return NULL;
+  }
+  for (char *c = (char *)text; *c; c++)
+    if (*c >= 'A' && *c <= 'F') *c = (char)(*c - 'A' + 'a');
+  return text;
+}
+
+static void respond_correction(visor_http_response *res, visor_code code,
+                               visor_correction_result *result, const visor_error *err) {
+  if (code != VISOR_OK) {
+    visor_route_fail(res, err);
+    return;
+  }
+  json_t *body = json_pack("{s:O, s:o}", "audit", result->entry, "job_id",
+                           result->job_id[0] ? json_string(result->job_id) : json_null());
+  visor_correction_result_free(result);
+  visor_http_respond_json(res, 200, body);
+}
+
+#define WHO(req, actor)                                                                            \
+  { .actor = (actor), .request_id = visor_http_request_id(req) }
+
+static const visor_field_rule region_rules[] = {
+    {"label", VISOR_FIELD_STRING, 0, 1, 64, 0, 0, NULL, 0},
+    {"is_primary", VISOR_FIELD_BOOL, 0, 0, 0, 0, 0, NULL, 0},
+};
+
+static void update_region(visor_http_request *req, visor_http_response *res, void *ctx) {
+  visor_app *app = ctx;
+  char actor[VISOR_ROUTE_ACTOR_SIZE];
+  const char *id = admin_id(app, req, res, actor);
+  if (!id) return;
+  json_t *changes = admin_body(req, res, region_rules, 2);
+  if (!changes) return;
+  visor_correction_who who = WHO(req, actor);
+  visor_correction_result result;
+  visor_error err = {0};
+  visor_code code = visor_correct_region(app, &who, id, changes, &result, &err);
+  respond_correction(res, code, &result, &err);
+}
+
+static void delete_region(visor_http_request *req, visor_http_response *res, void *ctx) {
+  visor_app *app = ctx;
+  char actor[VISOR_ROUTE_ACTOR_SIZE];
+  const char *id = admin_id(app, req, res, actor);
+  if (!id) return;
+  visor_correction_who who = WHO(req, actor);
+  visor_correction_result result;
+  visor_error err = {0};
+  visor_code code = visor_delete_region(app, &who, id, &result, &err);
+  respond_correction(res, code, &result, &err);
+}
+
+static void update_product(visor_http_request *req, visor_http_response *res, void *ctx) {
+  visor_app *app = ctx;
+  char actor[VISOR_ROUTE_ACTOR_SIZE];
+  const char *id = admin_id(app, req, res, actor);
+  if (!id) return;
+  json_t *changes = admin_body(req, res, visor_product_rules, visor_product_rule_count);
+  if (!changes) return;
+  visor_correction_who who = WHO(req, actor);
+  visor_correction_result result;
+  visor_error err = {0};
+  visor_code code = visor_correct_product(app, &who, id, changes, &result, &err);
+  respond_correction(res, code, &result, &err);
+}
+
+static const visor_field_rule merge_rules[] = {
+    {"from", VISOR_FIELD_STRING, 1, 36, 36, 0, 0, NULL, 0},
+};
+
+static void merge_products(visor_http_request *req, visor_http_response *res, void *ctx) {
+  visor_app *app = ctx;
+  char actor[VISOR_ROUTE_ACTOR_SIZE];
+  const char *id = admin_id(app, req, res, actor);
+  if (!id) return;
+  json_t *body = admin_body(req, res, merge_rules, 1);
+  const char *from = body ? body_uuid(body, "from", res) : NULL;
+  if (!from) return;
+  visor_correction_who who = WHO(req, actor);
+  visor_correction_result result;
+  visor_error err = {0};
+  visor_code code = visor_merge_products(app, &who, id, from, &result, &err);
+  respond_correction(res, code, &result, &err);
+}
+
+static const visor_field_rule move_rules[] = {
+    {"product_id", VISOR_FIELD_STRING, 1, 36, 36, 0, 0, NULL, 0},
+};
+
+static void move_image(visor_http_request *req, visor_http_response *res, void *ctx) {
+  visor_app *app = ctx;
+  char actor[VISOR_ROUTE_ACTOR_SIZE];
+  const char *id = admin_id(app, req, res, actor);
+  if (!id) return;
+  json_t *body = admin_body(req, res, move_rules, 1);
+  const char *product_id = body ? body_uuid(body, "product_id", res) : NULL;
+  if (!product_id) return;
+  visor_correction_who who = WHO(req, actor);
+  visor_correction_result result;
+  visor_error err = {0};
+  visor_code code = visor_move_image(app, &who, id, product_id, &result, &err);
+  respond_correction(res, code, &result, &err);
+}
+
+static void undo(visor_http_request *req, visor_http_response *res, void *ctx) {
+  visor_app *app = ctx;
+  char actor[VISOR_ROUTE_ACTOR_SIZE];
+  const char *id = admin_id(app, req, res, actor);
+  if (!id) return;
+  visor_correction_who who = WHO(req, actor);
+  visor_correction_result result;
+  visor_error err = {0};
+  visor_code code = visor_undo_correction(app, &who, id, &result, &err);
+  respond_correction(res, code, &result, &err);
+}
+
+static void get_audit(visor_http_request *req, visor_http_response *res, void *ctx) {
+  visor_app *app = ctx;
+  char actor[VISOR_ROUTE_ACTOR_SIZE];
+  const char *id = admin_id(app, req, res, actor);
+  if (!id) return;
+  visor_db_conn *conn = visor_route_conn(app, res);
+  if (!conn) return;
+  json_t *entry = NULL;
+  visor_error err = {0};
+  visor_code code = visor_audit_get(conn, id, &entry, &err);
+  visor_db_release(conn);
+  if (code != VISOR_OK) {
+    visor_route_fail(res, &err);
+    return;
+  }
+  visor_http_respond_json(res, 200, entry);
+}
+
+static void list_audit(visor_http_request *req, visor_http_response *res, void *ctx) {
+  visor_app *app = ctx;
+  char actor[VISOR_ROUTE_ACTOR_SIZE];
+  if (!visor_route_admin_actor(app, req, res, actor)) return;
+  visor_audit_query query = {.action = visor_http_query(req, "action"),
+                             .subject_id = visor_http_query(req, "subject_id"),
+                             .actor = visor_http_query(req, "actor")};
+  if (!visor_route_paging(req, res, AUDIT_PAGE_DEFAULT, AUDIT_PAGE_MAX, &query.limit,
+                          &query.offset))
+    return;
+  int known = !query.action;
+  for (size_t i = 0; !known && i < sizeof audit_actions / sizeof audit_actions[0]; i++)
+    known = strcmp(query.action, audit_actions[i]) == 0;
+  if (!known) {
+    visor_http_respond_error(res, 400, "invalid_argument",
+                             "action '%.40s' is not one of region.update, region.delete, "
+                             "product.update, product.merge, image.move, undo",
+                             query.action);
+    return;
+  }
+  char subject[40];
+  if (query.subject_id) {
+    if (!visor_uuid_valid(query.subject_id)) {
+      visor_http_respond_error(res, 400, "invalid_argument", "subject_id '%.64s' is not a UUID",
+                               query.subject_id);
+      return;
+    }
+    size_t i = 0;
+    for (; query.subject_id[i] && i < sizeof subject - 1; i++) {
+      char c = query.subject_id[i];
+      subject[i] = c >= 'A' && c <= 'F' ? (char)(c - 'A' + 'a') : c;
+    }
+    subject[i] = '\0';
+    query.subject_id = subject;
+  }
+  if (query.actor && (!*query.actor || strlen(query.actor) >= VISOR_ROUTE_ACTOR_SIZE)) {
+    visor_http_respond_error(res, 400, "invalid_argument", "actor must be 1-%d characters",
+                             VISOR_ROUTE_ACTOR_SIZE - 1);
+    return;
+  }
+  visor_db_conn *conn = visor_route_conn(app, res);
+  if (!conn) return;
+  json_t *items = NULL;
+  int64_t total = 0;
+  visor_error err = {0};
+  visor_code code = visor_audit_list(conn, &query, &items, &total, &err);
+  visor_db_release(conn);
+  if (code != VISOR_OK) {
+    visor_route_fail(res, &err);
+    return;
+  }
+  visor_http_respond_json(res, 200, visor_route_page(items, total, query.limit, query.offset));
+}
+
+visor_code visor_api_register_admin(visor_http_server *server, visor_app *app, visor_error *err) {
+  struct {
+    const char *method, *pattern;
+    visor_http_handler handler;
+  } routes[] = {{"PATCH", "/api/v1/admin/regions/{id}", update_region},
+                {"DELETE", "/api/v1/admin/regions/{id}", delete_region},
+                {"PATCH", "/api/v1/admin/products/{id}", update_product},
+                {"POST", "/api/v1/admin/products/{id}/merge", merge_products},
+                {"POST", "/api/v1/admin/images/{id}/move", move_image},
+                {"GET", "/api/v1/admin/audit", list_audit},
+                {"GET", "/api/v1/admin/audit/{id}", get_audit},
+                {"POST", "/api/v1/admin/audit/{id}/undo", undo}};
+  for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+    visor_code code = visor_http_route(server, routes[i].method, routes[i].pattern,
+                                       routes[i].handler, app, NULL, err);
+    if (code != VISOR_OK) return code;
+  }
+  return VISOR_OK;
+}

@@ -1,0 +1,25 @@
+/* region_vectors.h: brings the vectors of some regions in line with the metadata store
+ * after an admin correction changed them: a live region (of a live image) has its vector
+ * with its product's current category and labels and its own region_label (set_meta; a
+ * vector that is gone, e.g. after a region delete was undone, is embedded again from the
+ * original image); a deleted region (or one of a deleted image) has no vector and no
+ * cached crop. Idempotent: it writes what the rows say now, so running it again (the
+ * "sync" task, queued in the correction's transaction) repairs whatever a failure after
+ * the commit left. */
+#ifndef VISOR_SERVICE_REGION_VECTORS_H
+#define VISOR_SERVICE_REGION_VECTORS_H
+
+#include <jansson.h>
+
+#include "app/app.h"
+
+/* region_ids: JSON array of region id strings. Needs app->vectors (and app->ml to embed
+ * a missing vector: VISOR_ERR_UNAVAILABLE without it). */
+visor_code visor_region_vectors_sync(visor_app *app, const json_t *region_ids, visor_error *err);
+
+/* Queues a "sync" task for region_ids in the caller's transaction on conn (nothing when
+ * the array is empty; job_id[0] = 0 then). subject_id names what the correction was on. */
+visor_code visor_region_vectors_queue(visor_app *app, visor_db_conn *conn, const char *subject_id,
+                                      const json_t *region_ids, char job_id[40], visor_error *err);
+
+#endif
