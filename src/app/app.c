@@ -116,6 +116,8 @@ void visor_app_close(visor_app *app) {
   visor_outbox_relay_stop(app->relay);
   app->relay = NULL;
   if (app->workers) visor_worker_pool_free(app->workers);
+  if (app->tuned_close) app->tuned_close(app);
+  app->tuned_close = NULL;
   if (app->vectors) app->vectors->ops->close(app->vectors);
   if (app->ml) app->ml->ops->close(app->ml);
   app->vectors = NULL;

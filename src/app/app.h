@@ -28,7 +28,8 @@ typedef enum visor_app_schema {
   VISOR_APP_REQUIRE_LATEST /* refuse an older schema: run `visor migrate` (api, worker) */
 } visor_app_schema;
 
-typedef struct visor_app {
+typedef struct visor_app visor_app;
+struct visor_app {
   const visor_config *config;
   visor_db *db;
   visor_blob_store *blobs;
@@ -39,6 +40,8 @@ typedef struct visor_app {
   visor_model_info embedder;   /* the ML backend's embedder */
   char embedder_model[260];    /* "name@version", recorded with every vector */
   visor_vector_store *vectors; /* with VISOR_APP_VECTORS: the embedder's collection */
+  struct visor_tuned *tuned;   /* the served catalogue projection (pipeline/tuned.h), or NULL */
+  void (*tuned_close)(struct visor_app *app); /* frees tuned (set with it); at close */
   pthread_mutex_t events_lock; /* visor_app_signal / visor_app_wait_signal, workers */
   pthread_cond_t events;
   uint64_t event_count;
@@ -47,7 +50,7 @@ typedef struct visor_app {
   size_t max_upload_bytes;
   size_t max_pixels;
   int job_attempts;
-} visor_app;
+};
 
 /* Checks that every backend URL of config names a backend this build has (each
  * dispatcher says which it accepts). */

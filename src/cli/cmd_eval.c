@@ -19,15 +19,21 @@ typedef struct eval_args {
   size_t queries;        /* 0 = all */
   int k;
   int json;
+  int tune;
+  const char *embedding_cache;
   visor_pipeline_settings settings;
 } eval_args;
 
 static const char *const usage_options =
     "Eval options:\n"
-    "  --catalogue C       iconic, iconic+train or both (default both)\n"
+    "  --catalogue C       iconic, iconic+train, both (default), or with --tune unseen (only\n"
+    "                      the unseen-products report)\n"
     "  --queries N|all     evaluate N evenly spaced test photos (default all)\n"
     "  --k K               the top-k cut-off besides top-1 (default 5)\n"
     "  --json              print JSON instead of a table\n"
+    "  --tune              fit a catalogue projection on the train photos (+ iconic images)\n"
+    "                      before indexing; adds the unseen-products report\n"
+    "  --embedding-cache F keep the fit photos' embeddings in file F (reused by later runs)\n"
     "Pipeline settings to experiment with (defaults: the pipeline's):\n"
     "  --index-regions N   regions per catalogue image, whole image included (1 = whole only, 0 = "
     "detector default)\n"
@@ -65,11 +71,16 @@ static int take_eval_args(int argc, char **argv, eval_args *args, char **rest, i
       args->json = 1;
       continue;
     }
+    if (strcmp(arg, "--tune") == 0) {
+      args->tune = 1;
+      continue;
+    }
     static const char *const valued[] = {
         "--catalogue",       "--queries",         "--k",
         "--index-regions",   "--index-min-score", "--query-regions",
         "--query-min-score", "--overall",         "--detection-weight",
-        "--top-n",           "--index-views",     "--query-views"};
+        "--top-n",           "--index-views",     "--query-views",
+        "--embedding-cache"};
     const char *name = NULL, *value = NULL;
     for (size_t v = 0; v < sizeof valued / sizeof valued[0]; v++) {
       size_t len = strlen(valued[v]);
@@ -98,9 +109,13 @@ static int take_eval_args(int argc, char **argv, eval_args *args, char **rest, i
         fprintf(stderr, "visor eval: unexpected argument '%s' (one DATASET_DIR)\n", arg);
         return 2;
       }
+    } else if (strcmp(name, "--embedding-cache") == 0) {
+      args->embedding_cache = value;
     } else if (strcmp(name, "--catalogue") == 0) {
-      if (strcmp(value, "iconic") && strcmp(value, "iconic+train") && strcmp(value, "both")) {
-        fprintf(stderr, "visor eval: --catalogue '%s' is not iconic, iconic+train or both\n",
+      if (strcmp(value, "iconic") && strcmp(value, "iconic+train") && strcmp(value, "both") &&
+          strcmp(value, "unseen")) {
+        fprintf(stderr,
+                "visor eval: --catalogue '%s' is not iconic, iconic+train, both or unseen\n",
                 value);
         return 2;
       }
@@ -190,22 +205,43 @@ int visor_cmd_eval(int argc, char **argv) {
   }
   visor_eval_catalogue catalogues[2];
   size_t catalogue_count = 0;
-  if (strcmp(args.catalogue, "iconic+train") != 0)
+  int unseen_only = strcmp(args.catalogue, "unseen") == 0;
+  if (unseen_only && !args.tune) {
+    fprintf(stderr, "visor eval: --catalogue unseen is a report of --tune\n");
+    visor_eval_dataset_free(&dataset);
+    visor_config_free(&config);
+    return 2;
+  }
+  if (!unseen_only && strcmp(args.catalogue, "iconic+train") != 0)
     catalogues[catalogue_count++] = VISOR_EVAL_ICONIC;
-  if (strcmp(args.catalogue, "iconic") != 0)
+  if (!unseen_only && strcmp(args.catalogue, "iconic") != 0)
     catalogues[catalogue_count++] = VISOR_EVAL_ICONIC_TRAIN;
-  if (catalogues[catalogue_count - 1] == VISOR_EVAL_ICONIC_TRAIN && dataset.train_count == 0) {
+  if (catalogue_count && catalogues[catalogue_count - 1] == VISOR_EVAL_ICONIC_TRAIN &&
+      dataset.train_count == 0) {
     fprintf(stderr, "visor eval: the iconic+train catalogue needs %s/train.txt\n", dataset.dir);
     visor_eval_dataset_free(&dataset);
     visor_config_free(&config);
     return 2;
   }
-  visor_eval_report reports[2];
-  for (size_t i = 0; status == 0 && i < catalogue_count; i++) {
-    visor_eval_options options = {.catalogue = catalogues[i],
+  if (args.tune && dataset.train_count == 0) {
+    fprintf(stderr, "visor eval: --tune fits on the train photos: it needs %s/train.txt\n",
+            dataset.dir);
+    visor_eval_dataset_free(&dataset);
+    visor_config_free(&config);
+    return 2;
+  }
+  /* With --tune, the unseen-products report runs last, on the iconic catalogue. */
+  visor_eval_report reports[3];
+  size_t run_count = catalogue_count + (args.tune ? 1 : 0);
+  for (size_t i = 0; status == 0 && i < run_count; i++) {
+    int unseen = i == catalogue_count;
+    visor_eval_options options = {.catalogue = unseen ? VISOR_EVAL_ICONIC : catalogues[i],
                                   .max_queries = args.queries,
                                   .k = args.k,
-                                  .progress = isatty(STDERR_FILENO) ? stderr : NULL};
+                                  .progress = isatty(STDERR_FILENO) ? stderr : NULL,
+                                  .tune = args.tune,
+                                  .unseen = unseen,
+                                  .embedding_cache = args.embedding_cache};
     if (visor_eval_run(&config, &dataset, &options, &reports[i], &err) != VISOR_OK) {
       fprintf(stderr, "visor eval: %s\n", err.message);
       status = visor_cli_exit_code(&err);
@@ -213,9 +249,9 @@ int visor_cmd_eval(int argc, char **argv) {
   }
   if (status == 0) {
     if (args.json)
-      visor_eval_print_json(stdout, dataset.dir, reports, catalogue_count, args.k);
+      visor_eval_print_json(stdout, dataset.dir, reports, run_count, args.k);
     else
-      visor_eval_print_table(stdout, reports, catalogue_count, args.k);
+      visor_eval_print_table(stdout, reports, run_count, args.k);
   }
   visor_eval_dataset_free(&dataset);
   visor_config_free(&config);

@@ -42,6 +42,11 @@ const visor_command visor_commands[] = {
      "Usage: visor eval DATASET_DIR [--catalogue iconic|iconic+train|both] [--queries N|all]\n"
      "                  [--k K] [--json] [OPTIONS]\n",
      1, visor_cmd_eval},
+    {"tune",
+     "fit a catalogue projection from products with 2+ images and re-project the index "
+     "(no model is run; the old version serves until the new one is complete)",
+     "Usage: visor tune [--dim N] [--shrinkage A] [--keep-previous] [OPTIONS]\n", 1,
+     visor_cmd_tune},
     {"version", "print the version", "Usage: visor version\n", 0, visor_cmd_version},
 };
 const int visor_command_count = sizeof visor_commands / sizeof visor_commands[0];

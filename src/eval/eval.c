@@ -12,6 +12,7 @@
 
 #include "eval/eval_internal.h"
 #include "pipeline/pipeline.h"
+#include "pipeline/tuned.h"
 
 const char *visor_eval_catalogue_name(visor_eval_catalogue catalogue) {
   return catalogue == VISOR_EVAL_ICONIC_TRAIN ? "iconic+train" : "iconic";
@@ -83,6 +84,9 @@ visor_code visor_eval_run(const visor_config *config, const visor_eval_dataset *
                           visor_error *err) {
   memset(report, 0, sizeof *report);
   report->catalogue = options->catalogue;
+  report->tuned = options->tune;
+  report->unseen = options->tune && options->unseen;
+  report->dataset = dataset;
   visor_eval_metrics_init(&report->metrics, options->k);
   visor_eval_options run_options = *options;
   if (run_options.threads <= 0)
@@ -101,6 +105,9 @@ visor_code visor_eval_run(const visor_config *config, const visor_eval_dataset *
   if (code == VISOR_OK)
     code = visor_eval_add_catalogue(&app, dataset, options->catalogue, product_ids, &report->images,
                                     err);
+  if (code == VISOR_OK && options->tune)
+    code = visor_eval_tune(&app, dataset, (const visor_eval_product_id *)product_ids, &run_options,
+                           report, err);
   if (code == VISOR_OK)
     code = visor_eval_index(&app, run_options.threads, report->images, options->progress,
                             &report->failed_images, &report->index_seconds, err);
@@ -108,12 +115,15 @@ visor_code visor_eval_run(const visor_config *config, const visor_eval_dataset *
     report->products = dataset->class_count;
     report->vectors = app.vectors->ops->count(app.vectors);
     code = visor_eval_queries(&app, dataset, (const visor_eval_product_id *)product_ids,
-                              &run_options, &report->metrics, &report->search_seconds, err);
+                              &run_options, report, err);
     report->queries = report->metrics.queries;
   }
   if (code != VISOR_OK)
     visor_error_wrap(err, "catalogue %s", visor_eval_catalogue_name(options->catalogue));
-  if (app_open) visor_app_close(&app);
+  if (app_open) {
+    visor_tuned_destroy(&app);
+    visor_app_close(&app);
+  }
   if (data_dir) visor_eval_remove_tree(data_dir);
   free_config(&eval);
   free(data_dir);

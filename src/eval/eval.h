@@ -12,6 +12,7 @@
 #include "core/config.h"
 #include "eval/dataset.h"
 #include "eval/metrics.h"
+#include "tune/fusion.h"
 
 typedef enum visor_eval_catalogue {
   VISOR_EVAL_ICONIC,       /* one image per product: the class's iconic image */
@@ -26,7 +27,23 @@ typedef struct visor_eval_options {
   int k;              /* top-k cut-off (default 5) */
   int threads;        /* query threads and index workers (0 = config workers, at least 1) */
   FILE *progress;     /* progress bars go here (NULL = none) */
+  /* --tune: before indexing, fit a catalogue projection (src/tune) on the train photos
+   * and the iconic images of the fitted products (never a test photo), fusion weights
+   * chosen on a split inside them; searches then use the fused ranking. */
+  int tune;
+  /* The unseen-products report (with tune): fit on every second product only, query
+   * the test photos of the others against the whole catalogue, raw cosine alongside. */
+  int unseen;
+  const char *embedding_cache; /* file of the fit photos' embeddings (NULL = none) */
 } visor_eval_options;
+
+#define VISOR_EVAL_CONFUSIONS 8
+
+/* A most-confused pair: queries of class truth whose first product was class predicted. */
+typedef struct visor_eval_confusion {
+  int truth, predicted; /* indexes into dataset->classes */
+  size_t count;
+} visor_eval_confusion;
 
 typedef struct visor_eval_report {
   visor_eval_catalogue catalogue;
@@ -35,6 +52,14 @@ typedef struct visor_eval_report {
   size_t queries;
   double search_seconds;
   visor_eval_metrics metrics;
+  int tuned, unseen;
+  visor_eval_metrics raw_metrics; /* unseen report: the same queries by raw cosine */
+  size_t fit_samples, fit_classes;
+  double embed_seconds, fit_seconds;
+  visor_fusion_choice fusion;
+  visor_eval_confusion confusions[VISOR_EVAL_CONFUSIONS]; /* by count, then class */
+  size_t confusion_count;
+  const visor_eval_dataset *dataset; /* for the class names of the confusions */
 } visor_eval_report;
 
 /* Runs one catalogue. config gives the ML backend, models, threads and limits; its data

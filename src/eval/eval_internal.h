@@ -20,8 +20,18 @@ visor_code visor_eval_index(visor_app *app, int threads, size_t jobs, FILE *prog
 /* Ranks the catalogue's products for the (subsampled) test photos and adds them to metrics. */
 visor_code visor_eval_queries(visor_app *app, const visor_eval_dataset *dataset,
                               const visor_eval_product_id *product_ids,
-                              const visor_eval_options *options, visor_eval_metrics *metrics,
-                              double *seconds, visor_error *err);
+                              const visor_eval_options *options, visor_eval_report *report,
+                              visor_error *err);
+
+/* --tune: embeds the fit photos (whole image; through options->embedding_cache), chooses
+ * the fusion weights, fits the projection (classes named by product id) and installs it
+ * in app as the current version. Fills the report's fit fields. */
+visor_code visor_eval_tune(visor_app *app, const visor_eval_dataset *dataset,
+                           const visor_eval_product_id *product_ids,
+                           const visor_eval_options *options, visor_eval_report *report,
+                           visor_error *err);
+/* Whether test photos of class index c are queries of this run. */
+int visor_eval_queries_class(const visor_eval_options *options, size_t class_index);
 
 /* A new empty folder under $TMPDIR (else /tmp); *path is malloc'd. */
 visor_code visor_eval_make_temp_dir(char **path, visor_error *err);

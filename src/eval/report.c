@@ -8,21 +8,65 @@ static double rate(size_t count, double seconds) {
   return seconds > 0 ? (double)count / seconds : 0;
 }
 
+/* The row name: the catalogue, "+tune" for a tuned run, "unseen" rows for that report. */
+static void row_name(const visor_eval_report *r, int raw, char *out, size_t size) {
+  if (r->unseen)
+    snprintf(out, size, "unseen %s", raw ? "raw" : "tuned");
+  else
+    snprintf(out, size, "%s%s", visor_eval_catalogue_name(r->catalogue), r->tuned ? " tuned" : "");
+}
+
+static void print_row(FILE *out, const visor_eval_report *r, const visor_eval_metrics *metrics,
+                      int raw) {
+  char name[40];
+  row_name(r, raw, name, sizeof name);
+  visor_eval_scores s = visor_eval_metrics_scores(metrics);
+  fprintf(out, "%-19s %8zu %7zu %7zu %6.3f %6.3f %8.3f %8.3f %6.3f %11.1f %10.1f\n", name,
+          r->products, r->images, metrics->queries, s.fine_top1, s.fine_topk, s.coarse_top1,
+          s.coarse_topk, s.map, rate(r->images, r->index_seconds),
+          rate(r->queries, r->search_seconds));
+}
+
+/* The fit and the most-confused pairs of the tuned runs (and of every run: confusions). */
+static void print_details(FILE *out, const visor_eval_report *r) {
+  char name[40];
+  row_name(r, 0, name, sizeof name);
+  if (r->tuned) {
+    const visor_fusion_choice *f = &r->fusion;
+    fprintf(out,
+            "%s: projection fitted on %zu photos of %zu products (embedding %.1f s, fit %.1f s); "
+            "fusion weights seen %.1f / unseen %.1f, unseen offset %.2f, chosen on a split inside "
+            "them (%zu seen, "
+            "%zu unseen queries): seen top-1 %.3f (raw %.3f, projection only %.3f), unseen "
+            "top-1 %.3f (raw %.3f, projection only %.3f), unseen top-5 %.3f (raw %.3f)\n",
+            name, r->fit_samples, r->fit_classes, r->embed_seconds, r->fit_seconds, f->seen_weight,
+            f->unseen_weight, f->unseen_offset, f->seen_queries, f->unseen_queries, f->seen_top1,
+            f->raw_seen_top1, f->projected_seen_top1, f->unseen_top1, f->raw_unseen_top1,
+            f->projected_unseen_top1, f->unseen_top5, f->raw_unseen_top5);
+  }
+  if (r->confusion_count && r->dataset) {
+    fprintf(out, "%s: most confused (truth -> first product, queries):", name);
+    for (size_t i = 0; i < r->confusion_count; i++)
+      fprintf(out, "%s %s -> %s %zu", i ? "," : "",
+              r->dataset->classes[r->confusions[i].truth].name,
+              r->dataset->classes[r->confusions[i].predicted].name, r->confusions[i].count);
+    fprintf(out, "\n");
+  }
+}
+
 void visor_eval_print_table(FILE *out, const visor_eval_report *reports, size_t count, int k) {
   char topk[16], coarse_topk[24];
   snprintf(topk, sizeof topk, "top-%d", k);
   snprintf(coarse_topk, sizeof coarse_topk, "coarse-%d", k);
-  fprintf(out, "%-13s %8s %7s %7s %6s %6s %8s %8s %6s %11s %10s\n", "catalogue", "products",
+  fprintf(out, "%-19s %8s %7s %7s %6s %6s %8s %8s %6s %11s %10s\n", "catalogue", "products",
           "images", "queries", "top-1", topk, "coarse-1", coarse_topk, "mAP", "index img/s",
           "search q/s");
   for (size_t i = 0; i < count; i++) {
-    const visor_eval_report *r = &reports[i];
-    visor_eval_scores s = visor_eval_metrics_scores(&r->metrics);
-    fprintf(out, "%-13s %8zu %7zu %7zu %6.3f %6.3f %8.3f %8.3f %6.3f %11.1f %10.1f\n",
-            visor_eval_catalogue_name(r->catalogue), r->products, r->images, r->queries,
-            s.fine_top1, s.fine_topk, s.coarse_top1, s.coarse_topk, s.map,
-            rate(r->images, r->index_seconds), rate(r->queries, r->search_seconds));
+    if (reports[i].unseen) print_row(out, &reports[i], &reports[i].raw_metrics, 1);
+    print_row(out, &reports[i], &reports[i].metrics, 0);
   }
+  for (size_t i = 0; i < count; i++)
+    print_details(out, &reports[i]);
   for (size_t i = 0; i < count; i++)
     if (reports[i].failed_images)
       fprintf(out, "warning: %zu catalogue image(s) of %s failed to index\n",
@@ -47,6 +91,19 @@ void visor_eval_print_json(FILE *out, const char *dataset_dir, const visor_eval_
         "index_images_per_s", rate(r->images, r->index_seconds), "search_seconds",
         r->search_seconds, "search_queries_per_s", rate(r->queries, r->search_seconds));
     json_object_set_new(run, topk, json_real(s.fine_topk));
+    json_object_set_new(run, "tuned", json_boolean(r->tuned));
+    if (r->unseen) {
+      visor_eval_scores raw = visor_eval_metrics_scores(&r->raw_metrics);
+      json_object_set_new(run, "report", json_string("unseen"));
+      json_object_set_new(run, "raw_top1", json_real(raw.fine_top1));
+      json_object_set_new(run, "raw_topk", json_real(raw.fine_topk));
+    }
+    if (r->tuned)
+      json_object_set_new(
+          run, "fusion",
+          json_pack("{s:f, s:f, s:I, s:I}", "seen_weight", (double)r->fusion.seen_weight,
+                    "unseen_weight", (double)r->fusion.unseen_weight, "fit_samples",
+                    (json_int_t)r->fit_samples, "fit_classes", (json_int_t)r->fit_classes));
     json_object_set_new(run, coarse_topk, json_real(s.coarse_topk));
     json_array_append_new(runs, run);
   }

@@ -17,6 +17,7 @@
 #include "pipeline/pipeline_util.h"
 #include "pipeline/product_meta.h"
 #include "pipeline/settings.h"
+#include "pipeline/tuned.h"
 #include "pipeline/views.h"
 #include "service/catalogue.h"
 #include "service/crops.h"
@@ -67,6 +68,7 @@ static visor_code remove_previous_vectors(visor_app *app, const char *image_id, 
     const char *vector_id = json_string_value(json_object_get(key, "vector_id"));
     if (vector_id && (code = app->vectors->ops->remove(app->vectors, vector_id, err)) != VISOR_OK)
       break;
+    if (vector_id) visor_tuned_remove_vector(app, vector_id);
   }
   return code;
 }
@@ -77,9 +79,10 @@ static const char *region_label(const visor_region *region) {
 }
 
 /* Writes one vector per region in one batch (one request for a remote vector store). */
-static visor_code upsert_vectors(visor_app *app, const char *product_id,
-                                 const visor_product_meta *meta, const visor_analysis *analysis,
-                                 const indexed_region *regions, visor_error *err) {
+static visor_code upsert_vectors(visor_app *app, const char *regions_image_id,
+                                 const char *product_id, const visor_product_meta *meta,
+                                 const visor_analysis *analysis, const indexed_region *regions,
+                                 visor_error *err) {
   size_t n = analysis->region_count, dim = app->vectors->dim;
   if (n == 0) return VISOR_OK;
   if (analysis->dim != dim)
@@ -102,6 +105,9 @@ static visor_code upsert_vectors(visor_app *app, const char *product_id,
     }
     if (code == VISOR_OK)
       code = visor_vector_upsert_batch(app->vectors, n, ids, vectors, metas, err);
+    /* The raw embeddings kept for re-projection, and the projected vectors. */
+    if (code == VISOR_OK)
+      code = visor_tuned_index_regions(app, regions_image_id, metas, analysis, ids, err);
   }
   for (size_t i = 0; region_metas && i < n; i++)
     visor_region_meta_free(&region_metas[i]);
@@ -236,7 +242,8 @@ static visor_code index_image(void *ctx, visor_job_run *run, visor_error *err) {
   if (code == VISOR_OK)
     code = write_regions(app, image_id, product_id, &analysis, regions, primary, &live, err);
   if (code == VISOR_OK && !live) code = visor_error_set(err, VISOR_ERR_NOT_FOUND, "deleted");
-  if (code == VISOR_OK) code = upsert_vectors(app, product_id, &meta, &analysis, regions, err);
+  if (code == VISOR_OK)
+    code = upsert_vectors(app, image_id, product_id, &meta, &analysis, regions, err);
   if (code == VISOR_OK) /* a failure here is logged: the image is searchable all the same */
     visor_pipeline_note_duplicates(app, image_id, product_id, &analysis);
   /* The product changed while this task ran: a "meta" task that ran before these vectors
@@ -272,8 +279,10 @@ static visor_code index_image(void *ctx, visor_job_run *run, visor_error *err) {
       if (regions[i].crop_key[0]) visor_blob_remove(app->blobs, regions[i].crop_key, NULL);
   }
   if (!live) { /* the image is gone: leave nothing of it behind, and finish */
-    for (size_t i = 0; regions && i < analysis.region_count; i++)
+    for (size_t i = 0; regions && i < analysis.region_count; i++) {
       app->vectors->ops->remove(app->vectors, regions[i].id, NULL);
+      visor_tuned_remove_vector(app, regions[i].id);
+    }
     code = clean_up_deleted(app, image_id, err);
   }
   /* An image stays pending while its job is retried; when the job fails for good (at once

@@ -4,6 +4,8 @@
 
 #include <string.h>
 
+#include "pipeline/tuned.h"
+
 visor_code visor_pipeline_register_index(visor_app *app, visor_worker_pool *pool, visor_error *err);
 visor_code visor_pipeline_register_search(visor_app *app, visor_worker_pool *pool,
                                           visor_error *err);
@@ -45,6 +47,8 @@ visor_code visor_pipeline_register(visor_app *app, visor_worker_pool *pool, viso
                            "the pipelines need the ML backend and the vector store");
   const char *kinds = app->config->kinds;
   visor_code code = visor_pipeline_check_kinds(kinds, err);
+  /* The catalogue projection, followed in the metadata store (unless one was installed). */
+  if (code == VISOR_OK && !app->tuned) code = visor_tuned_create(app, 1, err);
   /* The pool leases kinds in the order they were registered: searches (a user waits)
    * first, then meta updates (small), then index tasks (seconds each). */
   if (code == VISOR_OK && kind_listed(kinds, "search"))

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "pipeline/settings.h"
+#include "pipeline/tuned.h"
 #include "pipeline/views.h"
 #include "store/regions.h"
 
@@ -165,6 +166,16 @@ visor_code visor_analyze_query_box(visor_app *app, const void *image, size_t len
 visor_code visor_rank_products(visor_app *app, const visor_analysis *analysis,
                                const visor_vector_filter *filter, int k, visor_ranking *ranking,
                                visor_error *err) {
+  visor_tuned_version *version = visor_tuned_acquire(app);
+  visor_code code = visor_rank_products_with(app, version, analysis, filter, k, ranking, err);
+  visor_tuned_release(app, version);
+  return code;
+}
+
+visor_code visor_rank_products_with(visor_app *app, const visor_tuned_version *version,
+                                    const visor_analysis *analysis,
+                                    const visor_vector_filter *filter, int k,
+                                    visor_ranking *ranking, visor_error *err) {
   memset(ranking, 0, sizeof *ranking);
   const visor_pipeline_settings *settings = visor_pipeline_settings_get();
   int top_n = settings->product_top_n > 0 ? settings->product_top_n : 1;
@@ -196,8 +207,8 @@ visor_code visor_rank_products(visor_app *app, const visor_analysis *analysis,
         .detector_score = region->detector.score};
     ranking->region_count++;
     size_t hit_count = 0, score_count = 0;
-    code = app->vectors->ops->search(app->vectors, region->embedding, hit_limit, filter, hits,
-                                     &hit_count, err);
+    code = visor_tuned_search(app, version, region->embedding, hit_limit, filter, hits, &hit_count,
+                              err);
     for (size_t h = 0; code == VISOR_OK && h < hit_count; h++)
       add_hit(scores, &score_count, hits[h].product_id, hits[h].id, 1.0f - hits[h].distance, top_n);
     if (code != VISOR_OK) break;

@@ -34,9 +34,17 @@ visor_code visor_analyze_query_box(visor_app *app, const void *image, size_t len
                                    int height, visor_box box, visor_analysis *analysis,
                                    visor_error *err);
 
+/* Ranks with the current catalogue projection (pipeline/tuned.h) when there is one. */
 visor_code visor_rank_products(visor_app *app, const visor_analysis *analysis,
                                const visor_vector_filter *filter, int k, visor_ranking *ranking,
                                visor_error *err);
+/* As visor_rank_products with the given projection version (tuned.h; NULL = raw cosine)
+ * instead of the current one. */
+struct visor_tuned_version;
+visor_code visor_rank_products_with(visor_app *app, const struct visor_tuned_version *version,
+                                    const visor_analysis *analysis,
+                                    const visor_vector_filter *filter, int k,
+                                    visor_ranking *ranking, visor_error *err);
 void visor_ranking_free(visor_ranking *ranking);
 
 #endif

@@ -195,6 +195,19 @@ const visor_migration visor_migrations[] = {
      "CREATE INDEX audit_log_created ON audit_log(created_at, id);"
      "CREATE INDEX audit_log_subject ON audit_log(subject_id, created_at);"
      "CREATE INDEX audit_log_action ON audit_log(action, created_at);"},
+    {10, "catalogue projections" /* assigned 4; 4-9 were taken on main at rebase */,
+     "CREATE TABLE projections ("
+     "  version BIGINT PRIMARY KEY,"
+     "  model TEXT NOT NULL,"
+     "  object_key TEXT NOT NULL,"
+     "  status TEXT NOT NULL,"
+     "  dim BIGINT NOT NULL,"
+     "  classes BIGINT NOT NULL,"
+     "  samples BIGINT NOT NULL,"
+     "  labelled_images BIGINT NOT NULL,"
+     "  created_at BIGINT NOT NULL,"
+     "  activated_at BIGINT);"
+     "CREATE INDEX projections_model_status ON projections(model, status);"},
 };
 
 const size_t visor_migration_count = sizeof visor_migrations / sizeof visor_migrations[0];

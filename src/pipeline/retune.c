@@ -1,0 +1,349 @@
+/* retune.c: a refit and re-projection from the kept raw embeddings (see retune.h). */
+#include "pipeline/retune.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/clock.h"
+#include "pipeline/product_meta.h"
+#include "pipeline/tuned.h"
+#include "store/projections.h"
+
+#define PROJECT_BATCH 256
+
+void visor_retune_options_default(visor_retune_options *options) {
+  visor_projection_fit_options_default(&options->fit);
+  options->keep_previous = 0;
+}
+
+/* Every indexed image's live regions with their raw embeddings. */
+typedef struct catalogue_regions {
+  size_t count, dim;
+  char (*ids)[40];
+  char (*products)[64];
+  size_t *image; /* index of the image (in indexed-image order) */
+  int *first_of_image;
+  float *vectors;
+} catalogue_regions;
+
+static void regions_free(catalogue_regions *r) {
+  free(r->ids);
+  free(r->products);
+  free(r->image);
+  free(r->first_of_image);
+  free(r->vectors);
+}
+
+typedef char region_id[40];
+
+static int compare_id(const void *a, const void *b) {
+  return strcmp(a, b);
+}
+
+static visor_code append_image(catalogue_regions *r, size_t *capacity,
+                               const visor_raw_embeddings *raw, const char *product_id,
+                               size_t image, const region_id *live, size_t live_count,
+                               visor_error *err) {
+  for (size_t i = 0; i < raw->count; i++) {
+    if (!bsearch(raw->ids[i], live, live_count, sizeof *live, compare_id)) continue;
+    if (r->count == *capacity) {
+      size_t grown = *capacity ? *capacity * 2 : 1024;
+      void *ids = realloc(r->ids, grown * sizeof *r->ids);
+      if (ids) r->ids = ids;
+      void *products = realloc(r->products, grown * sizeof *r->products);
+      if (products) r->products = products;
+      void *images = realloc(r->image, grown * sizeof *r->image);
+      if (images) r->image = images;
+      void *first = realloc(r->first_of_image, grown * sizeof *r->first_of_image);
+      if (first) r->first_of_image = first;
+      void *vectors = realloc(r->vectors, grown * r->dim * sizeof *r->vectors);
+      if (vectors) r->vectors = vectors;
+      if (!ids || !products || !images || !first || !vectors)
+        return visor_error_set(err, VISOR_ERR_NOMEM, "out of memory for %zu regions", grown);
+      *capacity = grown;
+    }
+    memcpy(r->ids[r->count], raw->ids[i], sizeof r->ids[0]);
+    snprintf(r->products[r->count], sizeof r->products[0], "%s", product_id);
+    r->image[r->count] = image;
+    r->first_of_image[r->count] = i == 0;
+    memcpy(r->vectors + r->count * r->dim, raw->vectors + i * r->dim, r->dim * sizeof(float));
+    r->count++;
+  }
+  return VISOR_OK;
+}
+
+static visor_code load_regions(visor_app *app, catalogue_regions *r, visor_db_rows *images,
+                               visor_error *err) {
+  memset(r, 0, sizeof *r);
+  r->dim = app->embedder.dim;
+  visor_db_rows live = {0};
+  visor_db_conn *conn = visor_db_acquire(app->db, err);
+  if (!conn) return err->code;
+  visor_code code = visor_projection_indexed_images(conn, images, err);
+  if (code == VISOR_OK) code = visor_projection_live_regions(conn, &live, err);
+  visor_db_release(conn);
+  /* The live region ids, sorted here (the database's collation need not be strcmp's). */
+  region_id *ids = calloc(live.row_count + 1, sizeof *ids);
+  if (code == VISOR_OK && !ids) code = visor_error_set(err, VISOR_ERR_NOMEM, "out of memory");
+  for (size_t i = 0; code == VISOR_OK && i < live.row_count; i++) {
+    const char *id = visor_db_text(&live, i, "id");
+    snprintf(ids[i], sizeof ids[i], "%s", id ? id : "");
+  }
+  if (code == VISOR_OK) qsort(ids, live.row_count, sizeof *ids, compare_id);
+  size_t capacity = 0;
+  for (size_t i = 0; code == VISOR_OK && i < images->row_count; i++) {
+    const char *image_id = visor_db_text(images, i, "image_id");
+    visor_raw_embeddings raw = {0};
+    code = visor_raw_embeddings_load(app, image_id, &raw, err);
+    if (code == VISOR_ERR_NOT_FOUND) { /* indexed before embeddings were kept: re-index it */
+      code = VISOR_OK;
+      continue;
+    }
+    if (code == VISOR_OK && raw.dim != r->dim)
+      code = visor_error_set(err, VISOR_ERR_INVALID, "image %s: %zu-d raw embeddings, not %zu",
+                             image_id, raw.dim, r->dim);
+    if (code == VISOR_OK)
+      code = append_image(r, &capacity, &raw, visor_db_text(images, i, "product_id"), i, ids,
+                          live.row_count, err);
+    visor_raw_embeddings_free(&raw);
+  }
+  free(ids);
+  visor_db_rows_free(&live);
+  return code;
+}
+
+/* The fit set: regions of products with >= 2 images that have regions. */
+typedef struct fit_input {
+  size_t n, classes;
+  float *samples;
+  int *labels, *reference;
+  const char **names;
+  size_t images;
+} fit_input;
+
+static visor_code build_fit(const catalogue_regions *r, fit_input *fit, visor_error *err) {
+  memset(fit, 0, sizeof *fit);
+  fit->samples = malloc((r->count + 1) * r->dim * sizeof *fit->samples);
+  fit->labels = malloc((r->count + 1) * sizeof *fit->labels);
+  fit->reference = calloc(r->count + 1, sizeof *fit->reference);
+  fit->names = calloc(r->count + 1, sizeof *fit->names);
+  if (!fit->samples || !fit->labels || !fit->reference || !fit->names)
+    return visor_error_set(err, VISOR_ERR_NOMEM, "out of memory");
+  /* Regions come grouped by product, then image (the query's order). */
+  for (size_t start = 0; start < r->count;) {
+    size_t end = start, images = 0;
+    while (end < r->count && strcmp(r->products[end], r->products[start]) == 0) {
+      if (end == start || r->image[end] != r->image[end - 1]) images++;
+      end++;
+    }
+    if (images >= 2) {
+      int label = (int)fit->classes;
+      fit->names[fit->classes++] = r->products[start];
+      fit->images += images;
+      for (size_t i = start; i < end; i++) {
+        memcpy(fit->samples + fit->n * r->dim, r->vectors + i * r->dim, r->dim * sizeof(float));
+        fit->labels[fit->n] = label;
+        fit->reference[fit->n] = i == start; /* first image's whole-image region */
+        fit->n++;
+      }
+    }
+    start = end;
+  }
+  if (fit->classes < 2)
+    return visor_error_set(err, VISOR_ERR_INVALID,
+                           "a projection needs at least 2 products with 2 or more indexed "
+                           "images (%zu have)",
+                           fit->classes);
+  return VISOR_OK;
+}
+
+static void fit_free(fit_input *fit) {
+  free(fit->samples);
+  free(fit->labels);
+  free(fit->reference);
+  free(fit->names);
+}
+
+/* Writes every region's projected vector into version (the building one). */
+static visor_code project_all(visor_app *app, visor_tuned_version *version,
+                              const catalogue_regions *r, size_t *written, visor_error *err) {
+  size_t out_dim = version->projection.out_dim;
+  float *vectors = malloc(PROJECT_BATCH * out_dim * sizeof *vectors);
+  const char **ids = malloc(PROJECT_BATCH * sizeof *ids);
+  visor_vector_meta *metas = malloc(PROJECT_BATCH * sizeof *metas);
+  visor_product_meta meta = {0};
+  const char *meta_product = NULL;
+  visor_code code =
+      vectors && ids && metas ? VISOR_OK : visor_error_set(err, VISOR_ERR_NOMEM, "oom");
+  *written = 0;
+  for (size_t start = 0; code == VISOR_OK && start < r->count; start += PROJECT_BATCH) {
+    size_t n = 0;
+    for (size_t i = start; code == VISOR_OK && i < r->count && i < start + PROJECT_BATCH; i++) {
+      if (!meta_product || strcmp(meta_product, r->products[i]) != 0) {
+        /* A batch borrows meta's strings: flush before loading the next product's. */
+        if (n) {
+          code = visor_vector_upsert_batch(version->store, n, ids, vectors, metas, err);
+          *written += n;
+          n = 0;
+        }
+        visor_product_meta_free(&meta);
+        meta_product = r->products[i];
+        if (code == VISOR_OK) code = visor_product_meta_load(app, meta_product, &meta, err);
+        if (code == VISOR_ERR_NOT_FOUND) code = VISOR_OK; /* deleted meanwhile */
+      }
+      if (code != VISOR_OK) break;
+      code = visor_projection_apply(&version->projection, r->vectors + i * r->dim,
+                                    vectors + n * out_dim, err);
+      ids[n] = r->ids[i];
+      metas[n] = visor_product_vector_meta(app, r->products[i], &meta);
+      metas[n].model = version->model;
+      n++;
+    }
+    if (code == VISOR_OK && n) {
+      code = visor_vector_upsert_batch(version->store, n, ids, vectors, metas, err);
+      *written += n;
+    }
+  }
+  visor_product_meta_free(&meta);
+  free(vectors);
+  free(ids);
+  free(metas);
+  return code;
+}
+
+typedef struct drop_ctx {
+  visor_vector_store *store;
+  size_t removed;
+} drop_ctx;
+
+static int drop_one(void *ctx, const char *id, const char *product_id) {
+  (void)product_id;
+  drop_ctx *drop = ctx;
+  if (drop->store->ops->remove(drop->store, id, NULL) == VISOR_OK) drop->removed++;
+  return 0;
+}
+
+/* Empties the previous version's collection (its folder or Chroma collection stays). */
+static void drop_version(visor_app *app, int64_t version) {
+  char model[VISOR_PROJECTION_MODEL_MAX + 32], collection[sizeof model];
+  visor_tuned_model_name(app->embedder_model, version, model, sizeof model);
+  visor_app_collection_name(model, collection, sizeof collection);
+  visor_error err = {0};
+  int64_t dim = 0;
+  visor_db_conn *conn = visor_db_acquire(app->db, &err);
+  if (!conn) return;
+  visor_code code = visor_projection_dim(conn, version, &dim, &err);
+  visor_db_release(conn);
+  visor_vector_store *store =
+      code == VISOR_OK && dim > 0
+          ? visor_vector_open(app->config->vector_url, collection, (size_t)dim, NULL, &err)
+          : NULL;
+  if (!store) return;
+  drop_ctx drop = {store, 0};
+  store->ops->list(store, drop_one, &drop, &err);
+  store->ops->close(store);
+}
+
+visor_code visor_retune(visor_app *app, const visor_retune_options *options,
+                        visor_retune_report *report, visor_error *err) {
+  memset(report, 0, sizeof *report);
+  visor_retune_options defaults;
+  visor_retune_options_default(&defaults);
+  if (!options) options = &defaults;
+  if (!app->tuned) return visor_error_set(err, VISOR_ERR_INTERNAL, "no projection state");
+  double started = visor_monotonic_s();
+  catalogue_regions regions = {0};
+  visor_db_rows images = {0};
+  fit_input fit = {0};
+  visor_projection projection = {0};
+  void *artefact = NULL;
+  size_t artefact_len = 0;
+  char key[VISOR_PROJECTION_MODEL_MAX + 64] = "";
+  visor_code code = load_regions(app, &regions, &images, err);
+  if (code == VISOR_OK) code = build_fit(&regions, &fit, err);
+  visor_projection_fit_options fit_options = options->fit;
+  if (code == VISOR_OK && fit_options.out_dim > fit.classes - 1)
+    fit_options.out_dim = fit.classes - 1;
+  if (code == VISOR_OK) {
+    visor_projection_fit_options half = fit_options;
+    size_t half_classes = (fit.classes + 1) / 2;
+    if (half.out_dim > half_classes - 1) half.out_dim = half_classes > 1 ? half_classes - 1 : 1;
+    if (visor_fusion_choose(fit.samples, fit.labels, fit.reference, fit.n, regions.dim, fit.classes,
+                            &half, &report->fusion, NULL) != VISOR_OK)
+      report->fusion = (visor_fusion_choice){.seen_weight = 1, .unseen_weight = 0};
+  }
+  if (code == VISOR_OK)
+    code = visor_projection_fit(fit.samples, fit.labels, fit.n, regions.dim, fit.names, fit.classes,
+                                &fit_options, &projection, err);
+  visor_db_conn *conn = NULL;
+  if (code == VISOR_OK && !(conn = visor_db_acquire(app->db, err))) code = err->code;
+  if (code == VISOR_OK) code = visor_projection_next_version(conn, &report->version, err);
+  if (code == VISOR_OK) {
+    snprintf(projection.model, sizeof projection.model, "%s", app->embedder_model);
+    projection.version = report->version;
+    projection.seen_weight = report->fusion.seen_weight;
+    projection.unseen_weight = report->fusion.unseen_weight;
+    projection.unseen_offset = report->fusion.unseen_offset;
+    char collection[VISOR_PROJECTION_MODEL_MAX];
+    visor_app_collection_name(app->embedder_model, collection, sizeof collection);
+    snprintf(key, sizeof key, "projections/%s/v%lld.bin", collection, (long long)report->version);
+    code = visor_projection_serialize(&projection, &artefact, &artefact_len, err);
+  }
+  if (code == VISOR_OK) code = visor_blob_put(app->blobs, key, artefact, artefact_len, err);
+  if (code == VISOR_OK) {
+    visor_projection_record record = {.version = report->version,
+                                      .model = app->embedder_model,
+                                      .object_key = key,
+                                      .dim = (int64_t)projection.out_dim,
+                                      .classes = (int64_t)fit.classes,
+                                      .samples = (int64_t)fit.n,
+                                      .labelled_images = (int64_t)fit.images};
+    code = visor_projection_insert(conn, &record, err);
+  }
+  visor_db_release(conn);
+  conn = NULL;
+  report->fit_seconds = visor_monotonic_s() - started;
+  report->products = fit.classes;
+  report->fit_images = fit.images;
+  report->fit_samples = fit.n;
+  int inserted = code == VISOR_OK;
+  /* The new version is built while the old one serves; index tasks also write into it. */
+  started = visor_monotonic_s();
+  if (code == VISOR_OK) code = visor_tuned_set_building(app, &projection, err);
+  visor_tuned_version *building = NULL;
+  if (code == VISOR_OK && !(building = visor_tuned_acquire_building(app)))
+    code = visor_error_set(err, VISOR_ERR_INTERNAL, "the version being built is missing");
+  if (code == VISOR_OK)
+    code = project_all(app, building, &regions, &report->projected_vectors, err);
+  visor_tuned_release(app, building);
+  int64_t previous = 0;
+  if (code == VISOR_OK && !(conn = visor_db_acquire(app->db, err))) code = err->code;
+  if (code == VISOR_OK && (code = visor_db_begin(conn, err)) == VISOR_OK) {
+    code = visor_projection_make_current(conn, report->version, &previous, err);
+    if (code == VISOR_OK)
+      code = visor_db_commit(conn, err);
+    else
+      visor_db_rollback(conn);
+  }
+  if (code != VISOR_OK && inserted && conn)
+    visor_projection_set_failed(conn, report->version, NULL);
+  visor_db_release(conn);
+  if (code == VISOR_OK) code = visor_tuned_refresh(app, err);
+  report->previous_version = previous;
+  report->project_seconds = visor_monotonic_s() - started;
+  if (code == VISOR_OK && previous && !options->keep_previous) {
+    /* Other processes switch at their next refresh; then the old vectors go. */
+    struct timespec pause = {2 * VISOR_TUNED_REFRESH_MS / 1000, 0};
+    nanosleep(&pause, NULL);
+    drop_version(app, previous);
+  }
+  if (code != VISOR_OK) visor_tuned_set_building(app, NULL, NULL);
+  free(artefact);
+  visor_projection_free(&projection);
+  fit_free(&fit);
+  regions_free(&regions);
+  visor_db_rows_free(&images);
+  return code;
+}
