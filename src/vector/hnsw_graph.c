@@ -299,6 +299,14 @@ int hnsw_graph_set_quantization(hnsw_graph *g, const hnsw_quant_options *o) {
   return 0;
 }
 
+void hnsw_graph_requantize(hnsw_graph *g) {
+  if (!g->quantized) return;
+  if (g->count >= g->quant_min)
+    refit(g);
+  else
+    g->fitted = 0;
+}
+
 int hnsw_graph_quantized(const hnsw_graph *g) {
   return g->quantized ? (g->fitted ? 2 : 1) : 0;
 }

@@ -51,6 +51,10 @@ void hnsw_graph_free(hnsw_graph *g);
 /* Switches an empty graph to quantized mode (o NULL or o->int8 0: nothing). 0, or -1 when
  * out of memory or the graph is not empty. */
 int hnsw_graph_set_quantization(hnsw_graph *g, const hnsw_quant_options *o);
+/* Quantized: fits the codes again on every node (or drops them below min_vectors), as
+ * reading a snapshot does: called when a snapshot is taken, so a reopened collection has
+ * the very codes (and answers) the running one had. */
+void hnsw_graph_requantize(hnsw_graph *g);
 /* 0: float index; 1: quantized, codes not fitted yet (searches exact); 2: codes in use. */
 int hnsw_graph_quantized(const hnsw_graph *g);
 /* Quantized with rerank_mmap: points every node's full vector into the snapshot file at

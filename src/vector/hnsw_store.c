@@ -248,6 +248,7 @@ static void compact(hnsw_store *s) {
 static visor_code snapshot(hnsw_store *s, visor_error *err) {
   pthread_rwlock_wrlock(&s->lock);
   compact(s);
+  hnsw_graph_requantize(s->graph); /* the fit a reopen computes from this snapshot */
   pthread_rwlock_unlock(&s->lock);
   pthread_rwlock_rdlock(&s->lock);
   uint64_t data_offset = 0;
