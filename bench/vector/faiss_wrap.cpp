@@ -66,8 +66,7 @@ void fs_free(fs_index *f) {
 // Exact k nearest of each query (IndexFlatIP or IndexFlatL2), ids into out (nq * k).
 void fs_exact(size_t dim, int inner_product, const float *base, size_t n, const float *queries,
               size_t nq, size_t k, uint32_t *out) {
-  faiss::IndexFlat flat((fidx)dim,
-                        inner_product ? faiss::METRIC_INNER_PRODUCT : faiss::METRIC_L2);
+  faiss::IndexFlat flat((fidx)dim, inner_product ? faiss::METRIC_INNER_PRODUCT : faiss::METRIC_L2);
   flat.add((fidx)n, base);
   std::vector<fidx> ids(nq * k);
   std::vector<float> d(nq * k);
