@@ -289,7 +289,7 @@ hnsw_graph *hnsw_graph_new(size_t dim, visor_metric metric, size_t m, size_t ef_
 
 int hnsw_graph_set_quantization(hnsw_graph *g, const hnsw_quant_options *o) {
   if (!o || !o->int8) return 0;
-  if (g->count || g->quantized) return -1;
+  if (g->count || g->capacity || g->quantized) return -1; /* before any reserve */
   if (hnsw_quant_init(&g->quant, g->dim) != 0) return -1;
   g->quantized = 1;
   g->rerank_mmap = o->rerank_mmap;

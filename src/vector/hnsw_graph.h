@@ -48,8 +48,8 @@ hnsw_graph *hnsw_graph_new(size_t dim, visor_metric metric, size_t m, size_t ef_
                            uint64_t seed);
 void hnsw_graph_free(hnsw_graph *g);
 
-/* Switches an empty graph to quantized mode (o NULL or o->int8 0: nothing). 0, or -1 when
- * out of memory or the graph is not empty. */
+/* Switches a new graph (no insert or reserve yet) to quantized mode (o NULL or o->int8 0:
+ * nothing). 0, or -1 when out of memory or the graph is not new. */
 int hnsw_graph_set_quantization(hnsw_graph *g, const hnsw_quant_options *o);
 /* Quantized: fits the codes again on every node (or drops them below min_vectors), as
  * reading a snapshot does: called when a snapshot is taken, so a reopened collection has
