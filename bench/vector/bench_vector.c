@@ -1,13 +1,18 @@
-/* bench_vector.c: the built-in HNSW graph against hnswlib on the same vectors with the same
- * parameters: build time, queries per second at recall@10 = 0.95 and 0.99 (ef_search swept for
- * both; the smallest ef reaching the target is used), memory, and filtered search at 1%
- * selectivity. Data: synthetic gaussian clusters, or an .fvecs file (real embeddings).
+/* bench_vector.c: the built-in HNSW graph, float and int8 (quantization=int8: the same graph
+ * searched on int8 codes, re-ranked with the full vectors mapped from its snapshot file),
+ * against hnswlib and, when built with FAISS, FAISS IndexHNSWFlat and IndexHNSWSQ (8-bit), on
+ * the same vectors with the same parameters: build time, queries per second at recall@10 =
+ * 0.95 and 0.99 (ef_search swept for all; the smallest ef reaching the target is used, and
+ * the QPS interpolated at the target), memory, and filtered search at 1% selectivity. The
+ * recall reference is exact search (FAISS IndexFlatIP / IndexFlatL2 when built with FAISS).
+ * Data: synthetic gaussian clusters, or an .fvecs file (real embeddings).
  *
  *   bench_vector [--n 200000] [--dim 128] [--queries 1000] [--clusters 100] [--spread 0.35]
  *                [--intrinsic 0] [--m 16] [--efc 200] [--metric l2|cosine] [--fvecs FILE]
- *                [--seed 1] [--graph-seed 100]
+ *                [--seed 1] [--graph-seed 100] [--rerank mmap|ram] [--tmp /tmp]
  *
- * Single-threaded build and search for both (ground truth uses two threads). */
+ * Single-threaded build and search for all (ground truth uses two threads); times are the
+ * thread's CPU time (the machine is shared). */
 #define _GNU_SOURCE
 #include <math.h>
 #include <pthread.h>
@@ -22,6 +27,8 @@
 #include "vector/hnsw_graph.h"
 #include "vector/hnsw_meta.h"
 
+#include "vector/hnsw_persist.h"
+
 typedef struct hl_index hl_index;
 hl_index *hl_new(size_t dim, int inner_product, size_t max_elements, size_t m, size_t efc,
                  size_t seed);
@@ -29,6 +36,31 @@ void hl_add(hl_index *h, const float *v, size_t label);
 void hl_set_ef(hl_index *h, size_t ef);
 size_t hl_search(hl_index *h, const float *q, size_t k, size_t *labels, float *dists);
 void hl_free(hl_index *h);
+
+typedef struct fs_index fs_index;
+#ifdef BENCH_HAVE_FAISS
+void fs_threads(int n);
+fs_index *fs_new(int kind, size_t dim, int inner_product, size_t m, size_t efc);
+void fs_train(fs_index *f, size_t n, const float *x);
+void fs_add(fs_index *f, size_t n, const float *x);
+void fs_set_ef(fs_index *f, size_t ef);
+size_t fs_search(fs_index *f, const float *q, size_t k, size_t *labels);
+void fs_free(fs_index *f);
+void fs_exact(size_t dim, int inner_product, const float *base, size_t n, const float *queries,
+              size_t nq, size_t k, uint32_t *out);
+#else
+static void fs_set_ef(fs_index *f, size_t ef) {
+  (void)f;
+  (void)ef;
+}
+static size_t fs_search(fs_index *f, const float *q, size_t k, size_t *labels) {
+  (void)f;
+  (void)q;
+  (void)k;
+  (void)labels;
+  return 0;
+}
+#endif
 
 #define K 10
 
@@ -43,16 +75,6 @@ static double cpu_now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
   return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static double rss_mb(void) {
-  FILE *f = fopen("/proc/self/statm", "r");
-  long size = 0, resident = 0;
-  if (f) {
-    if (fscanf(f, "%ld %ld", &size, &resident) != 2) resident = 0;
-    fclose(f);
-  }
-  return resident * (double)sysconf(_SC_PAGESIZE) / (1024.0 * 1024.0);
 }
 
 static uint64_t rng_state;
@@ -212,8 +234,10 @@ typedef struct point {
 } point;
 
 typedef struct runner {
+  const char *name;
   hnsw_graph *graph;
   hl_index *hl;
+  fs_index *fs;
   const hnsw_filter *filter; /* ours only */
   const uint8_t *allowed;    /* hnswlib post-filter */
   size_t overfetch;          /* hnswlib post-filter: k' */
@@ -227,12 +251,18 @@ static void run_pass(const runner *r, const float *queries, size_t nq, size_t di
   size_t *labels = malloc(want * sizeof *labels);
   float *dists = malloc(want * sizeof *dists);
   if (r->hl) hl_set_ef(r->hl, ef > want ? ef : want);
+  if (r->fs) fs_set_ef(r->fs, ef);
   for (size_t q = 0; q < nq; q++) {
     const float *query = queries + q * dim;
     if (r->graph) {
       size_t n = hnsw_graph_search(r->graph, query, K, ef, r->filter, res);
       for (size_t i = 0; i < n; i++)
         found[q * K + i] = res[i].node;
+      counts[q] = n;
+    } else if (r->fs) {
+      size_t n = fs_search(r->fs, query, K, labels);
+      for (size_t i = 0; i < n; i++)
+        found[q * K + i] = (uint32_t)labels[i];
       counts[q] = n;
     } else {
       size_t n = hl_search(r->hl, query, want, labels, dists), kept = 0;
@@ -245,18 +275,19 @@ static void run_pass(const runner *r, const float *queries, size_t nq, size_t di
   free(dists);
 }
 
+/* QPS in the thread's CPU time (the machine is shared: wall time would count the others). */
 static point measure(const runner *r, const float *queries, size_t nq, size_t dim, size_t ef,
                      const uint32_t *truth) {
   uint32_t *found = malloc(nq * K * sizeof *found);
   size_t *counts = malloc(nq * sizeof *counts);
   run_pass(r, queries, nq, dim, ef, found, counts); /* warm-up + recall */
   point p = {ef, recall_of(found, counts, truth, nq), 0};
-  double t0 = now(), elapsed;
+  double t0 = cpu_now(), elapsed;
   size_t done = 0;
   do {
     run_pass(r, queries, nq, dim, ef, found, counts);
     done += nq;
-    elapsed = now() - t0;
+    elapsed = cpu_now() - t0;
   } while (elapsed < 0.25 && done < 50 * nq);
   p.qps = done / elapsed;
   free(found);
@@ -267,34 +298,34 @@ static point measure(const runner *r, const float *queries, size_t nq, size_t di
 static const size_t efs[] = {10, 12,  16,  20,  24,  32,  40,  48,  64,  80,
                              96, 128, 160, 200, 256, 320, 400, 512, 768, 1024};
 #define NEFS (sizeof efs / sizeof efs[0])
+#define MAX_RUNNERS 5
 
-/* Sweeps ef for both indexes. The machine is shared, so each point is the best of 3
- * measurements taken alternately (ours, hnswlib, ours, ...). */
-static void sweep(const runner *a, const runner *b, const float *queries, size_t nq, size_t dim,
-                  const uint32_t *truth, point *pa, point *pb) {
-  int done_a = 0, done_b = 0;
+/* Sweeps ef for every index. Each point is the best of 3 measurements taken alternately
+ * (one index after the other, three times). An index stops once it reaches 0.995 or its
+ * recall stops rising. */
+static void sweep(const runner *rs, size_t nr, const float *queries, size_t nq, size_t dim,
+                  const uint32_t *truth, point pts[][NEFS]) {
+  int done[MAX_RUNNERS] = {0};
   for (size_t i = 0; i < NEFS; i++) {
-    pa[i] = (point){efs[i], 0, 0};
-    pb[i] = (point){efs[i], 0, 0};
-    for (int rep = 0; rep < 3; rep++) {
-      if (!done_a) {
-        point p = measure(a, queries, nq, dim, efs[i], truth);
-        if (p.qps > pa[i].qps) pa[i] = p;
+    for (size_t e = 0; e < nr; e++)
+      pts[e][i] = (point){efs[i], 0, 0};
+    for (int rep = 0; rep < 3; rep++)
+      for (size_t e = 0; e < nr; e++) {
+        if (done[e]) continue;
+        point p = measure(&rs[e], queries, nq, dim, efs[i], truth);
+        if (p.qps > pts[e][i].qps) pts[e][i] = p;
       }
-      if (!done_b) {
-        point p = measure(b, queries, nq, dim, efs[i], truth);
-        if (p.qps > pb[i].qps) pb[i] = p;
-      }
+    int all = 1;
+    for (size_t e = 0; e < nr; e++) {
+      if (!done[e])
+        fprintf(stderr, "  %-18s ef %4zu  recall %.4f  %9.0f QPS\n", rs[e].name, efs[i],
+                pts[e][i].recall, pts[e][i].qps);
+      /* Done at 0.995, or when three more ef steps have not raised recall (a plateau). */
+      done[e] |= pts[e][i].recall >= 0.995;
+      done[e] |= i >= 3 && pts[e][i].recall <= pts[e][i - 3].recall + 1e-4;
+      all &= done[e];
     }
-    if (!done_a)
-      fprintf(stderr, "  ours     ef %4zu  recall %.4f  %9.0f QPS\n", efs[i], pa[i].recall,
-              pa[i].qps);
-    if (!done_b)
-      fprintf(stderr, "  hnswlib  ef %4zu  recall %.4f  %9.0f QPS\n", efs[i], pb[i].recall,
-              pb[i].qps);
-    done_a |= pa[i].recall >= 0.995;
-    done_b |= pb[i].recall >= 0.995;
-    if (done_a && done_b) break;
+    if (all) break;
   }
 }
 
@@ -328,42 +359,47 @@ static double interpolated_qps(const point *pts, double target) {
   return 0;
 }
 
-static void row_interp(const char *label, const point *a, const point *b, double target) {
-  double qa = interpolated_qps(a, target), qb = interpolated_qps(b, target);
-  char ca[64] = "not reached", cb[64] = "not reached", ratio[32] = "-";
-  if (qa > 0) snprintf(ca, sizeof ca, "%.0f", qa);
-  if (qb > 0) snprintf(cb, sizeof cb, "%.0f", qb);
-  if (qa > 0 && qb > 0) snprintf(ratio, sizeof ratio, "%.2f", qa / qb);
-  printf("| %-30s | %-26s | %-26s | %6s |\n", label, ca, cb, ratio);
+/* Resident memory (MB) of this process: anonymous and file-backed (mapped files). */
+static void rss_split(double *anon, double *file) {
+  FILE *f = fopen("/proc/self/status", "r");
+  char line[256];
+  long a = 0, fl = 0;
+  while (f && fgets(line, sizeof line, f)) {
+    sscanf(line, "RssAnon: %ld kB", &a);
+    sscanf(line, "RssFile: %ld kB", &fl);
+  }
+  if (f) fclose(f);
+  *anon = a / 1024.0;
+  *file = fl / 1024.0;
 }
 
-static void row_qps(const char *label, const point *a, const point *b) {
-  char ca[64] = "not reached", cb[64] = "not reached", ratio[32] = "-";
-  if (a) snprintf(ca, sizeof ca, "%.0f (ef %zu, r %.3f)", a->qps, a->ef, a->recall);
-  if (b) snprintf(cb, sizeof cb, "%.0f (ef %zu, r %.3f)", b->qps, b->ef, b->recall);
-  if (a && b) snprintf(ratio, sizeof ratio, "%.2f", a->qps / b->qps);
-  printf("| %-30s | %-26s | %-26s | %6s |\n", label, ca, cb, ratio);
-}
+typedef struct engine_stats {
+  double build_s; /* thread CPU */
+  double mem_mb;  /* RSS delta when built (loaded) */
+  const char *note;
+} engine_stats;
 
-static void row(const char *label, double a, double b, const char *fmt) {
-  char ca[64], cb[64];
-  snprintf(ca, sizeof ca, fmt, a);
-  snprintf(cb, sizeof cb, fmt, b);
-  printf("| %-30s | %-26s | %-26s | %6.2f |\n", label, ca, cb, b > 0 ? a / b : 0);
+static void print_qps_cell(const point *pts, double target) {
+  const point *p = at_recall(pts, target);
+  char c[64] = "not reached";
+  if (p) snprintf(c, sizeof c, "%.0f (ef %zu, r %.3f)", p->qps, p->ef, p->recall);
+  printf(" %-24s |", c);
+  double q = interpolated_qps(pts, target);
+  if (q > 0)
+    printf(" %8.0f |", q);
+  else
+    printf(" %8s |", "-");
 }
 
 int main(int argc, char **argv) {
   size_t n = 200000, dim = 128, nq = 1000, clusters = 100, m = 16, efc = 200, intrinsic = 0;
   float spread = 0.35f;
-  const char *fvecs = NULL;
+  const char *fvecs = NULL, *tmp_root = "/tmp";
   visor_metric metric = VISOR_METRIC_L2;
   uint64_t seed = 1, graph_seed = 100;
+  int rerank_mmap = 1;
   for (int i = 1; i < argc; i++) {
-    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-    if (!v) {
-      fprintf(stderr, "%s needs a value\n", a);
-      return 2;
-    }
+    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : "";
     if (!strcmp(a, "--n"))
       n = strtoul(v, NULL, 10);
     else if (!strcmp(a, "--dim"))
@@ -372,10 +408,10 @@ int main(int argc, char **argv) {
       nq = strtoul(v, NULL, 10);
     else if (!strcmp(a, "--clusters"))
       clusters = strtoul(v, NULL, 10);
-    else if (!strcmp(a, "--intrinsic"))
-      intrinsic = strtoul(v, NULL, 10);
     else if (!strcmp(a, "--spread"))
       spread = strtof(v, NULL);
+    else if (!strcmp(a, "--intrinsic"))
+      intrinsic = strtoul(v, NULL, 10);
     else if (!strcmp(a, "--m"))
       m = strtoul(v, NULL, 10);
     else if (!strcmp(a, "--efc"))
@@ -388,6 +424,10 @@ int main(int argc, char **argv) {
       seed = strtoull(v, NULL, 10);
     else if (!strcmp(a, "--metric"))
       metric = !strcmp(v, "cosine") ? VISOR_METRIC_COSINE : VISOR_METRIC_L2;
+    else if (!strcmp(a, "--rerank"))
+      rerank_mmap = strcmp(v, "ram") != 0;
+    else if (!strcmp(a, "--tmp"))
+      tmp_root = v;
     else {
       fprintf(stderr, "unknown option %s (see the comment at the top of bench_vector.c)\n", a);
       return 2;
@@ -411,42 +451,26 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < n + nq; i++)
       visor_vector_normalize(all + i * dim, dim);
   const float *base = all, *queries = all + n * dim;
+  int ip = metric != VISOR_METRIC_L2;
   fprintf(stderr, "data: %zu x %zu (%s), %zu queries, M %zu, ef_construction %zu, %s, kernels %s\n",
-          n, dim, fvecs ? fvecs : "clustered", nq, m, efc,
-          metric == VISOR_METRIC_L2 ? "l2" : "cosine", visor_distance_isa());
+          n, dim, fvecs ? fvecs : "clustered", nq, m, efc, ip ? "cosine" : "l2",
+          visor_distance_isa());
 
   double t0 = now();
-  uint32_t *truth = ground_truth(base, n, queries, nq, dim, metric, NULL);
-  fprintf(stderr, "ground truth: %.1f s\n", now() - t0);
+  uint32_t *truth;
+#ifdef BENCH_HAVE_FAISS
+  truth = malloc(nq * K * sizeof *truth);
+  fs_threads(2);
+  fs_exact(dim, ip, base, n, queries, nq, K, truth);
+  fs_threads(1);
+  const char *truth_name = ip ? "FAISS IndexFlatIP" : "FAISS IndexFlatL2";
+#else
+  truth = ground_truth(base, n, queries, nq, dim, metric, NULL);
+  const char *truth_name = "exact scan";
+#endif
+  fprintf(stderr, "ground truth (%s): %.1f s\n", truth_name, now() - t0);
 
-  /* Build: ours, then hnswlib, each with room for n up front. */
-  double rss0 = rss_mb();
-  t0 = now();
-  double c0 = cpu_now();
-  hnsw_graph *g = hnsw_graph_new(dim, metric, m, efc, graph_seed);
-  hnsw_graph_reserve(g, n);
-  for (size_t i = 0; i < n; i++)
-    hnsw_graph_insert(g, base + i * dim, NULL);
-  double build_ours = cpu_now() - c0;
-  double mem_ours = rss_mb() - rss0;
-  fprintf(stderr, "ours built in %.1f s CPU, %.1f s wall (%.0f MB RSS, %.0f MB computed)\n",
-          build_ours, now() - t0, mem_ours, hnsw_graph_memory(g) / 1048576.0);
-  rss0 = rss_mb();
-  t0 = now();
-  c0 = cpu_now();
-  hl_index *hl = hl_new(dim, metric != VISOR_METRIC_L2, n, m, efc, graph_seed);
-  for (size_t i = 0; i < n; i++)
-    hl_add(hl, base + i * dim, i);
-  double build_hl = cpu_now() - c0;
-  double mem_hl = rss_mb() - rss0;
-  fprintf(stderr, "hnswlib built in %.1f s CPU, %.1f s wall (%.0f MB RSS)\n", build_hl, now() - t0,
-          mem_hl);
-
-  point ours[NEFS], theirs[NEFS];
-  runner r_ours = {g, NULL, NULL, NULL, 0}, r_hl = {NULL, hl, NULL, NULL, 0};
-  sweep(&r_ours, &r_hl, queries, nq, dim, truth, ours, theirs);
-
-  /* Filtered search, 1% selectivity: a category per vector, uniformly among 100. */
+  /* Metadata (a category per vector, uniformly among 100: the 1% filter is c7). */
   hnsw_meta *meta = hnsw_meta_new();
   uint8_t *allowed = calloc(n, 1);
   for (size_t i = 0; i < n; i++) {
@@ -458,57 +482,175 @@ int main(int argc, char **argv) {
     hnsw_meta_append(meta, id, &vm);
     allowed[i] = c == 7;
   }
+
+  engine_stats st[MAX_RUNNERS] = {{0}};
+  runner rs[MAX_RUNNERS] = {{0}};
+  size_t nr = 0;
+  double anon0, file0, anon1, file1;
+
+  /* Ours, float. */
+  rss_split(&anon0, &file0);
+  double c0 = cpu_now();
+  hnsw_graph *g = hnsw_graph_new(dim, metric, m, efc, graph_seed);
+  hnsw_graph_reserve(g, n);
+  for (size_t i = 0; i < n; i++)
+    hnsw_graph_insert(g, base + i * dim, NULL);
+  st[nr].build_s = cpu_now() - c0;
+  rss_split(&anon1, &file1);
+  st[nr].mem_mb = (anon1 - anon0) + (file1 - file0);
+  fprintf(stderr, "ours float built in %.1f s CPU (%.0f MB RSS, %.0f MB computed)\n",
+          st[nr].build_s, st[nr].mem_mb, hnsw_graph_memory(g) / 1048576.0);
+  rs[nr++] = (runner){.name = "ours float", .graph = g};
+
+  /* Ours, int8: the float graph's snapshot opened quantized (what hnsw://?quantization=int8
+   * does on open): same graph, codes fitted on all vectors, full vectors in the file. */
+  char dir[4096];
+  snprintf(dir, sizeof dir, "%s/bench-vector-int8-XXXXXX", tmp_root);
+  if (!mkdtemp(dir)) {
+    perror(dir);
+    return 1;
+  }
+  visor_error err;
+  if (hnsw_snapshot_save(dir, g, meta, 1, &err) != VISOR_OK) {
+    fprintf(stderr, "snapshot: %s\n", err.message);
+    return 1;
+  }
+  rss_split(&anon0, &file0);
+  c0 = cpu_now();
+  hnsw_quant_options qo = {1, rerank_mmap, 1000};
+  hnsw_graph *g8 = NULL;
+  hnsw_meta *m8 = NULL;
+  uint64_t seq;
+  if (hnsw_snapshot_load_with(dir, &qo, &g8, &m8, &seq, &err) != VISOR_OK) {
+    fprintf(stderr, "load int8: %s\n", err.message);
+    return 1;
+  }
+  hnsw_meta_free(m8);
+  double load8 = cpu_now() - c0;
+  rss_split(&anon1, &file1);
+  st[nr].build_s = st[0].build_s;
+  st[nr].mem_mb = (anon1 - anon0) + (file1 - file0);
+  st[nr].note = rerank_mmap ? "same graph; vectors mmap'd" : "same graph; vectors in RAM";
+  fprintf(stderr,
+          "ours int8 loaded + encoded in %.1f s CPU (%.0f MB anon + %.0f MB file RSS, %.0f MB "
+          "computed)\n",
+          load8, anon1 - anon0, file1 - file0, hnsw_graph_memory(g8) / 1048576.0);
+  rs[nr++] = (runner){.name = "ours int8", .graph = g8};
+
+  /* hnswlib. */
+  rss_split(&anon0, &file0);
+  c0 = cpu_now();
+  hl_index *hl = hl_new(dim, ip, n, m, efc, graph_seed);
+  for (size_t i = 0; i < n; i++)
+    hl_add(hl, base + i * dim, i);
+  st[nr].build_s = cpu_now() - c0;
+  rss_split(&anon1, &file1);
+  st[nr].mem_mb = (anon1 - anon0) + (file1 - file0);
+  fprintf(stderr, "hnswlib built in %.1f s CPU (%.0f MB RSS)\n", st[nr].build_s, st[nr].mem_mb);
+  size_t hl_at = nr;
+  rs[nr++] = (runner){.name = "hnswlib 0.6.2", .hl = hl};
+
+#ifdef BENCH_HAVE_FAISS
+  fs_index *fs[2];
+  for (int kind = 0; kind < 2; kind++) {
+    rss_split(&anon0, &file0);
+    c0 = cpu_now();
+    fs[kind] = fs_new(kind, dim, ip, m, efc);
+    if (kind == 1) fs_train(fs[kind], n, base);
+    fs_add(fs[kind], n, base);
+    st[nr].build_s = cpu_now() - c0;
+    rss_split(&anon1, &file1);
+    st[nr].mem_mb = (anon1 - anon0) + (file1 - file0);
+    rs[nr] = (runner){.name = kind ? "FAISS HNSWSQ 8bit" : "FAISS HNSWFlat", .fs = fs[kind]};
+    fprintf(stderr, "%s built in %.1f s CPU (%.0f MB RSS)\n", rs[nr].name, st[nr].build_s,
+            st[nr].mem_mb);
+    nr++;
+  }
+#endif
+
+  point pts[MAX_RUNNERS][NEFS];
+  sweep(rs, nr, queries, nq, dim, truth, pts);
+  rss_split(&anon1, &file1);
+
+  /* Filtered search, 1% selectivity. */
   uint32_t *ftruth = ground_truth(base, n, queries, nq, dim, metric, allowed);
   const char *cat7[] = {"c7"};
   visor_vector_filter vf = {.categories = cat7, .category_count = 1};
   hnsw_meta_query mq;
   hnsw_filter f;
   hnsw_meta_compile(&mq, meta, &vf, &f);
-  const point *o95 = at_recall(ours, 0.95);
+  const point *o95 = at_recall(pts[1], 0.95);
   size_t ef = o95 ? o95->ef : 64;
-  point unf = best_of_3(&r_ours, queries, nq, dim, ef, truth);
-  runner r_auto = {g, NULL, &f, NULL, 0};
+  point unf = best_of_3(&rs[0], queries, nq, dim, ef, truth);
+  point unf8 = best_of_3(&rs[1], queries, nq, dim, ef, truth);
+  runner r_auto = {.graph = g, .filter = &f};
   point fa = best_of_3(&r_auto, queries, nq, dim, ef, ftruth);
-  f.strategy = HNSW_FILTER_GRAPH;
-  runner r_graph = {g, NULL, &f, NULL, 0};
-  point fg = measure(&r_graph, queries, nq, dim, ef, ftruth);
-  runner r_post = {NULL, hl, NULL, allowed, 100 * K};
+  runner r_auto8 = {.graph = g8, .filter = &f};
+  point fa8 = best_of_3(&r_auto8, queries, nq, dim, ef, ftruth);
+  hnsw_filter fgraph = f;
+  fgraph.strategy = HNSW_FILTER_GRAPH;
+  runner r_graph8 = {.graph = g8, .filter = &fgraph};
+  point fg8 = measure(&r_graph8, queries, nq, dim, ef, ftruth);
+  runner r_post = {.hl = hl, .allowed = allowed, .overfetch = 100 * K};
   point fp = best_of_3(&r_post, queries, nq, dim, ef, ftruth);
-  const point *h95 = at_recall(theirs, 0.95);
-  point hunf = best_of_3(&r_hl, queries, nq, dim, h95 ? h95->ef : ef, truth);
 
   printf("\n%zu x %zu %s vectors (%s), %zu queries, k %d, M %zu, ef_construction %zu, "
-         "single thread\n\n",
-         n, dim, metric == VISOR_METRIC_L2 ? "l2" : "cosine", fvecs ? fvecs : "clustered", nq, K, m,
-         efc);
-  printf("| %-30s | %-26s | %-26s | %6s |\n", "", "ours", "hnswlib 0.6.2", "ratio");
-  printf("|--------------------------------|----------------------------|--------------------------"
-         "--|--------|\n");
-  row("build time (s, thread CPU)", build_ours, build_hl, "%.1f");
-  row_qps("QPS at recall@10 >= 0.95", o95, h95);
-  row_qps("QPS at recall@10 >= 0.99", at_recall(ours, 0.99), at_recall(theirs, 0.99));
-  row_interp("QPS at 0.95, interpolated", ours, theirs, 0.95);
-  row_interp("QPS at 0.99, interpolated", ours, theirs, 0.99);
-  row("memory, RSS delta (MB)", mem_ours, mem_hl, "%.0f");
+         "single thread, recall against %s, QPS in thread CPU time\n\n",
+         n, dim, ip ? "cosine" : "l2", fvecs ? fvecs : "clustered", nq, K, m, efc, truth_name);
+  printf("| %-18s | %9s | %-24s | %8s | %-24s | %8s | %9s |\n", "index", "build s",
+         "QPS at r >= 0.95", "@0.95 i", "QPS at r >= 0.99", "@0.99 i", "memory MB");
+  printf("|--------------------|-----------|--------------------------|----------|------------"
+         "--------------|----------|-----------|\n");
+  for (size_t e = 0; e < nr; e++) {
+    printf("| %-18s | %9.1f |", rs[e].name, st[e].build_s);
+    print_qps_cell(pts[e], 0.95);
+    print_qps_cell(pts[e], 0.99);
+    printf(" %9.0f |\n", st[e].mem_mb);
+  }
+  printf("\nours int8 against each (QPS ratio at recall 0.95 and 0.99, interpolated; memory "
+         "ratio):\n\n");
+  printf("| %-18s | %10s | %10s | %12s |\n", "against", "QPS @0.95", "QPS @0.99", "memory");
+  printf("|--------------------|------------|------------|--------------|\n");
+  for (size_t e = 0; e < nr; e++) {
+    if (e == 1) continue;
+    double a95 = interpolated_qps(pts[1], 0.95), b95 = interpolated_qps(pts[e], 0.95);
+    double a99 = interpolated_qps(pts[1], 0.99), b99 = interpolated_qps(pts[e], 0.99);
+    printf("| %-18s | %10.2f | %10.2f | %12.2f |\n", rs[e].name, b95 > 0 ? a95 / b95 : 0,
+           b99 > 0 ? a99 / b99 : 0, st[e].mem_mb > 0 ? st[1].mem_mb / st[e].mem_mb : 0);
+  }
+  printf("\nours int8: %s; %.1f s CPU to load its snapshot and encode; its file-backed RSS "
+         "after the sweep (vectors read by re-ranking, page cache) %.0f MB\n",
+         st[1].note, load8, file1 - file0);
   printf("\nFiltered search, 1%% selectivity (%zu matches), ef %zu:\n\n", f.match_estimate, ef);
   printf("| %-44s | %10s | %8s |\n", "", "us/query", "recall");
   printf("|----------------------------------------------|------------|----------|\n");
-  printf("| %-44s | %10.1f | %8.4f |\n", "ours, unfiltered", 1e6 / unf.qps, unf.recall);
-  printf("| %-44s | %10.1f | %8.4f |\n", "ours, filtered (auto: brute force here)", 1e6 / fa.qps,
+  printf("| %-44s | %10.1f | %8.4f |\n", "ours float, unfiltered", 1e6 / unf.qps, unf.recall);
+  printf("| %-44s | %10.1f | %8.4f |\n", "ours float, filtered (auto: brute force)", 1e6 / fa.qps,
          fa.recall);
-  printf("| %-44s | %10.1f | %8.4f |\n", "ours, filtered in-graph (forced)", 1e6 / fg.qps,
-         fg.recall);
-  printf("| %-44s | %10.1f | %8.4f |\n", "hnswlib, unfiltered (ef at 0.95)", 1e6 / hunf.qps,
-         hunf.recall);
+  printf("| %-44s | %10.1f | %8.4f |\n", "ours int8, unfiltered", 1e6 / unf8.qps, unf8.recall);
+  printf("| %-44s | %10.1f | %8.4f |\n", "ours int8, filtered (auto: brute force)", 1e6 / fa8.qps,
+         fa8.recall);
+  printf("| %-44s | %10.1f | %8.4f |\n", "ours int8, filtered in-graph (forced)", 1e6 / fg8.qps,
+         fg8.recall);
   printf("| %-44s | %10.1f | %8.4f |\n", "hnswlib 0.6.2, post-filter of top 1000", 1e6 / fp.qps,
          fp.recall);
+  (void)hl_at;
   hnsw_meta_query_free(&mq);
   hnsw_meta_free(meta);
   free(allowed);
   free(ftruth);
   free(truth);
   hl_free(hl);
+#ifdef BENCH_HAVE_FAISS
+  fs_free(fs[0]);
+  fs_free(fs[1]);
+#endif
+  hnsw_graph_free(g8);
   hnsw_graph_free(g);
+  char path[4200];
+  snprintf(path, sizeof path, "%s/snapshot", dir);
+  unlink(path);
+  rmdir(dir);
   free(all);
   return 0;
 }

@@ -1,15 +1,30 @@
 /* hnsw_graph.c: the HNSW graph. Layout (as in hnswlib, for cache locality): one contiguous
  * block holds, per node, its level-0 neighbour list (count + 2M ids) followed by its vector;
  * upper levels (rare: 1/M of nodes per level) live in a small per-node array. Searches get
- * their visited set (uint16 epoch tags, so no clearing per query) and heaps from a pool. */
+ * their visited set (uint16 epoch tags, so no clearing per query) and heaps from a pool.
+ *
+ * Quantized (int8) mode: a node's block holds its level-0 list, the squared norm of its
+ * vector and its int8 codes (hnsw_quant.h); the full-precision vectors live outside the
+ * block, each malloc'd, or inside a read-only mmap of the snapshot file. Inserts, repairs
+ * and brute-force scans use the full vectors (the graph is the same as the float index's);
+ * searches walk the graph on the codes, then re-rank what they found with the full vectors.
+ * The codes are fitted once min_vectors nodes exist (before that searches use the full
+ * vectors), and refitted whenever the node count has doubled or the new vectors fall outside
+ * the fitted range too often. */
 #include "vector/hnsw_graph.h"
 
 #include <math.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "vector/distance.h"
+#include "vector/hnsw_quant.h"
 
 #define HNSW_MAX_LEVEL 30
 #define HNSW_NONE UINT32_MAX
@@ -27,6 +42,8 @@ typedef struct scratch {
   heap results;
   hnsw_result *sorted;
   size_t sorted_capacity;
+  int8_t *query_codes; /* quantized mode: the prepared query */
+  size_t query_codes_capacity;
   struct scratch *next;
 } scratch;
 
@@ -47,7 +64,26 @@ struct hnsw_graph {
   uint64_t rng;
   pthread_mutex_t pool_lock;
   scratch *pool;
+  /* quantized mode (quantized != 0) */
+  int quantized, rerank_mmap;
+  size_t quant_min;
+  hnsw_quant quant;
+  int fitted;
+  size_t fit_count, encoded_since_fit, clamped_since_fit;
+  visor_dot_i8_fn dot8;
+  const float **fvec; /* full-precision vector of each node */
+  size_t ram_vectors; /* how many of them are malloc'd */
+  char *map;          /* read-only mapping of the snapshot holding the others */
+  size_t map_len;
+  size_t float_node_bytes; /* a node's size in the snapshot: level-0 list + float vector */
 };
+
+/* The approximate distance of a prepared query to a node's codes. */
+typedef struct code_query {
+  hnsw_quant_query q;
+  float qnorm2;
+  int l2;
+} code_query;
 
 /* ---- heaps ---- */
 
@@ -99,7 +135,67 @@ static inline uint32_t *links0(const hnsw_graph *g, uint32_t node) {
 }
 
 static inline const float *vec_of(const hnsw_graph *g, uint32_t node) {
+  if (g->fvec) return g->fvec[node];
   return (const float *)(g->data0 + (size_t)node * g->node_bytes + g->link0_bytes);
+}
+
+/* Quantized mode: a node's squared norm, followed by its codes. */
+static inline const char *code_block(const hnsw_graph *g, uint32_t node) {
+  return g->data0 + (size_t)node * g->node_bytes + g->link0_bytes;
+}
+
+static inline float code_distance(const hnsw_graph *g, const code_query *cq, uint32_t node) {
+  const char *b = code_block(g, node);
+  float ip = cq->q.bias +
+             cq->q.alpha * (float)g->dot8(cq->q.codes, (const int8_t *)(b + 4), g->quant.code_len);
+  if (!cq->l2) return 1.0f - ip;
+  float norm2;
+  memcpy(&norm2, b, sizeof norm2);
+  return cq->qnorm2 - 2.0f * ip + norm2;
+}
+
+static int vector_in_map(const hnsw_graph *g, const float *v) {
+  return g->map && (const char *)v >= g->map && (const char *)v < g->map + g->map_len;
+}
+
+static void free_vector(hnsw_graph *g, uint32_t node) {
+  if (g->fvec[node] && !vector_in_map(g, g->fvec[node])) {
+    free((void *)g->fvec[node]);
+    g->ram_vectors--;
+  }
+  g->fvec[node] = NULL;
+}
+
+static size_t encode_node(hnsw_graph *g, uint32_t node) {
+  char *b = g->data0 + (size_t)node * g->node_bytes + g->link0_bytes;
+  return hnsw_quant_encode(&g->quant, g->fvec[node], (int8_t *)(b + 4));
+}
+
+/* Fits the codes on every node's vector and encodes them all. Vectors in the mapped
+ * snapshot are then dropped from the process's resident pages (the file stays cached). */
+static void refit(hnsw_graph *g) {
+  hnsw_quant_reset(&g->quant);
+  for (uint32_t i = 0; i < g->count; i++)
+    hnsw_quant_observe(&g->quant, g->fvec[i]);
+  hnsw_quant_fit(&g->quant);
+  for (uint32_t i = 0; i < g->count; i++)
+    encode_node(g, i);
+  g->fitted = 1;
+  g->fit_count = g->count;
+  g->encoded_since_fit = g->clamped_since_fit = 0;
+  if (g->map) madvise(g->map, g->map_len, MADV_DONTNEED);
+}
+
+/* After node was added: fit when enough nodes exist, refit on growth or drift. */
+static void maybe_refit(hnsw_graph *g) {
+  if (!g->fitted) {
+    if (g->count >= g->quant_min) refit(g);
+    return;
+  }
+  int grown = g->count >= 2 * g->fit_count;
+  int drifted =
+      g->encoded_since_fit >= 256 && g->clamped_since_fit * 100 > g->encoded_since_fit * g->dim;
+  if (grown || drifted) refit(g);
 }
 
 static inline uint32_t *links_at(const hnsw_graph *g, uint32_t node, int level) {
@@ -117,6 +213,7 @@ static void scratch_free(scratch *s) {
   free(s->candidates.items);
   free(s->results.items);
   free(s->sorted);
+  free(s->query_codes);
   free(s);
 }
 
@@ -140,6 +237,15 @@ static scratch *scratch_acquire(hnsw_graph *g) {
     s->tags = tags;
     s->tag_capacity = cap;
     s->epoch = 0;
+  }
+  if (g->quantized && s->query_codes_capacity < g->quant.code_len) {
+    int8_t *codes = realloc(s->query_codes, g->quant.code_len);
+    if (!codes) {
+      scratch_free(s);
+      return NULL;
+    }
+    s->query_codes = codes;
+    s->query_codes_capacity = g->quant.code_len;
   }
   return s;
 }
@@ -181,8 +287,38 @@ hnsw_graph *hnsw_graph_new(size_t dim, visor_metric metric, size_t m, size_t ef_
   return g;
 }
 
+int hnsw_graph_set_quantization(hnsw_graph *g, const hnsw_quant_options *o) {
+  if (!o || !o->int8) return 0;
+  if (g->count || g->capacity || g->quantized) return -1; /* before any reserve */
+  if (hnsw_quant_init(&g->quant, g->dim) != 0) return -1;
+  g->quantized = 1;
+  g->rerank_mmap = o->rerank_mmap;
+  g->quant_min = o->min_vectors ? o->min_vectors : 1;
+  g->dot8 = visor_dot_i8();
+  g->node_bytes = g->link0_bytes + sizeof(float) + g->quant.code_len;
+  return 0;
+}
+
+void hnsw_graph_requantize(hnsw_graph *g) {
+  if (!g->quantized) return;
+  if (g->count >= g->quant_min)
+    refit(g);
+  else
+    g->fitted = 0;
+}
+
+int hnsw_graph_quantized(const hnsw_graph *g) {
+  return g->quantized ? (g->fitted ? 2 : 1) : 0;
+}
+
 void hnsw_graph_free(hnsw_graph *g) {
   if (!g) return;
+  if (g->fvec)
+    for (uint32_t i = 0; i < g->count; i++)
+      free_vector(g, i);
+  free(g->fvec);
+  if (g->map) munmap(g->map, g->map_len);
+  hnsw_quant_free(&g->quant);
   for (size_t i = 0; i < g->count; i++)
     free(g->upper[i]);
   free(g->upper);
@@ -213,6 +349,11 @@ int hnsw_graph_reserve(hnsw_graph *g, size_t n) {
   uint8_t *deleted = realloc(g->deleted, n);
   if (!deleted) return -1;
   g->deleted = deleted;
+  if (g->quantized) {
+    const float **fvec = realloc(g->fvec, n * sizeof *fvec);
+    if (!fvec) return -1;
+    g->fvec = fvec;
+  }
   g->capacity = n;
   return 0;
 }
@@ -244,6 +385,9 @@ float hnsw_graph_distance(const hnsw_graph *g, const float *a, const float *b) {
 
 size_t hnsw_graph_memory(const hnsw_graph *g) {
   size_t bytes = sizeof *g + g->capacity * (g->node_bytes + sizeof(uint32_t *) + 2);
+  if (g->quantized)
+    bytes += g->capacity * sizeof(float *) + g->ram_vectors * g->dim * sizeof(float) +
+             4 * g->dim * sizeof(float);
   for (size_t i = 0; i < g->count; i++)
     bytes += (size_t)g->level[i] * (g->m + 1) * sizeof(uint32_t);
   return bytes;
@@ -255,9 +399,20 @@ static inline int node_ok(const hnsw_graph *g, uint32_t node, const hnsw_filter 
   return !g->deleted[node] && (!f || !f->accept || f->accept(f->ctx, node));
 }
 
+/* The distance used by a search: the codes' (cq given) or the full vectors'. */
+static inline __attribute__((always_inline)) float
+search_distance(const hnsw_graph *g, const code_query *cq, const float *q, uint32_t node) {
+  return cq ? code_distance(g, cq, node) : g->dist(q, vec_of(g, node), g->dim);
+}
+
+static inline const char *search_prefetch_target(const hnsw_graph *g, const code_query *cq,
+                                                 uint32_t node) {
+  return cq ? code_block(g, node) : (const char *)vec_of(g, node);
+}
+
 /* Greedy descent (ef = 1) from level `from` down to level `to` + 1. */
-static uint32_t greedy_descend(const hnsw_graph *g, const float *q, uint32_t cur, float *cur_dist,
-                               int from, int to) {
+static uint32_t greedy_descend(const hnsw_graph *g, const code_query *cq, const float *q,
+                               uint32_t cur, float *cur_dist, int from, int to) {
   for (int level = from; level > to; level--) {
     int changed = 1;
     while (changed) {
@@ -265,7 +420,7 @@ static uint32_t greedy_descend(const hnsw_graph *g, const float *q, uint32_t cur
       const uint32_t *l = links_at(g, cur, level);
       uint32_t n = l[0];
       for (uint32_t j = 1; j <= n; j++) {
-        float d = g->dist(q, vec_of(g, l[j]), g->dim);
+        float d = search_distance(g, cq, q, l[j]);
         if (d < *cur_dist) {
           *cur_dist = d;
           cur = l[j];
@@ -279,16 +434,15 @@ static uint32_t greedy_descend(const hnsw_graph *g, const float *q, uint32_t cur
 
 /* Best-first search of one level from entry; leaves up to ef accepted nodes in s->results.
  * -1 when out of memory. */
-static int search_level(const hnsw_graph *g, scratch *s, const float *q, uint32_t entry,
-                        float entry_dist, size_t ef, int level, const hnsw_filter *f) {
+static inline __attribute__((always_inline)) int
+search_level_with(const hnsw_graph *g, const code_query *cq, scratch *s, const float *q,
+                  uint32_t entry, float entry_dist, size_t ef, int level, const hnsw_filter *f) {
   heap *cand = &s->candidates, *res = &s->results;
   cand->size = res->size = 0;
   if (heap_reserve(res, ef + 1) != 0) return -1;
   visit_begin(s);
   uint16_t *tags = s->tags;
   uint16_t epoch = s->epoch;
-  const size_t dim = g->dim;
-  const visor_distance_fn dist = g->dist;
 
   /* Without tombstones or a filter every node qualifies: skip the per-node checks. */
   const int check = f != NULL || g->deleted_count > 0;
@@ -310,19 +464,19 @@ static int search_level(const hnsw_graph *g, scratch *s, const float *q, uint32_
     if (heap_reserve(cand, cand->size + n) != 0) return -1;
     if (n) {
       __builtin_prefetch(&tags[l[1]]);
-      __builtin_prefetch(vec_of(g, l[1]));
+      __builtin_prefetch(search_prefetch_target(g, cq, l[1]));
     }
     for (uint32_t j = 1; j <= n; j++) {
       uint32_t nb = l[j];
       if (j < n) {
         __builtin_prefetch(&tags[l[j + 1]]);
-        const char *next = (const char *)vec_of(g, l[j + 1]);
+        const char *next = search_prefetch_target(g, cq, l[j + 1]);
         __builtin_prefetch(next);
         __builtin_prefetch(next + 64);
       }
       if (tags[nb] == epoch) continue;
       tags[nb] = epoch;
-      float d = dist(q, vec_of(g, nb), dim);
+      float d = search_distance(g, cq, q, nb);
       if (res->size < ef || d < bound) {
         heap_push(cand, -d, nb);
         if (!check || node_ok(g, nb, f)) {
@@ -334,6 +488,16 @@ static int search_level(const hnsw_graph *g, scratch *s, const float *q, uint32_
     }
   }
   return 0;
+}
+
+static int search_level(const hnsw_graph *g, scratch *s, const float *q, uint32_t entry,
+                        float entry_dist, size_t ef, int level, const hnsw_filter *f) {
+  return search_level_with(g, NULL, s, q, entry, entry_dist, ef, level, f);
+}
+
+static int search_level_codes(const hnsw_graph *g, const code_query *cq, scratch *s, uint32_t entry,
+                              float entry_dist, size_t ef, const hnsw_filter *f) {
+  return search_level_with(g, cq, s, NULL, entry, entry_dist, ef, 0, f);
 }
 
 /* Moves s->results into s->sorted, closest first. Returns the count, or -1 on OOM. */
@@ -423,18 +587,44 @@ int hnsw_graph_insert(hnsw_graph *g, const float *vec, uint32_t *node_out) {
     if (hnsw_graph_reserve(g, cap) != 0) return -1;
   }
   uint32_t node = (uint32_t)g->count;
+  float *copy = NULL;
+  if (g->quantized) {
+    copy = malloc(g->dim * sizeof *copy);
+    if (!copy) return -1;
+    memcpy(copy, vec, g->dim * sizeof *copy);
+  }
   int level = random_level(g);
   g->upper[node] = NULL;
   if (level > 0) {
     g->upper[node] = calloc((size_t)level * (g->m + 1), sizeof(uint32_t));
-    if (!g->upper[node]) return -1;
+    if (!g->upper[node]) {
+      free(copy);
+      return -1;
+    }
   }
   links0(g, node)[0] = 0;
-  memcpy((char *)links0(g, node) + g->link0_bytes, vec, g->dim * sizeof(float));
+  if (g->quantized) {
+    g->fvec[node] = copy;
+    g->ram_vectors++;
+    double sum = 0;
+    for (size_t i = 0; i < g->dim; i++)
+      sum += (double)copy[i] * copy[i];
+    float norm2 = (float)sum;
+    memcpy(g->data0 + (size_t)node * g->node_bytes + g->link0_bytes, &norm2, sizeof norm2);
+  } else {
+    memcpy((char *)links0(g, node) + g->link0_bytes, vec, g->dim * sizeof(float));
+  }
   g->level[node] = (uint8_t)level;
   g->deleted[node] = 0;
   g->count++;
   if (node_out) *node_out = node;
+  if (g->quantized) {
+    if (g->fitted) {
+      g->clamped_since_fit += encode_node(g, node);
+      g->encoded_since_fit++;
+    }
+    maybe_refit(g);
+  }
   if (g->max_level < 0) {
     g->entry = node;
     g->max_level = level;
@@ -446,7 +636,7 @@ int hnsw_graph_insert(hnsw_graph *g, const float *vec, uint32_t *node_out) {
   const float *v = vec_of(g, node);
   uint32_t cur = g->entry;
   float cur_dist = g->dist(v, vec_of(g, cur), g->dim);
-  if (level < g->max_level) cur = greedy_descend(g, v, cur, &cur_dist, g->max_level, level);
+  if (level < g->max_level) cur = greedy_descend(g, NULL, v, cur, &cur_dist, g->max_level, level);
   uint32_t selected[2048];
   for (int l = level < g->max_level ? level : g->max_level; l >= 0; l--) {
     if (search_level(g, s, v, cur, cur_dist, g->ef_construction, l, NULL) != 0) goto oom_s;
@@ -530,6 +720,35 @@ size_t hnsw_graph_brute_force(hnsw_graph *g, const float *query, size_t k,
   return n;
 }
 
+/* Quantized search: the graph walked on the codes, then the ef nodes found re-ranked by
+ * their exact distance to query. */
+static size_t search_codes(hnsw_graph *g, scratch *s, const float *query, size_t k, size_t ef,
+                           const hnsw_filter *filter, hnsw_result *out) {
+  code_query cq;
+  cq.q.codes = s->query_codes;
+  hnsw_quant_prepare(&g->quant, query, &cq.q);
+  cq.l2 = g->metric == VISOR_METRIC_L2;
+  double qn2 = 0;
+  for (size_t i = 0; cq.l2 && i < g->dim; i++)
+    qn2 += (double)query[i] * query[i];
+  cq.qnorm2 = (float)qn2;
+  uint32_t cur = g->entry;
+  float cur_dist = code_distance(g, &cq, cur);
+  cur = greedy_descend(g, &cq, NULL, cur, &cur_dist, g->max_level, 0);
+  if (search_level_codes(g, &cq, s, cur, cur_dist, ef, filter) != 0) return 0;
+  heap *top = &s->candidates;
+  top->size = 0;
+  if (heap_reserve(top, k + 1) != 0) return 0;
+  const heap *found = &s->results;
+  for (size_t i = 0; i < found->size; i++) {
+    uint32_t node = found->items[i].node;
+    if (i + 1 < found->size) __builtin_prefetch(vec_of(g, found->items[i + 1].node));
+    top_k_push(top, k, g->dist(query, vec_of(g, node), g->dim), node);
+  }
+  s->results.size = 0;
+  return drain_into(top, out);
+}
+
 size_t hnsw_graph_search(hnsw_graph *g, const float *query, size_t k, size_t ef,
                          const hnsw_filter *filter, hnsw_result *out) {
   size_t live = hnsw_graph_live(g);
@@ -550,9 +769,14 @@ size_t hnsw_graph_search(hnsw_graph *g, const float *query, size_t k, size_t ef,
   }
   scratch *s = scratch_acquire(g);
   if (!s) return 0;
+  if (g->fitted) {
+    size_t n = search_codes(g, s, query, k, ef, filter, out);
+    scratch_release(g, s);
+    return n;
+  }
   uint32_t cur = g->entry;
   float cur_dist = g->dist(query, vec_of(g, cur), g->dim);
-  cur = greedy_descend(g, query, cur, &cur_dist, g->max_level, 0);
+  cur = greedy_descend(g, NULL, query, cur, &cur_dist, g->max_level, 0);
   size_t n = 0;
   if (search_level(g, s, query, cur, cur_dist, ef, 0, filter) == 0) {
     while (s->results.size > k)
@@ -633,9 +857,11 @@ int hnsw_graph_compact(hnsw_graph *g, uint32_t **remap_out) {
     for (uint32_t u = 0; u < old_count; u++) {
       if (g->deleted[u]) {
         free(g->upper[u]);
+        if (g->fvec) free_vector(g, u);
         continue;
       }
       uint32_t nu = remap[u];
+      if (g->fvec) g->fvec[nu] = g->fvec[u];
       char *dst = data0 + (size_t)nu * g->node_bytes;
       memcpy(dst, links0(g, u), g->node_bytes);
       for (int level = 0; level <= g->level[u]; level++) {
@@ -675,6 +901,13 @@ int hnsw_graph_compact(hnsw_graph *g, uint32_t **remap_out) {
 #define GRAPH_MAGIC 0x48504752u /* "RGPH" */
 
 void hnsw_graph_write(const hnsw_graph *g, hnsw_writer *w) {
+  hnsw_graph_write_at(g, w, NULL);
+}
+
+/* The level-0 block is written in the float layout whatever the mode (list, then vector),
+ * so both modes read each other's snapshots and a quantized graph can map its vectors from
+ * the file. */
+void hnsw_graph_write_at(const hnsw_graph *g, hnsw_writer *w, uint64_t *data_offset) {
   hnsw_write_u32(w, GRAPH_MAGIC);
   hnsw_write_u64(w, g->dim);
   hnsw_write_u32(w, (uint32_t)g->metric);
@@ -684,7 +917,18 @@ void hnsw_graph_write(const hnsw_graph *g, hnsw_writer *w) {
   hnsw_write_u32(w, g->entry);
   hnsw_write_u32(w, (uint32_t)(g->max_level + 1));
   hnsw_write_u64(w, g->rng);
-  hnsw_write(w, g->data0, g->count * g->node_bytes);
+  if (data_offset) {
+    long at = w->file ? ftell(w->file) : -1;
+    *data_offset = at < 0 ? 0 : (uint64_t)at;
+  }
+  if (!g->quantized) {
+    hnsw_write(w, g->data0, g->count * g->node_bytes);
+  } else {
+    for (uint32_t i = 0; i < g->count; i++) {
+      hnsw_write(w, links0(g, i), g->link0_bytes);
+      hnsw_write(w, g->fvec[i], g->dim * sizeof(float));
+    }
+  }
   hnsw_write(w, g->level, g->count);
   hnsw_write(w, g->deleted, g->count);
   for (size_t i = 0; i < g->count; i++)
@@ -701,6 +945,55 @@ static int links_valid(const hnsw_graph *g, const uint32_t *l, size_t max, int l
 }
 
 hnsw_graph *hnsw_graph_read(hnsw_reader *r) {
+  return hnsw_graph_read_with(r, NULL, -1);
+}
+
+/* Quantized read: each node's float block is split into its list (into data0) and its
+ * vector (a malloc'd copy, or a pointer into the mapping of the file). */
+static int read_quantized_nodes(hnsw_graph *g, hnsw_reader *r, size_t count, int fd) {
+  size_t fnb = g->float_node_bytes;
+  long at = ftell(r->file);
+  if (g->rerank_mmap && fd >= 0 && at >= 0) {
+    struct stat st;
+    if (fstat(fd, &st) == 0 && (uint64_t)st.st_size >= (uint64_t)at + count * fnb &&
+        ((uint64_t)at + g->link0_bytes) % sizeof(float) == 0) {
+      void *map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+      if (map != MAP_FAILED) {
+        g->map = map;
+        g->map_len = (size_t)st.st_size;
+      }
+    }
+  }
+  char *block = malloc(fnb);
+  if (!block) return -1;
+  for (size_t i = 0; i < count; i++) {
+    hnsw_read(r, block, fnb);
+    if (r->failed) break;
+    memcpy(links0(g, (uint32_t)i), block, g->link0_bytes);
+    const float *v = (const float *)(block + g->link0_bytes);
+    if (g->map) {
+      g->fvec[i] = (const float *)(g->map + (size_t)at + i * fnb + g->link0_bytes);
+    } else {
+      float *copy = malloc(g->dim * sizeof *copy);
+      if (!copy) {
+        r->failed = 1;
+        break;
+      }
+      memcpy(copy, v, g->dim * sizeof *copy);
+      g->fvec[i] = copy;
+      g->ram_vectors++;
+    }
+    double sum = 0;
+    for (size_t j = 0; j < g->dim; j++)
+      sum += (double)v[j] * v[j];
+    float norm2 = (float)sum;
+    memcpy(g->data0 + i * g->node_bytes + g->link0_bytes, &norm2, sizeof norm2);
+  }
+  free(block);
+  return r->failed ? -1 : 0;
+}
+
+hnsw_graph *hnsw_graph_read_with(hnsw_reader *r, const hnsw_quant_options *quant, int fd) {
   if (hnsw_read_u32(r) != GRAPH_MAGIC) goto bad;
   uint64_t dim = hnsw_read_u64(r);
   uint32_t metric = hnsw_read_u32(r);
@@ -716,12 +1009,24 @@ hnsw_graph *hnsw_graph_read(hnsw_reader *r) {
   hnsw_graph *g = hnsw_graph_new(dim, (visor_metric)metric, m, efc ? efc : 1, rng);
   if (!g) goto bad;
   g->rng = rng;
-  /* Each node takes node_bytes + 2 bytes of the file: a count the file cannot hold is
+  size_t file_node_bytes = g->node_bytes;
+  g->float_node_bytes = file_node_bytes;
+  if (hnsw_graph_set_quantization(g, quant) != 0) goto bad_g;
+  /* Each node takes file_node_bytes + 2 bytes of the file: a count the file cannot hold is
    * corrupt, and must not size the allocation. */
   if (count &&
-      (!hnsw_read_fits(r, count * (g->node_bytes + 2)) || hnsw_graph_reserve(g, count) != 0))
+      (!hnsw_read_fits(r, count * (file_node_bytes + 2)) || hnsw_graph_reserve(g, count) != 0))
     goto bad_g;
-  hnsw_read(r, g->data0, count * g->node_bytes);
+  if (g->quantized) {
+    for (size_t i = 0; i < count; i++)
+      g->fvec[i] = NULL;
+    g->count = count; /* from here hnsw_graph_free frees fvec[0..count) */
+    for (size_t i = 0; i < count; i++)
+      g->upper[i] = NULL;
+    if (read_quantized_nodes(g, r, count, fd) != 0) goto bad_g;
+  } else {
+    hnsw_read(r, g->data0, count * g->node_bytes);
+  }
   hnsw_read(r, g->level, count);
   hnsw_read(r, g->deleted, count);
   if (r->failed) goto bad_g;
@@ -745,10 +1050,33 @@ hnsw_graph *hnsw_graph_read(hnsw_reader *r) {
   g->entry = entry;
   if ((count == 0) != (g->max_level < 0)) goto bad_g;
   if (count && (entry >= count || g->level[entry] != g->max_level)) goto bad_g;
+  if (g->quantized && count >= g->quant_min) refit(g);
   return g;
 bad_g:
   hnsw_graph_free(g);
 bad:
   r->failed = 1;
   return NULL;
+}
+
+int hnsw_graph_map_snapshot(hnsw_graph *g, const char *path, uint64_t data_offset) {
+  if (!g->quantized || !g->rerank_mmap) return 0;
+  size_t fnb = g->link0_bytes + g->dim * sizeof(float);
+  if ((data_offset + g->link0_bytes) % sizeof(float) != 0) return -1;
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  struct stat st;
+  void *map = MAP_FAILED;
+  if (fstat(fd, &st) == 0 && (uint64_t)st.st_size >= data_offset + g->count * fnb)
+    map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+  close(fd);
+  if (map == MAP_FAILED) return -1;
+  for (uint32_t i = 0; i < g->count; i++) {
+    free_vector(g, i);
+    g->fvec[i] = (const float *)((const char *)map + data_offset + i * fnb + g->link0_bytes);
+  }
+  if (g->map) munmap(g->map, g->map_len);
+  g->map = map;
+  g->map_len = (size_t)st.st_size;
+  return 0;
 }

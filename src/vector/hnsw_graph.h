@@ -36,10 +36,32 @@ typedef struct hnsw_result {
   uint32_t node;
 } hnsw_result;
 
+/* int8 scalar quantization (see hnsw_quant.h and docs/VECTOR_INDEX.md). */
+typedef struct hnsw_quant_options {
+  int int8;           /* 0: the float index (the rest is ignored) */
+  int rerank_mmap;    /* full-precision vectors of a loaded snapshot stay in the file (mmap) */
+  size_t min_vectors; /* the codes are fitted once this many nodes exist (before: exact) */
+} hnsw_quant_options;
+
 /* Returns NULL when out of memory. m >= 2, ef_construction >= 1. */
 hnsw_graph *hnsw_graph_new(size_t dim, visor_metric metric, size_t m, size_t ef_construction,
                            uint64_t seed);
 void hnsw_graph_free(hnsw_graph *g);
+
+/* Switches a new graph (no insert or reserve yet) to quantized mode (o NULL or o->int8 0:
+ * nothing). 0, or -1 when out of memory or the graph is not new. */
+int hnsw_graph_set_quantization(hnsw_graph *g, const hnsw_quant_options *o);
+/* Quantized: fits the codes again on every node (or drops them below min_vectors), as
+ * reading a snapshot does: called when a snapshot is taken, so a reopened collection has
+ * the very codes (and answers) the running one had. */
+void hnsw_graph_requantize(hnsw_graph *g);
+/* 0: float index; 1: quantized, codes not fitted yet (searches exact); 2: codes in use. */
+int hnsw_graph_quantized(const hnsw_graph *g);
+/* Quantized with rerank_mmap: points every node's full vector into the snapshot file at
+ * path just written by hnsw_graph_write_at (data_offset from it) and frees the copies in
+ * memory. Call with the graph unchanged since that write. 0 (also when not applicable), or
+ * -1 (the graph is unchanged). */
+int hnsw_graph_map_snapshot(hnsw_graph *g, const char *path, uint64_t data_offset);
 
 /* Pre-allocates room for n nodes. 0, or -1 when out of memory. */
 int hnsw_graph_reserve(hnsw_graph *g, size_t n);
@@ -75,5 +97,9 @@ float hnsw_graph_distance(const hnsw_graph *g, const float *a, const float *b);
  * failed) on a bad or inconsistent section, or when out of memory. */
 void hnsw_graph_write(const hnsw_graph *g, hnsw_writer *w);
 hnsw_graph *hnsw_graph_read(hnsw_reader *r);
+/* The same, and write_at reports the file offset of the level-0 block; read_with builds a
+ * quantized graph when quant asks for it (fd: the file r reads, mapped for rerank_mmap). */
+void hnsw_graph_write_at(const hnsw_graph *g, hnsw_writer *w, uint64_t *data_offset);
+hnsw_graph *hnsw_graph_read_with(hnsw_reader *r, const hnsw_quant_options *quant, int fd);
 
 #endif

@@ -384,6 +384,11 @@ void hnsw_log_close(hnsw_log *log) {
 
 visor_code hnsw_snapshot_save(const char *dir, const hnsw_graph *graph, const hnsw_meta *meta,
                               uint64_t seq, visor_error *err) {
+  return hnsw_snapshot_save_at(dir, graph, meta, seq, NULL, err);
+}
+
+visor_code hnsw_snapshot_save_at(const char *dir, const hnsw_graph *graph, const hnsw_meta *meta,
+                                 uint64_t seq, uint64_t *data_offset, visor_error *err) {
   char tmp[PATH_MAX], final[PATH_MAX];
   if (snprintf(tmp, sizeof tmp, "%s/snapshot.tmp", dir) >= (int)sizeof tmp ||
       snprintf(final, sizeof final, "%s/snapshot", dir) >= (int)sizeof final)
@@ -400,7 +405,7 @@ visor_code hnsw_snapshot_save(const char *dir, const hnsw_graph *graph, const hn
   hnsw_write(&w, SNAPSHOT_MAGIC, 8);
   hnsw_write_u32(&w, SNAPSHOT_VERSION);
   hnsw_write_u64(&w, seq);
-  hnsw_graph_write(graph, &w);
+  hnsw_graph_write_at(graph, &w, data_offset);
   hnsw_meta_write(meta, &w);
   uint32_t crc = w.crc;
   hnsw_write_u32(&w, crc);
@@ -420,6 +425,12 @@ visor_code hnsw_snapshot_save(const char *dir, const hnsw_graph *graph, const hn
 
 visor_code hnsw_snapshot_load(const char *dir, hnsw_graph **graph, hnsw_meta **meta, uint64_t *seq,
                               visor_error *err) {
+  return hnsw_snapshot_load_with(dir, NULL, graph, meta, seq, err);
+}
+
+visor_code hnsw_snapshot_load_with(const char *dir, const hnsw_quant_options *quant,
+                                   hnsw_graph **graph, hnsw_meta **meta, uint64_t *seq,
+                                   visor_error *err) {
   *graph = NULL;
   *meta = NULL;
   char path[PATH_MAX];
@@ -441,7 +452,7 @@ visor_code hnsw_snapshot_load(const char *dir, hnsw_graph **graph, hnsw_meta **m
     return visor_error_set(err, VISOR_ERR_IO, "%s is not a Visor HNSW snapshot (version %u)", path,
                            SNAPSHOT_VERSION);
   }
-  hnsw_graph *g = hnsw_graph_read(&r);
+  hnsw_graph *g = hnsw_graph_read_with(&r, quant, fileno(f));
   hnsw_meta *m = g ? hnsw_meta_read(&r) : NULL;
   uint32_t expected = r.crc;
   uint32_t crc = hnsw_read_u32(&r);

@@ -52,6 +52,13 @@ visor_code hnsw_snapshot_save(const char *dir, const hnsw_graph *graph, const hn
 /* Loads dir/snapshot. VISOR_ERR_NOT_FOUND when there is none. */
 visor_code hnsw_snapshot_load(const char *dir, hnsw_graph **graph, hnsw_meta **meta, uint64_t *seq,
                               visor_error *err);
+/* The same with a quantized graph (quant may be NULL), and save reporting where the graph's
+ * level-0 block starts in the file (for hnsw_graph_map_snapshot). */
+visor_code hnsw_snapshot_load_with(const char *dir, const hnsw_quant_options *quant,
+                                   hnsw_graph **graph, hnsw_meta **meta, uint64_t *seq,
+                                   visor_error *err);
+visor_code hnsw_snapshot_save_at(const char *dir, const hnsw_graph *graph, const hnsw_meta *meta,
+                                 uint64_t seq, uint64_t *data_offset, visor_error *err);
 
 /* fsync of a directory (after creating or renaming an entry in it). */
 int hnsw_fsync_dir(const char *dir);

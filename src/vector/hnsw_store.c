@@ -5,7 +5,11 @@
  * Concurrency: searches take a read lock on a pthread rwlock (writer-preferring), so they run
  * in parallel. Writers are serialised by a mutex: each appends its record to the log and
  * fdatasyncs it without blocking readers, then takes the write lock only to apply the change
- * in memory. Snapshots are written under the read lock (searches go on). */
+ * in memory. Snapshots are written under the read lock (searches go on).
+ *
+ * ?quantization=int8 searches on int8 codes and re-ranks with the full vectors, which stay
+ * in memory (?rerank_store=ram, the default) or in the snapshot file (mmap): see
+ * hnsw_graph.c. The files are the same in both modes. */
 #define _GNU_SOURCE
 #include "core/fsutil.h"
 #include "vector/hnsw_store.h"
@@ -31,6 +35,7 @@
 #define DIM_MAX 65536
 #define DEFAULT_SNAPSHOT_BYTES (64ull << 20)
 #define GRAPH_SEED 0x5eed5eedULL
+#define DEFAULT_QUANT_MIN 1000 /* vectors before the int8 codes are fitted */
 
 typedef struct hnsw_store {
   visor_vector_store base;
@@ -46,6 +51,7 @@ typedef struct hnsw_store {
   uint64_t seq;
   uint64_t snapshot_bytes; /* log size that triggers a snapshot */
   uint64_t snapshot_at;    /* the next trigger: pushed back after a failed snapshot */
+  hnsw_quant_options quant;
 } hnsw_store;
 
 static const visor_vector_ops hnsw_ops;
@@ -76,7 +82,7 @@ static int parse_int(const char *s, long min, long max, long *out) {
 }
 
 static visor_code parse_query(const char *query, visor_vector_params *p, uint64_t *snapshot_bytes,
-                              visor_error *err) {
+                              hnsw_quant_options *quant, visor_error *err) {
   if (!query || !*query) return VISOR_OK;
   char *copy = strdup(query);
   if (!copy) return visor_error_set(err, VISOR_ERR_NOMEM, "parsing URL query: out of memory");
@@ -117,10 +123,30 @@ static visor_code parse_query(const char *query, visor_vector_params *p, uint64_
         rc = visor_error_set(err, VISOR_ERR_INVALID, "snapshot_bytes '%s' must be > 0", value);
       else
         *snapshot_bytes = (uint64_t)v;
+    } else if (strcmp(key, "quantization") == 0) {
+      if (strcmp(value, "none") == 0)
+        quant->int8 = 0;
+      else if (strcmp(value, "int8") == 0)
+        quant->int8 = 1;
+      else
+        rc =
+            visor_error_set(err, VISOR_ERR_INVALID, "quantization '%s' is not none or int8", value);
+    } else if (strcmp(key, "rerank_store") == 0) {
+      if (strcmp(value, "ram") == 0)
+        quant->rerank_mmap = 0;
+      else if (strcmp(value, "mmap") == 0)
+        quant->rerank_mmap = 1;
+      else
+        rc = visor_error_set(err, VISOR_ERR_INVALID, "rerank_store '%s' is not ram or mmap", value);
+    } else if (strcmp(key, "quant_min") == 0) {
+      if (parse_int(value, 1, INT_MAX, &v) != 0)
+        rc = visor_error_set(err, VISOR_ERR_INVALID, "quant_min '%s' must be > 0", value);
+      else
+        quant->min_vectors = (size_t)v;
     } else {
       rc = visor_error_set(err, VISOR_ERR_INVALID,
                            "unknown hnsw URL option '%s' (m, ef_construction, ef_search, metric, "
-                           "snapshot_bytes)",
+                           "snapshot_bytes, quantization, rerank_store, quant_min)",
                            key);
     }
   }
@@ -222,10 +248,20 @@ static void compact(hnsw_store *s) {
 static visor_code snapshot(hnsw_store *s, visor_error *err) {
   pthread_rwlock_wrlock(&s->lock);
   compact(s);
+  hnsw_graph_requantize(s->graph); /* the fit a reopen computes from this snapshot */
   pthread_rwlock_unlock(&s->lock);
   pthread_rwlock_rdlock(&s->lock);
-  visor_code rc = hnsw_snapshot_save(s->dir, s->graph, s->meta, s->seq, err);
+  uint64_t data_offset = 0;
+  visor_code rc = hnsw_snapshot_save_at(s->dir, s->graph, s->meta, s->seq, &data_offset, err);
   pthread_rwlock_unlock(&s->lock);
+  if (rc == VISOR_OK && s->quant.int8 && s->quant.rerank_mmap) {
+    /* The vectors now on disk are served from the file; on failure they stay in memory. */
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/snapshot", s->dir);
+    pthread_rwlock_wrlock(&s->lock);
+    hnsw_graph_map_snapshot(s->graph, path, data_offset);
+    pthread_rwlock_unlock(&s->lock);
+  }
   if (rc == VISOR_OK) rc = hnsw_log_reset(s->log, err);
   /* After a failure (disk full...) the log still holds everything; retry a log later. */
   s->snapshot_at = hnsw_log_size(s->log) + s->snapshot_bytes;
@@ -600,7 +636,8 @@ visor_vector_store *visor_hnsw_store_open(const char *path, const char *query,
   else
     visor_vector_params_default(&p);
   uint64_t snapshot_bytes = DEFAULT_SNAPSHOT_BYTES;
-  if (parse_query(query, &p, &snapshot_bytes, err) != VISOR_OK) return NULL;
+  hnsw_quant_options quant = {0, 0, DEFAULT_QUANT_MIN};
+  if (parse_query(query, &p, &snapshot_bytes, &quant, err) != VISOR_OK) return NULL;
   if (check_params(&p, err) != VISOR_OK) return NULL;
   if (dim == 0 || dim > DIM_MAX) {
     visor_error_set(err, VISOR_ERR_INVALID, "dimension %zu must be in [1, %d]", dim, DIM_MAX);
@@ -622,6 +659,7 @@ visor_vector_store *visor_hnsw_store_open(const char *path, const char *query,
   s->params = p;
   s->snapshot_bytes = snapshot_bytes;
   s->snapshot_at = snapshot_bytes;
+  s->quant = quant;
   s->lock_fd = -1;
   hnsw_strmap_init(&s->ids);
   pthread_rwlockattr_t attr;
@@ -662,12 +700,13 @@ visor_vector_store *visor_hnsw_store_open(const char *path, const char *query,
 
   uint64_t snapshot_seq = 0;
   visor_error load_err;
-  visor_code rc = hnsw_snapshot_load(s->dir, &s->graph, &s->meta, &snapshot_seq, &load_err);
+  visor_code rc =
+      hnsw_snapshot_load_with(s->dir, &s->quant, &s->graph, &s->meta, &snapshot_seq, &load_err);
   if (rc == VISOR_ERR_NOT_FOUND) {
     s->graph =
         hnsw_graph_new(dim, p.metric, (size_t)s->params.m, (size_t)p.ef_construction, GRAPH_SEED);
     s->meta = hnsw_meta_new();
-    if (!s->graph || !s->meta) {
+    if (!s->graph || !s->meta || hnsw_graph_set_quantization(s->graph, &s->quant) != 0) {
       visor_error_set(err, VISOR_ERR_NOMEM, "opening %s: out of memory", s->dir);
       goto fail;
     }

@@ -1,7 +1,8 @@
 /* test_hnsw_concurrency.c: many readers with a writer on one store (pthreads). Readers search
  * with and without filters and check every answer is well-formed; the writer upserts,
  * replaces and removes with a small snapshot threshold, so snapshots and compactions run
- * under the readers too. Built under ThreadSanitizer in the TSan build. */
+ * under the readers too; the same with the int8 index. Built under ThreadSanitizer in the
+ * TSan build. */
 #include <math.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -86,11 +87,12 @@ static void *writer(void *arg) {
   return NULL;
 }
 
-static void test_readers_and_writer(void **state) {
-  (void)state;
+static void readers_and_writer(const char *options) {
+  atomic_store(&writer_done, 0);
+  atomic_store(&searches, 0);
   char *dir = vt_temp_dir("visor-hnsw-conc");
   char url[4096];
-  snprintf(url, sizeof url, "hnsw://%s/v?snapshot_bytes=20000&ef_construction=64", dir);
+  snprintf(url, sizeof url, "hnsw://%s/v?snapshot_bytes=20000&ef_construction=64%s", dir, options);
   visor_error err = {0};
   store = visor_vector_open(url, "c", DIM, NULL, &err);
   if (!store) fail_msg("%s", err.message);
@@ -104,7 +106,8 @@ static void test_readers_and_writer(void **state) {
   pthread_join(w, NULL);
   for (int r = 0; r < READERS; r++)
     pthread_join(readers[r], NULL);
-  print_message("%ld searches alongside %d writes\n", atomic_load(&searches), WRITES);
+  print_message("%ld searches alongside %d writes (%s)\n", atomic_load(&searches), WRITES,
+                *options ? options : "float");
   assert_int_equal(atomic_load(&reader_errors), 0);
   size_t count = store->ops->count(store);
   store->ops->close(store);
@@ -117,7 +120,20 @@ static void test_readers_and_writer(void **state) {
   free(dir);
 }
 
+static void test_readers_and_writer(void **state) {
+  (void)state;
+  readers_and_writer("");
+}
+
+/* The int8 index: refits (the codes fitted from 500 vectors, then on growth), snapshots that
+ * re-point the full vectors into the new file, and compactions, all under the readers. */
+static void test_readers_and_writer_int8(void **state) {
+  (void)state;
+  readers_and_writer("&quantization=int8&rerank_store=mmap&quant_min=500");
+}
+
 int main(void) {
-  const struct CMUnitTest tests[] = {cmocka_unit_test(test_readers_and_writer)};
+  const struct CMUnitTest tests[] = {cmocka_unit_test(test_readers_and_writer),
+                                     cmocka_unit_test(test_readers_and_writer_int8)};
   return cmocka_run_group_tests_name("hnsw_concurrency", tests, NULL, NULL);
 }

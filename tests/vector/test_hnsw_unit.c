@@ -1,5 +1,6 @@
 /* test_hnsw_unit.c: unit tests of the HNSW backend's parts: distance kernels, the string map,
- * URL options, filter compilation, log replay with a torn tail, snapshots and compaction. */
+ * URL options, filter compilation, log replay with a torn tail, snapshots and compaction; the
+ * int8 kernel and quantizer, and the quantized graph's fit, refit and exact re-ranking. */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <math.h>
@@ -20,6 +21,8 @@
 #include "vector/distance.h"
 #include "vector/hnsw_graph.h"
 #include "vector/hnsw_meta.h"
+#include "vector/hnsw_persist.h"
+#include "vector/hnsw_quant.h"
 #include "vector/hnsw_strmap.h"
 #include "vector/vector.h"
 
@@ -108,7 +111,9 @@ static void test_url_options(void **state) {
   assert_null(visor_vector_open(url, "c", 4, NULL, &err));
   assert_int_equal(err.code, VISOR_ERR_INVALID);
   assert_non_null(strstr(err.message, "metric"));
-  const char *bad[] = {"?m=1", "?m=abc", "?ef_search=0", "?metric=hamming", "?bogus=1", "?m"};
+  const char *bad[] = {"?m=1",        "?m=abc", "?ef_search=0",     "?metric=hamming",
+                       "?bogus=1",    "?m",     "?quantization=pq", "?rerank_store=ssd",
+                       "?quant_min=0"};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     snprintf(url, sizeof url, "hnsw://%s/opts%s", tmp_dir, bad[i]);
     assert_null(visor_vector_open(url, "d", 4, NULL, &err));
@@ -334,13 +339,147 @@ static void test_graph_compact(void **state) {
   free(data);
 }
 
+/* The dispatched int8 kernel equals the portable one, for every padded length. */
+static void test_int8_kernel(void **state) {
+  (void)state;
+  vt_rng r = {11};
+  visor_dot_i8_fn dot = visor_dot_i8();
+  int8_t a[1312], b[1312];
+  for (size_t n = 32; n <= 1312; n += 32) {
+    for (size_t i = 0; i < n; i++) {
+      a[i] = (int8_t)((int)(vt_uniform(&r) * 255) - 127);
+      b[i] = (int8_t)((int)(vt_uniform(&r) * 255) - 127);
+    }
+    a[0] = b[0] = 127; /* the extremes: no 16-bit saturation */
+    a[1] = b[1] = -127;
+    int32_t want = 0;
+    for (size_t i = 0; i < n; i++)
+      want += (int32_t)a[i] * b[i];
+    assert_int_equal(visor_dot_i8_ref(a, b, n), want);
+    assert_int_equal(dot(a, b, n), want);
+  }
+}
+
+/* Codes reproduce the fitted data to half a step; the query form gives <q, x> closely;
+ * values outside the fitted range are clamped and counted. */
+static void test_quantizer(void **state) {
+  (void)state;
+  size_t dim = 40, n = 200;
+  float *data = vt_random_data(n, dim, 5);
+  hnsw_quant q;
+  assert_int_equal(hnsw_quant_init(&q, dim), 0);
+  assert_int_equal(q.code_len, 64);
+  for (size_t i = 0; i < n; i++)
+    hnsw_quant_observe(&q, data + i * dim);
+  hnsw_quant_fit(&q);
+  int8_t codes[64], qcodes[64];
+  for (size_t i = 0; i < n; i++) {
+    assert_int_equal(hnsw_quant_encode(&q, data + i * dim, codes), 0);
+    for (size_t j = 0; j < dim; j++)
+      assert_true(fabsf(q.mid[j] + q.step[j] * codes[j] - data[i * dim + j]) <=
+                  0.5f * q.step[j] + 1e-6f);
+    for (size_t j = dim; j < 64; j++)
+      assert_int_equal(codes[j], 0);
+  }
+  hnsw_quant_query qq = {qcodes, 0, 0};
+  const float *x = data, *v = data + dim;
+  hnsw_quant_prepare(&q, v, &qq);
+  hnsw_quant_encode(&q, x, codes);
+  float approx = qq.bias + qq.alpha * (float)visor_dot_i8_ref(qq.codes, codes, q.code_len);
+  float exact = 1.0f - visor_distance_ip_ref(v, x, dim);
+  assert_true(fabsf(approx - exact) < 0.05f * dim * 0.02f + 0.1f);
+  float far[40];
+  for (size_t j = 0; j < dim; j++)
+    far[j] = j < 4 ? 10.0f : 0.0f;
+  assert_int_equal(hnsw_quant_encode(&q, far, codes), 4);
+  assert_int_equal(codes[0], 127);
+  hnsw_quant_free(&q);
+  free(data);
+}
+
+/* A quantized graph: exact search before min_vectors, codes after; the top hit of a stored
+ * vector is itself at distance 0 (re-ranked with the full vector); refits on growth; a
+ * snapshot read back quantized gives the same answers as the float graph reading it. */
+static void test_quantized_graph(void **state) {
+  (void)state;
+  size_t dim = 24, n = 3000;
+  float *data = vt_clustered_data(n, dim, 20, 0.2f, 9);
+  hnsw_graph *g = hnsw_graph_new(dim, VISOR_METRIC_L2, 8, 64, 3);
+  hnsw_quant_options o = {1, 0, 500};
+  assert_int_equal(hnsw_graph_set_quantization(g, &o), 0);
+  for (size_t i = 0; i < n; i++) {
+    assert_int_equal(hnsw_graph_insert(g, data + i * dim, NULL), 0);
+    if (i == 498) assert_int_equal(hnsw_graph_quantized(g), 1);
+    if (i == 499) assert_int_equal(hnsw_graph_quantized(g), 2);
+  }
+  assert_int_equal(hnsw_graph_set_quantization(g, &o), -1); /* not empty */
+  hnsw_result res[5];
+  size_t self = 0;
+  for (size_t i = 0; i < n; i += 7) {
+    size_t got = hnsw_graph_search(g, data + i * dim, 5, 64, NULL, res);
+    assert_int_equal(got, 5);
+    for (size_t j = 1; j < got; j++)
+      assert_true(res[j - 1].distance <= res[j].distance);
+    self += res[0].node == i || res[0].distance == 0.0f;
+    assert_true(res[0].distance <= hnsw_graph_distance(g, data + i * dim, data + i * dim) + 1e-6f);
+  }
+  assert_true(self >= (n / 7) * 99 / 100);
+  for (size_t i = 0; i < n; i += 3)
+    hnsw_graph_delete(g, (uint32_t)i);
+  assert_int_equal(hnsw_graph_compact(g, NULL), 0);
+  assert_int_equal(hnsw_graph_count(g), n - (n + 2) / 3);
+  size_t got = hnsw_graph_search(g, data + 1 * dim, 1, 64, NULL, res);
+  assert_int_equal(got, 1);
+  assert_true(res[0].distance == 0.0f);
+
+  char *dir = vt_temp_dir("visor-quant-graph");
+  hnsw_meta *meta = hnsw_meta_new();
+  for (size_t i = 0; i < hnsw_graph_count(g); i++) {
+    char id[32];
+    snprintf(id, sizeof id, "q%zu", i);
+    assert_int_equal(hnsw_meta_append(meta, id, NULL), 0);
+  }
+  visor_error err;
+  assert_int_equal(hnsw_snapshot_save(dir, g, meta, 1, &err), VISOR_OK);
+  hnsw_graph *gf = NULL, *gm = NULL;
+  hnsw_meta *mf = NULL, *mm = NULL;
+  uint64_t seq;
+  assert_int_equal(hnsw_snapshot_load(dir, &gf, &mf, &seq, &err), VISOR_OK);
+  hnsw_quant_options om = {1, 1, 500};
+  assert_int_equal(hnsw_snapshot_load_with(dir, &om, &gm, &mm, &seq, &err), VISOR_OK);
+  assert_int_equal(hnsw_graph_quantized(gf), 0);
+  assert_int_equal(hnsw_graph_quantized(gm), 2);
+  for (size_t i = 0; i < hnsw_graph_count(gf); i++)
+    assert_memory_equal(hnsw_graph_vector(gf, (uint32_t)i), hnsw_graph_vector(gm, (uint32_t)i),
+                        dim * sizeof(float));
+  hnsw_result a[3], b[3];
+  for (size_t i = 0; i < 200; i++) {
+    const float *q = data + i * dim;
+    size_t na = hnsw_graph_brute_force(gf, q, 3, NULL, a);
+    size_t nb = hnsw_graph_brute_force(gm, q, 3, NULL, b);
+    assert_int_equal(na, nb);
+    for (size_t j = 0; j < na; j++)
+      assert_true(a[j].distance == b[j].distance);
+  }
+  hnsw_graph_free(gf);
+  hnsw_graph_free(gm);
+  hnsw_meta_free(mf);
+  hnsw_meta_free(mm);
+  hnsw_meta_free(meta);
+  vt_remove_tree(dir);
+  free(dir);
+  hnsw_graph_free(g);
+  free(data);
+}
+
 int main(void) {
   tmp_dir = vt_temp_dir("visor-hnsw-unit");
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_distance_kernels), cmocka_unit_test(test_strmap),
       cmocka_unit_test(test_url_options),      cmocka_unit_test(test_meta_compile),
       cmocka_unit_test(test_log_torn_tail),    cmocka_unit_test(test_snapshot_and_log),
-      cmocka_unit_test(test_graph_compact),
+      cmocka_unit_test(test_graph_compact),    cmocka_unit_test(test_int8_kernel),
+      cmocka_unit_test(test_quantizer),        cmocka_unit_test(test_quantized_graph),
   };
   int failed = cmocka_run_group_tests_name("hnsw_unit", tests, NULL, NULL);
   vt_remove_tree(tmp_dir);
