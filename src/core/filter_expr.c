@@ -113,17 +113,33 @@ static visor_code lex_string(parser *p) {
     }
     char e = s[i + 1];
     switch (e) {
-    case '"': case '\'': case '\\': case '/': out[len++] = e; i += 2; continue;
-    case 'n': out[len++] = '\n'; i += 2; continue;
-    case 't': out[len++] = '\t'; i += 2; continue;
-    case 'r': out[len++] = '\r'; i += 2; continue;
+    case '"':
+    case '\'':
+    case '\\':
+    case '/':
+      out[len++] = e;
+      i += 2;
+      continue;
+    case 'n':
+      out[len++] = '\n';
+      i += 2;
+      continue;
+    case 't':
+      out[len++] = '\t';
+      i += 2;
+      continue;
+    case 'r':
+      out[len++] = '\r';
+      i += 2;
+      continue;
     case 'u': {
       unsigned cp = 0;
       int ok = 1;
       for (int k = 2; k < 6 && ok; k++) {
         char h = s[i + k];
         ok = isxdigit((unsigned char)h);
-        if (ok) cp = cp * 16 + (unsigned)(isdigit((unsigned char)h) ? h - '0' : (tolower(h) - 'a' + 10));
+        if (ok)
+          cp = cp * 16 + (unsigned)(isdigit((unsigned char)h) ? h - '0' : (tolower(h) - 'a' + 10));
       }
       if (!ok) {
         code = fail_at(p, i, "%s", "\\u needs 4 hex digits");
@@ -177,7 +193,8 @@ static visor_code lex_number(parser *p) {
   if (s[i] == 'e' || s[i] == 'E') {
     i++;
     if (s[i] == '+' || s[i] == '-') i++;
-    if (!isdigit((unsigned char)s[i])) return fail_at(p, i, "%s", "expected a digit in the exponent");
+    if (!isdigit((unsigned char)s[i]))
+      return fail_at(p, i, "%s", "expected a digit in the exponent");
     while (isdigit((unsigned char)s[i]))
       i++;
   }
@@ -313,7 +330,8 @@ static visor_code parse_or(parser *p, int depth, visor_filter_node **out);
 static visor_code parse_value(parser *p, const visor_filter_node *n, visor_filter_value *value) {
   int numeric = n->field == VISOR_FILTER_PRICE;
   if (p->tok.type == TOKEN_STRING) {
-    if (numeric) return fail_at(p, p->tok.start, "%s", "'price' compares with numbers, got a string");
+    if (numeric)
+      return fail_at(p, p->tok.start, "%s", "'price' compares with numbers, got a string");
     value->text = p->tok.text;
     p->tok.text = NULL;
   } else if (p->tok.type == TOKEN_NUMBER) {
@@ -587,11 +605,16 @@ void visor_filter_free(visor_filter_expr *expr) {
 
 const char *visor_filter_field_name(visor_filter_field field) {
   switch (field) {
-  case VISOR_FILTER_CATEGORY: return "category";
-  case VISOR_FILTER_PRICE: return "price";
-  case VISOR_FILTER_SKU: return "sku";
-  case VISOR_FILTER_NAME: return "name";
-  case VISOR_FILTER_LABEL: return "label";
+  case VISOR_FILTER_CATEGORY:
+    return "category";
+  case VISOR_FILTER_PRICE:
+    return "price";
+  case VISOR_FILTER_SKU:
+    return "sku";
+  case VISOR_FILTER_NAME:
+    return "name";
+  case VISOR_FILTER_LABEL:
+    return "label";
   }
   return "?";
 }
@@ -603,12 +626,18 @@ const char *visor_filter_op_name(visor_filter_op op) {
 
 visor_filter_op visor_filter_op_negate(visor_filter_op op) {
   switch (op) {
-  case VISOR_FILTER_EQ: return VISOR_FILTER_NE;
-  case VISOR_FILTER_NE: return VISOR_FILTER_EQ;
-  case VISOR_FILTER_LT: return VISOR_FILTER_GE;
-  case VISOR_FILTER_LE: return VISOR_FILTER_GT;
-  case VISOR_FILTER_GT: return VISOR_FILTER_LE;
-  case VISOR_FILTER_GE: return VISOR_FILTER_LT;
+  case VISOR_FILTER_EQ:
+    return VISOR_FILTER_NE;
+  case VISOR_FILTER_NE:
+    return VISOR_FILTER_EQ;
+  case VISOR_FILTER_LT:
+    return VISOR_FILTER_GE;
+  case VISOR_FILTER_LE:
+    return VISOR_FILTER_GT;
+  case VISOR_FILTER_GT:
+    return VISOR_FILTER_LE;
+  case VISOR_FILTER_GE:
+    return VISOR_FILTER_LT;
   }
   return op;
 }
@@ -628,9 +657,10 @@ static void format_value(visor_strbuf *buf, const visor_filter_value *v) {
 
 static void format_node(visor_strbuf *buf, const visor_filter_node *n) {
   if (n->kind == VISOR_FILTER_AND || n->kind == VISOR_FILTER_OR || n->kind == VISOR_FILTER_NOT) {
-    visor_strbuf_appendf(buf, "(%s", n->kind == VISOR_FILTER_AND  ? "AND"
-                                     : n->kind == VISOR_FILTER_OR ? "OR"
-                                                                  : "NOT");
+    visor_strbuf_appendf(buf, "(%s",
+                         n->kind == VISOR_FILTER_AND  ? "AND"
+                         : n->kind == VISOR_FILTER_OR ? "OR"
+                                                      : "NOT");
     for (size_t i = 0; i < n->child_count; i++) {
       visor_strbuf_append(buf, " ", 1);
       format_node(buf, n->children[i]);
@@ -638,8 +668,8 @@ static void format_node(visor_strbuf *buf, const visor_filter_node *n) {
     visor_strbuf_append(buf, ")", 1);
     return;
   }
-  const char *op = n->kind == VISOR_FILTER_IN ? (n->negated ? "NOT IN" : "IN")
-                                              : visor_filter_op_name(n->op);
+  const char *op =
+      n->kind == VISOR_FILTER_IN ? (n->negated ? "NOT IN" : "IN") : visor_filter_op_name(n->op);
   visor_strbuf_appendf(buf, "(%s ", op);
   if (n->field == VISOR_FILTER_LABEL)
     visor_strbuf_appendf(buf, "label:%s", n->label_key);

@@ -46,9 +46,9 @@ typedef enum visor_filter_field {
 } visor_filter_field;
 
 /* Which fields a caller can evaluate (a bit per visor_filter_field). */
-#define VISOR_FILTER_FIELDS_SEARCH                                                             \
+#define VISOR_FILTER_FIELDS_SEARCH                                                                 \
   ((1u << VISOR_FILTER_CATEGORY) | (1u << VISOR_FILTER_PRICE) | (1u << VISOR_FILTER_LABEL))
-#define VISOR_FILTER_FIELDS_LISTING                                                            \
+#define VISOR_FILTER_FIELDS_LISTING                                                                \
   (VISOR_FILTER_FIELDS_SEARCH | (1u << VISOR_FILTER_SKU) | (1u << VISOR_FILTER_NAME))
 
 typedef struct visor_filter_value {
@@ -59,14 +59,14 @@ typedef struct visor_filter_value {
 typedef struct visor_filter_node visor_filter_node;
 struct visor_filter_node {
   visor_filter_kind kind;
-  size_t column;                   /* 1-based byte column where the node starts */
-  visor_filter_node **children;    /* AND / OR: 2 or more; NOT: 1 */
+  size_t column;                /* 1-based byte column where the node starts */
+  visor_filter_node **children; /* AND / OR: 2 or more; NOT: 1 */
   size_t child_count;
-  visor_filter_field field;        /* COMPARE / IN */
-  char *label_key;                 /* field LABEL */
-  visor_filter_op op;              /* COMPARE */
-  int negated;                     /* IN: NOT IN */
-  visor_filter_value *values;      /* COMPARE: 1; IN: 1 to VISOR_FILTER_MAX_IN */
+  visor_filter_field field;   /* COMPARE / IN */
+  char *label_key;            /* field LABEL */
+  visor_filter_op op;         /* COMPARE */
+  int negated;                /* IN: NOT IN */
+  visor_filter_value *values; /* COMPARE: 1; IN: 1 to VISOR_FILTER_MAX_IN */
   size_t value_count;
 };
 

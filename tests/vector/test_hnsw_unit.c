@@ -144,8 +144,10 @@ static void test_meta_compile(void **state) {
   hnsw_meta *m = hnsw_meta_new();
   const char *l0[] = {"a=1", "b=2", "a=1"};
   const char *l1[] = {"b=2"};
-  visor_vector_meta m0 = {"p0", "shoes", l0, 3, "x@1"};
-  visor_vector_meta m1 = {"p1", "bags", l1, 1, "x@1"};
+  visor_vector_meta m0 = {
+      .product_id = "p0", .category = "shoes", .labels = l0, .label_count = 3, .model = "x@1"};
+  visor_vector_meta m1 = {
+      .product_id = "p1", .category = "bags", .labels = l1, .label_count = 1, .model = "x@1"};
   assert_int_equal(hnsw_meta_append(m, "id0", &m0), 0);
   assert_int_equal(hnsw_meta_append(m, "id1", &m1), 0);
   assert_int_equal(hnsw_meta_append(m, "id2", NULL), 0);
@@ -283,7 +285,8 @@ static void test_snapshot_and_log(void **state) {
   }
   const char *odd[] = {"odd=1"};
   const char *y[] = {"y"};
-  visor_vector_filter f = {y, 1, odd, 1, NULL};
+  visor_vector_filter f = {
+      .categories = y, .category_count = 1, .labels = odd, .label_count = 1, .model = NULL};
   assert_int_equal(s->ops->search(s, data, 5, &f, hits, &n, &err), VISOR_OK);
   assert_int_equal(n, 5);
   for (size_t j = 0; j < n; j++) {
