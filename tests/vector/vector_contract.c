@@ -722,7 +722,7 @@ static void test_get(void **state) {
   float v[DIM], w[DIM], got[DIM];
   random_vector(v);
   random_vector(w);
-  visor_vector_meta meta = {"p", "A", NULL, 0, "m@1"};
+  visor_vector_meta meta = {.product_id = "p", .category = "A", .model = "m@1"};
   upsert_ok(s, "g1", v, &meta);
   upsert_ok(s, "g2", w, &meta);
   visor_error err = {0};
