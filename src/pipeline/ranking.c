@@ -17,7 +17,7 @@
 #include "store/regions.h"
 
 #define HITS_PER_RESULT 8
-#define MAX_HITS 4096
+#define MAX_HITS 512 /* for the first page; later pages may fetch what their offset adds */
 
 typedef struct product_score {
   char product_id[64];
@@ -210,7 +210,8 @@ static visor_code rank_page(visor_app *app, const visor_tuned_version *version,
   int top_n = settings->product_top_n > 0 ? settings->product_top_n : 1;
   size_t hit_limit = (size_t)(k + offset) * (raw_crops ? 2 : HITS_PER_RESULT);
   if (hit_limit < 64) hit_limit = 64;
-  if (hit_limit > MAX_HITS) hit_limit = MAX_HITS;
+  size_t max_hits = MAX_HITS + (size_t)offset * HITS_PER_RESULT;
+  if (hit_limit > max_hits) hit_limit = max_hits;
   size_t regions = analysis->region_count;
   ranking->regions = calloc(regions ? regions : 1, sizeof *ranking->regions);
   ranking->results = calloc((regions + 1) * (size_t)k + 1, sizeof *ranking->results);

@@ -377,6 +377,10 @@ static int want_x11(int i) { /* category c2 (shorthand) AND NOT price > 30 */
   return has_cat(i) && i % 3 == 2 && has_price(i) && i <= 30;
 }
 
+static int want_x12(int i) { /* category = "c1" OR color = "red": overlapping lists */
+  return (has_cat(i) && i % 3 == 1) || i % 4 == 0;
+}
+
 typedef struct expr_case {
   const char *text;
   int (*want)(int i);
@@ -396,6 +400,7 @@ static const expr_case expr_cases[] = {
     {"NOT (size IN ('s') AND price <= 60)", want_x9, NULL, NULL},
     {"color IN (\"red\", \"blue\")", want_x10, NULL, "m1@1"},
     {"NOT price > 30", want_x11, "c2", NULL},
+    {"category = \"c1\" OR color = \"red\"", want_x12, NULL, NULL},
     {"category = \"nosuch\"", want_none, NULL, NULL},
     {"category = \"\"", want_none, NULL, NULL},
     {"brand = \"x\"", want_none, NULL, NULL},
