@@ -422,8 +422,9 @@ static visor_code parse_comparison(parser *p, visor_filter_node **out) {
     n->values = calloc(1, sizeof *n->values);
     if (code == VISOR_OK && !n->values) code = nomem(p);
     if (code == VISOR_OK) code = next(p);
-    if (code == VISOR_OK) code = parse_value(p, n, &n->values[0]);
+    /* counted before parsing, so a value taken before a later error is freed with the node */
     if (code == VISOR_OK) n->value_count = 1;
+    if (code == VISOR_OK) code = parse_value(p, n, &n->values[0]);
   } else if (code == VISOR_OK) {
     n->kind = VISOR_FILTER_IN;
     code = next(p);
@@ -438,9 +439,9 @@ static visor_code parse_comparison(parser *p, visor_filter_node **out) {
         code = fail_at(p, p->tok.start, "more than %s values in IN", what);
         break;
       }
-      code = parse_value(p, n, &n->values[n->value_count]);
-      if (code != VISOR_OK) break;
       n->value_count++;
+      code = parse_value(p, n, &n->values[n->value_count - 1]);
+      if (code != VISOR_OK) break;
       if (p->tok.type == TOKEN_RPAREN) break;
       if (p->tok.type != TOKEN_COMMA) code = expected(p, "',' or ')'");
       if (code == VISOR_OK) code = next(p);
