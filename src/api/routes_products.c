@@ -276,13 +276,25 @@ static void list_products(visor_http_request *req, visor_http_response *res, voi
                              "query parameter 'q' is longer than 200 characters");
     return;
   }
-  visor_db_conn *conn = visor_route_conn(app, res);
-  if (!conn) return;
   visor_error err = {0};
+  const char *filter_text = visor_http_query(req, "filter");
+  visor_filter_expr *filter = NULL;
+  if (filter_text && *filter_text &&
+      visor_filter_parse(filter_text, VISOR_FILTER_FIELDS_LISTING, &filter, &err) != VISOR_OK) {
+    visor_route_fail(res, &err);
+    return;
+  }
+  query.filter = filter;
+  visor_db_conn *conn = visor_route_conn(app, res);
+  if (!conn) {
+    visor_filter_free(filter);
+    return;
+  }
   json_t *items = NULL;
   int64_t total = 0;
   visor_code code = visor_product_list(conn, &query, &items, &total, &err);
   visor_db_release(conn);
+  visor_filter_free(filter);
   if (code != VISOR_OK) {
     visor_route_fail(res, &err);
     return;
@@ -308,7 +320,7 @@ static void update_product(visor_http_request *req, visor_http_response *res, vo
     visor_route_fail(res, &err);
     return;
   }
-  /* The job that carries a new category or labels into the vectors' metadata. */
+  /* The job that carries a new category, labels or price into the vectors' metadata. */
   if (job_id[0]) json_object_set_new(product, "meta_job_id", json_string(job_id));
   visor_http_respond_json(res, 200, product);
 }

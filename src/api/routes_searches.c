@@ -21,12 +21,15 @@
 #define MAX_K 100
 #define MAX_FILTER_VALUES 16
 #define MIN_BOX_SIDE 8 /* pixels: smaller regions hold too little to embed */
+#define MAX_OFFSET 400
 
 /* What a search request asks besides k and filters. */
 typedef struct search_fields {
   json_t *box;          /* {"x","y","w","h"} as sent, or NULL */
   const char *reuse_id; /* search_id: search that search's query image again */
   int region;           /* the ordinal of one of that search's regions, or -1 */
+  int offset;           /* the page of k results after the first `offset` */
+  const char *group;    /* "product" (one result per product) or "none" (every crop) */
 } search_fields;
 
 /* Parses the box field: a JSON object of exactly the numbers x, y, w, h. */
@@ -68,7 +71,9 @@ static visor_code check_box(const json_t *box, int64_t width, int64_t height, vi
   return VISOR_OK;
 }
 
-/* Reads k, category and label fields into k and filters {"categories", "labels"}. */
+/* Reads k, offset, group, category, label, filter, box, search_id and region fields into k,
+ * fields and filters {"categories", "labels"[, "expression"]}; a filter expression is parsed
+ * here, so a bad one is a 400 naming its column. */
 static visor_code read_search_fields(visor_http_request *req, int *k, json_t **filters,
                                      search_fields *fields, visor_error *err) {
   const char *const *names, *const *values;
@@ -76,9 +81,32 @@ static visor_code read_search_fields(visor_http_request *req, int *k, json_t **f
   json_t *categories = json_array(), *labels = json_array();
   *filters = json_pack("{s:o, s:o}", "categories", categories, "labels", labels);
   *k = 10;
+  fields->offset = 0;
+  fields->group = "product";
   for (size_t i = 0; i < count; i++) {
     const char *name = names[i], *value = values[i];
-    if (strcmp(name, "k") == 0) {
+    if (strcmp(name, "offset") == 0) {
+      char *end = NULL;
+      long parsed = strtol(value, &end, 10);
+      if (!*value || *end || parsed < 0 || parsed > MAX_OFFSET)
+        return visor_error_set(err, VISOR_ERR_INVALID,
+                               "field 'offset' must be an integer from 0 to %d", MAX_OFFSET);
+      fields->offset = (int)parsed;
+    } else if (strcmp(name, "group") == 0) {
+      if (strcmp(value, "product") != 0 && strcmp(value, "none") != 0)
+        return visor_error_set(err, VISOR_ERR_INVALID,
+                               "field 'group' must be 'product' or 'none', got '%.32s'", value);
+      fields->group = strcmp(value, "none") == 0 ? "none" : "product";
+    } else if (strcmp(name, "filter") == 0) {
+      if (!*value) continue;
+      if (json_object_get(*filters, "expression"))
+        return visor_error_set(err, VISOR_ERR_INVALID, "field 'filter' given twice");
+      visor_filter_expr *expr = NULL;
+      visor_code code = visor_filter_parse(value, VISOR_FILTER_FIELDS_SEARCH, &expr, err);
+      visor_filter_free(expr);
+      if (code != VISOR_OK) return code;
+      json_object_set_new(*filters, "expression", json_string(value));
+    } else if (strcmp(name, "k") == 0) {
       char *end = NULL;
       long parsed = strtol(value, &end, 10);
       if (!*value || *end || parsed < 1 || parsed > MAX_K)
@@ -120,7 +148,8 @@ static visor_code read_search_fields(visor_http_request *req, int *k, json_t **f
     } else {
       return visor_error_set(
           err, VISOR_ERR_INVALID,
-          "unknown field '%.64s' (expected image, k, category, label, box, search_id, region)",
+          "unknown field '%.64s' (expected image, k, offset, group, category, label, filter, box, "
+          "search_id, region)",
           name);
     }
   }
@@ -304,7 +333,8 @@ static void create_search(visor_http_request *req, visor_http_response *res, voi
       code = visor_jobs_create(conn, "search", search_id, payload, app->job_attempts, job_id, &err);
     if (code == VISOR_OK) code = visor_route_tag_job(req, conn, job_id, &err);
     if (code == VISOR_OK)
-      code = visor_search_insert(conn, search_id, image_id, job_id, k, filters_text, &err);
+      code = visor_search_insert(conn, search_id, image_id, job_id, k, filters_text, fields.offset,
+                                 fields.group, &err);
     if (code == VISOR_OK && box_text) code = visor_search_set_box(conn, search_id, box_text, &err);
     free(filters_text);
     free(box_text);

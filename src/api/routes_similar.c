@@ -1,6 +1,7 @@
 /* routes_similar.c: GET /api/v1/products/{id}/similar: the products most like a catalogue
  * product, found from its own stored vectors (pipeline/similar.h), under an optional
- * category and key=value label filter; the product itself is not in the answer. */
+ * category, key=value label and filter expression (docs/FILTERS.md); the product itself is
+ * not in the answer. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,18 +60,27 @@ static void similar_products(visor_http_request *req, visor_http_response *res, 
                              "query parameter 'label' must look like key=value");
     return;
   }
+  visor_error err = {0};
+  const char *expression = visor_http_query(req, "filter");
+  visor_filter_expr *expr = NULL;
+  if (expression && *expression &&
+      visor_filter_parse(expression, VISOR_FILTER_FIELDS_SEARCH, &expr, &err) != VISOR_OK) {
+    visor_route_fail(res, &err);
+    return;
+  }
   const char *categories[] = {category}, *labels[] = {label};
   visor_vector_filter filter = {.categories = categories,
                                 .category_count = category && *category,
                                 .labels = labels,
                                 .label_count = label && *label,
-                                .model = app->embedder_model[0] ? app->embedder_model : NULL};
-  visor_error err = {0};
+                                .model = app->embedder_model[0] ? app->embedder_model : NULL,
+                                .expr = expr};
   visor_ranking ranking;
   json_t *items = NULL;
   visor_code code = visor_similar_products(app, id, &filter, (int)k, &ranking, &err);
   if (code == VISOR_OK) code = similar_items(app, &ranking, &items, &err);
   visor_ranking_free(&ranking);
+  visor_filter_free(expr);
   if (code != VISOR_OK) {
     visor_route_fail(res, &err);
     return;

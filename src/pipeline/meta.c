@@ -1,4 +1,4 @@
-/* meta.c: the "meta" task: after a product's category or labels changed, rewrites the
+/* meta.c: the "meta" task: after a product's category, labels or price changed, rewrites the
  * metadata of every vector of its live regions (set_meta keeps the vectors), so search
  * filters follow the change. Idempotent: it writes what the product says now. A vector not
  * there yet (its index task is between writing the region rows and the vectors) is left to

@@ -18,6 +18,9 @@ visor_code visor_product_meta_load(visor_app *app, const char *product_id, visor
   visor_db_release(conn);
   if (code != VISOR_OK) return code;
   json_t *labels = json_object_get(product, "labels");
+  json_t *price = json_object_get(product, "price");
+  meta->has_price = json_is_number(price);
+  meta->price = meta->has_price ? json_number_value(price) : 0;
   meta->category = strdup(json_string_value(json_object_get(product, "category")) ?: "");
   meta->labels = calloc(json_object_size(labels) + 1, sizeof *meta->labels);
   if (!meta->category || !meta->labels)
@@ -48,7 +51,8 @@ void visor_product_meta_free(visor_product_meta *meta) {
 }
 
 int visor_product_meta_equal(const visor_product_meta *a, const visor_product_meta *b) {
-  if (strcmp(a->category ?: "", b->category ?: "") != 0 || a->label_count != b->label_count)
+  if (strcmp(a->category ?: "", b->category ?: "") != 0 || a->label_count != b->label_count ||
+      a->has_price != b->has_price || (a->has_price && a->price != b->price))
     return 0;
   for (size_t i = 0; i < a->label_count; i++) /* both in the product's key order */
     if (strcmp(a->labels[i], b->labels[i]) != 0) return 0;
@@ -61,7 +65,9 @@ visor_vector_meta visor_product_vector_meta(visor_app *app, const char *product_
                              .category = meta->category,
                              .labels = (const char *const *)meta->labels,
                              .label_count = meta->label_count,
-                             .model = app->embedder_model};
+                             .model = app->embedder_model,
+                             .price = meta->price,
+                             .has_price = meta->has_price};
 }
 
 visor_code visor_region_meta_make(visor_app *app, const char *product_id,

@@ -1,5 +1,5 @@
-/* product_meta.h: what a product's vectors carry for filtering (its category and its
- * labels as "key=value" strings), read from the metadata store; shared by the index task
+/* product_meta.h: what a product's vectors carry for filtering (its category, its labels
+ * as "key=value" strings and its price), read from the metadata store; shared by the index task
  * and the "meta" task that rewrites it after the product changed. */
 #ifndef VISOR_PIPELINE_PRODUCT_META_H
 #define VISOR_PIPELINE_PRODUCT_META_H
@@ -13,13 +13,15 @@ typedef struct visor_product_meta {
   char *category;
   char **labels;
   size_t label_count;
+  double price;
+  int has_price;
 } visor_product_meta;
 
-/* Reads product_id's category and labels (VISOR_ERR_NOT_FOUND for a deleted product). */
+/* Reads product_id's category, labels and price (VISOR_ERR_NOT_FOUND for a deleted product). */
 visor_code visor_product_meta_load(visor_app *app, const char *product_id, visor_product_meta *meta,
                                    visor_error *err);
 void visor_product_meta_free(visor_product_meta *meta);
-/* Whether a and b carry the same category and labels. */
+/* Whether a and b carry the same category, labels and price. */
 int visor_product_meta_equal(const visor_product_meta *a, const visor_product_meta *b);
 /* The vector metadata of one of product_id's vectors (borrows meta's strings). */
 visor_vector_meta visor_product_vector_meta(visor_app *app, const char *product_id,

@@ -17,7 +17,7 @@
 #include "store/regions.h"
 
 #define HITS_PER_RESULT 8
-#define MAX_HITS 512
+#define MAX_HITS 512 /* for the first page; later pages may fetch what their offset adds */
 
 typedef struct product_score {
   char product_id[64];
@@ -32,8 +32,8 @@ static int by_score_desc(const void *a, const void *b) {
   float x = ((const product_score *)a)->score, y = ((const product_score *)b)->score;
   return x < y   ? 1
          : x > y ? -1
-                 : strcmp(((const product_score *)a)->product_id,
-                          ((const product_score *)b)->product_id);
+         : strcmp(((const product_score *)a)->product_id, ((const product_score *)b)->product_id)
+             ?: strcmp(((const product_score *)a)->region_id, ((const product_score *)b)->region_id);
 }
 
 /* Adds one crop hit to its product's entry in scores[*count]: the best crop, and the sum
@@ -56,10 +56,12 @@ static void add_hit(product_score *scores, size_t *count, const char *product_id
   entry->hits = 1;
 }
 
-/* Keeps the best score per product in scores[*count]. */
-static void merge_best(product_score *scores, size_t *count, const product_score *candidate) {
+/* Keeps the best score per product (per crop when by_crop) in scores[*count]. */
+static void merge_best(product_score *scores, size_t *count, const product_score *candidate,
+                       int by_crop) {
   for (size_t i = 0; i < *count; i++) {
-    if (strcmp(scores[i].product_id, candidate->product_id) == 0) {
+    if (by_crop ? strcmp(scores[i].region_id, candidate->region_id) == 0
+                : strcmp(scores[i].product_id, candidate->product_id) == 0) {
       if (candidate->score > scores[i].score) scores[i] = *candidate;
       return;
     }
@@ -67,11 +69,13 @@ static void merge_best(product_score *scores, size_t *count, const product_score
   scores[(*count)++] = *candidate;
 }
 
-/* Appends up to k products of scores (sorted) as results of ordinal, skipping those whose
- * crop or product was deleted since it was indexed (one query for the candidates). */
+/* Appends up to k entries of scores (sorted) after the first `offset` as results of ordinal,
+ * skipping those whose crop or product was deleted since it was indexed (one query for the
+ * candidates). Ranks count from the top, so the page after offset starts at offset + 1. */
 static visor_code append_results(visor_ranking *ranking, visor_db_conn *conn, product_score *scores,
-                                 size_t count, int k, int ordinal, visor_error *err) {
-  size_t candidates = count < (size_t)k * 4 ? count : (size_t)k * 4;
+                                 size_t count, int k, int offset, int ordinal, visor_error *err) {
+  size_t want = (size_t)(k + offset) * 4;
+  size_t candidates = count < want ? count : want;
   const char **ids = calloc(candidates + 1, sizeof *ids);
   int *live = calloc(candidates + 1, sizeof *live);
   if (!ids || !live) {
@@ -83,8 +87,12 @@ static visor_code append_results(visor_ranking *ranking, visor_db_conn *conn, pr
     ids[i] = scores[i].region_id;
   visor_code code = visor_regions_live(conn, ids, candidates, live, err);
   int rank = 0;
-  for (size_t i = 0; code == VISOR_OK && i < candidates && rank < k; i++) {
+  for (size_t i = 0; code == VISOR_OK && i < candidates && rank < offset + k; i++) {
     if (!live[i]) continue;
+    if (rank < offset) {
+      rank++;
+      continue;
+    }
     visor_ranked_id *ranked = &ranking->ids[ranking->result_count];
     memcpy(ranked->product_id, scores[i].product_id, sizeof ranked->product_id);
     memcpy(ranked->region_id, scores[i].region_id, sizeof ranked->region_id);
@@ -172,16 +180,38 @@ visor_code visor_rank_products(visor_app *app, const visor_analysis *analysis,
   return code;
 }
 
+static visor_code rank_page(visor_app *app, const visor_tuned_version *version,
+                            const visor_analysis *analysis, const visor_vector_filter *filter,
+                            int k, int offset, int raw_crops, visor_ranking *ranking,
+                            visor_error *err);
+
 visor_code visor_rank_products_with(visor_app *app, const visor_tuned_version *version,
                                     const visor_analysis *analysis,
                                     const visor_vector_filter *filter, int k,
                                     visor_ranking *ranking, visor_error *err) {
+  return rank_page(app, version, analysis, filter, k, 0, 0, ranking, err);
+}
+
+visor_code visor_rank_page(visor_app *app, const visor_analysis *analysis,
+                           const visor_vector_filter *filter, int k, int offset, int raw_crops,
+                           visor_ranking *ranking, visor_error *err) {
+  visor_tuned_version *version = visor_tuned_acquire(app);
+  visor_code code = rank_page(app, version, analysis, filter, k, offset, raw_crops, ranking, err);
+  visor_tuned_release(app, version);
+  return code;
+}
+
+static visor_code rank_page(visor_app *app, const visor_tuned_version *version,
+                            const visor_analysis *analysis, const visor_vector_filter *filter,
+                            int k, int offset, int raw_crops, visor_ranking *ranking,
+                            visor_error *err) {
   memset(ranking, 0, sizeof *ranking);
   const visor_pipeline_settings *settings = visor_pipeline_settings_get();
   int top_n = settings->product_top_n > 0 ? settings->product_top_n : 1;
-  size_t hit_limit = (size_t)k * HITS_PER_RESULT;
+  size_t hit_limit = (size_t)(k + offset) * (raw_crops ? 2 : HITS_PER_RESULT);
   if (hit_limit < 64) hit_limit = 64;
-  if (hit_limit > MAX_HITS) hit_limit = MAX_HITS;
+  size_t max_hits = MAX_HITS + (size_t)offset * HITS_PER_RESULT;
+  if (hit_limit > max_hits) hit_limit = max_hits;
   size_t regions = analysis->region_count;
   ranking->regions = calloc(regions ? regions : 1, sizeof *ranking->regions);
   ranking->results = calloc((regions + 1) * (size_t)k + 1, sizeof *ranking->results);
@@ -209,26 +239,37 @@ visor_code visor_rank_products_with(visor_app *app, const visor_tuned_version *v
     size_t hit_count = 0, score_count = 0;
     code = visor_tuned_search(app, version, region->embedding, hit_limit, filter, hits, &hit_count,
                               err);
-    for (size_t h = 0; code == VISOR_OK && h < hit_count; h++)
-      add_hit(scores, &score_count, hits[h].product_id, hits[h].id, 1.0f - hits[h].distance, top_n);
+    for (size_t h = 0; code == VISOR_OK && h < hit_count; h++) {
+      if (raw_crops) { /* every crop is its own entry */
+        product_score *entry = &scores[score_count++];
+        memset(entry, 0, sizeof *entry);
+        snprintf(entry->product_id, sizeof entry->product_id, "%s", hits[h].product_id);
+        snprintf(entry->region_id, sizeof entry->region_id, "%s", hits[h].id);
+        entry->sum = 1.0f - hits[h].distance;
+      } else {
+        add_hit(scores, &score_count, hits[h].product_id, hits[h].id, 1.0f - hits[h].distance,
+                top_n);
+      }
+    }
     if (code != VISOR_OK) break;
     /* A query of one region (a drawn box) votes alone, like a whole image. */
     int sole = regions == 1;
     float weight = region->whole_image || sole ? 1.0f : settings->detection_weight;
     for (size_t i = 0; i < score_count; i++) {
-      scores[i].score = scores[i].sum / (float)top_n;
+      scores[i].score = raw_crops ? scores[i].sum : scores[i].sum / (float)top_n;
       scores[i].query_ordinal = (int)r;
       product_score weighted = scores[i];
       weighted.score *= weight;
       if (region->whole_image || sole || settings->overall_all_regions)
-        merge_best(overall, &overall_count, &weighted);
+        merge_best(overall, &overall_count, &weighted, raw_crops);
     }
     qsort(scores, score_count, sizeof *scores, by_score_desc);
-    code = append_results(ranking, conn, scores, score_count, k, (int)r, err);
+    code = append_results(ranking, conn, scores, score_count, k, offset, (int)r, err);
   }
   if (code == VISOR_OK) {
     qsort(overall, overall_count, sizeof *overall, by_score_desc);
-    code = append_results(ranking, conn, overall, overall_count, k, VISOR_SEARCH_OVERALL, err);
+    code =
+        append_results(ranking, conn, overall, overall_count, k, offset, VISOR_SEARCH_OVERALL, err);
   }
   visor_db_release(conn);
   free(hits);

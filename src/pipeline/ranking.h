@@ -45,6 +45,12 @@ visor_code visor_rank_products_with(visor_app *app, const struct visor_tuned_ver
                                     const visor_analysis *analysis,
                                     const visor_vector_filter *filter, int k,
                                     visor_ranking *ranking, visor_error *err);
+/* The page of k results after the first `offset` (ranks offset + 1 ...). raw_crops: every
+ * matching crop is its own result (a product may come several times) instead of one entry
+ * per product with its best crop. visor_rank_products is the first page, grouped. */
+visor_code visor_rank_page(visor_app *app, const visor_analysis *analysis,
+                           const visor_vector_filter *filter, int k, int offset, int raw_crops,
+                           visor_ranking *ranking, visor_error *err);
 void visor_ranking_free(visor_ranking *ranking);
 
 #endif

@@ -1,9 +1,10 @@
 /* search.c: the search pipeline (task kind "search"): fetch the query image, analyze it,
  * and for every detected region (whole image first) ask the vector store for the nearest
- * catalogue crops under the caller's filters (applied inside the index), keep each
- * product's best crop, rank the top k products per region and overall, and save the
- * results. A search of a drawn box analyzes that region alone (no detector). Products
- * deleted since they were indexed are skipped. */
+ * catalogue crops under the caller's filters and filter expression (applied inside the
+ * index), keep each product's best crop (or every crop for group "none"), rank the page of k
+ * after `offset` per region and overall, and save the results. A search of a drawn box
+ * analyzes that region alone (no detector). Products deleted since they were indexed are
+ * skipped. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,15 +15,24 @@
 #include "pipeline/ranking.h"
 #include "store/searches.h"
 
-/* Reads the search's filters: {"categories": [...], "labels": ["k=v", ...]}. */
+/* Reads the search's filters: {"categories": [...], "labels": ["k=v", ...], "expression":
+ * "..."} (the expression was checked by the API; a stored one that no longer parses fails the
+ * search with the parser's message). */
 typedef struct search_filter {
   const char **categories;
   size_t category_count;
   const char **labels;
   size_t label_count;
+  visor_filter_expr *expr;
 } search_filter;
 
-static void read_filter(const json_t *filters, search_filter *filter) {
+static visor_code read_filter(const json_t *filters, search_filter *filter, visor_error *err) {
+  const char *expression = json_string_value(json_object_get(filters, "expression"));
+  if (expression) {
+    visor_code code =
+        visor_filter_parse(expression, VISOR_FILTER_FIELDS_SEARCH, &filter->expr, err);
+    if (code != VISOR_OK) return code;
+  }
   json_t *categories = json_object_get(filters, "categories"),
          *labels = json_object_get(filters, "labels");
   filter->category_count = json_array_size(categories);
@@ -33,6 +43,9 @@ static void read_filter(const json_t *filters, search_filter *filter) {
     filter->categories[i] = json_string_value(json_array_get(categories, i));
   for (size_t i = 0; filter->labels && i < filter->label_count; i++)
     filter->labels[i] = json_string_value(json_array_get(labels, i));
+  if (!filter->categories || !filter->labels)
+    return visor_error_set(err, VISOR_ERR_NOMEM, "out of memory reading the filters");
+  return VISOR_OK;
 }
 
 static visor_code set_status(visor_app *app, const char *search_id, const char *status,
@@ -77,15 +90,19 @@ static visor_code run_search(void *ctx, visor_job_run *run, visor_error *err) {
   } else if (code == VISOR_OK) {
     code = visor_analyze_query(app, bytes, len, &analysis, err);
   }
+  if (code == VISOR_OK) code = read_filter(json_object_get(search, "filters"), &filter, err);
   if (code == VISOR_OK) {
-    read_filter(json_object_get(search, "filters"), &filter);
     visor_vector_filter vector_filter = {.categories = filter.categories,
                                          .category_count = filter.category_count,
                                          .labels = filter.labels,
                                          .label_count = filter.label_count,
-                                         .model = app->embedder_model};
+                                         .model = app->embedder_model,
+                                         .expr = filter.expr};
     int k = (int)json_integer_value(json_object_get(search, "k"));
-    code = visor_rank_products(app, &analysis, &vector_filter, k, &ranking, err);
+    int offset = (int)json_integer_value(json_object_get(search, "offset"));
+    const char *group = json_string_value(json_object_get(search, "group"));
+    int raw_crops = group && strcmp(group, "none") == 0;
+    code = visor_rank_page(app, &analysis, &vector_filter, k, offset, raw_crops, &ranking, err);
   }
   if (code == VISOR_OK) {
     conn = visor_db_acquire(app->db, err);
@@ -114,6 +131,7 @@ static visor_code run_search(void *ctx, visor_job_run *run, visor_error *err) {
   visor_ranking_free(&ranking);
   free(filter.categories);
   free(filter.labels);
+  visor_filter_free(filter.expr);
   visor_analysis_free(&analysis);
   free(bytes);
   json_decref(search);

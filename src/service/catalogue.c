@@ -67,8 +67,9 @@ visor_code visor_catalogue_update_product_on(visor_app *app, visor_db_conn *conn
                                              const json_t *changes, char job_id[40],
                                              visor_error *err) {
   job_id[0] = '\0';
-  int vectors_change =
-      json_object_get(changes, "category") != NULL || json_object_get(changes, "labels") != NULL;
+  int vectors_change = json_object_get(changes, "category") != NULL ||
+                       json_object_get(changes, "labels") != NULL ||
+                       json_object_get(changes, "price") != NULL;
   visor_code code = visor_product_update(conn, id, changes, err);
   if (code == VISOR_OK && vectors_change) {
     char payload[96];

@@ -10,9 +10,9 @@
 #include "store/edits.h"
 #include "store/regions.h"
 
-/* The vector metadata a live region's vector carries: its product's category and labels
- * ("key=value"), and "region_label=LABEL" for its own label. labels receives malloc'd strings the
- * caller frees with free_labels. */
+/* The vector metadata a live region's vector carries: its product's category, labels
+ * ("key=value") and price, and "region_label=LABEL" for its own label. labels receives malloc'd
+ * strings the caller frees with free_labels. */
 static visor_vector_meta region_meta(visor_app *app, const json_t *state, char ***labels,
                                      size_t *count) {
   json_t *object = json_object_get(state, "labels");
@@ -41,7 +41,9 @@ static visor_vector_meta region_meta(visor_app *app, const json_t *state, char *
                                  json_string_value(json_object_get(state, "category")) ?: "",
                              .labels = (const char *const *)*labels,
                              .label_count = *count,
-                             .model = app->embedder_model};
+                             .model = app->embedder_model,
+                             .price = json_number_value(json_object_get(state, "price")),
+                             .has_price = json_is_number(json_object_get(state, "price"))};
 }
 
 static void free_labels(char **labels, size_t count) {

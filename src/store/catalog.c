@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/clock.h"
+#include "store/filter_sql.h"
 #include "store/row_json.h"
 
 static const char *const product_json_columns[] = {"labels", NULL};
@@ -191,35 +192,69 @@ visor_code visor_product_list(visor_db_conn *conn, const visor_product_query *qu
     pattern[used++] = '%';
     pattern[used] = '\0';
   }
-  const char *where =
+  visor_strbuf where;
+  visor_strbuf_init(&where);
+  visor_strbuf_appendf(
+      &where, "%s",
       " FROM products p WHERE p.deleted_at IS NULL AND (? IS NULL OR p.category = ?)"
       " AND (? IS NULL OR LOWER(p.name) LIKE ? ESCAPE '\\' OR LOWER(p.sku) LIKE ? ESCAPE '\\'"
-      " OR LOWER(p.description) LIKE ? ESCAPE '\\')";
-  visor_db_value params[] = {VISOR_DB_S(query->category), VISOR_DB_S(query->category),
+      " OR LOWER(p.description) LIKE ? ESCAPE '\\')");
+  size_t count = 6;
+  visor_db_value *params = malloc(8 * sizeof *params);
+  visor_code code = params ? VISOR_OK : visor_error_set(err, VISOR_ERR_NOMEM, "out of memory");
+  if (code == VISOR_OK) {
+    visor_db_value base[] = {VISOR_DB_S(query->category), VISOR_DB_S(query->category),
                              VISOR_DB_S(pattern),         VISOR_DB_S(pattern),
-                             VISOR_DB_S(pattern),         VISOR_DB_S(pattern),
-                             VISOR_DB_I(query->limit),    VISOR_DB_I(query->offset)};
-  char sql[4096];
-  snprintf(sql, sizeof sql, "SELECT COUNT(*) AS n%s", where);
+                             VISOR_DB_S(pattern),         VISOR_DB_S(pattern)};
+    memcpy(params, base, sizeof base);
+  }
+  if (code == VISOR_OK && query->filter && query->filter->root) {
+    visor_strbuf_append(&where, " AND ", 5);
+    code = visor_filter_sql(query->filter, conn->db->dialect, &where, &params, &count, err);
+  }
+  /* room for LIMIT and OFFSET */
+  visor_db_value *grown = code == VISOR_OK ? realloc(params, (count + 2) * sizeof *params) : NULL;
+  if (code == VISOR_OK && !grown) code = visor_error_set(err, VISOR_ERR_NOMEM, "out of memory");
+  if (grown) params = grown;
+  char *where_sql = code == VISOR_OK ? visor_strbuf_take(&where) : NULL;
+  visor_strbuf_free(&where);
+  if (code == VISOR_OK && !where_sql) code = visor_error_set(err, VISOR_ERR_NOMEM, "out of memory");
+  visor_strbuf sql;
+  visor_strbuf_init(&sql);
   visor_db_rows rows;
-  visor_code code = visor_db_exec(conn, sql, params, 6, &rows, NULL, err);
+  if (code == VISOR_OK) {
+    visor_strbuf_appendf(&sql, "SELECT COUNT(*) AS n%s", where_sql);
+    char *text = visor_strbuf_take(&sql);
+    code = text ? visor_db_exec(conn, text, params, count, &rows, NULL, err)
+                : visor_error_set(err, VISOR_ERR_NOMEM, "out of memory");
+    free(text);
+  }
   if (code == VISOR_OK) {
     *total = visor_db_int(&rows, 0, "n");
     visor_db_rows_free(&rows);
-    snprintf(sql, sizeof sql,
-             "SELECT " PRODUCT_COLUMNS "," PRODUCT_FRESHNESS ","
-             " (SELECT i.id FROM images i WHERE i.product_id = p.id AND i.deleted_at IS NULL"
-             "  ORDER BY i.created_at, i.id LIMIT 1) AS thumbnail_image_id,"
-             " (SELECT COUNT(*) FROM images i WHERE i.product_id = p.id AND i.deleted_at IS NULL) "
-             "AS image_count"
-             "%s ORDER BY %s LIMIT ? OFFSET ?",
-             where, order);
-    code = visor_db_exec(conn, sql, params, 8, &rows, NULL, err);
+    params[count] = VISOR_DB_I(query->limit);
+    params[count + 1] = VISOR_DB_I(query->offset);
+    visor_strbuf_appendf(
+        &sql,
+        "SELECT " PRODUCT_COLUMNS "," PRODUCT_FRESHNESS ","
+        " (SELECT i.id FROM images i WHERE i.product_id = p.id AND i.deleted_at IS NULL"
+        "  ORDER BY i.created_at, i.id LIMIT 1) AS thumbnail_image_id,"
+        " (SELECT COUNT(*) FROM images i WHERE i.product_id = p.id AND i.deleted_at IS NULL) "
+        "AS image_count"
+        "%s ORDER BY %s LIMIT ? OFFSET ?",
+        where_sql, order);
+    char *text = visor_strbuf_take(&sql);
+    code = text ? visor_db_exec(conn, text, params, count + 2, &rows, NULL, err)
+                : visor_error_set(err, VISOR_ERR_NOMEM, "out of memory");
+    free(text);
     if (code == VISOR_OK) {
       *items = visor_rows_to_json(&rows, product_json_columns);
       visor_db_rows_free(&rows);
     }
   }
+  visor_strbuf_free(&sql);
+  free(where_sql);
+  free(params);
   free(pattern);
   return code;
 }

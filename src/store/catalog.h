@@ -7,6 +7,7 @@
 #include <jansson.h>
 #include <stdint.h>
 
+#include "core/filter_expr.h"
 #include "store/db.h"
 
 /* product: a validated object (sku, name, description, category, labels, price,
@@ -24,8 +25,9 @@ visor_code visor_product_get(visor_db_conn *conn, const char *id, json_t **produ
 visor_code visor_product_soft_delete(visor_db_conn *conn, const char *id, visor_error *err);
 
 typedef struct visor_product_query {
-  const char *category; /* exact; NULL = any */
-  const char *text;     /* substring of name, sku or description (case-insensitive) */
+  const char *category;            /* exact; NULL = any */
+  const char *text;                /* substring of name, sku or description (case-insensitive) */
+  const visor_filter_expr *filter; /* must be true too (NULL = none) */
   const char
       *sort; /* "created_at", "-created_at" (default), "name", "-name", "price", "-price", "sku" */
   int64_t limit, offset;

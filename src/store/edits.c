@@ -161,7 +161,7 @@ visor_code visor_edit_region_vector_state(visor_db_conn *conn, const char *id, j
       " CASE WHEN i.deleted_at IS NULL THEN 0 ELSE 1 END AS image_deleted,"
       " i.object_key AS image_key, r.product_id AS product_id,"
       " CASE WHEN p.deleted_at IS NULL THEN 0 ELSE 1 END AS product_deleted,"
-      " p.category AS category, p.labels AS labels"
+      " p.category AS category, p.labels AS labels, p.price AS price"
       " FROM regions r JOIN images i ON i.id = r.image_id JOIN products p ON p.id = r.product_id"
       " WHERE r.id = ?",
       id, "region", state_json_columns, state, err);

@@ -42,7 +42,7 @@ visor_code visor_edit_product_restore(visor_db_conn *conn, const char *id, visor
 
 /* What the vector of a region must look like: {id, vector_id, box_x.., region_deleted,
  * image_deleted, image_key (the original's object key), crop_key, product_id,
- * product_deleted, category, labels (object)} or VISOR_ERR_NOT_FOUND (no row at all). */
+ * product_deleted, category, labels (object), price} or VISOR_ERR_NOT_FOUND (no row at all). */
 visor_code visor_edit_region_vector_state(visor_db_conn *conn, const char *id, json_t **state,
                                           visor_error *err);
 

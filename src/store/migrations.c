@@ -175,6 +175,9 @@ const visor_migration visor_migrations[] = {
      " WHERE status IN ('pending', 'failed') AND EXISTS"
      " (SELECT 1 FROM jobs j WHERE j.id = images.job_id AND j.status = 'failed');"
      "ALTER TABLE searches ADD COLUMN box TEXT;"},
+    {8, "search paging and grouping",
+     "ALTER TABLE searches ADD COLUMN result_offset BIGINT NOT NULL DEFAULT 0;"
+     "ALTER TABLE searches ADD COLUMN result_group TEXT NOT NULL DEFAULT 'product';"},
     /* The audit trail of admin corrections. It replaces migration 1's corrections table,
      * which nothing ever wrote: its columns lacked the request id and the undo links. */
     {9, "audit log",

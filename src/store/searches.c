@@ -8,18 +8,20 @@
 #include "store/row_json.h"
 
 visor_code visor_search_insert(visor_db_conn *conn, const char *id, const char *image_id,
-                               const char *job_id, int k, const char *filters_json,
-                               visor_error *err) {
+                               const char *job_id, int k, const char *filters_json, int offset,
+                               const char *group, visor_error *err) {
   visor_db_value params[] = {VISOR_DB_S(id),
                              VISOR_DB_S(image_id),
                              VISOR_DB_S(job_id),
                              VISOR_DB_I(k),
                              VISOR_DB_S(filters_json ? filters_json : "{}"),
-                             VISOR_DB_I(visor_now_ms())};
+                             VISOR_DB_I(visor_now_ms()),
+                             VISOR_DB_I(offset),
+                             VISOR_DB_S(group ? group : "product")};
   return visor_db_exec(conn,
-                       "INSERT INTO searches(id, image_id, job_id, k, filters, status, created_at)"
-                       " VALUES (?, ?, ?, ?, ?, 'queued', ?)",
-                       params, 6, NULL, NULL, err);
+                       "INSERT INTO searches(id, image_id, job_id, k, filters, status, created_at,"
+                       " result_offset, result_group) VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?)",
+                       params, 8, NULL, NULL, err);
 }
 
 visor_code visor_search_load(visor_db_conn *conn, const char *id, json_t **search,
@@ -27,7 +29,8 @@ visor_code visor_search_load(visor_db_conn *conn, const char *id, json_t **searc
   static const char *const json_columns[] = {"filters", "box", NULL};
   return visor_select_by_id(
       conn,
-      "SELECT s.id, s.image_id, s.job_id, s.k, s.filters, s.box, s.status, s.error,"
+      "SELECT s.id, s.image_id, s.job_id, s.k, s.result_offset AS \"offset\","
+      " s.result_group AS \"group\", s.filters, s.box, s.status, s.error,"
       " s.duration_ms, s.created_at, s.finished_at, i.object_key, i.width, i.height, i.format"
       " FROM searches s LEFT JOIN images i ON i.id = s.image_id WHERE s.id = ?",
       id, "search", json_columns, search, err);

@@ -30,13 +30,14 @@ typedef struct visor_search_result_record {
 } visor_search_result_record;
 
 visor_code visor_search_insert(visor_db_conn *conn, const char *id, const char *image_id,
-                               const char *job_id, int k, const char *filters_json,
-                               visor_error *err);
+                               const char *job_id, int k, const char *filters_json, int offset,
+                               const char *group, visor_error *err);
 /* The drawn region a search looks at alone ({"x","y","w","h"} JSON; NULL: every region). */
 visor_code visor_search_set_box(visor_db_conn *conn, const char *id, const char *box_json,
                                 visor_error *err);
-/* The search row: {id, image_id, job_id, k, filters, box, status, object_key, width, height,
- * format} (for the pipeline). */
+/* The search row: {id, image_id, job_id, k, offset, group, filters, box, status, object_key,
+ * width, height, format} (for the pipeline). group is "product" (one result per product) or
+ * "none" (raw crops). */
 visor_code visor_search_load(visor_db_conn *conn, const char *id, json_t **search,
                              visor_error *err);
 visor_code visor_search_set_status(visor_db_conn *conn, const char *id, const char *status,

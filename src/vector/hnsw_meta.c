@@ -1,9 +1,13 @@
 /* hnsw_meta.c: per-node metadata. Category, label, model and product strings are interned
  * into dictionaries (one per role); each category/label/model value keeps the list of nodes
  * that have it (a posting list, with tombstoned nodes left in until compaction) and how many
- * of them are live, which gives the filter its cost estimate. */
+ * of them are live, which gives the filter its cost estimate. A filter expression compiles
+ * into a tree of integer tests evaluated per node in three-valued logic (core/filter_expr.h),
+ * and into a scan set of posting lists for the brute-force strategy where it has one. */
 #include "vector/hnsw_meta.h"
 
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,7 +33,8 @@ typedef struct node_meta {
   char *id;
   uint32_t product, category, model;
   uint32_t label_offset, label_count;
-  uint8_t deleted;
+  uint8_t deleted, has_price;
+  double price;
 } node_meta;
 
 struct hnsw_meta {
@@ -134,6 +139,23 @@ static uint32_t intern_opt(dict *d, const char *s, int *oom) {
   return id;
 }
 
+int hnsw_meta_price_label(const visor_vector_meta *meta, char *buf, size_t cap) {
+  if (!meta || !meta->has_price) return 0;
+  snprintf(buf, cap, HNSW_META_PRICE_LABEL "%.17g", meta->price);
+  return 1;
+}
+
+/* Whether label is the reserved price label; *price gets its number. */
+static int parse_price_label(const char *label, double *price) {
+  size_t n = sizeof HNSW_META_PRICE_LABEL - 1;
+  if (strncmp(label, HNSW_META_PRICE_LABEL, n) != 0) return 0;
+  char *end = NULL;
+  double value = strtod(label + n, &end);
+  if (end == label + n || *end || !isfinite(value)) return 0;
+  *price = value;
+  return 1;
+}
+
 int hnsw_meta_append(hnsw_meta *m, const char *id, const visor_vector_meta *meta) {
   if (m->count == m->capacity) {
     size_t cap = m->capacity ? m->capacity * 2 : 1024;
@@ -160,10 +182,18 @@ int hnsw_meta_append(hnsw_meta *m, const char *id, const visor_vector_meta *meta
   n.product = intern_opt(&m->products, meta ? meta->product_id : NULL, &oom);
   n.category = intern_opt(&m->categories, meta ? meta->category : NULL, &oom);
   n.model = intern_opt(&m->models, meta ? meta->model : NULL, &oom);
+  if (meta && meta->has_price) {
+    n.has_price = 1;
+    n.price = meta->price;
+  }
   /* No pool yet when no node had labels: NULL + 0 is undefined behaviour. */
   uint32_t *labels = m->label_pool ? m->label_pool + m->label_pool_size : NULL;
   size_t kept = 0;
   for (size_t i = 0; i < label_count && !oom; i++) {
+    if (meta->labels[i] && parse_price_label(meta->labels[i], &n.price)) {
+      n.has_price = 1;
+      continue;
+    }
     uint32_t l = intern_opt(&m->labels, meta->labels[i], &oom);
     if (l != META_NONE) labels[kept++] = l;
   }
@@ -248,6 +278,11 @@ size_t hnsw_meta_label_count(const hnsw_meta *m, uint32_t node) {
 const char *hnsw_meta_label(const hnsw_meta *m, uint32_t node, size_t i) {
   return m->labels.strings[m->label_pool[m->nodes[node].label_offset + i]];
 }
+int hnsw_meta_price(const hnsw_meta *m, uint32_t node, double *price) {
+  if (!m->nodes[node].has_price) return 0;
+  *price = m->nodes[node].price;
+  return 1;
+}
 
 /* Re-adds one node of src to dst (same strings, new id). */
 static int copy_node(hnsw_meta *dst, const hnsw_meta *src, uint32_t node) {
@@ -266,6 +301,8 @@ static int copy_node(hnsw_meta *dst, const hnsw_meta *src, uint32_t node) {
       .labels = labels,
       .label_count = n->label_count,
       .model = hnsw_meta_model(src, node),
+      .price = n->price,
+      .has_price = n->has_price,
   };
   int rc = hnsw_meta_append(dst, n->id, &meta);
   if (labels != labels_stack) free(labels);
@@ -283,6 +320,264 @@ hnsw_meta *hnsw_meta_compacted(const hnsw_meta *m, const uint32_t *remap, size_t
     }
   }
   return out;
+}
+
+/* ---- filter expressions ---- */
+
+typedef enum truth { FALSE_, TRUE_, UNKNOWN_ } truth;
+
+struct hnsw_meta_term {
+  visor_filter_kind kind;
+  hnsw_meta_term *children;
+  size_t child_count;
+  visor_filter_field field;
+  visor_filter_op op;
+  int negated;
+  uint32_t *ids; /* category or label ids of the values that exist in the table */
+  size_t id_count;
+  uint32_t *key_ids; /* label leaves: the sorted ids of every label with this key */
+  size_t key_count;
+  double *numbers; /* price leaves */
+  size_t number_count;
+};
+
+static void term_free(hnsw_meta_term *t) {
+  for (size_t i = 0; i < t->child_count; i++)
+    term_free(&t->children[i]);
+  free(t->children);
+  free(t->ids);
+  free(t->key_ids);
+  free(t->numbers);
+}
+
+/* Whether the sorted arrays a and b share an element. */
+static int sorted_intersect(const uint32_t *a, size_t na, const uint32_t *b, size_t nb) {
+  size_t i = 0, j = 0;
+  while (i < na && j < nb) {
+    if (a[i] == b[j]) return 1;
+    if (a[i] < b[j])
+      i++;
+    else
+      j++;
+  }
+  return 0;
+}
+
+static int holds(visor_filter_op op, double have, double want) {
+  switch (op) {
+  case VISOR_FILTER_EQ:
+    return have == want;
+  case VISOR_FILTER_NE:
+    return have != want;
+  case VISOR_FILTER_LT:
+    return have < want;
+  case VISOR_FILTER_LE:
+    return have <= want;
+  case VISOR_FILTER_GT:
+    return have > want;
+  case VISOR_FILTER_GE:
+    return have >= want;
+  }
+  return 0;
+}
+
+static truth term_eval(const hnsw_meta_term *t, const hnsw_meta *m, const node_meta *n) {
+  switch (t->kind) {
+  case VISOR_FILTER_AND: {
+    truth out = TRUE_;
+    for (size_t i = 0; i < t->child_count && out != FALSE_; i++) {
+      truth c = term_eval(&t->children[i], m, n);
+      if (c != TRUE_) out = c;
+    }
+    return out;
+  }
+  case VISOR_FILTER_OR: {
+    truth out = FALSE_;
+    for (size_t i = 0; i < t->child_count && out != TRUE_; i++) {
+      truth c = term_eval(&t->children[i], m, n);
+      if (c != FALSE_) out = c;
+    }
+    return out;
+  }
+  case VISOR_FILTER_NOT: {
+    truth c = term_eval(&t->children[0], m, n);
+    return c == UNKNOWN_ ? UNKNOWN_ : c == TRUE_ ? FALSE_ : TRUE_;
+  }
+  case VISOR_FILTER_COMPARE:
+  case VISOR_FILTER_IN:
+    break;
+  }
+  int match = 0;
+  if (t->field == VISOR_FILTER_PRICE) {
+    if (!n->has_price) return UNKNOWN_;
+    if (t->kind == VISOR_FILTER_COMPARE)
+      return holds(t->op, n->price, t->numbers[0]) ? TRUE_ : FALSE_;
+    for (size_t i = 0; i < t->number_count && !match; i++)
+      match = n->price == t->numbers[i];
+  } else if (t->field == VISOR_FILTER_CATEGORY) {
+    if (n->category == META_NONE) return UNKNOWN_;
+    for (size_t i = 0; i < t->id_count && !match; i++)
+      match = t->ids[i] == n->category;
+  } else {
+    const uint32_t *have = m->label_pool ? m->label_pool + n->label_offset : NULL;
+    if (!sorted_intersect(have, n->label_count, t->key_ids, t->key_count)) return UNKNOWN_;
+    match = sorted_intersect(have, n->label_count, t->ids, t->id_count);
+  }
+  int positive = t->kind == VISOR_FILTER_IN ? !t->negated : t->op == VISOR_FILTER_EQ;
+  return match == positive ? TRUE_ : FALSE_;
+}
+
+/* Compiles node into t. 0, or -1 when out of memory. */
+static int term_compile(hnsw_meta_term *t, const hnsw_meta *m, const visor_filter_node *node) {
+  memset(t, 0, sizeof *t);
+  t->kind = node->kind;
+  t->field = node->field;
+  t->op = node->op;
+  t->negated = node->negated;
+  if (node->kind == VISOR_FILTER_AND || node->kind == VISOR_FILTER_OR ||
+      node->kind == VISOR_FILTER_NOT) {
+    t->children = calloc(node->child_count, sizeof *t->children);
+    if (!t->children) return -1;
+    for (size_t i = 0; i < node->child_count; i++) {
+      t->child_count++;
+      if (term_compile(&t->children[i], m, node->children[i]) != 0) return -1;
+    }
+    return 0;
+  }
+  size_t n = node->value_count;
+  if (node->field == VISOR_FILTER_PRICE) {
+    t->numbers = malloc(n * sizeof *t->numbers);
+    if (!t->numbers) return -1;
+    for (size_t i = 0; i < n; i++)
+      t->numbers[i] = node->values[i].number;
+    t->number_count = n;
+    return 0;
+  }
+  t->ids = malloc(n * sizeof *t->ids);
+  if (!t->ids) return -1;
+  const dict *d = node->field == VISOR_FILTER_CATEGORY ? &m->categories : &m->labels;
+  char stack[512];
+  for (size_t i = 0; i < n; i++) {
+    const char *value = node->values[i].text;
+    char *label = stack;
+    if (node->field == VISOR_FILTER_LABEL) {
+      size_t need = strlen(node->label_key) + strlen(value) + 2;
+      if (need > sizeof stack && !(label = malloc(need))) return -1;
+      size_t key_len = strlen(node->label_key);
+      memcpy(label, node->label_key, key_len);
+      label[key_len] = '=';
+      memcpy(label + key_len + 1, value, strlen(value) + 1);
+      value = label;
+    }
+    uint32_t id;
+    if (*value && hnsw_strmap_get(&d->map, value, &id)) t->ids[t->id_count++] = id;
+    if (label != stack) free(label);
+  }
+  if (t->id_count > 1) qsort(t->ids, t->id_count, sizeof *t->ids, cmp_u32);
+  if (node->field == VISOR_FILTER_LABEL) {
+    size_t key_len = strlen(node->label_key), capacity = 0;
+    for (uint32_t id = 0; id < m->labels.count; id++) {
+      const char *label = m->labels.strings[id];
+      if (strncmp(label, node->label_key, key_len) != 0 || label[key_len] != '=') continue;
+      if (t->key_count == capacity) {
+        capacity = capacity ? capacity * 2 : 8;
+        uint32_t *grown = realloc(t->key_ids, capacity * sizeof *grown);
+        if (!grown) return -1;
+        t->key_ids = grown;
+      }
+      t->key_ids[t->key_count++] = id; /* ids ascend: already sorted */
+    }
+  }
+  return 0;
+}
+
+/* The nodes a term can be true for, as posting lists (all_nodes when it has no such set). */
+typedef struct scan_set {
+  int all_nodes;
+  const posting **postings;
+  size_t count, capacity;
+  size_t scan, live;
+} scan_set;
+
+static int scan_add(scan_set *s, const posting *p) {
+  if (s->count == s->capacity) {
+    size_t capacity = s->capacity ? s->capacity * 2 : 8;
+    const posting **grown = realloc(s->postings, capacity * sizeof *grown);
+    if (!grown) return -1;
+    s->postings = grown;
+    s->capacity = capacity;
+  }
+  s->postings[s->count++] = p;
+  s->scan += p->size;
+  s->live += p->live;
+  return 0;
+}
+
+/* The scan set of node, negated when `negate` (NOT pushed down: AND and OR swap, = and !=). */
+static int scan_of(const hnsw_meta *m, const visor_filter_node *node, const hnsw_meta_term *t,
+                   int negate, scan_set *out) {
+  memset(out, 0, sizeof *out);
+  if (node->kind == VISOR_FILTER_NOT)
+    return scan_of(m, node->children[0], &t->children[0], !negate, out);
+  if (node->kind == VISOR_FILTER_AND || node->kind == VISOR_FILTER_OR) {
+    int intersect = (node->kind == VISOR_FILTER_AND) != negate;
+    int have = 0;
+    for (size_t i = 0; i < node->child_count; i++) {
+      scan_set child;
+      if (scan_of(m, node->children[i], &t->children[i], negate, &child) != 0) {
+        free(child.postings);
+        free(out->postings);
+        return -1;
+      }
+      if (intersect) {
+        /* any one term's set covers the AND: keep the cheapest */
+        if (!child.all_nodes && (!have || child.scan < out->scan)) {
+          free(out->postings);
+          *out = child;
+          have = 1;
+        } else {
+          free(child.postings);
+        }
+      } else {
+        if (child.all_nodes) out->all_nodes = 1;
+        for (size_t j = 0; j < child.count && !out->all_nodes; j++)
+          if (scan_add(out, child.postings[j]) != 0) {
+            free(child.postings);
+            free(out->postings);
+            return -1;
+          }
+        free(child.postings);
+      }
+    }
+    if (intersect && !have) out->all_nodes = 1;
+    return 0;
+  }
+  int positive = node->kind == VISOR_FILTER_IN ? !node->negated : node->op == VISOR_FILTER_EQ;
+  if (node->field == VISOR_FILTER_PRICE || positive == negate) {
+    out->all_nodes = 1;
+    return 0;
+  }
+  const dict *d = node->field == VISOR_FILTER_CATEGORY ? &m->categories : &m->labels;
+  for (size_t i = 0; i < t->id_count; i++)
+    if (scan_add(out, &d->postings[t->ids[i]]) != 0) return -1;
+  return 0;
+}
+
+/* The sorted, duplicate-free union of the set's posting lists (malloc'd, *count entries). */
+static uint32_t *merge_postings(const scan_set *s, size_t *count) {
+  uint32_t *nodes = malloc((s->scan ? s->scan : 1) * sizeof *nodes);
+  if (!nodes) return NULL;
+  size_t n = 0;
+  for (size_t i = 0; i < s->count; i++) {
+    memcpy(nodes + n, s->postings[i]->nodes, s->postings[i]->size * sizeof *nodes);
+    n += s->postings[i]->size;
+  }
+  qsort(nodes, n, sizeof *nodes, cmp_u32);
+  size_t unique = 0;
+  for (size_t i = 0; i < n; i++)
+    if (unique == 0 || nodes[unique - 1] != nodes[i]) nodes[unique++] = nodes[i];
+  *count = unique;
+  return nodes;
 }
 
 /* ---- filters ---- */
@@ -312,7 +607,7 @@ int hnsw_meta_accept(const void *ctx, uint32_t node) {
     }
     if (lo == n->label_count || have[lo] != want) return 0;
   }
-  return 1;
+  return !q->expr || term_eval(q->expr, m, n) == TRUE_;
 }
 
 void hnsw_meta_query_free(hnsw_meta_query *q) {
@@ -320,6 +615,9 @@ void hnsw_meta_query_free(hnsw_meta_query *q) {
   free(q->labels);
   free(q->lists);
   free(q->list_sizes);
+  if (q->expr) term_free(q->expr);
+  free(q->expr);
+  free(q->merged);
   memset(q, 0, sizeof *q);
 }
 
@@ -332,18 +630,17 @@ hnsw_meta_compile_result hnsw_meta_compile(hnsw_meta_query *q, const hnsw_meta *
   size_t ncat = f->categories ? f->category_count : 0;
   size_t nlab = f->labels ? f->label_count : 0;
   int want_model = f->model && *f->model;
-  if (ncat == 0 && nlab == 0 && !want_model) return HNSW_META_NO_FILTER;
+  int want_expr = f->expr && f->expr->root;
+  if (ncat == 0 && nlab == 0 && !want_model && !want_expr) return HNSW_META_NO_FILTER;
 
-  /* The scan set: the union of the category lists, the smallest label list, or the model
-   * list, whichever is shortest; the estimate: the fewest live nodes any constraint allows. */
+  /* The scan set: the union of the category lists, the smallest label list, the model
+   * list, or the expression's set, whichever is shortest; the estimate: the fewest live
+   * nodes any constraint allows. */
   q->lists = calloc(ncat + 1, sizeof *q->lists);
   q->list_sizes = calloc(ncat + 1, sizeof *q->list_sizes);
   q->categories = calloc(ncat + 1, sizeof *q->categories);
   q->labels = calloc(nlab + 1, sizeof *q->labels);
-  if (!q->lists || !q->list_sizes || !q->categories || !q->labels) {
-    hnsw_meta_query_free(q);
-    return HNSW_META_COMPILE_NOMEM;
-  }
+  if (!q->lists || !q->list_sizes || !q->categories || !q->labels) goto nomem;
   size_t cat_scan = 0, cat_live = 0;
   for (size_t i = 0; i < ncat; i++) {
     uint32_t id;
@@ -358,7 +655,7 @@ hnsw_meta_compile_result hnsw_meta_compile(hnsw_meta_query *q, const hnsw_meta *
   }
   if (ncat && (q->category_count == 0 || cat_live == 0)) goto none;
   size_t best_scan = ncat ? cat_scan : SIZE_MAX, estimate = ncat ? cat_live : SIZE_MAX;
-  int best = ncat ? 0 : -1; /* 0 = categories, 1 = a label, 2 = model */
+  int best = ncat ? 0 : -1; /* 0 = categories, 1 = a label, 2 = model, 3 = expression */
   const posting *best_posting = NULL;
   for (size_t i = 0; i < nlab; i++) {
     uint32_t id;
@@ -386,6 +683,24 @@ hnsw_meta_compile_result hnsw_meta_compile(hnsw_meta_query *q, const hnsw_meta *
       best_posting = p;
     }
   }
+  scan_set expr_set = {0};
+  if (want_expr) {
+    q->expr = calloc(1, sizeof *q->expr);
+    if (!q->expr || term_compile(q->expr, m, f->expr->root) != 0 ||
+        scan_of(m, f->expr->root, q->expr, 0, &expr_set) != 0)
+      goto nomem;
+    if (!expr_set.all_nodes) {
+      if (expr_set.live == 0) {
+        free(expr_set.postings);
+        goto none;
+      }
+      if (expr_set.live < estimate) estimate = expr_set.live;
+      if (expr_set.scan < best_scan) {
+        best_scan = expr_set.scan;
+        best = 3;
+      }
+    }
+  }
   size_t lists = 0;
   if (best == 0) {
     for (size_t i = 0; i < q->category_count; i++) {
@@ -393,21 +708,36 @@ hnsw_meta_compile_result hnsw_meta_compile(hnsw_meta_query *q, const hnsw_meta *
       q->lists[lists] = p->nodes;
       q->list_sizes[lists++] = p->size;
     }
-  } else {
+  } else if (best == 3 && expr_set.count == 1) {
+    q->lists[lists] = expr_set.postings[0]->nodes;
+    q->list_sizes[lists++] = expr_set.postings[0]->size;
+  } else if (best == 3) {
+    size_t merged_count = 0;
+    if (!(q->merged = merge_postings(&expr_set, &merged_count))) {
+      free(expr_set.postings);
+      goto nomem;
+    }
+    q->lists[lists] = q->merged;
+    q->list_sizes[lists++] = merged_count;
+  } else if (best >= 0) {
     q->lists[lists] = best_posting->nodes;
     q->list_sizes[lists++] = best_posting->size;
   }
+  free(expr_set.postings);
   out->accept = hnsw_meta_accept;
   out->ctx = q;
-  out->lists = q->lists;
+  out->lists = lists ? q->lists : NULL; /* none: the expression alone, in the graph */
   out->list_sizes = q->list_sizes;
   out->list_count = lists;
-  out->match_estimate = estimate;
+  out->match_estimate = estimate == SIZE_MAX ? 0 : estimate;
   out->strategy = HNSW_FILTER_AUTO;
   return HNSW_META_FILTER;
 none:
   hnsw_meta_query_free(q);
   return HNSW_META_MATCHES_NONE;
+nomem:
+  hnsw_meta_query_free(q);
+  return HNSW_META_COMPILE_NOMEM;
 }
 
 /* ---- snapshot section ---- */
@@ -423,9 +753,13 @@ void hnsw_meta_write(const hnsw_meta *m, hnsw_writer *w) {
     hnsw_write_str(w, hnsw_meta_product(m, i));
     hnsw_write_str(w, hnsw_meta_category(m, i));
     hnsw_write_str(w, hnsw_meta_model(m, i));
-    hnsw_write_u32(w, n->label_count);
+    visor_vector_meta price_only = {.price = n->price, .has_price = n->has_price};
+    char price[HNSW_META_PRICE_LABEL_MAX];
+    int has_price = hnsw_meta_price_label(&price_only, price, sizeof price);
+    hnsw_write_u32(w, n->label_count + (uint32_t)has_price);
     for (uint32_t j = 0; j < n->label_count; j++)
       hnsw_write_str(w, hnsw_meta_label(m, i, j));
+    if (has_price) hnsw_write_str(w, price);
     uint8_t deleted = n->deleted;
     hnsw_write(w, &deleted, 1);
   }
@@ -466,7 +800,11 @@ hnsw_meta *hnsw_meta_read(hnsw_reader *r) {
     uint8_t deleted = 0;
     hnsw_read(r, &deleted, 1);
     if (r->failed) goto bad;
-    visor_vector_meta meta = {product, category, (const char *const *)labels, nlabels, model};
+    visor_vector_meta meta = {.product_id = product,
+                              .category = category,
+                              .labels = (const char *const *)labels,
+                              .label_count = nlabels,
+                              .model = model};
     if (hnsw_meta_append(m, id, &meta) != 0) goto bad;
     if (deleted) hnsw_meta_delete(m, (uint32_t)i);
   }

@@ -1,6 +1,7 @@
 /* hnsw_meta.h: the metadata of each HNSW node (external id, product id, category, labels,
- * model) with interned strings and per-value posting lists, so a filter compiles once per
- * query into integer comparisons and the brute-force fallback knows which nodes to scan. */
+ * model, price) with interned strings and per-value posting lists, so a filter (shorthands
+ * and expression) compiles once per query into integer comparisons and the brute-force
+ * fallback knows which nodes to scan. */
 #ifndef VISOR_VECTOR_HNSW_META_H
 #define VISOR_VECTOR_HNSW_META_H
 
@@ -12,6 +13,14 @@
 #include "vector/vector.h"
 
 typedef struct hnsw_meta hnsw_meta;
+
+/* A price is stored in the log and the snapshot as one more label, "\x1fprice=%.17g" (user
+ * labels never start with a control character: visor_vector_meta_check), so both formats
+ * stay as they were. hnsw_meta_append turns that label back into the number. */
+#define HNSW_META_PRICE_LABEL "\x1fprice="
+#define HNSW_META_PRICE_LABEL_MAX 48
+/* Writes meta's price label into buf; 1 when meta has a price, else 0. */
+int hnsw_meta_price_label(const visor_vector_meta *meta, char *buf, size_t cap);
 
 hnsw_meta *hnsw_meta_new(void);
 void hnsw_meta_free(hnsw_meta *m);
@@ -29,9 +38,13 @@ const char *hnsw_meta_category(const hnsw_meta *m, uint32_t node);
 const char *hnsw_meta_model(const hnsw_meta *m, uint32_t node);
 size_t hnsw_meta_label_count(const hnsw_meta *m, uint32_t node);
 const char *hnsw_meta_label(const hnsw_meta *m, uint32_t node, size_t i);
+/* 1 and *price when the node has a price. */
+int hnsw_meta_price(const hnsw_meta *m, uint32_t node, double *price);
 
 /* A new table holding the nodes with remap[old] != UINT32_MAX at their new ids. */
 hnsw_meta *hnsw_meta_compacted(const hnsw_meta *m, const uint32_t *remap, size_t old_count);
+
+typedef struct hnsw_meta_term hnsw_meta_term;
 
 /* A filter compiled against the current table. Valid while the table is not modified. */
 typedef struct hnsw_meta_query {
@@ -44,6 +57,8 @@ typedef struct hnsw_meta_query {
   int has_model;
   const uint32_t **lists;
   size_t *list_sizes;
+  hnsw_meta_term *expr; /* the compiled expression, or NULL */
+  uint32_t *merged;     /* the expression's scan set when it joins several lists */
 } hnsw_meta_query;
 
 typedef enum hnsw_meta_compile_result {

@@ -326,10 +326,15 @@ static void encode_record(const hnsw_log *log, enc *e, const hnsw_record *r) {
     enc_str(e, r->meta.product_id);
     enc_str(e, r->meta.category);
     enc_str(e, r->meta.model);
+    /* A price travels as one more, reserved label (hnsw_meta.h): the format stays as it was. */
+    char price[HNSW_META_PRICE_LABEL_MAX];
+    int has_price = hnsw_meta_price_label(&r->meta, price, sizeof price);
     uint32_t n = (uint32_t)r->meta.label_count;
-    enc_put(e, &n, 4);
+    uint32_t written = n + (has_price ? 1 : 0);
+    enc_put(e, &written, 4);
     for (uint32_t i = 0; i < n; i++)
       enc_str(e, r->meta.labels[i]);
+    if (has_price) enc_str(e, price);
   }
   uint32_t crc = e->failed ? 0 : hnsw_crc32c(0, e->p + start + 8, e->size - start - 8);
   enc_put(e, &crc, 4);

@@ -5,6 +5,7 @@
 #include "vector/vector.h"
 
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
 
 #include "vector/distance.h"
@@ -146,7 +147,12 @@ visor_code visor_vector_meta_check(const visor_vector_meta *meta, visor_error *e
       return visor_error_set(err, VISOR_ERR_INVALID, "label '%s' is not \"key=value\"",
                              l ? l : "(null)");
     if ((rc = check_string("label", l, STRING_MAX, err)) != VISOR_OK) return rc;
+    if ((unsigned char)l[0] < 0x20)
+      return visor_error_set(err, VISOR_ERR_INVALID,
+                             "label '%s' starts with a control character (reserved)", l + 1);
   }
+  if (meta->has_price && !isfinite(meta->price))
+    return visor_error_set(err, VISOR_ERR_INVALID, "price must be a finite number");
   return VISOR_OK;
 }
 

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "core/error.h"
+#include "core/filter_expr.h"
 
 typedef enum visor_metric {
   VISOR_METRIC_COSINE, /* 1 - cos; vectors are normalised on insert and query */
@@ -24,16 +25,21 @@ typedef struct visor_vector_meta {
   const char *const *labels;
   size_t label_count;
   const char *model; /* "name@version" of the model that made the vector */
+  double price;      /* the product's price, when has_price (a finite number) */
+  int has_price;
 } visor_vector_meta;
 
 /* A search filter: every non-empty part must hold (AND). Applied during graph traversal,
- * not by over-fetching. NULL / zero counts mean "no constraint". */
+ * not by over-fetching. NULL / zero counts mean "no constraint". expr, when given, is a
+ * filter expression (core/filter_expr.h, fields category, price and labels) that must be
+ * true as well; the other fields are shorthands for common expressions. */
 typedef struct visor_vector_filter {
   const char *const *categories; /* the vector's category is any of these */
   size_t category_count;
   const char *const *labels; /* the vector has every one of these "key=value" labels */
   size_t label_count;
   const char *model; /* exact model "name@version" */
+  const visor_filter_expr *expr;
 } visor_vector_filter;
 
 typedef struct visor_vector_hit {

@@ -2,9 +2,14 @@
  * jansson). Opening creates the tenant, the database and the collection (get_or_create, with
  * the metric as its hnsw space and visor_dim / visor_metric in its metadata, so a later open
  * with another dim or metric is refused). Each vector's metadata is flattened into scalar
- * keys, since Chroma refuses lists: product_id, category, model, and one boolean key
- * "label.KEY=VALUE" per label (so a key may carry several values). Filters become a `where`
- * ($eq, $in, $and). Chroma's upsert merges metadata keys, so every upsert and set_meta first
+ * keys, since Chroma refuses lists: product_id, category ("" when none), model, price (a
+ * number, when the product has one), one boolean key "label.KEY=VALUE" per label (so a key
+ * may carry several values) and one "labelkey.KEY" per label key (so "has a KEY label" can be
+ * asked). Filters become a `where`: the shorthands $eq / $in under $and, and an expression
+ * with NOT pushed down to the comparisons ($and / $or / $eq / $ne / $in / $nin / $lt / ...),
+ * which keeps its three-valued meaning exactly (a comparison on a missing field is never
+ * true; Chroma's $ne and $nin do match records without the key, so they are paired with the
+ * key's presence). Chroma's upsert merges metadata keys, so every upsert and set_meta first
  * reads the record's current keys and sends null for those that must go.
  *
  * Curl handles live in a small pool shared by all threads (a handle keeps its connection).
@@ -35,6 +40,7 @@
 #define DEFAULT_CONNECT_TIMEOUT_MS 2000L
 #define DEFAULT_BATCH 1000
 #define LABEL_PREFIX "label."
+#define LABEL_KEY_PREFIX "labelkey."
 
 typedef struct chroma_store {
   visor_vector_store base;
@@ -324,12 +330,21 @@ static json_t *flat_meta(const visor_vector_meta *meta, json_t *old) {
   if (meta) {
     if (meta->product_id)
       failed |= json_object_set_new(out, "product_id", json_string(meta->product_id));
-    if (meta->category) failed |= json_object_set_new(out, "category", json_string(meta->category));
+    failed |=
+        json_object_set_new(out, "category", json_string(meta->category ? meta->category : ""));
     if (meta->model) failed |= json_object_set_new(out, "model", json_string(meta->model));
+    if (meta->has_price) failed |= json_object_set_new(out, "price", json_real(meta->price));
     for (size_t i = 0; i < meta->label_count && !failed; i++) {
       char *key = label_key(meta->labels[i]);
       failed |= !key || json_object_set_new(out, key, json_true());
       free(key);
+      const char *eq = strchr(meta->labels[i], '=');
+      char *has = NULL;
+      if (eq &&
+          asprintf(&has, LABEL_KEY_PREFIX "%.*s", (int)(eq - meta->labels[i]), meta->labels[i]) < 0)
+        has = NULL;
+      failed |= !has || json_object_set_new(out, has, json_true());
+      free(has);
     }
   }
   const char *key;
@@ -567,6 +582,151 @@ static visor_code chroma_set_meta(visor_vector_store *store, const char *id,
 
 /* ---- search -------------------------------------------------------------------------- */
 
+/* {"key": {"op": value}} (steals value). */
+static json_t *cond(const char *key, const char *op, json_t *value) {
+  json_t *inner = json_object();
+  json_t *out = json_object();
+  if (!inner || !out || !value || json_object_set_new(inner, op, value) != 0 ||
+      json_object_set_new(out, key, inner) != 0) {
+    json_decref(out);
+    return NULL;
+  }
+  return out;
+}
+
+/* {"$and"/"$or": items} (steals items); one item stands alone; none: a match-nothing or
+ * match-everything stand-in is the caller's business. */
+static json_t *join(const char *op, json_t *items) {
+  if (!items) return NULL;
+  if (json_array_size(items) == 1) {
+    json_t *only = json_incref(json_array_get(items, 0));
+    json_decref(items);
+    return only;
+  }
+  json_t *out = json_object();
+  if (!out || json_object_set_new(out, op, items) != 0) {
+    json_decref(out);
+    return NULL;
+  }
+  return out;
+}
+
+static int push(json_t *items, json_t *item) {
+  return item && json_array_append_new(items, item) == 0 ? 0 : -1;
+}
+
+/* A condition no record meets (a key no record has). */
+static json_t *never(void) {
+  return cond("visor.never", "$eq", json_true());
+}
+
+/* The record has a price: Chroma has no "exists", but a number is < 0 or >= 0. */
+static json_t *has_price(void) {
+  json_t *items = json_array();
+  if (!items || push(items, cond("price", "$lt", json_real(0))) ||
+      push(items, cond("price", "$gte", json_real(0)))) {
+    json_decref(items);
+    return NULL;
+  }
+  return join("$or", items);
+}
+
+static const char *chroma_op(visor_filter_op op) {
+  static const char *const ops[] = {"$eq", "$ne", "$lt", "$lte", "$gt", "$gte"};
+  return ops[op];
+}
+
+/* The key a comparison's value tests: "category", or "label.KEY=VALUE". */
+static char *leaf_key(const visor_filter_node *n, const char *value) {
+  char *key = NULL;
+  if (n->field == VISOR_FILTER_CATEGORY) return strdup("category");
+  if (asprintf(&key, LABEL_PREFIX "%s=%s", n->label_key, value) < 0) return NULL;
+  return key;
+}
+
+/* One comparison, true exactly where the three-valued comparison (negated when `negate`) is
+ * true. */
+static json_t *where_leaf(const visor_filter_node *n, int negate) {
+  int positive = (n->kind == VISOR_FILTER_IN ? !n->negated : n->op == VISOR_FILTER_EQ) != negate;
+  json_t *items = json_array();
+  if (!items) return NULL;
+  int failed = 0;
+  if (n->field == VISOR_FILTER_PRICE) {
+    if (n->kind == VISOR_FILTER_COMPARE) {
+      visor_filter_op op = negate ? visor_filter_op_negate(n->op) : n->op;
+      failed |= push(items, cond("price", chroma_op(op), json_real(n->values[0].number)));
+      if (op == VISOR_FILTER_NE) failed |= push(items, has_price());
+    } else {
+      json_t *values = json_array();
+      for (size_t i = 0; values && i < n->value_count; i++)
+        failed |= json_array_append_new(values, json_real(n->values[i].number));
+      failed |= push(items, cond("price", positive ? "$in" : "$nin", values));
+      if (!positive) failed |= push(items, has_price());
+    }
+    return failed ? (json_decref(items), NULL) : join("$and", items);
+  }
+  /* Strings: category (one key, "" when none) or labels (one boolean key per value). */
+  int category = n->field == VISOR_FILTER_CATEGORY;
+  json_t *values = json_array();
+  json_t *any = positive ? json_array() : items; /* positive: any value; negative: none of them */
+  if (!values || !any) failed = 1;
+  for (size_t i = 0; !failed && i < n->value_count; i++) {
+    const char *value = n->values[i].text;
+    if (category) {
+      if (*value) failed |= json_array_append_new(values, json_string(value));
+      continue;
+    }
+    char *key = leaf_key(n, value);
+    failed |= !key || push(any, cond(key, positive ? "$eq" : "$ne", json_true()));
+    free(key);
+  }
+  if (!failed && category && json_array_size(values))
+    failed |= push(positive ? any : items,
+                   cond("category", positive ? "$in" : "$nin", json_incref(values)));
+  json_decref(values);
+  if (failed) {
+    if (any != items) json_decref(any);
+    json_decref(items);
+    return NULL;
+  }
+  if (positive) {
+    json_decref(items);
+    return json_array_size(any) ? join("$or", any) : (json_decref(any), never());
+  }
+  /* negative: the field must be there, and be none of the values */
+  char *has = NULL;
+  if (category) {
+    failed |= push(items, cond("category", "$ne", json_string("")));
+  } else if (asprintf(&has, LABEL_KEY_PREFIX "%s", n->label_key) >= 0) {
+    failed |= push(items, cond(has, "$eq", json_true()));
+    free(has);
+  } else {
+    failed = 1;
+  }
+  if (failed) {
+    json_decref(items);
+    return NULL;
+  }
+  return join("$and", items);
+}
+
+/* The `where` of an expression node, with NOT pushed down (De Morgan; exact in three-valued
+ * logic, where NOT (a AND b) = NOT a OR NOT b and NOT (x < 1) = x >= 1). */
+static json_t *where_expr(const visor_filter_node *n, int negate) {
+  if (n->kind == VISOR_FILTER_NOT) return where_expr(n->children[0], !negate);
+  if (n->kind == VISOR_FILTER_AND || n->kind == VISOR_FILTER_OR) {
+    int all = (n->kind == VISOR_FILTER_AND) != negate;
+    json_t *items = json_array();
+    for (size_t i = 0; items && i < n->child_count; i++)
+      if (push(items, where_expr(n->children[i], negate)) != 0) {
+        json_decref(items);
+        return NULL;
+      }
+    return join(all ? "$and" : "$or", items);
+  }
+  return where_leaf(n, negate);
+}
+
 /* The `where` of filter, or NULL (*none set) when it constrains nothing. */
 static json_t *build_where(const visor_vector_filter *f, int *none) {
   *none = 1;
@@ -590,6 +750,7 @@ static json_t *build_where(const visor_vector_filter *f, int *none) {
   }
   if (f->model && !failed)
     failed |= json_array_append_new(conds, json_pack("{s{ss}}", "model", "$eq", f->model));
+  if (f->expr && f->expr->root && !failed) failed |= push(conds, where_expr(f->expr->root, 0));
   if (failed) {
     json_decref(conds);
     *none = 0;

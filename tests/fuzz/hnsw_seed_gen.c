@@ -54,8 +54,11 @@ int main(int argc, char **argv) {
   hnsw_graph *graph = hnsw_graph_new(DIM, VISOR_METRIC_COSINE, 4, 16, 42);
   hnsw_meta *meta = hnsw_meta_new();
   for (int i = 0; i < 3; i++) {
-    visor_vector_meta m = {"9a0c6a4e-0000-4000-8000-00000000000a", i ? "bags" : "shoes", labels,
-                           (size_t)i % 3, "mobilenetv2@1"};
+    visor_vector_meta m = {.product_id = "9a0c6a4e-0000-4000-8000-00000000000a",
+                           .category = i ? "bags" : "shoes",
+                           .labels = labels,
+                           .label_count = (size_t)i % 3,
+                           .model = "mobilenetv2@1"};
     hnsw_record r = {HNSW_RECORD_UPSERT, (uint64_t)i + 1, ids[i], v[i], m};
     uint32_t node;
     if (hnsw_log_append(log, &r, &err) != VISOR_OK || hnsw_graph_insert(graph, v[i], &node) ||

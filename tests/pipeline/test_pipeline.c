@@ -471,6 +471,173 @@ static void crops_are_made_on_demand(void **state) {
   test_response_free(&details);
 }
 
+/* Two more apples with a brand and a price: filter expressions reach the vectors (labels and
+ * price in their metadata) and the listing SQL; pages of results follow each other; group
+ * "none" answers raw crops. */
+static void filter_expressions_paging_and_grouping(void **state) {
+  (void)state;
+  char image[1200], query[1200];
+  snprintf(image, sizeof image,
+           "%s/iconic-images-and-descriptions/Fruit/Apple/Granny-Smith/Granny-Smith_Iconic.jpg",
+           grocery);
+  snprintf(query, sizeof query, "%s/test/Fruit/Apple/Granny-Smith/Granny-Smith_002.jpg", grocery);
+  const char *skus[] = {"FX-OATLY", "FX-ALPRO"};
+  const char *labels[] = {"{\"brand\":\"Oatly\"}", "{\"brand\":\"Alpro\"}"};
+  const char *prices[] = {"3", "30"};
+  char ids[2][40];
+  for (int i = 0; i < 2; i++) {
+    test_part parts[] = {
+        {.name = "sku", .value = skus[i]},      {.name = "name", .value = skus[i]},
+        {.name = "category", .value = "Apple"}, {.name = "labels", .value = labels[i]},
+        {.name = "price", .value = prices[i]},  {.name = "images", .file = image}};
+    test_response res = test_multipart("POST", "/api/v1/products", parts, 6);
+    if (res.status != 201) fail_msg("create %s: %ld %s", skus[i], res.status, res.body);
+    snprintf(ids[i], sizeof ids[i], "%s", json_string_value(json_object_get(res.json, "id")));
+    test_response_free(&res);
+  }
+  wait_for_index_jobs(120);
+  static const struct {
+    const char *filter;
+    int want; /* bit i: products[i] expected; the only products returned */
+  } cases[] = {
+      {"brand = \"Oatly\"", 1},
+      {"category = \"Apple\" AND price > 10", 2},
+      {"category IN (\"Apple\") AND NOT brand = \"Oatly\"", 2},
+      {"brand IN ('Oatly', 'Alpro') AND price <= 30", 3},
+      {"brand = \"Oatly\" AND price > 10", 0},
+  };
+  for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+    test_part parts[] = {{.name = "image", .file = query},
+                         {.name = "k", .value = "10"},
+                         {.name = "filter", .value = cases[c].filter}};
+    test_response res = test_multipart("POST", "/api/v1/searches?wait=30", parts, 3);
+    if (res.status != 200) fail_msg("`%s`: %ld %s", cases[c].filter, res.status, res.body);
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(res.json, "filters"), "expression")),
+        cases[c].filter);
+    int got = 0;
+    size_t i;
+    json_t *result;
+    json_array_foreach(json_object_get(res.json, "products"), i, result) {
+      const char *id = json_string_value(json_object_get(result, "product_id"));
+      int which = strcmp(id, ids[0]) == 0 ? 1 : strcmp(id, ids[1]) == 0 ? 2 : 4;
+      got |= which;
+    }
+    if (got != cases[c].want)
+      fail_msg("`%s`: products %d, want %d: %s", cases[c].filter, got, cases[c].want, res.body);
+    test_response_free(&res);
+  }
+  /* A bad expression is a 400 with its column; listings-only fields are refused here. */
+  test_part bad[] = {{.name = "image", .file = query}, {.name = "filter", .value = "price < "}};
+  test_response res = test_multipart("POST", "/api/v1/searches", bad, 2);
+  assert_int_equal(res.status, 400);
+  assert_string_equal(test_error_message(&res),
+                      "filter: expected a number, got the end at column 9");
+  test_response_free(&res);
+  bad[1].value = "sku = \"FX-OATLY\"";
+  res = test_multipart("POST", "/api/v1/searches", bad, 2);
+  assert_int_equal(res.status, 400);
+  test_response_free(&res);
+  /* Listings: the same expression in SQL, and sku works there. */
+  res =
+      test_get("/api/v1/products?filter=brand%20%3D%20%22Oatly%22%20OR%20sku%20%3D%20%22FX-ALPRO%22"
+               "&sort=sku");
+  assert_int_equal(res.status, 200);
+  assert_int_equal(json_integer_value(json_object_get(res.json, "total")), 2);
+  assert_string_equal(json_string_value(json_object_get(
+                          json_array_get(json_object_get(res.json, "items"), 0), "sku")),
+                      "FX-ALPRO");
+  test_response_free(&res);
+  res =
+      test_get("/api/v1/products?filter=price%20%3E%3D%2030%20AND%20category%20%3D%20%22Apple%22");
+  assert_int_equal(res.status, 200);
+  assert_int_equal(json_integer_value(json_object_get(res.json, "total")), 1);
+  test_response_free(&res);
+  res = test_get("/api/v1/products?filter=price%20%3C%20%22x%22");
+  assert_int_equal(res.status, 400);
+  assert_non_null(strstr(test_error_message(&res), "at column 9"));
+  test_response_free(&res);
+
+  /* Similar products take the same expression. */
+  char similar[256];
+  snprintf(similar, sizeof similar,
+           "/api/v1/products/%s/similar?k=5&filter=brand%%20%%3D%%20%%22Alpro%%22", ids[0]);
+  res = test_get(similar);
+  if (res.status != 200) fail_msg("similar: %ld %s", res.status, res.body);
+  json_t *similar_items = json_object_get(res.json, "items");
+  assert_int_equal(json_array_size(similar_items), 1);
+  assert_string_equal(
+      json_string_value(json_object_get(json_array_get(similar_items, 0), "product_id")), ids[1]);
+  test_response_free(&res);
+  snprintf(similar, sizeof similar, "/api/v1/products/%s/similar?filter=brand%%20%%3D", ids[0]);
+  res = test_get(similar);
+  assert_int_equal(res.status, 400);
+  test_response_free(&res);
+
+  /* Pages: k=3 at offset 3 continues k=3 at offset 0, as k=6 ranks them. */
+  char pages[3][6][40];
+  const char *offsets[] = {"0", "3", "0"}, *ks[] = {"3", "3", "6"};
+  for (int p = 0; p < 3; p++) {
+    test_part parts[] = {{.name = "image", .file = query},
+                         {.name = "k", .value = ks[p]},
+                         {.name = "offset", .value = offsets[p]}};
+    res = test_multipart("POST", "/api/v1/searches?wait=30", parts, 3);
+    assert_int_equal(res.status, 200);
+    assert_int_equal(json_integer_value(json_object_get(res.json, "offset")), atoi(offsets[p]));
+    json_t *products = json_object_get(res.json, "products");
+    assert_int_equal(json_array_size(products), (size_t)atoi(ks[p]));
+    size_t i;
+    json_t *result;
+    json_array_foreach(products, i, result) {
+      assert_int_equal(json_integer_value(json_object_get(result, "rank")),
+                       (json_int_t)(atoi(offsets[p]) + (int)i + 1));
+      snprintf(pages[p][i], sizeof pages[p][i], "%s",
+               json_string_value(json_object_get(result, "product_id")));
+    }
+    test_response_free(&res);
+  }
+  for (int i = 0; i < 3; i++) {
+    assert_string_equal(pages[0][i], pages[2][i]);
+    assert_string_equal(pages[1][i], pages[2][i + 3]);
+  }
+  /* Grouping: one entry per product by default; group=none gives every crop. */
+  for (int raw = 0; raw < 2; raw++) {
+    test_part parts[] = {{.name = "image", .file = query},
+                         {.name = "k", .value = "30"},
+                         {.name = "group", .value = raw ? "none" : "product"}};
+    res = test_multipart("POST", "/api/v1/searches?wait=30", parts, raw ? 3 : 2);
+    assert_int_equal(res.status, 200);
+    assert_string_equal(json_string_value(json_object_get(res.json, "group")),
+                        raw ? "none" : "product");
+    json_t *results =
+        json_object_get(json_array_get(json_object_get(res.json, "regions"), 0), "results");
+    assert_int_equal(json_array_size(results), 30);
+    int repeated_products = 0, repeated_crops = 0;
+    for (size_t i = 0; i < json_array_size(results); i++)
+      for (size_t j = 0; j < i; j++) {
+        json_t *a = json_array_get(results, i), *b = json_array_get(results, j);
+        repeated_products +=
+            json_equal(json_object_get(a, "product_id"), json_object_get(b, "product_id"));
+        repeated_crops +=
+            json_equal(json_object_get(a, "region_id"), json_object_get(b, "region_id"));
+      }
+    assert_int_equal(repeated_crops, 0);
+    if (raw)
+      assert_true(repeated_products > 0); /* products have several crops each */
+    else
+      assert_int_equal(repeated_products, 0);
+    test_response_free(&res);
+  }
+  test_part bad_group[] = {{.name = "image", .file = query}, {.name = "group", .value = "sku"}};
+  res = test_multipart("POST", "/api/v1/searches", bad_group, 2);
+  assert_int_equal(res.status, 400);
+  test_response_free(&res);
+  test_part bad_offset[] = {{.name = "image", .file = query}, {.name = "offset", .value = "-1"}};
+  res = test_multipart("POST", "/api/v1/searches", bad_offset, 2);
+  assert_int_equal(res.status, 400);
+  test_response_free(&res);
+}
+
 static void bad_searches_are_refused(void **state) {
   (void)state;
   const char text[] = "not an image";
@@ -543,6 +710,7 @@ int main(void) {
       cmocka_unit_test(deleted_images_leave_nothing),
       cmocka_unit_test(crops_are_made_on_demand),
       cmocka_unit_test(index_retry_never_duplicates),
+      cmocka_unit_test(filter_expressions_paging_and_grouping),
       cmocka_unit_test(bad_searches_are_refused),
       cmocka_unit_test(one_pixel_sides_search),
   };

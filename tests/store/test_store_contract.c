@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "core/uuid.h"
+#include "core/filter_expr.h"
 #include "store/catalog.h"
 #include "store/jobs.h"
 #include "store/migrate.h"
@@ -449,7 +450,7 @@ static void regions_and_searches_round_trip(void **state) {
   json_decref(region);
 
   assert_int_equal(visor_search_insert(conn, search_id, query_image, NULL, 5,
-                                       "{\"category\":\"kitchen\"}", &err),
+                                       "{\"category\":\"kitchen\"}", 0, "product", &err),
                    VISOR_OK);
   visor_search_region_record query_regions[] = {
       {.box = {0, 0, 100, 100}, .whole_image = 1, .label = "cup", .label_score = 0.4},
@@ -526,6 +527,78 @@ static void price_sort_puts_missing_prices_last(void **state) {
   visor_db_release(conn);
 }
 
+/* Filter expressions as SQL: the same three-valued meaning as in the vector stores. */
+static void product_list_filter_expressions(void **state) {
+  (void)state;
+  visor_error err = {0};
+  visor_db_conn *conn = visor_db_acquire(db, &err);
+  /* FX-0..FX-5: category fx-a / fx-b / none; brand Oatly / Alpro / none; size 1l on even */
+  for (int i = 0; i < 6; i++) {
+    char id[40], sku[32];
+    visor_uuid_new(id);
+    snprintf(sku, sizeof sku, "FX-%d", i);
+    json_t *product = product_json(sku, i == 4 ? "Say \"hi\"" : sku,
+                                   i == 5  ? ""
+                                   : i % 2 ? "fx-b"
+                                           : "fx-a",
+                                   5.0 * i);
+    if (i == 3) json_object_del(product, "price");
+    json_t *labels = json_object();
+    if (i < 4) json_object_set_new(labels, "brand", json_string(i % 2 ? "Alpro" : "Oatly"));
+    if (i % 2 == 0) json_object_set_new(labels, "size", json_string("1l"));
+    json_object_set_new(labels, "o'q", json_string("x"));
+    json_object_set_new(product, "labels", labels);
+    assert_int_equal(visor_product_insert(conn, id, product, &err), VISOR_OK);
+    json_decref(product);
+  }
+  static const struct {
+    const char *filter;
+    const char *skus; /* in sku order */
+  } cases[] = {
+      {"category IN (\"fx-a\", \"fx-b\") AND brand = \"Oatly\"", "FX-0 FX-2"},
+      {"sku IN (\"FX-0\",\"FX-1\",\"FX-2\",\"FX-3\",\"FX-4\",\"FX-5\") AND NOT size = \"1l\"", ""},
+      {"sku >= \"\"", NULL}, /* 400: strings do not order */
+      {"price < 12 AND sku IN (\"FX-0\",\"FX-1\",\"FX-2\",\"FX-3\",\"FX-4\",\"FX-5\")",
+       "FX-0 FX-1 FX-2"},
+      {"NOT price >= 12 AND category IN (\"fx-a\",\"fx-b\")", "FX-0 FX-1 FX-2"},
+      {"brand != \"Oatly\" AND category IN (\"fx-a\",\"fx-b\")", "FX-1 FX-3"},
+      {"NOT brand = \"Oatly\" AND sku IN (\"FX-4\",\"FX-5\")", ""},
+      {"category NOT IN (\"fx-a\") AND sku IN (\"FX-4\",\"FX-5\")", ""},
+      {"category = \"\"", ""},
+      {"name = \"Say \\\"hi\\\"\"", "FX-4"},
+      {"labels.\"o'q\" = \"x\" AND (price > 20 OR sku = \"FX-3\")", "FX-3 FX-5"},
+      {"brand = \"x'); DROP TABLE products; --\"", ""},
+  };
+  for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+    visor_filter_expr *expr = NULL;
+    visor_code parsed =
+        visor_filter_parse(cases[c].filter, VISOR_FILTER_FIELDS_LISTING, &expr, &err);
+    if (!cases[c].skus) {
+      assert_int_equal(parsed, VISOR_ERR_INVALID);
+      continue;
+    }
+    if (parsed != VISOR_OK) fail_msg("`%s`: %s", cases[c].filter, err.message);
+    visor_product_query query = {.filter = expr, .sort = "sku", .limit = 50};
+    json_t *items = NULL;
+    int64_t total = 0;
+    if (visor_product_list(conn, &query, &items, &total, &err) != VISOR_OK)
+      fail_msg("`%s`: %s", cases[c].filter, err.message);
+    char got[256] = "";
+    size_t i;
+    json_t *item;
+    json_array_foreach(items, i, item) {
+      const char *sku = json_string_value(json_object_get(item, "sku"));
+      if (strncmp(sku, "FX-", 3) != 0) continue;
+      snprintf(got + strlen(got), sizeof got - strlen(got), "%s%s", *got ? " " : "", sku);
+    }
+    if (strcmp(got, cases[c].skus) != 0)
+      fail_msg("`%s`: got [%s], want [%s]", cases[c].filter, got, cases[c].skus);
+    json_decref(items);
+    visor_filter_free(expr);
+  }
+  visor_db_release(conn);
+}
+
 int main(void) {
   const char *urls = getenv("VISOR_TEST_METADATA_URLS");
   char temp[] = "/tmp/visor-store-XXXXXX";
@@ -548,6 +621,7 @@ int main(void) {
       cmocka_unit_test(pool_is_safe_across_threads),
       cmocka_unit_test(regions_and_searches_round_trip),
       cmocka_unit_test(price_sort_puts_missing_prices_last),
+      cmocka_unit_test(product_list_filter_expressions),
   };
   char *list = strdup(urls);
   int failed = 0;

@@ -35,7 +35,8 @@ static void *reader(void *arg) {
   visor_vector_hit hits[20];
   const char *even[] = {"even"};
   const char *lab[] = {"mod3=0"};
-  visor_vector_filter filters[3] = {{0}, {even, 1, NULL, 0, NULL}, {NULL, 0, lab, 1, NULL}};
+  visor_vector_filter filters[3] = {
+      {0}, {.categories = even, .category_count = 1}, {.labels = lab, .label_count = 1}};
   for (int i = 0; !atomic_load(&writer_done) || i < 50; i++) {
     const float *q = data + (size_t)((i * 13 + seed * 101) % BASE) * DIM;
     const visor_vector_filter *f = &filters[i % 3];

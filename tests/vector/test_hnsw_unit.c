@@ -139,13 +139,96 @@ static void test_url_options(void **state) {
   assert_int_equal(err.code, VISOR_ERR_INVALID);
 }
 
+/* A filter expression compiles into a scan set where it has one: the union of OR's lists
+ * without duplicates, AND's cheapest term; price terms and != have none (graph only). The
+ * price reaches accept() and survives compaction. */
+static void test_meta_expression_scan_sets(void **state) {
+  (void)state;
+  hnsw_meta *m = hnsw_meta_new();
+  for (int i = 0; i < 10; i++) {
+    char id[8], color[16];
+    snprintf(id, sizeof id, "n%d", i);
+    snprintf(color, sizeof color, "color=%s", i % 2 ? "red" : "blue");
+    const char *labels[] = {color};
+    visor_vector_meta meta = {.product_id = "p",
+                              .category = i < 3 ? "rare" : "common",
+                              .labels = labels,
+                              .label_count = 1,
+                              .price = i,
+                              .has_price = i != 9};
+    assert_int_equal(hnsw_meta_append(m, id, &meta), 0);
+  }
+  static const struct {
+    const char *text;
+    size_t scan;       /* 0: no lists (graph) */
+    unsigned accepted; /* bit per node */
+  } cases[] = {
+      {"category = \"rare\" OR color = \"red\"", 7, 0x2AF}, /* 0,1,2 + 1,3,5,7,9, deduplicated */
+      {"category = \"rare\" AND price > 0", 3, 0x6},
+      {"color = \"red\" AND category = \"rare\"", 3, 0x2},
+      {"price < 5", 0, 0x1F},
+      {"NOT price < 5", 0, 0x1E0}, /* n9 has no price: unknown */
+      {"NOT color != \"red\"", 5, 0x2AA},
+      {"category != \"common\"", 0, 0x7},
+  };
+  for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+    visor_filter_expr *expr = NULL;
+    visor_error err = {0};
+    assert_int_equal(visor_filter_parse(cases[c].text, VISOR_FILTER_FIELDS_SEARCH, &expr, &err),
+                     VISOR_OK);
+    visor_vector_filter vf = {.expr = expr};
+    hnsw_meta_query q;
+    hnsw_filter f;
+    assert_int_equal(hnsw_meta_compile(&q, m, &vf, &f), HNSW_META_FILTER);
+    size_t scan = 0;
+    for (size_t i = 0; i < f.list_count; i++)
+      scan += f.list_sizes[i];
+    if (scan != cases[c].scan)
+      fail_msg("`%s`: scan %zu, want %zu", cases[c].text, scan, cases[c].scan);
+    assert_int_equal(f.lists == NULL, cases[c].scan == 0);
+    unsigned accepted = 0;
+    for (uint32_t n = 0; n < 10; n++)
+      accepted |= (unsigned)(f.accept(f.ctx, n) != 0) << n;
+    if (accepted != cases[c].accepted)
+      fail_msg("`%s`: accepted 0x%x, want 0x%x", cases[c].text, accepted, cases[c].accepted);
+    hnsw_meta_query_free(&q);
+    visor_filter_free(expr);
+  }
+  /* an expression naming nothing that exists matches nothing */
+  visor_filter_expr *expr = NULL;
+  visor_error err = {0};
+  assert_int_equal(
+      visor_filter_parse("category = \"x\" AND price > 1", VISOR_FILTER_FIELDS_SEARCH, &expr, &err),
+      VISOR_OK);
+  visor_vector_filter vf = {.expr = expr};
+  hnsw_meta_query q;
+  hnsw_filter f;
+  assert_int_equal(hnsw_meta_compile(&q, m, &vf, &f), HNSW_META_MATCHES_NONE);
+  visor_filter_free(expr);
+  /* prices survive compaction; the reserved label never shows as a label */
+  uint32_t remap[10];
+  for (uint32_t i = 0; i < 10; i++)
+    remap[i] = i < 5 ? UINT32_MAX : i - 5;
+  hnsw_meta *c = hnsw_meta_compacted(m, remap, 10);
+  assert_non_null(c);
+  double price = 0;
+  assert_true(hnsw_meta_price(c, 0, &price));
+  assert_true(price == 5.0);
+  assert_false(hnsw_meta_price(c, 4, &price));
+  assert_int_equal(hnsw_meta_label_count(c, 0), 1);
+  hnsw_meta_free(c);
+  hnsw_meta_free(m);
+}
+
 static void test_meta_compile(void **state) {
   (void)state;
   hnsw_meta *m = hnsw_meta_new();
   const char *l0[] = {"a=1", "b=2", "a=1"};
   const char *l1[] = {"b=2"};
-  visor_vector_meta m0 = {"p0", "shoes", l0, 3, "x@1"};
-  visor_vector_meta m1 = {"p1", "bags", l1, 1, "x@1"};
+  visor_vector_meta m0 = {
+      .product_id = "p0", .category = "shoes", .labels = l0, .label_count = 3, .model = "x@1"};
+  visor_vector_meta m1 = {
+      .product_id = "p1", .category = "bags", .labels = l1, .label_count = 1, .model = "x@1"};
   assert_int_equal(hnsw_meta_append(m, "id0", &m0), 0);
   assert_int_equal(hnsw_meta_append(m, "id1", &m1), 0);
   assert_int_equal(hnsw_meta_append(m, "id2", NULL), 0);
@@ -283,7 +366,8 @@ static void test_snapshot_and_log(void **state) {
   }
   const char *odd[] = {"odd=1"};
   const char *y[] = {"y"};
-  visor_vector_filter f = {y, 1, odd, 1, NULL};
+  visor_vector_filter f = {
+      .categories = y, .category_count = 1, .labels = odd, .label_count = 1, .model = NULL};
   assert_int_equal(s->ops->search(s, data, 5, &f, hits, &n, &err), VISOR_OK);
   assert_int_equal(n, 5);
   for (size_t j = 0; j < n; j++) {
@@ -475,11 +559,17 @@ static void test_quantized_graph(void **state) {
 int main(void) {
   tmp_dir = vt_temp_dir("visor-hnsw-unit");
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_distance_kernels), cmocka_unit_test(test_strmap),
-      cmocka_unit_test(test_url_options),      cmocka_unit_test(test_meta_compile),
-      cmocka_unit_test(test_log_torn_tail),    cmocka_unit_test(test_snapshot_and_log),
-      cmocka_unit_test(test_graph_compact),    cmocka_unit_test(test_int8_kernel),
-      cmocka_unit_test(test_quantizer),        cmocka_unit_test(test_quantized_graph),
+      cmocka_unit_test(test_distance_kernels),
+      cmocka_unit_test(test_strmap),
+      cmocka_unit_test(test_url_options),
+      cmocka_unit_test(test_meta_compile),
+      cmocka_unit_test(test_meta_expression_scan_sets),
+      cmocka_unit_test(test_log_torn_tail),
+      cmocka_unit_test(test_snapshot_and_log),
+      cmocka_unit_test(test_graph_compact),
+      cmocka_unit_test(test_int8_kernel),
+      cmocka_unit_test(test_quantizer),
+      cmocka_unit_test(test_quantized_graph),
   };
   int failed = cmocka_run_group_tests_name("hnsw_unit", tests, NULL, NULL);
   vt_remove_tree(tmp_dir);

@@ -1,5 +1,6 @@
 /* vector_contract.c: the vector store contract suite (cmocka). Exact match first, upsert
- * replaces, removed ids never come back, filters (category any-of, labels all-of, model),
+ * replaces, removed ids never come back, filters (category any-of, labels all-of, model,
+ * filter expressions with prices and three-valued NOT),
  * count, bad input and dimension mismatch errors, reopening keeps everything, batch upserts,
  * set_meta changes what filters find, get returns the stored vector, recall@10 against exact
  * search, and threads writing and searching at once. Collection names carry the process id and
@@ -186,7 +187,8 @@ static void fill_filtered(visor_vector_store *s, float vecs[][DIM]) {
     snprintf(model, sizeof model, "m%d@1", i % 2);
     snprintf(product, sizeof product, "p%d", i);
     const char *labels[] = {colors[i % 4], sizes[i % 2]};
-    visor_vector_meta meta = {product, cat, labels, 2, model};
+    visor_vector_meta meta = {
+        .product_id = product, .category = cat, .labels = labels, .label_count = 2, .model = model};
     random_vector(vecs[i]);
     upsert_ok(s, id, vecs[i], &meta);
   }
@@ -200,6 +202,13 @@ static void check_filter(visor_vector_store *s, float vecs[][DIM], const visor_v
     expected += want(i);
   for (int q = 0; q < 120; q += 11) {
     size_t n = search_ok(s, vecs[q], 130, f, hits);
+    if (n != (size_t)expected) {
+      int seen[120] = {0};
+      for (size_t j = 0; j < n; j++)
+        seen[atoi(hits[j].id + 1)] = 1;
+      for (int i = 0; i < 120; i++)
+        if (want(i) && !seen[i]) print_error("  missing f%d\n", i);
+    }
     assert_int_equal(n, (size_t)expected);
     for (size_t j = 0; j < n; j++)
       assert_true(want(atoi(hits[j].id + 1)));
@@ -254,7 +263,8 @@ static void test_filters(void **state) {
   check_filter(s, vecs, &f4, want_model1);
   const char *c1[] = {"c1"};
   const char *blue[] = {"color=blue"};
-  visor_vector_filter f5 = {c1, 1, blue, 1, "m1@1"};
+  visor_vector_filter f5 = {
+      .categories = c1, .category_count = 1, .labels = blue, .label_count = 1, .model = "m1@1"};
   check_filter(s, vecs, &f5, want_all);
   visor_vector_filter f6 = {.model = "unknown@9"};
   check_filter(s, vecs, &f6, want_none);
@@ -297,6 +307,167 @@ static int stop_at_first(void *ctx, const char *id, const char *product_id) {
 }
 
 /* list walks exactly the live vectors, with their product ids, and stops when asked. */
+/* ---- filter expressions ---- */
+
+/* 120 vectors for expressions: category c{i%3} except none when i%10==9, color={red, blue,
+ * green, black}[i%4], size={s,m}[i%2] except no size label when i%7==0, price i except no
+ * price when i%5==0, model m{i%2}@1. */
+static void fill_expr(visor_vector_store *s, float vecs[][DIM]) {
+  static const char *colors[] = {"color=red", "color=blue", "color=green", "color=black"};
+  static const char *sizes[] = {"size=s", "size=m"};
+  for (int i = 0; i < 120; i++) {
+    char id[16], cat[8], model[16], product[16];
+    snprintf(id, sizeof id, "f%d", i);
+    snprintf(cat, sizeof cat, "c%d", i % 3);
+    snprintf(model, sizeof model, "m%d@1", i % 2);
+    snprintf(product, sizeof product, "p%d", i);
+    const char *labels[] = {colors[i % 4], sizes[i % 2]};
+    visor_vector_meta meta = {.product_id = product,
+                              .category = i % 10 == 9 ? NULL : cat,
+                              .labels = labels,
+                              .label_count = i % 7 == 0 ? 1 : 2,
+                              .model = model,
+                              .price = i,
+                              .has_price = i % 5 != 0};
+    random_vector(vecs[i]);
+    upsert_ok(s, id, vecs[i], &meta);
+  }
+}
+
+static int has_cat(int i) {
+  return i % 10 != 9;
+}
+static int has_size(int i) {
+  return i % 7 != 0;
+}
+static int has_price(int i) {
+  return i % 5 != 0;
+}
+static int want_x1(int i) { /* category IN ("c0","c2") AND price < 50 */
+  return has_cat(i) && i % 3 != 1 && has_price(i) && i < 50;
+}
+static int want_x2(int i) { /* NOT size = "m" */
+  return has_size(i) && i % 2 == 0;
+}
+static int want_x3(int i) { /* color != "red" */
+  return i % 4 != 0;
+}
+static int want_x4(int i) { /* NOT (category = "c1" OR price >= 100) */
+  return has_cat(i) && i % 3 != 1 && has_price(i) && i < 100;
+}
+static int want_x5(int i) { /* price IN (3, 4, 10, 11) */
+  return i == 3 || i == 4 || i == 11;
+}
+static int want_x6(int i) { /* category NOT IN ("c0") */
+  return has_cat(i) && i % 3 != 0;
+}
+static int want_x7(int i) { /* labels.size = "s" OR price > 110 */
+  return (has_size(i) && i % 2 == 0) || (has_price(i) && i > 110);
+}
+static int want_x8(int i) { /* NOT price != 12 */
+  return i == 12;
+}
+static int want_x9(int i) { /* NOT (size IN ("s") AND price <= 60) */
+  return (has_size(i) && i % 2 == 1) || (has_price(i) && i > 60);
+}
+static int want_x10(int i) { /* model m1@1 (shorthand) AND color IN ("red","blue") */
+  return i % 4 == 1;
+}
+static int want_x11(int i) { /* category c2 (shorthand) AND NOT price > 30 */
+  return has_cat(i) && i % 3 == 2 && has_price(i) && i <= 30;
+}
+
+static int want_x12(int i) { /* category = "c1" OR color = "red": overlapping lists */
+  return (has_cat(i) && i % 3 == 1) || i % 4 == 0;
+}
+
+typedef struct expr_case {
+  const char *text;
+  int (*want)(int i);
+  const char *category;
+  const char *model;
+} expr_case;
+
+static const expr_case expr_cases[] = {
+    {"category IN (\"c0\",\"c2\") AND price < 50", want_x1, NULL, NULL},
+    {"NOT size = \"m\"", want_x2, NULL, NULL},
+    {"color != \"red\"", want_x3, NULL, NULL},
+    {"NOT (category = \"c1\" OR price >= 100)", want_x4, NULL, NULL},
+    {"price IN (3, 4, 10, 11)", want_x5, NULL, NULL},
+    {"category NOT IN (\"c0\")", want_x6, NULL, NULL},
+    {"labels.size = \"s\" OR price > 110", want_x7, NULL, NULL},
+    {"NOT price != 12", want_x8, NULL, NULL},
+    {"NOT (size IN ('s') AND price <= 60)", want_x9, NULL, NULL},
+    {"color IN (\"red\", \"blue\")", want_x10, NULL, "m1@1"},
+    {"NOT price > 30", want_x11, "c2", NULL},
+    {"category = \"c1\" OR color = \"red\"", want_x12, NULL, NULL},
+    {"category = \"nosuch\"", want_none, NULL, NULL},
+    {"category = \"\"", want_none, NULL, NULL},
+    {"brand = \"x\"", want_none, NULL, NULL},
+    {"NOT brand = \"x\"", want_none, NULL, NULL}, /* unknown stays unknown */
+    {"price <= 10 AND price > 10", want_none, NULL, NULL},
+};
+
+static void check_expressions(visor_vector_store *s, float vecs[][DIM]) {
+  for (size_t c = 0; c < sizeof expr_cases / sizeof expr_cases[0]; c++) {
+    visor_filter_expr *expr = NULL;
+    visor_error err = {0};
+    if (visor_filter_parse(expr_cases[c].text, VISOR_FILTER_FIELDS_SEARCH, &expr, &err) != VISOR_OK)
+      fail_msg("parse `%s`: %s", expr_cases[c].text, err.message);
+    const char *cats[] = {expr_cases[c].category};
+    visor_vector_filter f = {.categories = expr_cases[c].category ? cats : NULL,
+                             .category_count = expr_cases[c].category ? 1 : 0,
+                             .model = expr_cases[c].model,
+                             .expr = expr};
+    print_message("  filter `%s`\n", expr_cases[c].text);
+    check_filter(s, vecs, &f, expr_cases[c].want);
+    visor_filter_free(expr);
+  }
+}
+
+static void test_filter_expressions(void **state) {
+  (void)state;
+  char name[64];
+  visor_vector_store *s = open_fresh(name, sizeof name);
+  static float vecs[120][DIM];
+  fill_expr(s, vecs);
+  check_expressions(s, vecs);
+  /* A price change through set_meta moves the vector in and out of price filters. */
+  visor_error err = {0};
+  const char *labels[] = {"color=blue", "size=m"}; /* as fill_expr gave f13 */
+  visor_vector_meta cheap = {.product_id = "p13",
+                             .category = "c1",
+                             .labels = labels,
+                             .label_count = 2,
+                             .model = "m1@1",
+                             .price = 0.5,
+                             .has_price = 1};
+  assert_int_equal(s->ops->set_meta(s, "f13", &cheap, &err), VISOR_OK);
+  visor_filter_expr *expr = NULL;
+  assert_int_equal(visor_filter_parse("price < 1", VISOR_FILTER_FIELDS_SEARCH, &expr, &err),
+                   VISOR_OK);
+  visor_vector_filter f = {.expr = expr};
+  visor_vector_hit hits[130];
+  size_t n = search_ok(s, vecs[0], 130, &f, hits);
+  assert_int_equal(n, 1);
+  assert_string_equal(hits[0].id, "f13");
+  visor_vector_meta unpriced = cheap;
+  unpriced.has_price = 0;
+  assert_int_equal(s->ops->set_meta(s, "f13", &unpriced, &err), VISOR_OK);
+  assert_int_equal(search_ok(s, vecs[0], 130, &f, hits), 0);
+  visor_vector_meta back = cheap;
+  back.category = "c1";
+  back.price = 13;
+  assert_int_equal(s->ops->set_meta(s, "f13", &back, &err), VISOR_OK);
+  visor_filter_free(expr);
+  /* Prices and labels survive a reopen. */
+  s->ops->close(s);
+  s = reopen(name, DIM, &err);
+  if (!s) fail_msg("reopen: %s", err.message);
+  check_expressions(s, vecs);
+  s->ops->close(s);
+}
+
 static void test_list(void **state) {
   (void)state;
   char name[64];
@@ -411,7 +582,11 @@ static void test_reopen_keeps_data(void **state) {
   float moved[DIM];
   random_vector(moved);
   const char *labels[] = {"color=gold"};
-  visor_vector_meta meta = {"pmoved", "c9", labels, 1, "m9@2"};
+  visor_vector_meta meta = {.product_id = "pmoved",
+                            .category = "c9",
+                            .labels = labels,
+                            .label_count = 1,
+                            .model = "m9@2"};
   upsert_ok(s, "f1", moved, &meta);
   s->ops->close(s);
 
@@ -429,7 +604,8 @@ static void test_reopen_keeps_data(void **state) {
     assert_string_equal(hits[0].id, "f1");
     assert_string_equal(hits[0].product_id, "pmoved");
     const char *c9[] = {"c9"};
-    visor_vector_filter f = {c9, 1, labels, 1, "m9@2"};
+    visor_vector_filter f = {
+        .categories = c9, .category_count = 1, .labels = labels, .label_count = 1, .model = "m9@2"};
     n = search_ok(s, vecs[0], 10, &f, hits);
     assert_int_equal(n, 1);
     assert_string_equal(hits[0].id, "f1");
@@ -441,7 +617,11 @@ static void test_reopen_keeps_data(void **state) {
       snprintf(id, sizeof id, "f%d", 7);
       assert_int_equal(s->ops->remove(s, id, &err), VISOR_OK);
       const char *labels7[] = {"color=black", "size=m"};
-      visor_vector_meta meta7 = {"p7", "c1", labels7, 2, "m1@1"};
+      visor_vector_meta meta7 = {.product_id = "p7",
+                                 .category = "c1",
+                                 .labels = labels7,
+                                 .label_count = 2,
+                                 .model = "m1@1"};
       upsert_ok(s, "f7", vecs[7], &meta7);
     }
     s->ops->close(s);
@@ -472,13 +652,18 @@ static void test_set_meta(void **state) {
     char id[16];
     snprintf(id, sizeof id, "s%d", i);
     random_vector(vecs[i]);
-    visor_vector_meta meta = {"p", "A", labels_ab, 2, "m@1"};
+    visor_vector_meta meta = {
+        .product_id = "p", .category = "A", .labels = labels_ab, .label_count = 2, .model = "m@1"};
     upsert_ok(s, id, vecs[i], &meta);
   }
   visor_error err = {0};
   /* s3 moves from category A to B and loses the size label. */
   const char *labels_red[] = {"color=red"};
-  visor_vector_meta moved = {"pmoved", "B", labels_red, 1, "m@1"};
+  visor_vector_meta moved = {.product_id = "pmoved",
+                             .category = "B",
+                             .labels = labels_red,
+                             .label_count = 1,
+                             .model = "m@1"};
   assert_int_equal(s->ops->set_meta(s, "s3", &moved, &err), VISOR_OK);
   const char *a[] = {"A"}, *b[] = {"B"}, *size_m[] = {"size=m"}, *red[] = {"color=red"};
   visor_vector_filter fa = {.categories = a, .category_count = 1};
@@ -542,7 +727,7 @@ static void test_get(void **state) {
   float v[DIM], w[DIM], got[DIM];
   random_vector(v);
   random_vector(w);
-  visor_vector_meta meta = {"p", "A", NULL, 0, "m@1"};
+  visor_vector_meta meta = {.product_id = "p", .category = "A", .model = "m@1"};
   upsert_ok(s, "g1", v, &meta);
   upsert_ok(s, "g2", w, &meta);
   visor_error err = {0};
@@ -591,7 +776,11 @@ static void test_upsert_batch(void **state) {
     snprintf(id_text[i], sizeof id_text[i], "b%d", i);
     snprintf(product[i], sizeof product[i], "p%d", i);
     ids[i] = id_text[i];
-    metas[i] = (visor_vector_meta){product[i], i % 2 ? "odd" : "even", labels, 2, "m@1"};
+    metas[i] = (visor_vector_meta){.product_id = product[i],
+                                   .category = i % 2 ? "odd" : "even",
+                                   .labels = labels,
+                                   .label_count = 2,
+                                   .model = "m@1"};
   }
   visor_error err = {0};
   /* Bad entries anywhere: nothing is written. */
@@ -616,7 +805,8 @@ static void test_upsert_batch(void **state) {
     assert_string_equal(hits[0].product_id, product[i]);
   }
   const char *odd[] = {"odd"};
-  visor_vector_filter fodd = {odd, 1, labels, 2, "m@1"};
+  visor_vector_filter fodd = {
+      .categories = odd, .category_count = 1, .labels = labels, .label_count = 2, .model = "m@1"};
   assert_int_equal(search_ok(s, vecs[0], N + 5, &fodd, hits), N / 2);
   /* A second batch over the same ids replaces vectors and metadata (labels too), and
    * metas may be NULL. */
@@ -790,6 +980,7 @@ int visor_vector_contract_run(const char *group_name, const char *url) {
       cmocka_unit_test(test_upsert_replaces),
       cmocka_unit_test(test_remove_never_returned),
       cmocka_unit_test(test_filters),
+      cmocka_unit_test(test_filter_expressions),
       cmocka_unit_test(test_count),
       cmocka_unit_test(test_list),
       cmocka_unit_test(test_bad_input),
