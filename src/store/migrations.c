@@ -208,6 +208,7 @@ const visor_migration visor_migrations[] = {
      "  created_at BIGINT NOT NULL,"
      "  activated_at BIGINT);"
      "CREATE INDEX projections_model_status ON projections(model, status);"},
+    {11, "job results", "ALTER TABLE jobs ADD COLUMN result TEXT;"},
 };
 
 const size_t visor_migration_count = sizeof visor_migrations / sizeof visor_migrations[0];
