@@ -58,6 +58,16 @@ visor_code visor_jobs_done(visor_db *db, const char *job_id, visor_error *err) {
   WITH_CONN(db, err, visor_job_mark_done(conn, job_id, err));
 }
 
+visor_code visor_jobs_set_result(visor_db *db, const char *job_id, const char *result,
+                                 visor_error *err) {
+  WITH_CONN(db, err, visor_job_set_result(conn, job_id, result, err));
+}
+
+visor_code visor_jobs_outcome(visor_db *db, const char *job_id, char status[16], char **result,
+                              char **error, visor_error *err) {
+  WITH_CONN(db, err, visor_job_outcome(conn, job_id, status, result, error, err));
+}
+
 visor_code visor_jobs_will_retry(visor_db *db, const char *job_id, const char *error,
                                  visor_error *err) {
   WITH_CONN(db, err, visor_job_mark_retrying(conn, job_id, error, err));

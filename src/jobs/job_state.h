@@ -47,6 +47,12 @@ visor_code visor_jobs_will_retry(visor_db *db, const char *job_id, const char *e
                                  visor_error *err);
 /* Failed for good; an index job's image becomes failed with the error (one transaction). */
 visor_code visor_jobs_failed(visor_db *db, const char *job_id, const char *error, visor_error *err);
+/* A running job's result for whoever waits on it (JSON text), and reading it back with the
+ * job's status and error (see visor_job_outcome in store/jobs.h). */
+visor_code visor_jobs_set_result(visor_db *db, const char *job_id, const char *result,
+                                 visor_error *err);
+visor_code visor_jobs_outcome(visor_db *db, const char *job_id, char status[16], char **result,
+                              char **error, visor_error *err);
 visor_code visor_jobs_progress(visor_db *db, const char *job_id, double progress, visor_error *err);
 /* 1 when the job was cancelled, 0 when not, -1 when the store cannot say. */
 int visor_jobs_cancelled(visor_db *db, const char *job_id);

@@ -4,7 +4,7 @@
  * index), keep each product's best crop (or every crop for group "none"), rank the page of k
  * after `offset` per region and overall, and save the results. A search of a drawn box
  * analyzes that region alone (no detector). Products deleted since they were indexed are
- * skipped. */
+ * skipped. A task whose payload asks for similar products runs those instead (similar.h). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +13,7 @@
 #include "pipeline/pipeline.h"
 #include "pipeline/pipeline_util.h"
 #include "pipeline/ranking.h"
+#include "pipeline/similar.h"
 #include "store/searches.h"
 
 /* Reads the search's filters: {"categories": [...], "labels": ["k=v", ...], "expression":
@@ -69,6 +70,12 @@ static visor_code run_search(void *ctx, visor_job_run *run, visor_error *err) {
   search_filter filter = {0};
   visor_ranking ranking = {0};
   visor_code code = visor_pipeline_payload(app, run, &payload, err);
+  json_t *similar = json_object_get(payload, "similar");
+  if (code == VISOR_OK && json_is_object(similar)) { /* similar products, asked by `visor api` */
+    code = visor_similar_run_task(app, run, similar, err);
+    json_decref(payload);
+    return code;
+  }
   if (code == VISOR_OK) code = visor_pipeline_payload_id(payload, "search_id", &search_id, err);
   visor_db_conn *conn = code == VISOR_OK ? visor_db_acquire(app->db, err) : NULL;
   if (code == VISOR_OK && !conn) code = err->code;

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/filter_expr.h"
+#include "jobs/job_state.h"
 #include "store/catalog.h"
 #include "store/regions.h"
 
@@ -79,4 +81,60 @@ visor_code visor_similar_products(visor_app *app, const char *product_id,
   }
   ranking->result_count = kept;
   return VISOR_OK;
+}
+
+visor_code visor_similar_results_json(const visor_ranking *ranking, json_t **results,
+                                      visor_error *err) {
+  *results = json_array();
+  for (size_t i = 0; *results && i < ranking->result_count; i++) {
+    const visor_search_result_record *result = &ranking->results[i];
+    if (json_array_append_new(*results,
+                              json_pack("{s:i, s:f, s:s, s:s}", "rank", result->rank, "score",
+                                        result->score, "product_id", result->product_id,
+                                        "region_id", result->region_id)) != 0) {
+      json_decref(*results);
+      *results = NULL;
+    }
+  }
+  return *results
+             ? VISOR_OK
+             : visor_error_set(err, VISOR_ERR_NOMEM, "similar products: no memory for the results");
+}
+
+visor_code visor_similar_run_task(visor_app *app, visor_job_run *run, const json_t *request,
+                                  visor_error *err) {
+  const char *product_id = json_string_value(json_object_get(request, "product_id"));
+  const char *category = json_string_value(json_object_get(request, "category"));
+  const char *label = json_string_value(json_object_get(request, "label"));
+  const char *expression = json_string_value(json_object_get(request, "filter"));
+  json_int_t k = json_integer_value(json_object_get(request, "k"));
+  if (!product_id || k < 1 || k > VISOR_SIMILAR_MAX_K)
+    return visor_error_set(err, VISOR_ERR_INVALID,
+                           "similar task: the request needs a product_id and k 1..%d",
+                           VISOR_SIMILAR_MAX_K);
+  visor_filter_expr *expr = NULL;
+  if (expression && *expression &&
+      visor_filter_parse(expression, VISOR_FILTER_FIELDS_SEARCH, &expr, err) != VISOR_OK)
+    return err->code;
+  const char *categories[] = {category}, *labels[] = {label};
+  visor_vector_filter filter = {.categories = categories,
+                                .category_count = category && *category,
+                                .labels = labels,
+                                .label_count = label && *label,
+                                .model = app->embedder_model,
+                                .expr = expr};
+  visor_ranking ranking;
+  json_t *results = NULL;
+  char *text = NULL;
+  visor_code code = visor_similar_products(app, product_id, &filter, (int)k, &ranking, err);
+  if (code == VISOR_OK) code = visor_similar_results_json(&ranking, &results, err);
+  if (code == VISOR_OK && !(text = json_dumps(results, JSON_COMPACT)))
+    code = visor_error_set(err, VISOR_ERR_NOMEM, "similar products: no memory for the result");
+  if (code == VISOR_OK)
+    code = visor_jobs_set_result(app->db, visor_job_run_task(run)->id, text, err);
+  free(text);
+  json_decref(results);
+  visor_ranking_free(&ranking);
+  visor_filter_free(expr);
+  return code;
 }

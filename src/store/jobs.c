@@ -2,6 +2,7 @@
 #include "store/jobs.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/clock.h"
@@ -190,6 +191,40 @@ visor_code visor_job_status(visor_db_conn *conn, const char *id, char status[16]
     code = visor_error_set(err, VISOR_ERR_NOT_FOUND, "job %s not found", id);
   else
     snprintf(status, 16, "%s", value);
+  visor_db_rows_free(&rows);
+  return code;
+}
+
+visor_code visor_job_set_result(visor_db_conn *conn, const char *id, const char *result,
+                                visor_error *err) {
+  visor_db_value params[] = {VISOR_DB_S(result), VISOR_DB_I(visor_now_ms()), VISOR_DB_S(id)};
+  return update_job(
+      conn, "UPDATE jobs SET result = ?, updated_at = ? WHERE id = ? AND status = 'running'",
+      params, 3, NULL, err);
+}
+
+visor_code visor_job_outcome(visor_db_conn *conn, const char *id, char status[16], char **result,
+                             char **error, visor_error *err) {
+  *result = *error = NULL;
+  visor_db_value params[] = {VISOR_DB_S(id)};
+  visor_db_rows rows;
+  visor_code code = visor_db_exec(conn, "SELECT status, result, error FROM jobs WHERE id = ?",
+                                  params, 1, &rows, NULL, err);
+  if (code != VISOR_OK) return code;
+  const char *value = visor_db_text(&rows, 0, "status");
+  const char *result_text = visor_db_text(&rows, 0, "result");
+  const char *error_text = visor_db_text(&rows, 0, "error");
+  if (!value) {
+    code = visor_error_set(err, VISOR_ERR_NOT_FOUND, "job %s not found", id);
+  } else {
+    snprintf(status, 16, "%s", value);
+    if ((result_text && !(*result = strdup(result_text))) ||
+        (error_text && !(*error = strdup(error_text)))) {
+      free(*result);
+      *result = NULL;
+      code = visor_error_set(err, VISOR_ERR_NOMEM, "job %s: no memory for its outcome", id);
+    }
+  }
   visor_db_rows_free(&rows);
   return code;
 }

@@ -53,5 +53,12 @@ visor_code visor_job_cancel(visor_db_conn *conn, const char *id, int *applied, v
 /* Back to queued with attempts 0 (API retry); only for failed or cancelled jobs. */
 visor_code visor_job_requeue(visor_db_conn *conn, const char *id, int *applied, visor_error *err);
 visor_code visor_job_status(visor_db_conn *conn, const char *id, char status[16], visor_error *err);
+/* The result a running job leaves for whoever waits on it (JSON text, e.g. a similar-products
+ * ranking), and reading it back with the status and error: *result and *error are NULL when
+ * there is none, and the caller frees them. */
+visor_code visor_job_set_result(visor_db_conn *conn, const char *id, const char *result,
+                                visor_error *err);
+visor_code visor_job_outcome(visor_db_conn *conn, const char *id, char status[16], char **result,
+                             char **error, visor_error *err);
 
 #endif

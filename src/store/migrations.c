@@ -150,7 +150,7 @@ const visor_migration visor_migrations[] = {
     {3, "job client",
      "ALTER TABLE jobs ADD COLUMN client TEXT;"
      "CREATE INDEX jobs_client_status ON jobs(client, status);"},
-    {5, "duplicates",
+    {4, "duplicates",
      "CREATE TABLE duplicates ("
      "  image_id TEXT NOT NULL,"
      "  product_id TEXT NOT NULL,"
@@ -164,7 +164,7 @@ const visor_migration visor_migrations[] = {
      "CREATE INDEX duplicates_other_product ON duplicates(other_product_id);"
      "CREATE INDEX duplicates_detected ON duplicates(detected_at);"
      "CREATE INDEX images_sha256 ON images(sha256);"},
-    {6, "index freshness and searches by a drawn box",
+    {5, "index freshness and searches by a drawn box",
      "ALTER TABLE images ADD COLUMN indexed_at BIGINT;"
      "ALTER TABLE images ADD COLUMN index_error TEXT;"
      "CREATE INDEX images_status ON images(status, created_at);"
@@ -175,12 +175,12 @@ const visor_migration visor_migrations[] = {
      " WHERE status IN ('pending', 'failed') AND EXISTS"
      " (SELECT 1 FROM jobs j WHERE j.id = images.job_id AND j.status = 'failed');"
      "ALTER TABLE searches ADD COLUMN box TEXT;"},
-    {8, "search paging and grouping",
+    {6, "search paging and grouping",
      "ALTER TABLE searches ADD COLUMN result_offset BIGINT NOT NULL DEFAULT 0;"
      "ALTER TABLE searches ADD COLUMN result_group TEXT NOT NULL DEFAULT 'product';"},
     /* The audit trail of admin corrections. It replaces migration 1's corrections table,
      * which nothing ever wrote: its columns lacked the request id and the undo links. */
-    {9, "audit log",
+    {7, "audit log",
      "DROP TABLE IF EXISTS corrections;"
      "CREATE TABLE audit_log ("
      "  id TEXT PRIMARY KEY,"
@@ -198,7 +198,7 @@ const visor_migration visor_migrations[] = {
      "CREATE INDEX audit_log_created ON audit_log(created_at, id);"
      "CREATE INDEX audit_log_subject ON audit_log(subject_id, created_at);"
      "CREATE INDEX audit_log_action ON audit_log(action, created_at);"},
-    {10, "catalogue projections" /* assigned 4; 4-9 were taken on main at rebase */,
+    {8, "catalogue projections",
      "CREATE TABLE projections ("
      "  version BIGINT PRIMARY KEY,"
      "  model TEXT NOT NULL,"
@@ -211,6 +211,7 @@ const visor_migration visor_migrations[] = {
      "  created_at BIGINT NOT NULL,"
      "  activated_at BIGINT);"
      "CREATE INDEX projections_model_status ON projections(model, status);"},
+    {9, "job results", "ALTER TABLE jobs ADD COLUMN result TEXT;"},
 };
 
 const size_t visor_migration_count = sizeof visor_migrations / sizeof visor_migrations[0];

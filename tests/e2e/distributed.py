@@ -268,6 +268,16 @@ def main():
                 json.dumps({"category": moved["category"]}).encode(),
                 {"Content-Type": "application/json"})
 
+        # Similar products through `visor api`, which has no vector store: the request is a
+        # search-kind task a worker runs, and the API waits for its result.
+        code, similar = request("GET", f"{visor.base}/api/v1/products/{product['id']}/similar?k=5",
+                                timeout=60)
+        similar_skus = [i["product"]["sku"] for i in (similar or {}).get("items", [])] if code == 200 else []
+        check(code == 200 and similar_skus and moved["name"] not in similar_skus,
+              f"similar products through visor api ({code}: {similar_skus[:3] or similar})")
+        code, _ = request("GET", f"{visor.base}/api/v1/products/00000000-0000-4000-8000-000000000000/similar")
+        check(code == 404, f"similar products of an unknown product: 404 at once ({code})")
+
         # The same photos through `visor serve`: the reference.
         serve_dir = os.path.join(work, "serve")
         serve_env = {k: v for k, v in os.environ.items() if not k.startswith("VISOR_")}
@@ -284,6 +294,13 @@ def main():
                 fail(f"serve upload {cls['name']}: {code} {body}")
         done, failed = reference.wait_indexed(len(classes) + len(batch), 120)
         check(done == len(classes) + len(batch), "visor serve indexed the same photos")
+
+        reference_product = next(p for p in reference.products() if p["sku"] == moved["name"])
+        code, similar = request("GET", f"{reference.base}/api/v1/products/{reference_product['id']}"
+                                "/similar?k=5")
+        reference_skus = [i["product"]["sku"] for i in (similar or {}).get("items", [])]
+        check(code == 200 and similar_skus[:1] and similar_skus[0] in reference_skus[:3],
+              f"similar products: api + workers ({similar_skus[:3]}) answer like serve ({reference_skus[:3]})")
 
         names = {c["id"]: c["name"] for c in classes + batch}
         queries = dataset_queries(set(names), QUERIES)
