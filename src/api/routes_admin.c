@@ -77,94 +77,105 @@ static const visor_field_rule region_rules[] = {
     {"is_primary", VISOR_FIELD_BOOL, 0, 0, 0, 0, 0, NULL, 0},
 };
 
-static void update_region(visor_http_request *req, visor_http_response *res, void *ctx) {
-  visor_app *app = ctx;
+/* What a correction takes from its request: the path's {id}, the validated body (NULL for
+ * a route without one) and the body's UUID field naming the other subject (or NULL). */
+typedef struct correction_input {
+  const char *id;
+  const json_t *body;
+  const char *other_id;
+} correction_input;
+
+/* A correction route: its body rules (none when rules is NULL), the body's UUID field the
+ * correction needs (or NULL), and the corrections-service call. */
+typedef struct correction_route {
+  const visor_field_rule *rules;
+  size_t rule_count;
+  const char *uuid_field;
+  visor_code (*apply)(visor_app *app, const visor_correction_who *who, const correction_input *in,
+                      visor_correction_result *out, visor_error *err);
+} correction_route;
+
+/* Every correction route: admin check, {id}, body, the correction, the answer. */
+static void run_correction(visor_http_request *req, visor_http_response *res, visor_app *app,
+                           const correction_route *route) {
   char actor[VISOR_ROUTE_ACTOR_SIZE];
-  const char *id = admin_id(app, req, res, actor);
-  if (!id) return;
-  json_t *changes = admin_body(req, res, region_rules, 2);
-  if (!changes) return;
+  correction_input in = {.id = admin_id(app, req, res, actor)};
+  if (!in.id) return;
+  if (route->rules) {
+    json_t *body = admin_body(req, res, route->rules, route->rule_count);
+    if (!body) return;
+    in.body = body;
+    if (route->uuid_field && !(in.other_id = body_uuid(body, route->uuid_field, res))) return;
+  }
   visor_correction_who who = WHO(req, actor);
   visor_correction_result result;
   visor_error err = {0};
-  visor_code code = visor_correct_region(app, &who, id, changes, &result, &err);
+  visor_code code = route->apply(app, &who, &in, &result, &err);
   respond_correction(res, code, &result, &err);
 }
 
-static void delete_region(visor_http_request *req, visor_http_response *res, void *ctx) {
-  visor_app *app = ctx;
-  char actor[VISOR_ROUTE_ACTOR_SIZE];
-  const char *id = admin_id(app, req, res, actor);
-  if (!id) return;
-  visor_correction_who who = WHO(req, actor);
-  visor_correction_result result;
-  visor_error err = {0};
-  visor_code code = visor_delete_region(app, &who, id, &result, &err);
-  respond_correction(res, code, &result, &err);
+static visor_code apply_region_update(visor_app *app, const visor_correction_who *who,
+                                      const correction_input *in, visor_correction_result *out,
+                                      visor_error *err) {
+  return visor_correct_region(app, who, in->id, in->body, out, err);
 }
-
-static void update_product(visor_http_request *req, visor_http_response *res, void *ctx) {
-  visor_app *app = ctx;
-  char actor[VISOR_ROUTE_ACTOR_SIZE];
-  const char *id = admin_id(app, req, res, actor);
-  if (!id) return;
-  json_t *changes = admin_body(req, res, visor_product_rules, visor_product_rule_count);
-  if (!changes) return;
-  visor_correction_who who = WHO(req, actor);
-  visor_correction_result result;
-  visor_error err = {0};
-  visor_code code = visor_correct_product(app, &who, id, changes, &result, &err);
-  respond_correction(res, code, &result, &err);
+static visor_code apply_region_delete(visor_app *app, const visor_correction_who *who,
+                                      const correction_input *in, visor_correction_result *out,
+                                      visor_error *err) {
+  return visor_delete_region(app, who, in->id, out, err);
+}
+static visor_code apply_product_update(visor_app *app, const visor_correction_who *who,
+                                       const correction_input *in, visor_correction_result *out,
+                                       visor_error *err) {
+  return visor_correct_product(app, who, in->id, in->body, out, err);
+}
+static visor_code apply_merge(visor_app *app, const visor_correction_who *who,
+                              const correction_input *in, visor_correction_result *out,
+                              visor_error *err) {
+  return visor_merge_products(app, who, in->id, in->other_id, out, err);
+}
+static visor_code apply_move(visor_app *app, const visor_correction_who *who,
+                             const correction_input *in, visor_correction_result *out,
+                             visor_error *err) {
+  return visor_move_image(app, who, in->id, in->other_id, out, err);
+}
+static visor_code apply_undo(visor_app *app, const visor_correction_who *who,
+                             const correction_input *in, visor_correction_result *out,
+                             visor_error *err) {
+  return visor_undo_correction(app, who, in->id, out, err);
 }
 
 static const visor_field_rule merge_rules[] = {
     {"from", VISOR_FIELD_STRING, 1, 36, 36, 0, 0, NULL, 0},
 };
-
-static void merge_products(visor_http_request *req, visor_http_response *res, void *ctx) {
-  visor_app *app = ctx;
-  char actor[VISOR_ROUTE_ACTOR_SIZE];
-  const char *id = admin_id(app, req, res, actor);
-  if (!id) return;
-  json_t *body = admin_body(req, res, merge_rules, 1);
-  const char *from = body ? body_uuid(body, "from", res) : NULL;
-  if (!from) return;
-  visor_correction_who who = WHO(req, actor);
-  visor_correction_result result;
-  visor_error err = {0};
-  visor_code code = visor_merge_products(app, &who, id, from, &result, &err);
-  respond_correction(res, code, &result, &err);
-}
-
 static const visor_field_rule move_rules[] = {
     {"product_id", VISOR_FIELD_STRING, 1, 36, 36, 0, 0, NULL, 0},
 };
 
-static void move_image(visor_http_request *req, visor_http_response *res, void *ctx) {
-  visor_app *app = ctx;
-  char actor[VISOR_ROUTE_ACTOR_SIZE];
-  const char *id = admin_id(app, req, res, actor);
-  if (!id) return;
-  json_t *body = admin_body(req, res, move_rules, 1);
-  const char *product_id = body ? body_uuid(body, "product_id", res) : NULL;
-  if (!product_id) return;
-  visor_correction_who who = WHO(req, actor);
-  visor_correction_result result;
-  visor_error err = {0};
-  visor_code code = visor_move_image(app, &who, id, product_id, &result, &err);
-  respond_correction(res, code, &result, &err);
+static void update_region(visor_http_request *req, visor_http_response *res, void *ctx) {
+  const correction_route route = {region_rules, 2, NULL, apply_region_update};
+  run_correction(req, res, ctx, &route);
 }
-
+static void delete_region(visor_http_request *req, visor_http_response *res, void *ctx) {
+  const correction_route route = {NULL, 0, NULL, apply_region_delete};
+  run_correction(req, res, ctx, &route);
+}
+static void update_product(visor_http_request *req, visor_http_response *res, void *ctx) {
+  const correction_route route = {visor_product_rules, visor_product_rule_count, NULL,
+                                  apply_product_update};
+  run_correction(req, res, ctx, &route);
+}
+static void merge_products(visor_http_request *req, visor_http_response *res, void *ctx) {
+  const correction_route route = {merge_rules, 1, "from", apply_merge};
+  run_correction(req, res, ctx, &route);
+}
+static void move_image(visor_http_request *req, visor_http_response *res, void *ctx) {
+  const correction_route route = {move_rules, 1, "product_id", apply_move};
+  run_correction(req, res, ctx, &route);
+}
 static void undo(visor_http_request *req, visor_http_response *res, void *ctx) {
-  visor_app *app = ctx;
-  char actor[VISOR_ROUTE_ACTOR_SIZE];
-  const char *id = admin_id(app, req, res, actor);
-  if (!id) return;
-  visor_correction_who who = WHO(req, actor);
-  visor_correction_result result;
-  visor_error err = {0};
-  visor_code code = visor_undo_correction(app, &who, id, &result, &err);
-  respond_correction(res, code, &result, &err);
+  const correction_route route = {NULL, 0, NULL, apply_undo};
+  run_correction(req, res, ctx, &route);
 }
 
 static void get_audit(visor_http_request *req, visor_http_response *res, void *ctx) {

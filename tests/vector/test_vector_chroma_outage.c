@@ -89,10 +89,17 @@ static void test_stop_and_start(void **state) {
 
   int up = script("up");
   assert_int_equal(up, 0);
-  /* The same handle works again, with everything written before the outage. */
+  /* The same handle works again, with everything written before the outage. Chroma may
+   * answer a search with no hits for a moment after it starts, while it replays its log
+   * (seen about once in ten restarts): the vectors are there, asked again they are found. */
   vec(v, 3);
-  if (s->ops->search(s, v, 4, NULL, hits, &n, &err) != VISOR_OK)
-    fail_msg("search after restart: %s", err.message);
+  double restarted = now_s();
+  do {
+    if (s->ops->search(s, v, 4, NULL, hits, &n, &err) != VISOR_OK)
+      fail_msg("search after restart: %s", err.message);
+    if (n == 0) usleep(100 * 1000);
+  } while (n == 0 && now_s() - restarted < 10.0);
+  print_message("searchable %.2f s after the restart\n", now_s() - restarted);
   assert_int_equal(n, 4);
   assert_string_equal(hits[0].id, "o3");
   assert_int_equal(s->ops->upsert(s, "new", v, &meta, &err), VISOR_OK);
