@@ -12,16 +12,16 @@ export VISOR_SHARED_DIR
 .PHONY: setup build web serve test test-servers test-unit test-asan test-tsan test-web test-fuzz fuzz bench format clean cluster-up cluster-down
 
 setup:
-	@./scripts/setup.sh
+	@./scripts/timed.sh setup ./scripts/setup.sh
 
 $(BUILD)/CMakeCache.txt:
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
 build: setup $(BUILD)/CMakeCache.txt
-	cmake --build $(BUILD) -j$(JOBS)
+	@scripts/timed.sh build cmake --build $(BUILD) -j$(JOBS)
 
 web: setup
-	@if [ -f web/package.json ]; then npm --prefix web run build --silent; fi
+	@if [ -f web/package.json ]; then scripts/timed.sh web-build npm --prefix web run build --silent; fi
 
 # Runs Visor with embedded backends and the test models on http://localhost:$(PORT)/.
 serve: build web
