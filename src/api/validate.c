@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/json_number.h"
+
 const visor_field_rule visor_product_rules[] = {
     {"sku", VISOR_FIELD_STRING, 1, 1, 64, 0, 0, "sku", 0},
     {"name", VISOR_FIELD_STRING, 1, 1, 200, 0, 0, NULL, 0},
@@ -42,36 +44,10 @@ static visor_code check_string(const char *name, const char *text, size_t min_le
   return VISOR_OK;
 }
 
-/* Whether text is a number in the JSON grammar: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? */
-static int is_json_number(const char *text) {
-  const char *c = text;
-  if (*c == '-') c++;
-  if (*c == '0')
-    c++;
-  else if (*c >= '1' && *c <= '9')
-    while (isdigit((unsigned char)*c))
-      c++;
-  else
-    return 0;
-  if (*c == '.') {
-    if (!isdigit((unsigned char)*++c)) return 0;
-    while (isdigit((unsigned char)*c))
-      c++;
-  }
-  if (*c == 'e' || *c == 'E') {
-    c++;
-    if (*c == '+' || *c == '-') c++;
-    if (!isdigit((unsigned char)*c)) return 0;
-    while (isdigit((unsigned char)*c))
-      c++;
-  }
-  return *c == '\0';
-}
-
 visor_code visor_validate_number_text(const visor_field_rule *rule, const char *text, json_t **out,
                                       visor_error *err) {
   *out = NULL;
-  if (!is_json_number(text))
+  if (!visor_is_json_number(text))
     return visor_error_set(err, VISOR_ERR_INVALID, "field '%s' must be %s", rule->name,
                            rule->type == VISOR_FIELD_INTEGER ? "an integer" : "a number");
   double number = strtod(text, NULL);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/json_number.h"
 #include "import/readers.h"
 
 #define MAX_LABELS 32
@@ -89,38 +90,11 @@ char *visor_import_parse_labels(const char *labels_text, json_t **labels) {
   return NULL;
 }
 
-/* The JSON number grammar: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? */
-static int json_number_text(const char *text) {
-  const char *c = text;
-  if (*c == '-') c++;
-  if (*c == '0')
-    c++;
-  else if (isdigit((unsigned char)*c))
-    while (isdigit((unsigned char)*c))
-      c++;
-  else
-    return 0;
-  if (*c == '.') {
-    c++;
-    if (!isdigit((unsigned char)*c)) return 0;
-    while (isdigit((unsigned char)*c))
-      c++;
-  }
-  if (*c == 'e' || *c == 'E') {
-    c++;
-    if (*c == '+' || *c == '-') c++;
-    if (!isdigit((unsigned char)*c)) return 0;
-    while (isdigit((unsigned char)*c))
-      c++;
-  }
-  return *c == '\0';
-}
-
 char *visor_import_parse_price(const char *price_text, json_t **price) {
   *price = NULL;
   if (!price_text || !*price_text) return NULL;
   errno = 0;
-  double value = json_number_text(price_text) ? strtod(price_text, NULL) : NAN;
+  double value = visor_is_json_number(price_text) ? strtod(price_text, NULL) : NAN;
   if (!isfinite(value) || errno == ERANGE)
     return reason("price '%.40s' is not a number", price_text);
   if (value < 0) return reason("price %.40s is negative", price_text);
