@@ -142,8 +142,10 @@ visor_code visor_app_create_workers(visor_app *app, const visor_worker_config *s
   visor_worker_pool *pool = visor_worker_pool_new(app->db, app->queue, &workers, err);
   if (!pool) return err->code;
   pthread_mutex_lock(&app->events_lock);
+  visor_worker_pool *previous = app->workers;
   app->workers = pool;
   pthread_mutex_unlock(&app->events_lock);
+  visor_worker_pool_free(previous); /* e.g. an earlier visor_eval_index's, stopped */
   return VISOR_OK;
 }
 

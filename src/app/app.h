@@ -65,7 +65,7 @@ void visor_app_close(visor_app *app);
 /* The worker pool settings of config (concurrency, lease). */
 visor_worker_config visor_app_worker_config(const visor_config *config);
 /* Makes this process's worker pool (app->workers) with settings (NULL: from the config);
- * the caller registers handlers and starts it. */
+ * the caller registers handlers and starts it. A pool made before is stopped and freed. */
 visor_code visor_app_create_workers(visor_app *app, const visor_worker_config *settings,
                                     visor_error *err);
 
