@@ -61,7 +61,9 @@ typedef struct visor_vector_store visor_vector_store;
 typedef int (*visor_vector_list_fn)(void *ctx, const char *id, const char *product_id);
 
 /* The operations every backend implements. All are thread-safe: many concurrent readers
- * with writers. An upsert or remove that returned VISOR_OK is durable (survives kill -9).
+ * with writers. An upsert or remove that returned VISOR_OK is durable (survives kill -9);
+ * hnsw:// searches see it at once, chroma:// ones may miss it for a moment under load (the
+ * contract test allows 2 s).
  * Ids are 1 to 63 bytes (they must fit visor_vector_hit.id), and so is meta->product_id.
  * Removing an id that is not there is not an error (VISOR_OK). NaN or infinite components
  * are VISOR_ERR_INVALID, and so is an all-zero vector for COSINE and IP. */
