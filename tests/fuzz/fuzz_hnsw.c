@@ -98,7 +98,11 @@ static void fuzz_log(void) {
                         last_seq + 1,
                         "fuzz-appended",
                         vector,
-                        {"product", "shoes", labels, 1, "model@1"}};
+                        {.product_id = "product",
+                         .category = "shoes",
+                         .labels = labels,
+                         .label_count = 1,
+                         .model = "model@1"}};
   if (hnsw_log_append(log, &record, &err) != VISOR_OK) abort();
   hnsw_log_close(log);
   /* Reopened, it replays the same records plus the appended one. */
