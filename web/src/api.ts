@@ -1,5 +1,6 @@
 // The Visor API client: JSON requests with fetch, uploads with XMLHttpRequest (for upload
 // progress events), every failure an ApiError.
+import { adminHeaders } from './lib/admin-session';
 import { ApiError, parseApiError } from './lib/errors';
 import type { Answer } from './types';
 
@@ -22,13 +23,15 @@ export function withQuery(path: string, query?: Query): string {
 export async function request<T>(
   method: string,
   path: string,
-  options: { query?: Query; json?: unknown; signal?: AbortSignal } = {},
+  options: { query?: Query; json?: unknown; signal?: AbortSignal; admin?: boolean } = {},
 ): Promise<T> {
   let response: Response;
+  const headers: Record<string, string> = { Accept: 'application/json', ...(options.admin ? adminHeaders() : {}) };
+  if (options.json !== undefined) headers['Content-Type'] = 'application/json';
   try {
     response = await fetch(withQuery(path, options.query), {
       method,
-      headers: options.json !== undefined ? { 'Content-Type': 'application/json', Accept: 'application/json' } : { Accept: 'application/json' },
+      headers,
       body: options.json !== undefined ? JSON.stringify(options.json) : undefined,
       signal: options.signal,
     });
@@ -118,6 +121,12 @@ export const listCategories = (signal?: AbortSignal) =>
 
 export const createProduct = (form: FormData, onProgress?: (p: UploadProgress) => void, signal?: AbortSignal) =>
   upload<Answer<'/api/v1/products', 'post', 201>>(`${API}/products`, form, { onProgress, signal });
+
+/** Checks an admin token (and the name to act as) against an admin route: resolves, or rejects with 401/403. */
+export const checkAdmin = (token: string, actor: string) =>
+  fetch(`${API}/admin/queue`, { headers: { Accept: 'application/json', ...adminHeaders({ token, actor }) } }).then(async (response) => {
+    if (!response.ok) throw parseApiError(response.status, await response.text(), response.headers.get('X-Request-Id'));
+  });
 
 export const listJobs = (query: Query, signal?: AbortSignal) => request<Answer<'/api/v1/jobs', 'get'>>('GET', `${API}/jobs`, { query, signal });
 
