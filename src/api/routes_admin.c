@@ -9,13 +9,15 @@
 #include "api/validate.h"
 #include "core/uuid.h"
 #include "service/corrections.h"
+#include "service/feedback.h"
 #include "store/audit.h"
 
 #define AUDIT_PAGE_DEFAULT 50
 #define AUDIT_PAGE_MAX 200
 
 static const char *const audit_actions[] = {"region.update", "region.delete", "product.update",
-                                            "product.merge", "image.move",    "undo"};
+                                            "product.merge", "image.move",    "match.confirm",
+                                            "match.reject",  "undo"};
 
 /* The admin check, then the path's {id}: NULL (answered) when either fails. */
 static const char *admin_id(visor_app *app, visor_http_request *req, visor_http_response *res,
@@ -178,6 +180,43 @@ static void undo(visor_http_request *req, visor_http_response *res, void *ctx) {
   run_correction(req, res, ctx, &route);
 }
 
+static const visor_field_rule feedback_rules[] = {
+    {"region", VISOR_FIELD_INTEGER, 1, 0, 0, 0, 1e6, NULL, 0},
+    {"product_id", VISOR_FIELD_STRING, 1, 36, 36, 0, 0, NULL, 0},
+    {"verdict", VISOR_FIELD_STRING, 1, 1, 16, 0, 0, NULL, 0},
+};
+
+/* POST /admin/searches/{id}/feedback {"region", "product_id", "verdict"}: confirm or
+ * reject one match of a query region (service/feedback.h). */
+static void search_feedback(visor_http_request *req, visor_http_response *res, void *ctx) {
+  visor_app *app = ctx;
+  char actor[VISOR_ROUTE_ACTOR_SIZE];
+  const char *search_id = admin_id(app, req, res, actor);
+  if (!search_id) return;
+  json_t *body = admin_body(req, res, feedback_rules, 3);
+  if (!body) return;
+  json_t *region = json_object_get(body, "region");
+  const char *verdict = json_string_value(json_object_get(body, "verdict"));
+  if (!json_is_integer(region)) {
+    visor_http_respond_error(res, 400, "invalid_argument",
+                             "field 'region' (the query region's ordinal) is required");
+    return;
+  }
+  if (!verdict || (strcmp(verdict, "confirm") != 0 && strcmp(verdict, "reject") != 0)) {
+    visor_http_respond_error(res, 400, "invalid_argument",
+                             "field 'verdict' must be \"confirm\" or \"reject\"");
+    return;
+  }
+  const char *product_id = body_uuid(body, "product_id", res);
+  if (!product_id) return;
+  visor_correction_who who = WHO(req, actor);
+  visor_correction_result result;
+  visor_error err = {0};
+  visor_code code = visor_feedback_on_search(app, &who, search_id, (int)json_integer_value(region),
+                                             product_id, verdict, &result, &err);
+  respond_correction(res, code, &result, &err);
+}
+
 static void get_audit(visor_http_request *req, visor_http_response *res, void *ctx) {
   visor_app *app = ctx;
   char actor[VISOR_ROUTE_ACTOR_SIZE];
@@ -212,7 +251,8 @@ static void list_audit(visor_http_request *req, visor_http_response *res, void *
   if (!known) {
     visor_http_respond_error(res, 400, "invalid_argument",
                              "action '%.40s' is not one of region.update, region.delete, "
-                             "product.update, product.merge, image.move, undo",
+                             "product.update, product.merge, image.move, match.confirm, "
+                             "match.reject, undo",
                              query.action);
     return;
   }
@@ -261,7 +301,8 @@ visor_code visor_api_register_admin(visor_http_server *server, visor_app *app, v
                 {"POST", "/api/v1/admin/images/{id}/move", move_image},
                 {"GET", "/api/v1/admin/audit", list_audit},
                 {"GET", "/api/v1/admin/audit/{id}", get_audit},
-                {"POST", "/api/v1/admin/audit/{id}/undo", undo}};
+                {"POST", "/api/v1/admin/audit/{id}/undo", undo},
+                {"POST", "/api/v1/admin/searches/{id}/feedback", search_feedback}};
   for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
     visor_code code = visor_http_route(server, routes[i].method, routes[i].pattern,
                                        routes[i].handler, app, NULL, err);

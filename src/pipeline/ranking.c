@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pipeline/negatives.h"
 #include "pipeline/settings.h"
 #include "pipeline/tuned.h"
 #include "pipeline/views.h"
@@ -67,6 +68,27 @@ static void merge_best(product_score *scores, size_t *count, const product_score
     }
   }
   scores[(*count)++] = *candidate;
+}
+
+/* Lowers the score of candidates with a negative reference close to the query region
+ * (pipeline/negatives.h); products without negatives keep theirs. */
+static visor_code demote_rejected(visor_app *app, visor_db_conn *conn, const float *query,
+                                  product_score *scores, size_t count, visor_error *err) {
+  if (count == 0) return VISOR_OK;
+  const char **ids = calloc(count, sizeof *ids);
+  float *penalties = calloc(count, sizeof *penalties);
+  visor_code code = VISOR_OK;
+  if (!ids || !penalties)
+    code = visor_error_set(err, VISOR_ERR_NOMEM, "out of memory demoting %zu products", count);
+  for (size_t i = 0; code == VISOR_OK && i < count; i++)
+    ids[i] = scores[i].product_id;
+  if (code == VISOR_OK)
+    code = visor_negative_penalties(app, conn, query, ids, count, penalties, err);
+  for (size_t i = 0; code == VISOR_OK && i < count; i++)
+    scores[i].score -= penalties[i];
+  free(ids);
+  free(penalties);
+  return code;
 }
 
 /* Appends up to k entries of scores (sorted) after the first `offset` as results of ordinal,
@@ -258,6 +280,10 @@ static visor_code rank_page(visor_app *app, const visor_tuned_version *version,
     for (size_t i = 0; i < score_count; i++) {
       scores[i].score = raw_crops ? scores[i].sum : scores[i].sum / (float)top_n;
       scores[i].query_ordinal = (int)r;
+    }
+    code = demote_rejected(app, conn, region->embedding, scores, score_count, err);
+    if (code != VISOR_OK) break;
+    for (size_t i = 0; i < score_count; i++) {
       product_score weighted = scores[i];
       weighted.score *= weight;
       if (region->whole_image || sole || settings->overall_all_regions)

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/clock.h"
+#include "ml/wire.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/pipeline_util.h"
 #include "pipeline/ranking.h"
@@ -111,6 +112,17 @@ static visor_code run_search(void *ctx, visor_job_run *run, visor_error *err) {
     int raw_crops = group && strcmp(group, "none") == 0;
     code = visor_rank_page(app, &analysis, &vector_filter, k, offset, raw_crops, &ranking, err);
   }
+  /* Each region keeps its query embedding: an admin's "wrong match" keeps it as a negative
+   * reference of the product (service/feedback.h). */
+  char **embeddings = calloc(ranking.region_count + 1, sizeof *embeddings);
+  if (code == VISOR_OK && !embeddings)
+    code = visor_error_set(err, VISOR_ERR_NOMEM, "out of memory keeping query embeddings");
+  for (size_t r = 0; code == VISOR_OK && r < ranking.region_count && r < analysis.region_count;
+       r++) {
+    const float *embedding = analysis.regions[r].embedding;
+    if (embedding && (embeddings[r] = visor_base64_encode(embedding, analysis.dim * sizeof(float))))
+      ranking.regions[r].embedding = embeddings[r];
+  }
   if (code == VISOR_OK) {
     conn = visor_db_acquire(app->db, err);
     if (!conn) code = err->code;
@@ -135,6 +147,9 @@ static visor_code run_search(void *ctx, visor_job_run *run, visor_error *err) {
        code == VISOR_ERR_NOT_FOUND || visor_job_run_is_last_attempt(run)))
     set_status(app, search_id, "failed", err->message, (visor_monotonic_s() - started) * 1000);
   visor_app_signal(app);
+  for (size_t r = 0; embeddings && r < ranking.region_count; r++)
+    free(embeddings[r]);
+  free(embeddings);
   visor_ranking_free(&ranking);
   free(filter.categories);
   free(filter.labels);

@@ -11,24 +11,15 @@
 #include "core/log.h"
 #include "core/uuid.h"
 #include "service/catalogue.h"
+#include "service/correction_edit.h"
+#include "service/feedback.h"
 #include "service/region_vectors.h"
 #include "store/audit.h"
 #include "store/catalog.h"
 #include "store/edits.h"
 
-typedef struct edit {
-  const char *actor;
-  const char *action, *subject_kind;
-  char subject_id[40];
-  json_t *before, *after; /* owned */
-  json_t *sync;           /* region ids whose vectors follow (owned) */
-  int queued_elsewhere;   /* a "meta" job already carries the change (job_id) */
-  char undo_of[40];
-  char job_id[40];
-} edit;
-
-typedef visor_code (*apply_fn)(visor_app *app, visor_db_conn *conn, const void *args, edit *e,
-                               visor_error *err);
+typedef visor_correction_edit edit;
+typedef visor_correction_apply_fn apply_fn;
 
 static const char *text_of(const json_t *object, const char *key) {
   return json_string_value(json_object_get(object, key));
@@ -80,6 +71,12 @@ static visor_code run_edit(visor_app *app, const visor_correction_who *who, appl
   json_decref(e.after);
   json_decref(e.sync);
   return code;
+}
+
+visor_code visor_correction_run(visor_app *app, const visor_correction_who *who,
+                                visor_correction_apply_fn apply, const void *args,
+                                visor_correction_result *out, visor_error *err) {
+  return run_edit(app, who, apply, args, out, err);
 }
 
 void visor_correction_result_free(visor_correction_result *result) {
@@ -570,6 +567,8 @@ static visor_code apply_undo(visor_app *app, visor_db_conn *conn, const void *ar
       code = undo_merge(conn, entry, e, err);
     else if (strcmp(action, "image.move") == 0)
       code = undo_move(conn, entry, e, err);
+    else if (visor_feedback_is_action(action))
+      code = visor_feedback_undo(app, conn, entry, e, err);
     else
       code = visor_error_set(err, VISOR_ERR_INTERNAL, "audit entry %s: unknown action %s", audit_id,
                              action);

@@ -212,6 +212,20 @@ const visor_migration visor_migrations[] = {
      "  activated_at BIGINT);"
      "CREATE INDEX projections_model_status ON projections(model, status);"},
     {9, "job results", "ALTER TABLE jobs ADD COLUMN result TEXT;"},
+    /* Match feedback: a search region keeps its query embedding (base64 float32) so an
+     * admin's "wrong match" can keep it as a negative reference of that product. */
+    {10, "match feedback",
+     "ALTER TABLE search_regions ADD COLUMN embedding TEXT;"
+     "CREATE TABLE negative_references ("
+     "  id TEXT PRIMARY KEY,"
+     "  product_id TEXT NOT NULL REFERENCES products(id),"
+     "  search_id TEXT,"
+     "  query_ordinal BIGINT,"
+     "  model TEXT NOT NULL,"
+     "  embedding TEXT NOT NULL,"
+     "  created_at BIGINT NOT NULL,"
+     "  deleted_at BIGINT);"
+     "CREATE INDEX negative_references_product ON negative_references(product_id, created_at);"},
 };
 
 const size_t visor_migration_count = sizeof visor_migrations / sizeof visor_migrations[0];

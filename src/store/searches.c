@@ -80,13 +80,14 @@ visor_code visor_search_save(visor_db_conn *conn, const char *id,
                                VISOR_DB_D(r->label_score),
                                VISOR_DB_S(r->detector_label),
                                r->detector_label ? VISOR_DB_D(r->detector_score)
-                                                 : VISOR_DB_NULL_VALUE};
+                                                 : VISOR_DB_NULL_VALUE,
+                               VISOR_DB_S(r->embedding)};
     code = visor_db_exec(
         conn,
         "INSERT INTO search_regions(search_id, ordinal, box_x, box_y, box_w, box_h, whole_image,"
-        " label, label_score, detector_label, detector_score) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, "
-        "?, ?)",
-        params, 11, NULL, NULL, err);
+        " label, label_score, detector_label, detector_score, embedding) VALUES (?, ?, ?, ?, ?, "
+        "?, ?, ?, ?, ?, ?, ?)",
+        params, 12, NULL, NULL, err);
   }
   for (size_t i = 0; code == VISOR_OK && i < result_count; i++) {
     const visor_search_result_record *r = &results[i];

@@ -18,6 +18,7 @@ typedef struct visor_search_region_record {
   double label_score;
   const char *detector_label; /* NULL when none */
   double detector_score;
+  const char *embedding; /* the query embedding, base64 float32 (NULL: not kept) */
 } visor_search_region_record;
 
 typedef struct visor_search_result_record {

@@ -1,0 +1,31 @@
+/* correction_edit.h: how a correction is written, for the services that add corrections
+ * of their own (service/feedback.c): an apply function reads its subject, checks it,
+ * writes the change on the transaction's connection and fills the edit (its audit entry's
+ * action, subject, before and after, and the regions whose vectors follow);
+ * visor_correction_run wraps it in one transaction with the audit entry and the "sync"
+ * task, and brings those vectors in line at once after the commit. */
+#ifndef VISOR_SERVICE_CORRECTION_EDIT_H
+#define VISOR_SERVICE_CORRECTION_EDIT_H
+
+#include "service/corrections.h"
+
+typedef struct visor_correction_edit {
+  const char *actor;
+  const char *action, *subject_kind; /* static strings */
+  char subject_id[40];
+  json_t *before, *after; /* owned */
+  json_t *sync;           /* region ids whose vectors follow (owned) */
+  int queued_elsewhere;   /* a "meta" job already carries the change (job_id) */
+  char undo_of[40];
+  char job_id[40];
+} visor_correction_edit;
+
+typedef visor_code (*visor_correction_apply_fn)(visor_app *app, visor_db_conn *conn,
+                                                const void *args, visor_correction_edit *e,
+                                                visor_error *err);
+
+visor_code visor_correction_run(visor_app *app, const visor_correction_who *who,
+                                visor_correction_apply_fn apply, const void *args,
+                                visor_correction_result *out, visor_error *err);
+
+#endif
