@@ -151,7 +151,8 @@ visor_code visor_feedback_reject(visor_app *app, const visor_correction_who *who
 
 /* ---- on a stored search ------------------------------------------------------------- */
 
-/* The search row and its region `ordinal`, checked: done, region and product exist. */
+/* The search row and its region `ordinal`, checked: the search exists and is done, the
+ * region and the product exist. */
 static visor_code load_query(visor_app *app, const char *search_id, int ordinal,
                              const char *product_id, json_t **search, json_t **region,
                              visor_error *err) {
@@ -159,12 +160,12 @@ static visor_code load_query(visor_app *app, const char *search_id, int ordinal,
   visor_db_conn *conn = visor_db_acquire(app->db, err);
   if (!conn) return err->code;
   visor_code code = visor_search_load(conn, search_id, search, err);
-  if (code == VISOR_OK) code = visor_feedback_search_region(conn, search_id, ordinal, region, err);
-  if (code == VISOR_OK) code = need_live_product(conn, product_id, err);
   const char *status = text_of(*search, "status");
   if (code == VISOR_OK && (!status || strcmp(status, "done") != 0))
     code = visor_error_set(err, VISOR_ERR_CONFLICT, "search %s is %s, not done: nothing to judge",
                            search_id, status ? status : "unknown");
+  if (code == VISOR_OK) code = visor_feedback_search_region(conn, search_id, ordinal, region, err);
+  if (code == VISOR_OK) code = need_live_product(conn, product_id, err);
   visor_db_release(conn);
   return code;
 }
