@@ -8,6 +8,7 @@ import * as api from '../api';
 import { annotatedImage, type AnnotatedImage } from '../components/annotated-image';
 import { boxBetween, boxDrawing } from '../components/box-draw';
 import { dropzone, onPasteImages } from '../components/dropzone';
+import { matchFeedback } from '../components/match-feedback';
 import { emptyState, errorBanner, infoBanner, pageTitle, progressBar, thumbnail } from '../components/ui';
 import { h, isAbort, replace, sleep, uid } from '../dom';
 import { regionColor } from '../lib/boxes';
@@ -295,7 +296,7 @@ function renderResults(search: Search, searchBox: (box: Box) => void): HTMLEleme
       t.tabIndex = i === index ? 0 : -1;
     });
     panel.setAttribute('aria-labelledby', tabs[index]!.id);
-    replace(panel, regionResults(regions[index]!, search.box ? null : searchRegion));
+    replace(panel, regionResults(search.id, regions[index]!, search.box ? null : searchRegion));
     if (focus) tabs[index]!.focus();
   };
   figure = annotatedImage({
@@ -377,14 +378,16 @@ function renderResults(search: Search, searchBox: (box: Box) => void): HTMLEleme
         ? h(
             'ol',
             { class: 'result-grid overall-list' },
-            overall.map((p) => resultCard(p.product, p.score, p.rank, p.crop_url, `via ${regionName(regions.find((r) => r.ordinal === p.query_ordinal) ?? {})}`)),
+            overall.map((p) =>
+              resultCard(p.product, p.score, p.rank, p.crop_url, `via ${regionName(regions.find((r) => r.ordinal === p.query_ordinal) ?? {})}`, matchFeedback(search.id, p.query_ordinal, p.product.id)),
+            ),
           )
         : emptyState('No product matches these filters.'),
     ),
   );
 }
 
-function regionResults(region: SearchRegion, searchRegion: ((box: Box) => void) | null): HTMLElement {
+function regionResults(searchId: string, region: SearchRegion, searchRegion: ((box: Box) => void) | null): HTMLElement {
   // A detected object can be searched alone (its box, no detector): "search with this object".
   const action = region.whole_image || !searchRegion
     ? null
@@ -401,12 +404,12 @@ function regionResults(region: SearchRegion, searchRegion: ((box: Box) => void) 
     h(
       'ol',
       { class: 'result-grid' },
-      region.results.map((r: SearchHit) => resultCard(r.product, r.score, r.rank, r.crop_url, null)),
+      region.results.map((r: SearchHit) => resultCard(r.product, r.score, r.rank, r.crop_url, null, matchFeedback(searchId, region.ordinal, r.product.id))),
     ),
   );
 }
 
-function resultCard(product: ProductBrief, score: number, rank: number, crop: string | undefined, note: string | null): HTMLElement {
+function resultCard(product: ProductBrief, score: number, rank: number, crop: string | undefined, note: string | null, feedback: HTMLElement | null = null): HTMLElement {
   const href = `/products/${encodeURIComponent(product.id)}`;
   return h(
     'li',
@@ -430,5 +433,6 @@ function resultCard(product: ProductBrief, score: number, rank: number, crop: st
       product.price !== null ? h('span', { class: 'price' }, formatPrice(product.price, product.currency)) : null,
       note ? h('span', { class: 'muted' }, note) : null,
     ),
+    feedback,
   );
 }
