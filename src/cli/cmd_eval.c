@@ -20,6 +20,7 @@ typedef struct eval_args {
   int k;
   int json;
   int tune;
+  int feedback;
   const char *embedding_cache;
   visor_pipeline_settings settings;
 } eval_args;
@@ -34,6 +35,10 @@ static const char *const usage_options =
     "  --tune              fit a catalogue projection on the train photos (+ iconic images)\n"
     "                      before indexing; adds the unseen-products report\n"
     "  --embedding-cache F keep the fit photos' embeddings in file F (reused by later runs)\n"
+    "  --feedback          split the (--queries) test photos in two by a hash of the file name;\n"
+    "                      confirm one half as references of their products and reject their\n"
+    "                      wrong top-1 (the admin feedback service), measure the other half\n"
+    "                      before and after (docs/EVALUATION.md, \"Feedback\")\n"
     "Pipeline settings to experiment with (defaults: the pipeline's):\n"
     "  --index-regions N   regions per catalogue image, whole image included (1 = whole only, 0 = "
     "detector default)\n"
@@ -73,6 +78,10 @@ static int take_eval_args(int argc, char **argv, eval_args *args, char **rest, i
     }
     if (strcmp(arg, "--tune") == 0) {
       args->tune = 1;
+      continue;
+    }
+    if (strcmp(arg, "--feedback") == 0) {
+      args->feedback = 1;
       continue;
     }
     static const char *const valued[] = {
@@ -241,7 +250,8 @@ int visor_cmd_eval(int argc, char **argv) {
                                   .progress = isatty(STDERR_FILENO) ? stderr : NULL,
                                   .tune = args.tune,
                                   .unseen = unseen,
-                                  .embedding_cache = args.embedding_cache};
+                                  .embedding_cache = args.embedding_cache,
+                                  .feedback = args.feedback && !unseen};
     if (visor_eval_run(&config, &dataset, &options, &reports[i], &err) != VISOR_OK) {
       fprintf(stderr, "visor eval: %s\n", err.message);
       status = visor_cli_exit_code(&err);

@@ -87,6 +87,7 @@ visor_code visor_eval_run(const visor_config *config, const visor_eval_dataset *
   report->tuned = options->tune;
   report->unseen = options->tune && options->unseen;
   report->dataset = dataset;
+  report->feedback = options->feedback;
   visor_eval_metrics_init(&report->metrics, options->k);
   visor_eval_options run_options = *options;
   if (run_options.threads <= 0)
@@ -114,8 +115,11 @@ visor_code visor_eval_run(const visor_config *config, const visor_eval_dataset *
   if (code == VISOR_OK) {
     report->products = dataset->class_count;
     report->vectors = app.vectors->ops->count(app.vectors);
-    code = visor_eval_queries(&app, dataset, (const visor_eval_product_id *)product_ids,
-                              &run_options, report, err);
+    code = options->feedback
+               ? visor_eval_feedback(&app, dataset, (const visor_eval_product_id *)product_ids,
+                                     &run_options, report, err)
+               : visor_eval_queries(&app, dataset, (const visor_eval_product_id *)product_ids,
+                                    &run_options, report, err);
     report->queries = report->metrics.queries;
   }
   if (code != VISOR_OK)

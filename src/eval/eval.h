@@ -35,7 +35,21 @@ typedef struct visor_eval_options {
    * the test photos of the others against the whole catalogue, raw cosine alongside. */
   int unseen;
   const char *embedding_cache; /* file of the fit photos' embeddings (NULL = none) */
+  /* --feedback: the selected test photos split in two by a hash of their file name; one
+   * half is confirmed by an "admin" as references of their true products (and their wrong
+   * top-1 rejected) through the feedback service, the other half is measured before and
+   * after (src/eval/feedback.c). */
+  int feedback;
 } visor_eval_options;
+
+/* What --feedback measured: the held-out half's metrics before any feedback, with only
+ * the rejects, with only the confirms, and with both. */
+typedef struct visor_eval_feedback_report {
+  size_t confirm_queries, held_out; /* the two halves */
+  size_t confirmed, rejected;
+  visor_eval_metrics before, after_reject, after_confirm, after_both;
+  double analyze_seconds, confirm_seconds, reject_seconds;
+} visor_eval_feedback_report;
 
 #define VISOR_EVAL_CONFUSIONS 8
 
@@ -60,6 +74,8 @@ typedef struct visor_eval_report {
   visor_eval_confusion confusions[VISOR_EVAL_CONFUSIONS]; /* by count, then class */
   size_t confusion_count;
   const visor_eval_dataset *dataset; /* for the class names of the confusions */
+  int feedback;
+  visor_eval_feedback_report feedback_report;
 } visor_eval_report;
 
 /* Runs one catalogue. config gives the ML backend, models, threads and limits; its data

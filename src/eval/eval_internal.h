@@ -23,6 +23,12 @@ visor_code visor_eval_queries(visor_app *app, const visor_eval_dataset *dataset,
                               const visor_eval_options *options, visor_eval_report *report,
                               visor_error *err);
 
+/* --feedback: the measurement of confirm / reject feedback (eval.h) into
+ * report->feedback_report; report->metrics is the held-out half before feedback. */
+visor_code visor_eval_feedback(visor_app *app, const visor_eval_dataset *dataset,
+                               const visor_eval_product_id *product_ids,
+                               const visor_eval_options *options, visor_eval_report *report,
+                               visor_error *err);
 /* --tune: embeds the fit photos (whole image; through options->embedding_cache), chooses
  * the fusion weights, fits the projection (classes named by product id) and installs it
  * in app as the current version. Fills the report's fit fields. */

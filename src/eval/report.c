@@ -54,6 +54,31 @@ static void print_details(FILE *out, const visor_eval_report *r) {
   }
 }
 
+/* --feedback: the held-out half before and after each kind of feedback. */
+static void print_feedback(FILE *out, const visor_eval_report *r, int k) {
+  const visor_eval_feedback_report *f = &r->feedback_report;
+  fprintf(out,
+          "%s feedback: %zu photos confirmed as references of their product (%.1f s), %zu wrong "
+          "top-1 rejected (%.1f s); %zu held-out photos measured (analysis %.1f s)\n",
+          visor_eval_catalogue_name(r->catalogue), f->confirmed, f->confirm_seconds, f->rejected,
+          f->reject_seconds, f->held_out, f->analyze_seconds);
+  fprintf(out, "%-19s %7s %6s %5s-%-2d %8s %8s %6s\n", "held-out half", "queries", "top-1", "top",
+          k, "coarse-1", "coarse-k", "mAP");
+  const struct {
+    const char *name;
+    const visor_eval_metrics *metrics;
+  } rows[] = {{"before feedback", &f->before},
+              {"after rejects", &f->after_reject},
+              {"after confirms", &f->after_confirm},
+              {"after both", &f->after_both}};
+  for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+    visor_eval_scores s = visor_eval_metrics_scores(rows[i].metrics);
+    fprintf(out, "%-19s %7zu %6.3f %8.3f %8.3f %8.3f %6.3f\n", rows[i].name,
+            rows[i].metrics->queries, s.fine_top1, s.fine_topk, s.coarse_top1, s.coarse_topk,
+            s.map);
+  }
+}
+
 void visor_eval_print_table(FILE *out, const visor_eval_report *reports, size_t count, int k) {
   char topk[16], coarse_topk[24];
   snprintf(topk, sizeof topk, "top-%d", k);
@@ -67,6 +92,8 @@ void visor_eval_print_table(FILE *out, const visor_eval_report *reports, size_t 
   }
   for (size_t i = 0; i < count; i++)
     print_details(out, &reports[i]);
+  for (size_t i = 0; i < count; i++)
+    if (reports[i].feedback) print_feedback(out, &reports[i], k);
   for (size_t i = 0; i < count; i++)
     if (reports[i].failed_images)
       fprintf(out, "warning: %zu catalogue image(s) of %s failed to index\n",
@@ -105,6 +132,24 @@ void visor_eval_print_json(FILE *out, const char *dataset_dir, const visor_eval_
                     "unseen_weight", (double)r->fusion.unseen_weight, "fit_samples",
                     (json_int_t)r->fit_samples, "fit_classes", (json_int_t)r->fit_classes));
     json_object_set_new(run, coarse_topk, json_real(s.coarse_topk));
+    if (r->feedback) {
+      const visor_eval_feedback_report *f = &r->feedback_report;
+      json_t *feedback =
+          json_pack("{s:I, s:I, s:I, s:I}", "confirm_queries", (json_int_t)f->confirm_queries,
+                    "held_out", (json_int_t)f->held_out, "confirmed", (json_int_t)f->confirmed,
+                    "rejected", (json_int_t)f->rejected);
+      const char *names[] = {"before", "after_reject", "after_confirm", "after_both"};
+      const visor_eval_metrics *metrics[] = {&f->before, &f->after_reject, &f->after_confirm,
+                                             &f->after_both};
+      for (size_t m = 0; m < 4; m++) {
+        visor_eval_scores fs = visor_eval_metrics_scores(metrics[m]);
+        json_t *row = json_pack("{s:f, s:f, s:f}", "top1", fs.fine_top1, "coarse_top1",
+                                fs.coarse_top1, "map", fs.map);
+        json_object_set_new(row, topk, json_real(fs.fine_topk));
+        json_object_set_new(feedback, names[m], row);
+      }
+      json_object_set_new(run, "feedback", feedback);
+    }
     json_array_append_new(runs, run);
   }
   json_t *root = json_pack("{s:s, s:i, s:o}", "dataset", dataset_dir, "k", k, "catalogues", runs);
