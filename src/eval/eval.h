@@ -42,6 +42,8 @@ typedef struct visor_eval_options {
   int feedback;
 } visor_eval_options;
 
+#define VISOR_EVAL_FEEDBACK_SWEEP 6
+
 /* What --feedback measured: the held-out half's metrics before any feedback, with only
  * the rejects, with only the confirms, and with both. */
 typedef struct visor_eval_feedback_report {
@@ -49,6 +51,10 @@ typedef struct visor_eval_feedback_report {
   size_t confirmed, rejected;
   visor_eval_metrics before, after_reject, after_confirm, after_both;
   double analyze_seconds, confirm_seconds, reject_seconds;
+  /* The same with other demotion thresholds (pipeline settings' negative_threshold). */
+  size_t sweep_count;
+  float sweep_thresholds[VISOR_EVAL_FEEDBACK_SWEEP];
+  visor_eval_metrics sweep_reject[VISOR_EVAL_FEEDBACK_SWEEP], sweep_both[VISOR_EVAL_FEEDBACK_SWEEP];
 } visor_eval_feedback_report;
 
 #define VISOR_EVAL_CONFUSIONS 8

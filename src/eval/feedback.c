@@ -11,7 +11,8 @@
  *              confirmed as a reference of its true product (visor_feedback_confirm with
  *              its whole-image region: the same service, transaction, audit entry and
  *              vector write as the API's);
- *   both       the same rejects applied again on top of the confirms. */
+ *   both       the same rejects applied again on top of the confirms;
+ * and "reject" and "both" again with other demotion thresholds (a sweep). */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,7 @@
 #include "eval/eval_internal.h"
 #include "eval/progress.h"
 #include "pipeline/ranking.h"
+#include "pipeline/settings.h"
 #include "service/feedback.h"
 
 #define MAX_QUERY_BYTES (64u * 1024 * 1024)
@@ -246,6 +248,25 @@ static visor_code confirm_all(feedback_run *run, FILE *progress, size_t *confirm
   return code;
 }
 
+/* The held-out half ranked again with each sweep threshold (the settings restored after). */
+static visor_code sweep(feedback_run *run, int threads, FILE *progress,
+                        visor_eval_feedback_report *fb, visor_eval_metrics *into,
+                        visor_error *err) {
+  static const float thresholds[VISOR_EVAL_FEEDBACK_SWEEP] = {0.70f, 0.80f, 0.85f,
+                                                              0.90f, 0.95f, 0.98f};
+  visor_pipeline_settings saved = *visor_pipeline_settings_get(), settings = saved;
+  visor_code code = VISOR_OK;
+  fb->sweep_count = VISOR_EVAL_FEEDBACK_SWEEP;
+  for (size_t i = 0; code == VISOR_OK && i < VISOR_EVAL_FEEDBACK_SWEEP; i++) {
+    fb->sweep_thresholds[i] = thresholds[i];
+    settings.negative_threshold = thresholds[i];
+    visor_pipeline_settings_set(&settings);
+    code = run_pass(run, threads, progress, "threshold sweep", rank_step, 1, &into[i], err);
+  }
+  visor_pipeline_settings_set(&saved);
+  return code;
+}
+
 visor_code visor_eval_feedback(visor_app *app, const visor_eval_dataset *dataset,
                                const visor_eval_product_id *product_ids,
                                const visor_eval_options *options, visor_eval_report *report,
@@ -296,6 +317,7 @@ visor_code visor_eval_feedback(visor_app *app, const visor_eval_dataset *dataset
   fb->reject_seconds = visor_monotonic_s() - started;
   if (code == VISOR_OK)
     code = run_pass(&run, threads, progress, "after reject", rank_step, 1, &fb->after_reject, err);
+  if (code == VISOR_OK) code = sweep(&run, threads, progress, fb, fb->sweep_reject, err);
   if (code == VISOR_OK) code = undo_rejects(&run, err);
   started = visor_monotonic_s();
   if (code == VISOR_OK) code = confirm_all(&run, progress, &fb->confirmed, err);
@@ -307,6 +329,7 @@ visor_code visor_eval_feedback(visor_app *app, const visor_eval_dataset *dataset
   if (code == VISOR_OK) code = reject_wrong(&run, &again, err);
   if (code == VISOR_OK)
     code = run_pass(&run, threads, progress, "after both", rank_step, 1, &fb->after_both, err);
+  if (code == VISOR_OK) code = sweep(&run, threads, progress, fb, fb->sweep_both, err);
   report->metrics = fb->before;
   report->queries = fb->held_out;
   for (size_t i = 0; i < count; i++)

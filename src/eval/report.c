@@ -77,6 +77,15 @@ static void print_feedback(FILE *out, const visor_eval_report *r, int k) {
             rows[i].metrics->queries, s.fine_top1, s.fine_topk, s.coarse_top1, s.coarse_topk,
             s.map);
   }
+  for (size_t i = 0; i < f->sweep_count; i++) {
+    visor_eval_scores a = visor_eval_metrics_scores(&f->sweep_reject[i]);
+    visor_eval_scores b = visor_eval_metrics_scores(&f->sweep_both[i]);
+    fprintf(out,
+            "demotion threshold %.2f: after rejects top-1 %.3f top-%d %.3f mAP %.3f; after both "
+            "top-1 %.3f top-%d %.3f mAP %.3f\n",
+            (double)f->sweep_thresholds[i], a.fine_top1, k, a.fine_topk, a.map, b.fine_top1, k,
+            b.fine_topk, b.map);
+  }
 }
 
 void visor_eval_print_table(FILE *out, const visor_eval_report *reports, size_t count, int k) {

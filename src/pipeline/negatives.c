@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "ml/wire.h"
+#include "pipeline/settings.h"
 #include "store/feedback.h"
 
 typedef struct negative_scan {
@@ -71,10 +72,11 @@ visor_code visor_negative_penalties(visor_app *app, visor_db_conn *conn, const f
   visor_code code = visor_negatives_of_products(conn, app->embedder_model, product_ids, count,
                                                 add_negative, &scan, err);
   if (code == VISOR_OK) code = scan.code;
-  for (size_t i = 0; code == VISOR_OK && i < count; i++)
-    if (scan.best[i] > VISOR_NEGATIVE_THRESHOLD)
-      penalties[i] = VISOR_NEGATIVE_PENALTY * (scan.best[i] - VISOR_NEGATIVE_THRESHOLD) /
-                     (1 - VISOR_NEGATIVE_THRESHOLD);
+  const visor_pipeline_settings *settings = visor_pipeline_settings_get();
+  float threshold = settings->negative_threshold, penalty = settings->negative_penalty;
+  for (size_t i = 0; code == VISOR_OK && threshold < 1 && i < count; i++)
+    if (scan.best[i] > threshold)
+      penalties[i] = penalty * (scan.best[i] - threshold) / (1 - threshold);
   free(scan.best);
   free(scan.used);
   return code;

@@ -9,8 +9,9 @@
  *             when s > VISOR_NEGATIVE_THRESHOLD, else 0
  *   score   = score - penalty
  *
- * so the very query that was rejected loses the whole penalty and queries less like it
- * lose less; a product without negatives is untouched. One indexed query per query region
+ * (the threshold and penalty are pipeline settings, settings.h, defaulting to the
+ * constants below) so the very query that was rejected loses the whole penalty and queries less
+ * like it lose less; a product without negatives is untouched. One indexed query per query region
  * for its candidate products, at most VISOR_NEGATIVES_PER_PRODUCT dot products each. */
 #ifndef VISOR_PIPELINE_NEGATIVES_H
 #define VISOR_PIPELINE_NEGATIVES_H

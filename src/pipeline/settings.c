@@ -1,6 +1,8 @@
 /* settings.c: the process-wide retrieval settings of the pipelines (see settings.h). */
 #include "pipeline/settings.h"
 
+#include "pipeline/negatives.h"
+
 /* The measured best configuration (docs/EVALUATION.md): catalogue images indexed as the
  * whole image plus the detector's boxes; a query ranked by its whole image with a centred
  * 80% view averaged in; a product scored by its best crop. */
@@ -13,6 +15,8 @@
     .product_top_n = 1,                                         \
     .query_views = {0.8f},                                      \
     .query_view_count = 1,                                      \
+    .negative_threshold = VISOR_NEGATIVE_THRESHOLD,             \
+    .negative_penalty = VISOR_NEGATIVE_PENALTY,                 \
   }
 /* clang-format on */
 

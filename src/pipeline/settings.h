@@ -31,6 +31,10 @@ typedef struct visor_pipeline_settings {
   size_t index_view_count;
   float query_views[VISOR_PIPELINE_MAX_VIEWS];
   size_t query_view_count;
+  /* Rejected matches (pipeline/negatives.h): the similarity to a product's negative
+   * reference above which it is demoted, and the demotion of an identical query. */
+  float negative_threshold;
+  float negative_penalty;
 } visor_pipeline_settings;
 
 void visor_pipeline_settings_default(visor_pipeline_settings *settings);
