@@ -21,7 +21,7 @@
 #include "app/app.h"
 
 #define VISOR_NEGATIVES_PER_PRODUCT 16
-#define VISOR_NEGATIVE_THRESHOLD 0.75f
+#define VISOR_NEGATIVE_THRESHOLD 0.90f
 #define VISOR_NEGATIVE_PENALTY 0.25f
 
 /* penalties[i] (>= 0) for product_ids[i] (count of them; repeats allowed) against the
