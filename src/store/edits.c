@@ -44,6 +44,28 @@ visor_code visor_edit_region_set_label(visor_db_conn *conn, const char *id, cons
                        params, 4, NULL, NULL, err);
 }
 
+visor_code visor_edit_region_set_box(visor_db_conn *conn, const char *id, double x, double y,
+                                     double w, double h, const char *crop_key, const char *source,
+                                     visor_error *err) {
+  visor_db_value params[] = {VISOR_DB_D(x),
+                             VISOR_DB_D(y),
+                             VISOR_DB_D(w),
+                             VISOR_DB_D(h),
+                             VISOR_DB_S(crop_key),
+                             VISOR_DB_S(source),
+                             VISOR_DB_I(visor_now_ms()),
+                             VISOR_DB_S(id)};
+  int64_t changed = 0;
+  visor_code code = visor_db_exec(conn,
+                                  "UPDATE regions SET box_x = ?, box_y = ?, box_w = ?, box_h = ?,"
+                                  " crop_key = ?, source = ?, updated_at = ?"
+                                  " WHERE id = ? AND deleted_at IS NULL",
+                                  params, 8, NULL, &changed, err);
+  if (code == VISOR_OK && changed != 1)
+    code = visor_error_set(err, VISOR_ERR_NOT_FOUND, "region %s not found", id);
+  return code;
+}
+
 visor_code visor_edit_set_primaries(visor_db_conn *conn, const char *product_id, const json_t *ids,
                                     visor_error *err) {
   visor_db_value params[] = {VISOR_DB_I(visor_now_ms()), VISOR_DB_S(product_id)};

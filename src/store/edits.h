@@ -19,6 +19,10 @@ visor_code visor_edit_primary_regions(visor_db_conn *conn, const char *product_i
                                       visor_error *err);
 visor_code visor_edit_region_set_label(visor_db_conn *conn, const char *id, const char *label,
                                        const char *source, visor_error *err);
+/* Sets a live region's box (pixels of the original) and the key its crop is cached under. */
+visor_code visor_edit_region_set_box(visor_db_conn *conn, const char *id, double x, double y,
+                                     double w, double h, const char *crop_key, const char *source,
+                                     visor_error *err);
 /* Makes exactly the live regions of product_id listed in ids (JSON array of strings)
  * primary, and every other live region of it not. */
 visor_code visor_edit_set_primaries(visor_db_conn *conn, const char *product_id, const json_t *ids,
