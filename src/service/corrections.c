@@ -573,12 +573,14 @@ static visor_code undo_region_update(visor_db_conn *conn, const json_t *entry, e
     if (!json_equal(json_object_get(now, "label"), json_object_get(after, "label")) ||
         !json_equal(json_object_get(now, "primaries"), json_object_get(after, "primaries")))
       code = changed_since(text_of(entry, "id"), "the region's label or the primary region", err);
-    /* entries from before boxes were recorded have no box: it is left as it is */
+    /* only an entry that moved the box puts it back (entries from before boxes were
+     * recorded have none) */
     json_t *after_box = json_object_get(after, "box"), *before_box = json_object_get(before, "box");
-    if (code == VISOR_OK && after_box && !same_box(json_object_get(now, "box"), after_box))
+    int moved = before_box && after_box && !same_box(before_box, after_box);
+    if (code == VISOR_OK && moved && !same_box(json_object_get(now, "box"), after_box))
       code = changed_since(text_of(entry, "id"), "the region's box", err);
     if (code == VISOR_OK) code = apply_region_state(conn, region_id, product_id, before, err);
-    if (code == VISOR_OK && before_box && after_box && !same_box(before_box, after_box))
+    if (code == VISOR_OK && moved)
       code = move_box(conn, row, before_box, text_of(before, "source") ?: "model", e, err);
     e->before = now;
     e->after = json_incref(before);

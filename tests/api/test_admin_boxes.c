@@ -413,6 +413,43 @@ static void draw_box_then_undo(void **state) {
   expect_consistent();
 }
 
+static void move_to(const char *path, int w, int h, char audit_id[40]) {
+  char body[128];
+  snprintf(body, sizeof body, "{\"box\":{\"x\":1,\"y\":1,\"w\":%d,\"h\":%d}}", w, h);
+  test_response res = alice("PATCH", path, body);
+  if (res.status != 200) fail_msg("move: %ld %s", res.status, res.body);
+  audit_id_of(&res, audit_id);
+  wait_for_job(&res);
+  test_response_free(&res);
+}
+
+/* Undo of a move whose box moved again since is a 409 with nothing changed; undoing the
+ * later one first, then the earlier, gets back to the first box. */
+static void undo_of_a_box_moved_again_conflicts(void **state) {
+  (void)state;
+  json_t *region = first_region(products[APPLE].id);
+  const char *id = json_string_value(json_object_get(region, "id"));
+  char path[128], first[40], second[40], undo_path[128];
+  snprintf(path, sizeof path, "/api/v1/admin/regions/%s", id);
+  move_to(path, 100, 120, first);
+  move_to(path, 90, 80, second);
+  snprintf(undo_path, sizeof undo_path, "/api/v1/admin/audit/%s/undo", first);
+  json_int_t audits = audit_total();
+  test_response res = alice("POST", undo_path, NULL);
+  expect_error(&res, 409, "conflict");
+  assert_int_equal(audit_total(), audits);
+  json_t *now = region_by_id(id);
+  assert_true(box_part(now, "w") == 90 && box_part(now, "h") == 80);
+  json_decref(now);
+  undo(second);
+  undo(first);
+  now = region_by_id(id);
+  assert_true(json_equal(json_object_get(now, "box"), json_object_get(region, "box")));
+  json_decref(now);
+  json_decref(region);
+  expect_consistent();
+}
+
 /* Each bad box or subject: a 4xx JSON error; no audit entry, no vector, no box changed. */
 static void bad_boxes_change_nothing(void **state) {
   (void)state;
@@ -487,6 +524,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(move_box_then_undo),
       cmocka_unit_test(draw_box_then_undo),
+      cmocka_unit_test(undo_of_a_box_moved_again_conflicts),
       cmocka_unit_test(bad_boxes_change_nothing),
   };
   return cmocka_run_group_tests(tests, start_server, stop_server);
