@@ -3,6 +3,8 @@
 // running), and the products most similar to it (GET /products/{id}/similar).
 import * as api from '../api';
 import { annotatedImage } from '../components/annotated-image';
+import { regionEditor } from '../components/region-editor';
+import { getAdminSession } from '../lib/admin-session';
 import { emptyState, errorBanner, indexStatusBadge, infoBanner, loading, pageTitle, progressBar, statusBadge, thumbnail } from '../components/ui';
 import { h, isAbort, replace, sleep } from '../dom';
 import { regionColor } from '../lib/boxes';
@@ -193,7 +195,7 @@ function imageCard(img: ProductImage, index: number, onChange: () => void): HTML
   return h(
     'article',
     { class: 'image-card', dataset: { imageId: img.id, status: img.status } },
-    h('div', { class: 'image-card-media' }, figure.el),
+    h('div', { class: 'image-card-media' }, figure.el, getAdminSession() && img.status === 'indexed' ? regionEditor(img, onChange) : null),
     h(
       'div',
       { class: 'image-card-body' },
