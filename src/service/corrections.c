@@ -141,13 +141,15 @@ static int same_box(const json_t *a, const json_t *b) {
   return 1;
 }
 
-/* {label, source, is_primary, primaries, box} of a region row and its product's primaries. */
+/* {label, source, is_primary, primaries, box, whole_image} of a region row and its
+ * product's primaries. */
 static json_t *region_state(const json_t *row, json_t *primaries) {
   json_t *label = json_object_get(row, "label"), *source = json_object_get(row, "source");
-  return json_pack("{s:O, s:O, s:b, s:o, s:o}", "label", label ? label : json_null(), "source",
+  return json_pack("{s:O, s:O, s:b, s:o, s:o, s:b}", "label", label ? label : json_null(), "source",
                    source ? source : json_null(), "is_primary",
                    (int)json_integer_value(json_object_get(row, "is_primary")), "primaries",
-                   primaries, "box", row_box(row));
+                   primaries, "box", row_box(row), "whole_image",
+                   (int)json_integer_value(json_object_get(row, "whole_image")));
 }
 
 /* VISOR_ERR_INVALID unless box (validated {x, y, w, h}, w and h > 0) is a finite box of at
@@ -168,11 +170,12 @@ static visor_code check_box(const json_t *image, const json_t *box, visor_error 
   return VISOR_OK;
 }
 
-/* Moves region row's box to box (checked against its image) with a new crop key and the
- * given source; the old crop object is dropped after the commit and the region embedded
- * again. */
+/* Moves region row's box to box (checked against its image) with a new crop key, the given
+ * source and whole_image flag (a moved whole-image region is one an admin drew: its vector
+ * no longer stands for the whole photo); the old crop object is dropped after the commit
+ * and the region embedded again. */
 static visor_code move_box(visor_db_conn *conn, const json_t *row, const json_t *box,
-                           const char *source, edit *e, visor_error *err) {
+                           const char *source, int whole_image, edit *e, visor_error *err) {
   const char *region_id = text_of(row, "id"), *image_id = text_of(row, "image_id");
   json_t *image = NULL;
   visor_code code = visor_image_get(conn, image_id, &image, err);
@@ -183,7 +186,7 @@ static visor_code move_box(visor_db_conn *conn, const json_t *row, const json_t 
          h = number_of(box, "h");
   char crop_key[256];
   visor_crop_key_for_box(image_id, region_id, x, y, w, h, crop_key, sizeof crop_key);
-  code = visor_edit_region_set_box(conn, region_id, x, y, w, h, crop_key, source, err);
+  code = visor_edit_region_set_box(conn, region_id, x, y, w, h, crop_key, source, whole_image, err);
   const char *old_key = text_of(row, "crop_key");
   if (code == VISOR_OK && old_key && strcmp(old_key, crop_key) != 0)
     json_array_append_new(e->drop_objects, json_string(old_key));
@@ -240,7 +243,7 @@ static visor_code apply_region_update(visor_app *app, visor_db_conn *conn, const
     code = apply_region_state(conn, a->region_id, product_id, target, err);
     json_t *box = json_object_get(a->changes, "box");
     if (code == VISOR_OK && box && !same_box(box, json_object_get(e->before, "box")))
-      code = move_box(conn, row, box, "admin", e, err);
+      code = move_box(conn, row, box, "admin", 0, e, err);
     json_decref(target);
   }
   if (code == VISOR_OK) code = live_region(conn, a->region_id, &after_row, err);
@@ -581,7 +584,8 @@ static visor_code undo_region_update(visor_db_conn *conn, const json_t *entry, e
       code = changed_since(text_of(entry, "id"), "the region's box", err);
     if (code == VISOR_OK) code = apply_region_state(conn, region_id, product_id, before, err);
     if (code == VISOR_OK && moved)
-      code = move_box(conn, row, before_box, text_of(before, "source") ?: "model", e, err);
+      code = move_box(conn, row, before_box, text_of(before, "source") ?: "model",
+                      json_is_true(json_object_get(before, "whole_image")), e, err);
     e->before = now;
     e->after = json_incref(before);
     json_array_append_new(e->sync, json_string(region_id));

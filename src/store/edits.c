@@ -11,7 +11,8 @@ visor_code visor_edit_region_row(visor_db_conn *conn, const char *id, json_t **r
                                  visor_error *err) {
   return visor_select_by_id(
       conn,
-      "SELECT id, image_id, product_id, label, source, is_primary, vector_id, crop_key,"
+      "SELECT id, image_id, product_id, label, source, is_primary, whole_image, vector_id, "
+      "crop_key,"
       " box_x, box_y, box_w, box_h, CASE WHEN deleted_at IS NULL THEN 0 ELSE 1 END AS deleted"
       " FROM regions WHERE id = ?",
       id, "region", NULL, row, err);
@@ -46,21 +47,22 @@ visor_code visor_edit_region_set_label(visor_db_conn *conn, const char *id, cons
 
 visor_code visor_edit_region_set_box(visor_db_conn *conn, const char *id, double x, double y,
                                      double w, double h, const char *crop_key, const char *source,
-                                     visor_error *err) {
+                                     int whole_image, visor_error *err) {
   visor_db_value params[] = {VISOR_DB_D(x),
                              VISOR_DB_D(y),
                              VISOR_DB_D(w),
                              VISOR_DB_D(h),
                              VISOR_DB_S(crop_key),
                              VISOR_DB_S(source),
+                             VISOR_DB_I(whole_image),
                              VISOR_DB_I(visor_now_ms()),
                              VISOR_DB_S(id)};
   int64_t changed = 0;
   visor_code code = visor_db_exec(conn,
                                   "UPDATE regions SET box_x = ?, box_y = ?, box_w = ?, box_h = ?,"
-                                  " crop_key = ?, source = ?, updated_at = ?"
+                                  " crop_key = ?, source = ?, whole_image = ?, updated_at = ?"
                                   " WHERE id = ? AND deleted_at IS NULL",
-                                  params, 8, NULL, &changed, err);
+                                  params, 9, NULL, &changed, err);
   if (code == VISOR_OK && changed != 1)
     code = visor_error_set(err, VISOR_ERR_NOT_FOUND, "region %s not found", id);
   return code;

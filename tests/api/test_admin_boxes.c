@@ -317,6 +317,9 @@ static void move_box_then_undo(void **state) {
   assert_non_null(moved);
   assert_true(box_part(moved, "x") == x && box_part(moved, "w") == w && box_part(moved, "h") == h);
   assert_string_equal(json_string_value(json_object_get(moved, "source")), "admin");
+  /* the image's whole-image region, moved, stands for that box only */
+  assert_true(json_is_true(json_object_get(region, "whole_image")));
+  assert_false(json_is_true(json_object_get(moved, "whole_image")));
   assert_string_not_equal(json_string_value(json_object_get(moved, "crop_url")), old_url);
   void *new_crop = crop_of(moved, &new_len);
   assert_false(new_len == old_len && memcmp(new_crop, old_crop, old_len) == 0);
@@ -337,6 +340,7 @@ static void move_box_then_undo(void **state) {
               box_part(back, "h") == box_part(region, "h"));
   assert_string_equal(json_string_value(json_object_get(back, "source")),
                       json_string_value(json_object_get(region, "source")));
+  assert_true(json_is_true(json_object_get(back, "whole_image")));
   void *back_crop = crop_of(back, &back_len); /* the same box cuts the same bytes */
   assert_true(back_len == old_len && memcmp(back_crop, old_crop, old_len) == 0);
   double restored = region_score(old_crop, old_len, NULL, region_id, &top);

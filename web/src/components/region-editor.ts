@@ -73,7 +73,7 @@ export function regionEditor(img: ProductImage, onSaved: () => void): HTMLElemen
   const frame = h(
     'div',
     { class: 'annotated-frame re-frame', style: { aspectRatio: `${size.width} / ${size.height}` } },
-    h('img', { src: imageUrl(img.id), alt: `${name}, regions to edit`, width: String(size.width), height: String(size.height), class: 'annotated-img', draggable: 'false' }),
+    h('img', { src: imageUrl(img.id), alt: `${name}, regions to edit`, width: String(size.width), height: String(size.height), class: 're-img', draggable: 'false' }),
     layer,
     drawing.el,
   );
