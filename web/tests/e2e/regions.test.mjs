@@ -165,7 +165,8 @@ describe('Visor region editor', { concurrency: false }, () => {
     const left = await apiRegions();
     assert.equal(left.length, regions.length - 1);
     assert.equal(left.find((r) => r.id === drawn.id), undefined);
-    assert.equal(await page.locator(`.crop-list .crop[data-region-id="${drawn.id}"]`).count(), 0);
+    await page.locator(`.crop-list .crop[data-region-id="${drawn.id}"]`).waitFor({ state: 'detached' });
+    await page.locator(`.re-row[data-region-id="${drawn.id}"]`).waitFor({ state: 'detached' });
 
     const first = editor.locator('.re-box').first();
     await first.focus();
