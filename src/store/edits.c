@@ -48,15 +48,10 @@ visor_code visor_edit_region_set_label(visor_db_conn *conn, const char *id, cons
 visor_code visor_edit_region_set_box(visor_db_conn *conn, const char *id, double x, double y,
                                      double w, double h, const char *crop_key, const char *source,
                                      int whole_image, visor_error *err) {
-  visor_db_value params[] = {VISOR_DB_D(x),
-                             VISOR_DB_D(y),
-                             VISOR_DB_D(w),
-                             VISOR_DB_D(h),
-                             VISOR_DB_S(crop_key),
-                             VISOR_DB_S(source),
-                             VISOR_DB_I(whole_image),
-                             VISOR_DB_I(visor_now_ms()),
-                             VISOR_DB_S(id)};
+  visor_db_value params[] = {
+      VISOR_DB_D(x),        VISOR_DB_D(y),      VISOR_DB_D(w),           VISOR_DB_D(h),
+      VISOR_DB_S(crop_key), VISOR_DB_S(source), VISOR_DB_I(whole_image), VISOR_DB_I(visor_now_ms()),
+      VISOR_DB_S(id)};
   int64_t changed = 0;
   visor_code code = visor_db_exec(conn,
                                   "UPDATE regions SET box_x = ?, box_y = ?, box_w = ?, box_h = ?,"
