@@ -8,9 +8,11 @@ import { emptyState, errorBanner, infoBanner, pageTitle } from '../components/ui
 import { h, isAbort, replace, uid } from '../dom';
 import { AUDIT_ACTIONS, listAudit, undoAudit, type AuditEntry, type AuditPage } from '../admin-api/jobs-audit';
 import { ApiError } from '../lib/errors';
+import { shortId } from '../lib/admin-format';
 import { formatRange, formatRelativeTime } from '../lib/format';
 import { setQuery, type PageContext } from '../router';
 import { adminCallRefused, requireAdmin } from './admin';
+
 
 const PAGE_SIZE = 25;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -132,7 +134,7 @@ export async function adminAuditPage(ctx: PageContext): Promise<void> {
     buttons.forEach((b) => (b.disabled = true));
     try {
       const result = await undoAudit(entry.id);
-      replace(notice, infoBanner(`Undone: ${describe(entry)}. The undo is entry ${result.audit.id.slice(0, 8)}… at the top.`));
+      replace(notice, infoBanner(`Undone: ${describe(entry)}. The undo is entry ${shortId(result.audit.id)} at the top.`));
       await load();
     } catch (e) {
       if (adminCallRefused(e)) return void requireAdmin();
@@ -196,11 +198,11 @@ export async function adminAuditPage(ctx: PageContext): Promise<void> {
 
 function describe(entry: AuditEntry): string {
   const text = ACTION_TEXT[entry.action] ?? entry.action;
-  return entry.undo_of ? `${text} (entry ${entry.undo_of.slice(0, 8)}…)` : text;
+  return entry.undo_of ? `${text} (entry ${shortId(entry.undo_of)})` : text;
 }
 
 function subjectLink(entry: AuditEntry): HTMLElement {
-  const short = `${entry.subject_kind} ${entry.subject_id.slice(0, 8)}…`;
+  const short = `${entry.subject_kind} ${shortId(entry.subject_id)}`;
   if (entry.subject_kind === 'product') return h('a', { href: `/products/${encodeURIComponent(entry.subject_id)}`, title: entry.subject_id }, short);
   return h('span', { class: 'mono small', title: entry.subject_id }, short);
 }

@@ -9,7 +9,8 @@ import '../components/admin-panel.css';
 import { emptyState, errorBanner, infoBanner, pageTitle, statusBadge } from '../components/ui';
 import { h, isAbort, replace, sleep, uid } from '../dom';
 import { jobStats, pauseQueue, resumeQueue, retryFailedJobs, type JobStats } from '../admin-api/jobs-audit';
-import { formatDuration, formatRelativeTime } from '../lib/format';
+import { formatAge, shortId } from '../lib/admin-format';
+import { formatRelativeTime } from '../lib/format';
 import type { PageContext } from '../router';
 import type { Job } from '../types';
 import { adminCallRefused, requireAdmin } from './admin';
@@ -102,7 +103,9 @@ export async function adminJobsPage(ctx: PageContext): Promise<void> {
         ),
       ),
     );
-    render('queue', queueEl, [s.queue, s.queue_error, s.oldest_queued?.id, Math.floor((s.oldest_queued?.age_seconds ?? 0) / 5)], () => queueCard(s));
+    render('queue', queueEl, [s.queue, s.queue_error, s.oldest_queued?.id], () => queueCard(s));
+    const age = queueEl.querySelector('[data-age]');
+    if (age && s.oldest_queued) age.textContent = formatAge(s.oldest_queued.age_seconds);
     render('throughput', throughputEl, [s.throughput, s.per_minute], () => throughputCard(s));
     render('kinds', kindsEl, s.counts, () => kindsCard(s));
     render('failed', failedEl, [failed.map((j) => [j.id, j.status, j.error]), failedTotal, s.counts.filter((c) => c.status === 'failed')], () => failedCard(s));
@@ -159,7 +162,7 @@ export async function adminJobsPage(ctx: PageContext): Promise<void> {
         { class: 'oldest-queued' },
         h('strong', null, 'Oldest waiting: '),
         oldest
-          ? [h('span', { dataset: { oldestId: oldest.id } }, `${oldest.kind} job ${oldest.id.slice(0, 8)}…`), ` waiting ${formatDuration(oldest.age_seconds * 1000)}`]
+          ? [h('span', { dataset: { oldestId: oldest.id }, title: oldest.id }, `${oldest.kind} job ${shortId(oldest.id)}`), ' waiting ', h('span', { dataset: { age: '' } }, formatAge(oldest.age_seconds))]
           : h('span', { class: 'muted' }, 'nothing is waiting'),
       ),
       h('div', { class: 'form-actions' }, toggle),
@@ -283,20 +286,20 @@ export async function adminJobsPage(ctx: PageContext): Promise<void> {
             'li',
             { dataset: { jobId: job.id, status: job.status } },
             statusBadge(job.status),
-            h('span', { class: 'mono small' }, `${job.kind} ${job.id.slice(0, 8)}…`),
+            h('span', { class: 'mono small' }, `${job.kind} ${shortId(job.id)}`),
             h('span', { class: 'muted small' }, formatRelativeTime(job.finished_at ?? job.updated_at ?? job.created_at)),
-            job.error ? h('span', { class: 'job-error small' }, job.error) : null,
             job.status === 'failed' || job.status === 'cancelled'
               ? h(
                   'button',
-                  { type: 'button', class: 'button button-small', onclick: (e: Event) => void act(() => api.retryJob(job.id), e.currentTarget as HTMLButtonElement, () => `Job ${job.id.slice(0, 8)}… is queued again.`) },
+                  { type: 'button', class: 'button button-small', onclick: (e: Event) => void act(() => api.retryJob(job.id), e.currentTarget as HTMLButtonElement, () => `Job ${shortId(job.id)} is queued again.`) },
                   'Retry',
                 )
               : h(
                   'button',
-                  { type: 'button', class: 'button button-small button-secondary', onclick: (e: Event) => void act(() => api.cancelJob(job.id), e.currentTarget as HTMLButtonElement, () => `Job ${job.id.slice(0, 8)}… was cancelled.`) },
+                  { type: 'button', class: 'button button-small button-secondary', onclick: (e: Event) => void act(() => api.cancelJob(job.id), e.currentTarget as HTMLButtonElement, () => `Job ${shortId(job.id)} was cancelled.`) },
                   'Cancel',
                 ),
+            job.error ? h('span', { class: 'job-error small' }, job.error) : null,
           ),
         ),
       ),

@@ -207,6 +207,20 @@ describe('Visor admin panel: merge, audit and undo, job dashboard', { concurrenc
     await page.goto('/admin');
     await page.getByRole('link', { name: 'Audit log' }).click();
     await page.waitForURL(/\/admin\/audit$/);
+    // Phone width: neither page scrolls sideways.
+    await page.setViewportSize({ width: 390, height: 844 });
+    try {
+      for (const path of ['/admin/jobs', '/admin/audit']) {
+        await page.goto(path);
+        await page.locator('h1').waitFor();
+        await page.waitForTimeout(300);
+        const wide = await page.evaluate(() => document.documentElement.scrollWidth);
+        await shot(`admin-phone-${path.split('/').pop()}`);
+        assert.ok(wide <= 390, `${path} is ${wide} px wide at 390 px`);
+      }
+    } finally {
+      await page.setViewportSize({ width: 1280, height: 900 });
+    }
   });
 
   test('no uncaught errors in the page, and every answer matches the OpenAPI document', async () => {
