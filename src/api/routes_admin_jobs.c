@@ -86,7 +86,8 @@ static const visor_field_rule retry_failed_rules[] = {
     {"limit", VISOR_FIELD_INTEGER, 0, 0, 0, 1, RETRY_FAILED_MAX, NULL, 0},
 };
 
-/* The optional body: {kind?, limit?}; 0 when answered with 400. */
+/* The optional body: {kind?, limit?} (*body is borrowed from the request); 0 when answered
+ * with 400. */
 static int retry_failed_input(visor_http_request *req, visor_http_response *res, json_t **body,
                               const char **kind, size_t *limit) {
   size_t len = 0;
@@ -125,10 +126,7 @@ static void retry_failed(visor_http_request *req, visor_http_response *res, void
   size_t limit;
   if (!retry_failed_input(req, res, &body, &kind, &limit)) return;
   visor_db_conn *conn = visor_route_conn(app, res);
-  if (!conn) {
-    json_decref(body);
-    return;
-  }
+  if (!conn) return;
   visor_job_ref *refs = calloc(limit, sizeof *refs);
   json_t *ids = json_array();
   visor_error err = {0};
@@ -151,7 +149,6 @@ static void retry_failed(visor_http_request *req, visor_http_response *res, void
   }
   visor_db_release(conn);
   free(refs);
-  json_decref(body);
   if (code != VISOR_OK) {
     json_decref(ids);
     visor_route_fail(res, &err);

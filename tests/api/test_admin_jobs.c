@@ -1,11 +1,13 @@
-/* test_admin_jobs.c: the job dashboard's admin routes against a real server in this
- * process (no workers, so jobs stay where the test puts them): GET /api/v1/admin/jobs/stats
+/* test_admin_jobs.c: the admin routes of the job dashboard and the audit page's filters
+ * against a real server in this process (no workers, so jobs stay where the test puts
+ * them): GET /api/v1/admin/jobs/stats
  * (counts per kind and status, per-status totals, throughput over the last 1/5/15 minutes,
  * the job queued longest, the queue's depths and paused flag) and POST
  * /api/v1/admin/jobs/retry-failed (of one kind or all, bounded by limit, idempotent, each
- * retried job queued again with attempts 0), 401 / 403, and bad bodies (400, nothing
- * retried). Runs on the embedded store, and again on VISOR_TEST_ADMIN_JOBS_METADATA_URL
- * when set (an empty PostgreSQL database, e.g. from scripts/servers/postgres.sh newdb). */
+ * retried job queued again with attempts 0), 401 / 403, bad bodies (400, nothing
+ * retried), and GET /api/v1/admin/audit's subject_kind and undone filters. Runs on the embedded
+ * store, and again on VISOR_TEST_ADMIN_JOBS_METADATA_URL when set (an empty PostgreSQL database,
+ * e.g. from scripts/servers/postgres.sh newdb). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -271,6 +273,54 @@ static void paused_queue_shows(void **state) {
   test_response_free(&res);
 }
 
+static json_int_t audit_total(const char *query) {
+  char path[256];
+  snprintf(path, sizeof path, "/api/v1/admin/audit?%s", query);
+  test_response res = admin("GET", path, TOKEN, NULL);
+  if (res.status != 200) fail_msg("audit %s: %ld %s", query, res.status, res.body);
+  json_int_t total = json_integer_value(json_object_get(res.json, "total"));
+  test_response_free(&res);
+  return total;
+}
+
+static void audit_filters_by_subject_kind_and_undone(void **state) {
+  (void)state;
+  test_response res =
+      test_post_json("/api/v1/products", "{\"sku\": \"AUDIT-1\", \"name\": \"One\"}");
+  if (res.status != 201) fail_msg("create: %ld %s", res.status, res.body);
+  char id[40], path[128], first[40];
+  snprintf(id, sizeof id, "%s", json_string_value(json_object_get(res.json, "id")));
+  test_response_free(&res);
+  snprintf(path, sizeof path, "/api/v1/admin/products/%s", id);
+  const char *names[] = {"{\"name\": \"Two\"}", "{\"category\": \"three\"}"};
+  for (int i = 0; i < 2; i++) {
+    res = admin("PATCH", path, TOKEN, names[i]);
+    if (res.status != 200) fail_msg("patch: %ld %s", res.status, res.body);
+    if (i == 0)
+      snprintf(first, sizeof first, "%s",
+               json_string_value(json_object_get(json_object_get(res.json, "audit"), "id")));
+    test_response_free(&res);
+  }
+  snprintf(path, sizeof path, "/api/v1/admin/audit/%s/undo", first);
+  res = admin("POST", path, TOKEN, NULL);
+  if (res.status != 200) fail_msg("undo: %ld %s", res.status, res.body);
+  test_response_free(&res);
+  /* two product.update entries (the first undone) and the undo */
+  assert_int_equal(audit_total("subject_kind=product"), 3);
+  assert_int_equal(audit_total("subject_kind=region"), 0);
+  assert_int_equal(audit_total("undone=true"), 1);
+  assert_int_equal(audit_total("undone=false"), 2);
+  assert_int_equal(audit_total("undone=false&action=product.update"), 1);
+  assert_int_equal(audit_total("undone=true&subject_kind=product&action=product.update"), 1);
+  const char *bad[] = {"subject_kind=job", "undone=yes", "undone="};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    snprintf(path, sizeof path, "/api/v1/admin/audit?%s", bad[i]);
+    res = admin("GET", path, TOKEN, NULL);
+    if (res.status != 400) fail_msg("audit %s: want 400, got %ld %s", bad[i], res.status, res.body);
+    test_response_free(&res);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(admin_token_required),
@@ -279,6 +329,7 @@ int main(void) {
       cmocka_unit_test(bad_bodies_retry_nothing),
       cmocka_unit_test(retry_failed_of_one_kind_then_all_bounded),
       cmocka_unit_test(paused_queue_shows),
+      cmocka_unit_test(audit_filters_by_subject_kind_and_undone),
   };
   int failures = cmocka_run_group_tests_name("embedded", tests, start_embedded, stop_server);
   const char *postgres = getenv("VISOR_TEST_ADMIN_JOBS_METADATA_URL");
