@@ -1,5 +1,5 @@
 // The audit log (/admin/audit): every admin correction, newest first, with paging and
-// filters (action, actor, subject id) kept in the URL; each entry shows who did what to
+// filters (action, actor, subject kind and id, undone or not) kept in the URL; each entry shows who did what to
 // which subject, its state before → after, when, under which request, and whether it was
 // undone. Undo (POST /admin/audit/{id}/undo) asks once more, then says plainly why it was
 // refused (already undone, an undo itself, or the subject changed since).
@@ -42,12 +42,24 @@ export async function adminAuditPage(ctx: PageContext): Promise<void> {
     action: query.get('action') ?? '',
     actor: query.get('actor') ?? '',
     subject: query.get('subject_id') ?? '',
+    kind: query.get('subject_kind') ?? '',
+    undone: query.get('undone') ?? '',
     page: Math.max(1, parseInt(query.get('page') ?? '1', 10) || 1),
   };
-  const ids = { action: uid('action'), actor: uid('actor'), subject: uid('subject') };
+  const ids = { action: uid('action'), actor: uid('actor'), subject: uid('subject'), kind: uid('kind'), undone: uid('undone') };
   const action = h('select', { id: ids.action, name: 'action' }, h('option', { value: '' }, 'Any action'), AUDIT_ACTIONS.map((a) => h('option', { value: a }, a)));
   const actor = h('input', { id: ids.actor, name: 'actor', type: 'search', placeholder: 'e.g. admin/alice', maxlength: '159' });
   const subject = h('input', { id: ids.subject, name: 'subject_id', type: 'search', placeholder: 'a product, region or image id', class: 'mono', size: '38' });
+  const kind = h('select', { id: ids.kind, name: 'subject_kind' }, h('option', { value: '' }, 'Any subject'), ['product', 'region', 'image'].map((k) => h('option', { value: k }, k)));
+  const undone = h(
+    'select',
+    { id: ids.undone, name: 'undone' },
+    h('option', { value: '' }, 'All entries'),
+    h('option', { value: 'false' }, 'Still in force'),
+    h('option', { value: 'true' }, 'Undone'),
+  );
+  kind.value = state.kind;
+  undone.value = state.undone;
   action.value = state.action;
   actor.value = state.actor;
   subject.value = state.subject;
@@ -64,13 +76,15 @@ export async function adminAuditPage(ctx: PageContext): Promise<void> {
       return;
     }
     state.action = action.value;
+    state.kind = kind.value;
+    state.undone = undone.value;
     state.actor = actor.value.trim();
     state.subject = subjectText.toLowerCase();
     state.page = 1;
     replace(notice);
     void load();
   };
-  action.addEventListener('change', () => apply());
+  [action, kind, undone].forEach((select) => select.addEventListener('change', () => apply()));
   replace(
     root,
     pageTitle('Audit log', h('p', { class: 'lead' }, 'Every admin correction, newest first. Undo applies what was there before.')),
@@ -80,7 +94,9 @@ export async function adminAuditPage(ctx: PageContext): Promise<void> {
       { class: 'toolbar', role: 'search', 'aria-label': 'Filter the audit log', onsubmit: apply },
       h('div', { class: 'field' }, h('label', { for: ids.action }, 'Action'), action),
       h('div', { class: 'field' }, h('label', { for: ids.actor }, 'Actor'), actor),
+      h('div', { class: 'field' }, h('label', { for: ids.kind }, 'Subject'), kind),
       h('div', { class: 'field' }, h('label', { for: ids.subject }, 'Subject id'), subject),
+      h('div', { class: 'field' }, h('label', { for: ids.undone }, 'State'), undone),
       h('div', { class: 'field field-button' }, h('button', { type: 'submit', class: 'button' }, 'Filter')),
     ),
     notice,
@@ -96,17 +112,19 @@ export async function adminAuditPage(ctx: PageContext): Promise<void> {
     if (state.action) params.set('action', state.action);
     if (state.actor) params.set('actor', state.actor);
     if (state.subject) params.set('subject_id', state.subject);
+    if (state.kind) params.set('subject_kind', state.kind);
+    if (state.undone) params.set('undone', state.undone);
     if (state.page > 1) params.set('page', String(state.page));
     setQuery(params);
     body.setAttribute('aria-busy', 'true');
     try {
       const page: AuditPage = await listAudit(
-        { action: state.action, actor: state.actor, subject_id: state.subject, limit: PAGE_SIZE, offset: (state.page - 1) * PAGE_SIZE },
+        { action: state.action, actor: state.actor, subject_id: state.subject, subject_kind: state.kind, undone: state.undone, limit: PAGE_SIZE, offset: (state.page - 1) * PAGE_SIZE },
         signal,
       );
       if (mine !== seq) return;
       summary.textContent = page.total ? `${formatRange(page.offset, page.items.length, page.total)} entries` : '';
-      const filtered = state.action || state.actor || state.subject;
+      const filtered = state.action || state.actor || state.subject || state.kind || state.undone;
       replace(body, page.items.length ? auditTable(page.items) : emptyState(filtered ? 'No entry matches these filters.' : 'No corrections yet. Every admin change appears here.'));
       const pages = Math.max(1, Math.ceil(page.total / PAGE_SIZE));
       const go = (p: number) => () => ((state.page = p), void load());

@@ -141,6 +141,11 @@ describe('Visor admin panel: merge, audit and undo, job dashboard', { concurrenc
     await page.getByText('This correction was already undone.').waitFor();
     await page.locator(`tr[data-audit-id="${auditId}"][data-undone="true"]`).waitFor();
     await shot('admin-audit-refused');
+    // The State filter: entries still in force leave the undone edit out.
+    await page.getByLabel('State').selectOption('false');
+    await page.waitForURL(/undone=false/);
+    await page.getByText('No entry matches these filters.').waitFor();
+    assert.equal(await page.locator(`tr[data-audit-id="${auditId}"]`).count(), 0);
     assert.equal((await getJson(`/api/v1/products/${state.bananaId}`)).name, 'Banana (duplicate)');
   });
 
