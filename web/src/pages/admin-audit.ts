@@ -8,7 +8,7 @@ import { emptyState, errorBanner, infoBanner, pageTitle } from '../components/ui
 import { h, isAbort, replace, uid } from '../dom';
 import { AUDIT_ACTIONS, listAudit, undoAudit, type AuditEntry, type AuditPage } from '../admin-api/jobs-audit';
 import { ApiError } from '../lib/errors';
-import { shortId } from '../lib/admin-format';
+import { shortId, undoRefusal } from '../lib/admin-format';
 import { formatRange, formatRelativeTime } from '../lib/format';
 import { setQuery, type PageContext } from '../router';
 import { adminCallRefused, requireAdmin } from './admin';
@@ -25,15 +25,6 @@ const ACTION_TEXT: Record<string, string> = {
   'image.move': 'moved an image',
   undo: 'undid a correction',
 };
-
-/** What a refused undo means, in words. */
-export function undoRefusal(error: unknown): string | null {
-  if (!(error instanceof ApiError) || error.status !== 409) return null;
-  if (/undone already/.test(error.message)) return 'This correction was already undone.';
-  if (/is an undo/.test(error.message)) return 'An undo cannot be undone: make the correction again instead.';
-  if (/changed since/.test(error.message)) return `It cannot be undone: ${error.message.replace(/^audit entry \S+ cannot be undone: /, '')}, and undoing it would overwrite that.`;
-  return error.message;
-}
 
 export async function adminAuditPage(ctx: PageContext): Promise<void> {
   const { root, signal, query } = ctx;
