@@ -248,13 +248,39 @@ static void get_audit(visor_http_request *req, visor_http_response *res, void *c
   visor_http_respond_json(res, 200, entry);
 }
 
+/* ?subject_kind= (region, product, image) and ?undone= (true, false); 0 when answered. */
+static int audit_extra_filters(visor_http_request *req, visor_http_response *res,
+                               visor_audit_query *query) {
+  const char *kind = query->subject_kind;
+  if (kind && strcmp(kind, "region") != 0 && strcmp(kind, "product") != 0 &&
+      strcmp(kind, "image") != 0) {
+    visor_http_respond_error(res, 400, "invalid_argument",
+                             "subject_kind '%.40s' is not one of region, product, image", kind);
+    return 0;
+  }
+  const char *undone = visor_http_query(req, "undone");
+  if (!undone) return 1;
+  if (strcmp(undone, "true") == 0) {
+    query->undone = VISOR_AUDIT_UNDONE;
+  } else if (strcmp(undone, "false") == 0) {
+    query->undone = VISOR_AUDIT_NOT_UNDONE;
+  } else {
+    visor_http_respond_error(res, 400, "invalid_argument", "undone '%.40s' is not true or false",
+                             undone);
+    return 0;
+  }
+  return 1;
+}
+
 static void list_audit(visor_http_request *req, visor_http_response *res, void *ctx) {
   visor_app *app = ctx;
   char actor[VISOR_ROUTE_ACTOR_SIZE];
   if (!visor_route_admin_actor(app, req, res, actor)) return;
   visor_audit_query query = {.action = visor_http_query(req, "action"),
                              .subject_id = visor_http_query(req, "subject_id"),
-                             .actor = visor_http_query(req, "actor")};
+                             .actor = visor_http_query(req, "actor"),
+                             .subject_kind = visor_http_query(req, "subject_kind")};
+  if (!audit_extra_filters(req, res, &query)) return;
   if (!visor_route_paging(req, res, AUDIT_PAGE_DEFAULT, AUDIT_PAGE_MAX, &query.limit,
                           &query.offset))
     return;

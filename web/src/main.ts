@@ -5,6 +5,8 @@ import { h, replace } from './dom';
 import { pageTitle } from './components/ui';
 import { clearAdminSession, getAdminSession, onAdminSessionChange, type AdminSession } from './lib/admin-session';
 import { adminHomePage, adminSignInPage } from './pages/admin';
+import { adminAuditPage } from './pages/admin-audit';
+import { adminJobsPage } from './pages/admin-jobs';
 import { addProductPage } from './pages/add-product';
 import { cataloguePage } from './pages/catalogue';
 import { jobsPage } from './pages/jobs';
@@ -28,6 +30,8 @@ route('/products/:id', 'catalogue', productPage);
 route('/jobs', 'jobs', jobsPage);
 route('/admin', 'admin', adminHomePage);
 route('/admin/sign-in', 'admin', adminSignInPage);
+route('/admin/audit', 'admin', adminAuditPage);
+route('/admin/jobs', 'admin', adminJobsPage);
 
 const links = NAV.map(([key, href, text]) => h('a', { href, class: 'nav-link', dataset: { nav: key } }, text));
 const main = h('main', { id: 'main', tabindex: '-1' });

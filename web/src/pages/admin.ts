@@ -9,7 +9,10 @@ import { ApiError } from '../lib/errors';
 import { navigate, type PageContext } from '../router';
 
 /** The admin sections shown on the admin home, in order: [href, title, what it is for]. */
-export const ADMIN_SECTIONS: [string, string, string][] = [];
+export const ADMIN_SECTIONS: [string, string, string][] = [
+  ['/admin/jobs', 'Job dashboard', 'jobs per state and kind, throughput, pause and resume the queue, retry failed jobs'],
+  ['/admin/audit', 'Audit log', 'every correction: who, what, before and after; undo'],
+];
 
 /** The session, or null after sending the person to the sign-in form (it returns here). */
 export function requireAdmin(): AdminSession | null {

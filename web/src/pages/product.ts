@@ -2,6 +2,7 @@
 // regions boxed, the crops, the indexing job of each image (polled while it is queued or
 // running), and the products most similar to it (GET /products/{id}/similar).
 import * as api from '../api';
+import { adminProductTools } from '../components/admin-product-tools';
 import { annotatedImage } from '../components/annotated-image';
 import { regionEditor } from '../components/region-editor';
 import { getAdminSession } from '../lib/admin-session';
@@ -35,6 +36,7 @@ export async function productPage(ctx: PageContext): Promise<void> {
     pageTitle(product.name),
     query.get('created') ? infoBanner('Product saved. Visor is indexing its images: the detected regions appear below when it is done.') : null,
     factsEl,
+    adminProductTools({ product: () => product, imagesEl, query, signal }),
     live,
     h('h2', null, `Images (${product.images.length})`),
     imagesEl,
