@@ -30,7 +30,7 @@ const char *visor_review_kind_name(visor_review_kind kind) {
   " AND ((r.detector_score IS NOT NULL AND r.detector_score < ?)"                                  \
   "  OR COALESCE(r.label_score, 0) < ?)"                                                           \
   " AND NOT EXISTS (SELECT 1 FROM audit_log a WHERE a.subject_id = r.id"                           \
-  "  AND a.undone_at IS NULL AND a.created_at >= r.created_at)"
+  "  AND a.undone_at IS NULL AND a.action <> 'undo' AND a.created_at >= r.created_at)"
 #define REGIONS_SCORE                                                                              \
   "CASE WHEN q.low_detector = 1 AND (q.low_label = 0"                                              \
   " OR q.detector_score < COALESCE(q.label_score, 0)) THEN q.detector_score"                       \
@@ -53,7 +53,7 @@ const char *visor_review_kind_name(visor_review_kind kind) {
   " AND NOT EXISTS (SELECT 1 FROM regions r WHERE r.product_id = p.id AND r.deleted_at IS NULL"    \
   "  AND (r.detector_score >= ? OR r.source = 'admin'))"
 #define PRODUCTS_UNHANDLED                                                                         \
-  " WHERE NOT EXISTS (SELECT 1 FROM audit_log a WHERE a.undone_at IS NULL"                         \
+  " WHERE NOT EXISTS (SELECT 1 FROM audit_log a WHERE a.undone_at IS NULL AND a.action <> 'undo'"  \
   " AND a.created_at >= COALESCE(q.indexed_at, 0) AND (a.subject_id = q.id"                        \
   " OR a.subject_id IN (SELECT r.id FROM regions r WHERE r.product_id = q.id)"                     \
   " OR a.subject_id IN (SELECT i.id FROM images i WHERE i.product_id = q.id)))"
@@ -69,7 +69,7 @@ const char *visor_review_kind_name(visor_review_kind kind) {
   " AND NOT EXISTS (SELECT 1 FROM search_results r WHERE r.search_id = s.id"                       \
   "  AND r.ordinal = -1 AND r.score >= ?)"                                                         \
   " AND NOT EXISTS (SELECT 1 FROM audit_log a WHERE a.subject_id = s.id"                           \
-  "  AND a.undone_at IS NULL)"
+  "  AND a.undone_at IS NULL AND a.action <> 'undo')"
 
 typedef struct list_sql {
   const char *page; /* ends with LIMIT ? OFFSET ? */

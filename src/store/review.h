@@ -7,8 +7,9 @@
  *  - searches: finished first-page searches since a time whose best overall score is
  *    below the threshold (or that found nothing); score = that best score, or null.
  * What an admin already handled leaves the queue: a region set by an admin (source
- * "admin"), or any audit entry not undone about the item made since it was indexed (for a
- * product: about it, its images or its regions, since its last indexing). Worst first. */
+ * "admin"), or an audit entry about the item made since it was indexed (for a product:
+ * about it, its images or its regions, since its last indexing) that is not undone and not
+ * itself an undo: undoing the correction puts the item back. Worst first. */
 #ifndef VISOR_STORE_REVIEW_H
 #define VISOR_STORE_REVIEW_H
 
