@@ -7,6 +7,7 @@ import { clearAdminSession, getAdminSession, onAdminSessionChange, type AdminSes
 import { adminHomePage, adminSignInPage } from './pages/admin';
 import { adminAuditPage } from './pages/admin-audit';
 import { adminJobsPage } from './pages/admin-jobs';
+import { adminReviewPage } from './pages/admin-review';
 import { addProductPage } from './pages/add-product';
 import { cataloguePage } from './pages/catalogue';
 import { jobsPage } from './pages/jobs';
@@ -32,6 +33,7 @@ route('/admin', 'admin', adminHomePage);
 route('/admin/sign-in', 'admin', adminSignInPage);
 route('/admin/audit', 'admin', adminAuditPage);
 route('/admin/jobs', 'admin', adminJobsPage);
+route('/admin/review', 'admin', adminReviewPage);
 
 const links = NAV.map(([key, href, text]) => h('a', { href, class: 'nav-link', dataset: { nav: key } }, text));
 const main = h('main', { id: 'main', tabindex: '-1' });
