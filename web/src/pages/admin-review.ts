@@ -4,7 +4,8 @@
 // the labels in use, set primary, delete); the answer shows at once and the item leaves
 // the queue. Products link to their page, searches show the query and its best matches.
 import * as api from '../api';
-import { deleteRegion, knownLabels, listReview, relabelRegion, setPrimaryRegion, type ReviewItem, type ReviewKind, type ReviewPage } from '../admin-api/review';
+import { deleteRegion, updateRegion } from '../admin-api/regions';
+import { knownLabels, listReview, type ReviewItem, type ReviewKind, type ReviewPage } from '../admin-api/review';
 import { emptyState, errorBanner, loading, pageTitle, thumbnail } from '../components/ui';
 import { h, isAbort, replace, uid } from '../dom';
 import { formatRange, formatRelativeTime, formatScore } from '../lib/format';
@@ -175,11 +176,11 @@ function regionCard(item: ReviewItem, labelsInUse: Promise<string[]>, handled: (
   const relabel = () => {
     const label = input.value.trim();
     if (!label) return replace(status, 'Enter a label');
-    void act(`Label set to “${label}”`, () => relabelRegion(region.id, label));
+    void act(`Label set to “${label}”`, () => updateRegion(region.id, { label }));
   };
   buttons.push(
     h('button', { type: 'submit', class: 'button button-small' }, 'Save label'),
-    h('button', { type: 'button', class: 'button button-small button-secondary', onclick: () => void act('Set as the primary region', () => setPrimaryRegion(region.id)) }, 'Set primary'),
+    h('button', { type: 'button', class: 'button button-small button-secondary', onclick: () => void act('Set as the primary region', () => updateRegion(region.id, { is_primary: true })) }, 'Set primary'),
     h('button', { type: 'button', class: 'button button-small button-secondary button-danger', onclick: () => void act('Region deleted', () => deleteRegion(region.id)) }, 'Delete'),
   );
   const candidateNames = region.labels.slice(0, 3).map((l) => `${l.name} ${formatScore(l.score)}`);
