@@ -45,18 +45,20 @@ typedef struct visor_config {
   double http_header_timeout;
   double http_body_timeout;
   long job_attempts;
-  long client_jobs;             /* index/search jobs one client IP may have queued or running */
-  double sweep_seconds;         /* the orphan sweeper's period (0 = only at start) */
-  double sweep_grace_seconds;   /* age before an unowned object or a temp file is removed */
-  double duplicate_threshold;   /* whole-image cosine of a near duplicate */
-  double review_detector_score; /* review queue: detected regions below this */
-  double review_label_score;    /* review queue: regions whose label score is below this */
-  double review_product_score;  /* review queue: products with no detected region at this */
-  double review_search_score;   /* review queue: searches whose best score is below this */
-  double review_search_days;    /* review queue: searches of the last this many days */
-  char *demo_dir;               /* serve --demo: the Grocery Store data set to import */
+  long client_jobs;           /* index/search jobs one client IP may have queued or running */
+  double sweep_seconds;       /* the orphan sweeper's period (0 = only at start) */
+  double sweep_grace_seconds; /* age before an unowned object or a temp file is removed */
+  double duplicate_threshold; /* whole-image cosine of a near duplicate */
+  char *demo_dir;             /* serve --demo: the Grocery Store data set to import */
   char *log_level;
   char *log_format;
+
+  /* The admin review queue (store/review.h): what is listed as below a threshold. */
+  double review_detector_score; /* detected regions whose detector score is below this */
+  double review_label_score;    /* regions whose label score is below this */
+  double review_product_score;  /* products with no detected region scoring this */
+  double review_search_score;   /* searches whose best score is below this */
+  double review_search_days;    /* searches of the last this many days (0 = all) */
 } visor_config;
 
 /* Fills config from defaults, the config file, VISOR_* variables, then argv (the
