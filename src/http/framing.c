@@ -24,7 +24,8 @@ enum last_callback { SEEN_NONE, SEEN_URL, SEEN_FIELD, SEEN_VALUE };
 static const visor_relay_reason REASONS[] = {
     {"request_line", 400, "invalid_argument", "the request line is malformed"},
     {"method", 400, "invalid_argument", "the request method is malformed or unknown"},
-    {"version", 505, "http_version_not_supported", "only HTTP/1.0 and HTTP/1.1 are served"},
+    {"version", 505, "http_version_not_supported",
+     "this server speaks HTTP versions 1.0 and 1.1 only"},
     {"uri_too_long", 414, "uri_too_long", "the request target is over the limit of 8192 bytes"},
     {"headers_too_large", 431, "headers_too_large",
      "the request line and headers are over the limit of 41984 bytes"},
@@ -139,6 +140,12 @@ static int on_url(http_parser *parser, const char *at, size_t len) {
   return out_put(f, at, len) < 0 ? refuse(f, "out_of_memory") : 0;
 }
 
+/* RFC 9110 tchar */
+static int is_token_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+         (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
 static int on_header_field(http_parser *parser, const char *at, size_t len) {
   visor_http_framer *f = parser->data;
   if (!f->in_head) return 0; /* trailers are checked by the parser, never passed on */
@@ -152,8 +159,10 @@ static int on_header_field(http_parser *parser, const char *at, size_t len) {
     f->field_len = 0;
     f->last = SEEN_FIELD;
   }
-  for (size_t i = 0; i < len; i++, f->field_len++)
+  for (size_t i = 0; i < len; i++, f->field_len++) {
+    if (!is_token_char(at[i])) return refuse(f, "header"); /* the lax parser takes a space */
     if (f->field_len < sizeof f->field) f->field[f->field_len] = at[i];
+  }
   if (out_put(f, at, len) < 0) return refuse(f, "out_of_memory");
   return held_over_limit(f) ? refuse(f, "headers_too_large") : 0;
 }
@@ -181,6 +190,11 @@ static int on_headers_complete(http_parser *parser) {
   else if (f->last == SEEN_VALUE)
     failed = end_header_line(f);
   if (failed) return -1; /* a return of 1 or 2 would mean "no body" to the parser */
+  if (parser->uses_transfer_encoding && !(parser->flags & F_CHUNKED)) {
+    /* the parser says so only after this callback: the head must not go out first */
+    refuse(f, "transfer_encoding");
+    return -1;
+  }
   char framing[64] = "";
   if (parser->flags & F_CHUNKED) {
     f->chunked = 1;
@@ -197,14 +211,29 @@ static int on_headers_complete(http_parser *parser) {
     refuse(f, "headers_too_large");
     return -1;
   }
-  f->in_head = 0;
-  f->ready = f->len; /* the whole head goes to libmicrohttpd now */
+  /* stop here: the feed checks the head's raw bytes before it lets the head go */
+  f->paused_at = VISOR_FRAMER_PAUSED_HEAD;
+  http_parser_pause(parser, 1);
+  return 0;
+}
+
+/* The CRLF after a chunk's data: checked here, as the parser (Debian's build is not
+ * strict) takes any two bytes there. 0, or -1 when a byte is wrong. */
+static int check_crlf(visor_http_framer *f, const char *p, const char *end) {
+  while (f->crlf_left && p < end) {
+    if (*p++ != (f->crlf_left == 2 ? '\r' : '\n')) return -1;
+    f->crlf_left--;
+  }
   return 0;
 }
 
 static int on_body(http_parser *parser, const char *at, size_t len) {
   visor_http_framer *f = parser->data;
   if (f->chunked) {
+    if (parser->content_length == 0) { /* the chunk's data ends here */
+      f->crlf_left = 2;
+      if (check_crlf(f, at + len, f->feed_end) < 0) return refuse(f, "chunked");
+    }
     char size[24];
     snprintf(size, sizeof size, "%zx\r\n", len);
     if (out_str(f, size) < 0 || out_put(f, at, len) < 0 || out_str(f, "\r\n") < 0)
@@ -222,6 +251,8 @@ static int on_message_complete(http_parser *parser) {
   f->chunked = 0;
   f->ready = f->len;
   f->requests++;
+  f->paused_at = VISOR_FRAMER_PAUSED_MESSAGE; /* the next bytes are a new head */
+  http_parser_pause(parser, 1);
   return 0;
 }
 
@@ -234,6 +265,46 @@ static const http_parser_settings SETTINGS = {
     .on_body = on_body,
     .on_message_complete = on_message_complete,
 };
+
+/* ---- the raw bytes of a head ------------------------------------------------------- */
+
+/* Debian's http_parser is built without HTTP_PARSER_STRICT: it takes any byte after a CR
+ * as the LF, and "HTXX/1.1" as "HTTP/1.1". The raw bytes of each head are checked here:
+ * every CR is followed by LF, and the request line ends in " HTTP/d.d". */
+static void scan_reset(visor_http_framer *f) {
+  f->raw_cr = 0;
+  f->raw_in_request_line = 1;
+  f->raw_tail_len = 0;
+}
+
+static const char *scan_head(visor_http_framer *f, const char *p, size_t len) {
+  static const char version[] = " HTTP/";
+  for (const char *end = p + len; p < end; p++) {
+    char c = *p;
+    if (f->raw_cr) {
+      if (c != '\n') return f->raw_in_request_line ? "request_line" : "header";
+      f->raw_cr = 0;
+    }
+    if (c == '\r') {
+      f->raw_cr = 1;
+    } else if (c == '\n') {
+      if (f->raw_in_request_line && f->raw_tail_len) { /* (empty lines before it are skipped) */
+        if (f->raw_tail_len < sizeof f->raw_tail ||
+            memcmp(f->raw_tail, version, sizeof version - 1) != 0)
+          return "request_line";
+        f->raw_in_request_line = 0;
+      }
+      f->raw_tail_len = 0;
+    } else if (f->raw_in_request_line) { /* the last 9 bytes: " HTTP/1.1" */
+      if (f->raw_tail_len == sizeof f->raw_tail) {
+        memmove(f->raw_tail, f->raw_tail + 1, sizeof f->raw_tail - 1);
+        f->raw_tail_len--;
+      }
+      f->raw_tail[f->raw_tail_len++] = c;
+    }
+  }
+  return NULL;
+}
 
 /* ---- errors ---------------------------------------------------------------------- */
 
@@ -290,6 +361,8 @@ void visor_http_framer_init(visor_http_framer *f) {
   memset(f, 0, sizeof *f);
   http_parser_init(&f->parser, HTTP_REQUEST);
   f->parser.data = f;
+  f->head_phase = 1;
+  scan_reset(f);
 }
 
 void visor_http_framer_free(visor_http_framer *f) {
@@ -299,7 +372,16 @@ void visor_http_framer_free(visor_http_framer *f) {
 }
 
 void visor_http_framer_feed(visor_http_framer *f, const char *data, size_t len) {
+  if (f->crlf_left) { /* the CRLF after a chunk's data began in the previous read */
+    if (check_crlf(f, data, data + len) < 0) {
+      fail(f, "chunked");
+      return;
+    }
+  }
   while (len && !f->stopped) {
+    f->feed_end = data + len;
+    int in_head_bytes = f->head_phase;
+    f->paused_at = 0;
     size_t used = http_parser_execute(&f->parser, &SETTINGS, data, len);
     enum http_errno error = HTTP_PARSER_ERRNO(&f->parser);
     if (error == HPE_CLOSED_CONNECTION) { /* bytes after a "Connection: close" request */
@@ -307,14 +389,36 @@ void visor_http_framer_feed(visor_http_framer *f, const char *data, size_t len) 
       f->len = f->ready;
       return;
     }
-    if (error != HPE_OK) {
+    if (error != HPE_OK && error != HPE_PAUSED) {
       fail(f, reason_of(f, error));
       return;
+    }
+    const char *bad = in_head_bytes ? scan_head(f, data, used) : NULL;
+    if (bad) {
+      fail(f, bad);
+      return;
+    }
+    if (error == HPE_PAUSED) {
+      http_parser_pause(&f->parser, 0);
+      if (f->paused_at == VISOR_FRAMER_PAUSED_HEAD) {
+        /* the parser stopped on the byte after the head's last CR: it must be the LF */
+        if (f->raw_cr && (used >= len || data[used] != '\n')) {
+          fail(f, "header");
+          return;
+        }
+        f->raw_cr = 0;
+        f->in_head = 0;
+        f->head_phase = 0;
+        f->ready = f->len; /* the whole head goes to libmicrohttpd now */
+      } else if (f->paused_at == VISOR_FRAMER_PAUSED_MESSAGE) {
+        f->head_phase = 1;
+        scan_reset(f);
+      }
     }
     if (f->parser.upgrade) { /* Upgrade or CONNECT: Visor upgrades nothing, more HTTP follows */
       http_parser_init(&f->parser, HTTP_REQUEST);
       f->parser.data = f;
-    } else if (used < len) { /* the parser stops only on an error */
+    } else if (used < len && error != HPE_PAUSED) { /* it stops only on an error or a pause */
       fail(f, "malformed");
       return;
     }

@@ -193,9 +193,19 @@ typedef struct visor_http_framer {
   /* the message being parsed */
   int in_head, chunked, seen_field, drop_line, last;
   size_t url_len, line_start, field_len;
-  char field[24];     /* the header name's first bytes */
-  const char *reason; /* set by a callback that refused */
+  char field[24];       /* the header name's first bytes */
+  const char *reason;   /* set by a callback that refused */
+  int crlf_left;        /* bytes of the CRLF after a chunk's data still to check */
+  const char *feed_end; /* the end of the bytes being parsed */
+  /* the raw bytes of a head, checked beside the parser */
+  int head_phase; /* the bytes being parsed start in a head */
+  int paused_at;  /* VISOR_FRAMER_PAUSED_*: where a callback stopped the parser */
+  int raw_cr, raw_in_request_line;
+  char raw_tail[9]; /* the request line's last bytes */
+  size_t raw_tail_len;
 } visor_http_framer;
+
+enum { VISOR_FRAMER_PAUSED_HEAD = 1, VISOR_FRAMER_PAUSED_MESSAGE = 2 };
 
 void visor_http_framer_init(visor_http_framer *f);
 void visor_http_framer_free(visor_http_framer *f);
