@@ -33,6 +33,18 @@ visor_code visor_reindex_stale_summary(visor_app *app, visor_db_conn *conn, json
   return VISOR_OK;
 }
 
+visor_code visor_reindex_mark_stale(visor_app *app, visor_db_conn *conn, json_t *product,
+                                    visor_error *err) {
+  char model[260];
+  int stale = 0;
+  visor_code code = visor_reindex_current_model(app, conn, model, sizeof model, err);
+  if (code == VISOR_OK && model[0])
+    code = visor_reindex_product_stale(conn, json_string_value(json_object_get(product, "id")),
+                                       model, &stale, err);
+  if (code == VISOR_OK) json_object_set_new(product, "stale", json_boolean(stale));
+  return code;
+}
+
 /* The request's subject exists: a live product, or a category some live product has. */
 static visor_code check_subject(visor_db_conn *conn, const visor_reindex_request *request,
                                 visor_error *err) {

@@ -33,4 +33,9 @@ visor_code visor_reindex_current_model(visor_app *app, visor_db_conn *conn, char
 visor_code visor_reindex_stale_summary(visor_app *app, visor_db_conn *conn, json_t **summary,
                                        visor_error *err);
 
+/* Sets "stale" on a product object (its "id"): true when a live region of it has a vector
+ * of another embedder than the current one (searches see only the current one's). */
+visor_code visor_reindex_mark_stale(visor_app *app, visor_db_conn *conn, json_t *product,
+                                    visor_error *err);
+
 #endif
