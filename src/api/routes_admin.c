@@ -248,14 +248,15 @@ static void get_audit(visor_http_request *req, visor_http_response *res, void *c
   visor_http_respond_json(res, 200, entry);
 }
 
-/* ?subject_kind= (region, product, image) and ?undone= (true, false); 0 when answered. */
+/* ?subject_kind= (region, product, image, reindex) and ?undone= (true, false); 0 when answered. */
 static int audit_extra_filters(visor_http_request *req, visor_http_response *res,
                                visor_audit_query *query) {
   const char *kind = query->subject_kind;
   if (kind && strcmp(kind, "region") != 0 && strcmp(kind, "product") != 0 &&
-      strcmp(kind, "image") != 0) {
+      strcmp(kind, "image") != 0 && strcmp(kind, "reindex") != 0) {
     visor_http_respond_error(res, 400, "invalid_argument",
-                             "subject_kind '%.40s' is not one of region, product, image", kind);
+                             "subject_kind '%.40s' is not one of region, product, image, reindex",
+                             kind);
     return 0;
   }
   const char *undone = visor_http_query(req, "undone");

@@ -1,9 +1,10 @@
 // End-to-end test of the admin re-index page: signed in, an admin picks one product,
 // starts a re-index, watches its progress until it is done, and finds the run in the
-// recent runs with the stale count at zero; the product is still found by its photo.
+// recent runs with the stale count at zero; the product is still found by its photo, and the
+// audit log lists the re-index (no Undo) with a link back to its run.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { INDEX_TIMEOUT, PRODUCT_IMAGE, apiCreateProduct, page, pageErrors, server, shot, signInAsAdmin, useApp } from './harness.mjs';
+import { INDEX_TIMEOUT, PRODUCT_IMAGE, apiCreateProduct, page, pageErrors, schemaErrors, server, shot, signInAsAdmin, useApp } from './harness.mjs';
 
 async function waitSearchable(id) {
   const deadline = Date.now() + INDEX_TIMEOUT;
@@ -54,7 +55,19 @@ describe('Visor admin re-index', { concurrency: false }, () => {
     await page.locator('.reindex-progress [data-status="done"]').waitFor();
   });
 
-  test('no uncaught errors in the page', () => {
+  test('the audit log lists the re-index, linked to its run, without an Undo', async () => {
+    await page.goto('/admin/audit?action=reindex');
+    const row = page.locator('tr', { hasText: 'started a re-index' }).first();
+    await row.waitFor();
+    assert.match(await row.innerText(), /reindexer/);
+    assert.equal(await row.getByRole('button', { name: /^Undo/ }).count(), 0);
+    await row.getByRole('link', { name: /^run / }).click();
+    await page.waitForURL(/\/admin\/reindex\?run=/);
+    await page.locator('.reindex-progress [data-status="done"]').waitFor();
+  });
+
+  test('no uncaught errors in the page, and every answer matches the OpenAPI document', () => {
     assert.deepEqual(pageErrors, []);
+    assert.deepEqual(schemaErrors, []);
   });
 });
