@@ -15,9 +15,9 @@
 #define AUDIT_PAGE_DEFAULT 50
 #define AUDIT_PAGE_MAX 200
 
-static const char *const audit_actions[] = {
-    "region.update", "region.delete", "region.create", "product.update",
-    "product.merge", "image.move",    "undo"};
+static const char *const audit_actions[] = {"region.update",  "region.delete", "region.create",
+                                            "product.update", "product.merge", "image.move",
+                                            "undo",           "reindex"};
 
 /* The admin check, then the path's {id}: NULL (answered) when either fails. */
 static const char *admin_id(visor_app *app, visor_http_request *req, visor_http_response *res,
@@ -248,14 +248,15 @@ static void get_audit(visor_http_request *req, visor_http_response *res, void *c
   visor_http_respond_json(res, 200, entry);
 }
 
-/* ?subject_kind= (region, product, image) and ?undone= (true, false); 0 when answered. */
+/* ?subject_kind= (region, product, image, reindex) and ?undone= (true, false); 0 when answered. */
 static int audit_extra_filters(visor_http_request *req, visor_http_response *res,
                                visor_audit_query *query) {
   const char *kind = query->subject_kind;
   if (kind && strcmp(kind, "region") != 0 && strcmp(kind, "product") != 0 &&
-      strcmp(kind, "image") != 0) {
+      strcmp(kind, "image") != 0 && strcmp(kind, "reindex") != 0) {
     visor_http_respond_error(res, 400, "invalid_argument",
-                             "subject_kind '%.40s' is not one of region, product, image", kind);
+                             "subject_kind '%.40s' is not one of region, product, image, reindex",
+                             kind);
     return 0;
   }
   const char *undone = visor_http_query(req, "undone");
@@ -288,10 +289,11 @@ static void list_audit(visor_http_request *req, visor_http_response *res, void *
   for (size_t i = 0; !known && i < sizeof audit_actions / sizeof audit_actions[0]; i++)
     known = strcmp(query.action, audit_actions[i]) == 0;
   if (!known) {
-    visor_http_respond_error(res, 400, "invalid_argument",
-                             "action '%.40s' is not one of region.update, region.delete, "
-                             "region.create, product.update, product.merge, image.move, undo",
-                             query.action);
+    visor_http_respond_error(
+        res, 400, "invalid_argument",
+        "action '%.40s' is not one of region.update, region.delete, "
+        "region.create, product.update, product.merge, image.move, undo, reindex",
+        query.action);
     return;
   }
   char subject[40];

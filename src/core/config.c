@@ -60,7 +60,7 @@ static const option_spec options[] = {
      "HTTP worker threads"},
     {"workers", "VISOR_WORKERS", OPT_LONG, FIELD(workers), "2", 0, 64,
      "task worker threads in this process (0 = none; --concurrency is the same)"},
-    {"kinds", "VISOR_KINDS", OPT_STRING, FIELD(kinds), "index,search,meta,sync", 0, 0,
+    {"kinds", "VISOR_KINDS", OPT_STRING, FIELD(kinds), "index,search,meta,sync,reindex", 0, 0,
      "task kinds this process's workers run (comma-separated)"},
     {"lease-seconds", "VISOR_LEASE_SECONDS", OPT_DOUBLE, FIELD(lease_seconds), "15", 0.1, 3600,
      "task lease, renewed every third of it while a task runs; a dead worker's task is "

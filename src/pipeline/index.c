@@ -45,16 +45,6 @@ static visor_code load_subject(visor_app *app, const char *image_id, const char 
   return code;
 }
 
-static char *labels_json(const visor_region *region) {
-  json_t *labels = json_array();
-  for (size_t i = 0; i < region->label_count; i++)
-    json_array_append_new(labels, json_pack("{s:s, s:f}", "name", region->labels[i].name, "score",
-                                            (double)region->labels[i].score));
-  char *text = json_dumps(labels, JSON_COMPACT);
-  json_decref(labels);
-  return text;
-}
-
 /* Removes the vectors of the regions a previous run recorded for this image. */
 static visor_code remove_previous_vectors(visor_app *app, const char *image_id, json_t **previous,
                                           visor_error *err) {
@@ -234,7 +224,7 @@ static visor_code index_image(void *ctx, visor_job_run *run, visor_error *err) {
       primary = i;
     visor_uuid_new(regions[i].id);
     visor_crop_key(image_id, regions[i].id, regions[i].crop_key, sizeof regions[i].crop_key);
-    regions[i].labels_json = labels_json(region);
+    regions[i].labels_json = visor_pipeline_labels_json(region);
   }
   visor_job_run_progress(run, 0.8);
   if (code == VISOR_OK) code = remove_previous_vectors(app, image_id, &previous, err);

@@ -5,12 +5,15 @@
 #include <string.h>
 
 #include "pipeline/tuned.h"
+#include "store/reindex.h"
 
 visor_code visor_pipeline_register_index(visor_app *app, visor_worker_pool *pool, visor_error *err);
 visor_code visor_pipeline_register_search(visor_app *app, visor_worker_pool *pool,
                                           visor_error *err);
 visor_code visor_pipeline_register_meta(visor_app *app, visor_worker_pool *pool, visor_error *err);
 visor_code visor_pipeline_register_sync(visor_app *app, visor_worker_pool *pool, visor_error *err);
+visor_code visor_pipeline_register_reindex(visor_app *app, visor_worker_pool *pool,
+                                           visor_error *err);
 
 /* Whether kind is in the comma-separated list kinds. */
 static int kind_listed(const char *kinds, const char *kind) {
@@ -25,7 +28,7 @@ static int kind_listed(const char *kinds, const char *kind) {
 }
 
 visor_code visor_pipeline_check_kinds(const char *kinds, visor_error *err) {
-  static const char *const known[] = {"index", "search", "meta", "sync"};
+  static const char *const known[] = {"index", "search", "meta", "sync", "reindex"};
   for (const char *p = kinds; p && *p;) {
     const char *end = strchr(p, ',');
     size_t n = end ? (size_t)(end - p) : strlen(p);
@@ -33,9 +36,10 @@ visor_code visor_pipeline_check_kinds(const char *kinds, visor_error *err) {
     for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
       ok |= strlen(known[i]) == n && strncmp(p, known[i], n) == 0;
     if (!ok)
-      return visor_error_set(err, VISOR_ERR_INVALID,
-                             "kinds '%s': '%.*s' is not a task kind (index, search, meta, sync)",
-                             kinds, (int)n, p);
+      return visor_error_set(
+          err, VISOR_ERR_INVALID,
+          "kinds '%s': '%.*s' is not a task kind (index, search, meta, sync, reindex)", kinds,
+          (int)n, p);
     p = end ? end + 1 : NULL;
   }
   return VISOR_OK;
@@ -59,5 +63,10 @@ visor_code visor_pipeline_register(visor_app *app, visor_worker_pool *pool, viso
     code = visor_pipeline_register_sync(app, pool, err);
   if (code == VISOR_OK && kind_listed(kinds, "index"))
     code = visor_pipeline_register_index(app, pool, err);
+  if (code == VISOR_OK && kind_listed(kinds, "reindex")) /* last: behind new images */
+    code = visor_pipeline_register_reindex(app, pool, err);
+  /* What the API answers about stale vectors compares with this (store/reindex.h). */
+  if (code == VISOR_OK)
+    code = visor_model_version_record(app->db, "embedder", app->embedder_model, err);
   return code;
 }

@@ -750,6 +750,9 @@ static visor_code apply_undo(visor_app *app, visor_db_conn *conn, const void *ar
     code =
         visor_error_set(err, VISOR_ERR_CONFLICT,
                         "audit entry %s is an undo; make the correction again instead", audit_id);
+  else if (strcmp(action, "reindex") == 0) /* service/reindex.c: new vectors, nothing to restore */
+    code = visor_error_set(err, VISOR_ERR_CONFLICT, "audit entry %s is a re-index: not undoable",
+                           audit_id);
   /* Marking first makes two concurrent undos of one entry conflict: the second waits for
    * the first's row lock and then finds it undone. */
   if (code == VISOR_OK) code = visor_audit_mark_undone(conn, audit_id, e->actor, &marked, err);

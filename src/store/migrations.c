@@ -212,6 +212,25 @@ const visor_migration visor_migrations[] = {
      "  activated_at BIGINT);"
      "CREATE INDEX projections_model_status ON projections(model, status);"},
     {9, "job results", "ALTER TABLE jobs ADD COLUMN result TEXT;"},
+    /* Re-index runs (their tasks are jobs of kind "reindex" whose subject is the run) and
+     * the embedder the pipelines run now, so every process can tell stale regions. */
+    {11, "re-index runs and model versions",
+     "CREATE TABLE reindex_runs ("
+     "  id TEXT PRIMARY KEY,"
+     "  scope TEXT NOT NULL,"
+     "  product_id TEXT,"
+     "  category TEXT,"
+     "  model TEXT NOT NULL,"
+     "  total BIGINT NOT NULL,"
+     "  actor TEXT NOT NULL,"
+     "  request_id TEXT,"
+     "  created_at BIGINT NOT NULL);"
+     "CREATE INDEX reindex_runs_created ON reindex_runs(created_at, id);"
+     "CREATE TABLE model_versions ("
+     "  role TEXT PRIMARY KEY,"
+     "  model TEXT NOT NULL,"
+     "  updated_at BIGINT NOT NULL);"
+     "CREATE INDEX regions_model ON regions(model);"},
     /* The job dashboard's throughput: jobs finished in each of the last minutes. */
     {15, "jobs by finish time", "CREATE INDEX jobs_finished ON jobs(finished_at);"},
 };

@@ -8,6 +8,7 @@ import { adminHomePage, adminSignInPage } from './pages/admin';
 import { adminAuditPage } from './pages/admin-audit';
 import { adminJobsPage } from './pages/admin-jobs';
 import { adminReviewPage } from './pages/admin-review';
+import { adminReindexPage } from './pages/admin-reindex';
 import { addProductPage } from './pages/add-product';
 import { cataloguePage } from './pages/catalogue';
 import { jobsPage } from './pages/jobs';
@@ -34,6 +35,7 @@ route('/admin/sign-in', 'admin', adminSignInPage);
 route('/admin/audit', 'admin', adminAuditPage);
 route('/admin/jobs', 'admin', adminJobsPage);
 route('/admin/review', 'admin', adminReviewPage);
+route('/admin/reindex', 'admin', adminReindexPage);
 
 const links = NAV.map(([key, href, text]) => h('a', { href, class: 'nav-link', dataset: { nav: key } }, text));
 const main = h('main', { id: 'main', tabindex: '-1' });

@@ -17,7 +17,7 @@ export type ProductPatch = Schemas['ProductPatch'];
 
 const id = (value: string) => encodeURIComponent(value);
 
-export const AUDIT_ACTIONS: AuditAction[] = ['region.update', 'region.delete', 'product.update', 'product.merge', 'image.move', 'undo'];
+export const AUDIT_ACTIONS: AuditAction[] = ['region.update', 'region.delete', 'product.update', 'product.merge', 'image.move', 'undo', 'reindex'];
 
 export const listAudit = (query: Query, signal?: AbortSignal) => request<AuditPage>('GET', `${API}/admin/audit`, { query, signal, admin: true });
 

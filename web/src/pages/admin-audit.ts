@@ -24,6 +24,7 @@ const ACTION_TEXT: Record<string, string> = {
   'product.merge': 'merged products',
   'image.move': 'moved an image',
   undo: 'undid a correction',
+  reindex: 'started a re-index',
 };
 
 export async function adminAuditPage(ctx: PageContext): Promise<void> {
@@ -41,7 +42,7 @@ export async function adminAuditPage(ctx: PageContext): Promise<void> {
   const action = h('select', { id: ids.action, name: 'action' }, h('option', { value: '' }, 'Any action'), AUDIT_ACTIONS.map((a) => h('option', { value: a }, a)));
   const actor = h('input', { id: ids.actor, name: 'actor', type: 'search', placeholder: 'e.g. admin/alice', maxlength: '159' });
   const subject = h('input', { id: ids.subject, name: 'subject_id', type: 'search', placeholder: 'a product, region or image id', class: 'mono', size: '38' });
-  const kind = h('select', { id: ids.kind, name: 'subject_kind' }, h('option', { value: '' }, 'Any subject'), ['product', 'region', 'image'].map((k) => h('option', { value: k }, k)));
+  const kind = h('select', { id: ids.kind, name: 'subject_kind' }, h('option', { value: '' }, 'Any subject'), ['product', 'region', 'image', 'reindex'].map((k) => h('option', { value: k }, k)));
   const undone = h(
     'select',
     { id: ids.undone, name: 'undone' },
@@ -159,7 +160,7 @@ export async function adminAuditPage(ctx: PageContext): Promise<void> {
       replace(cell, h('span', { class: 'muted small' }, `undone ${formatRelativeTime(entry.undone_at)}${entry.undone_by ? ` by ${entry.undone_by}` : ''}`));
       return cell;
     }
-    if (entry.action === 'undo') return cell;
+    if (entry.action === 'undo' || entry.action === 'reindex') return cell; // a re-index is not undone
     const ask = () =>
       replace(
         cell,
@@ -213,6 +214,7 @@ function describe(entry: AuditEntry): string {
 function subjectLink(entry: AuditEntry): HTMLElement {
   const short = `${entry.subject_kind} ${shortId(entry.subject_id)}`;
   if (entry.subject_kind === 'product') return h('a', { href: `/products/${encodeURIComponent(entry.subject_id)}`, title: entry.subject_id }, short);
+  if (entry.subject_kind === 'reindex') return h('a', { href: `/admin/reindex?run=${encodeURIComponent(entry.subject_id)}`, title: entry.subject_id }, `run ${shortId(entry.subject_id)}`);
   return h('span', { class: 'mono small', title: entry.subject_id }, short);
 }
 

@@ -161,6 +161,8 @@ function productFacts(p: ProductDetails): HTMLElement {
           indexStatusBadge(p.index_status, p.index_error),
           p.index_status === 'searchable' && p.indexed_at ? h('span', { class: 'muted small' }, ` since ${formatRelativeTime(p.indexed_at)}`) : null,
           p.index_error ? h('span', { class: 'job-error small' }, ` ${p.index_error}`) : null,
+          // Vectors of another embedder than the current one: not found until re-indexed.
+          p.stale ? h('a', { class: 'badge badge-failed', dataset: { stale: 'true' }, href: `/admin/reindex?product=${encodeURIComponent(p.id)}` }, 'stale: re-index') : null,
         ),
       ),
       h(
