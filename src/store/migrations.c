@@ -212,6 +212,8 @@ const visor_migration visor_migrations[] = {
      "  activated_at BIGINT);"
      "CREATE INDEX projections_model_status ON projections(model, status);"},
     {9, "job results", "ALTER TABLE jobs ADD COLUMN result TEXT;"},
+    /* The job dashboard's throughput: jobs finished in each of the last minutes. */
+    {10, "jobs by finish time", "CREATE INDEX jobs_finished ON jobs(finished_at);"},
     /* Re-index runs (their tasks are jobs of kind "reindex" whose subject is the run) and
      * the embedder the pipelines run now, so every process can tell stale regions. */
     {11, "re-index runs and model versions",
@@ -231,8 +233,6 @@ const visor_migration visor_migrations[] = {
      "  model TEXT NOT NULL,"
      "  updated_at BIGINT NOT NULL);"
      "CREATE INDEX regions_model ON regions(model);"},
-    /* The job dashboard's throughput: jobs finished in each of the last minutes. */
-    {15, "jobs by finish time", "CREATE INDEX jobs_finished ON jobs(finished_at);"},
 };
 
 const size_t visor_migration_count = sizeof visor_migrations / sizeof visor_migrations[0];
