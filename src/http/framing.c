@@ -415,7 +415,9 @@ void visor_http_framer_feed(visor_http_framer *f, const char *data, size_t len) 
         scan_reset(f);
       }
     }
-    if (f->parser.upgrade) { /* Upgrade or CONNECT: Visor upgrades nothing, more HTTP follows */
+    /* Upgrade or CONNECT: Visor upgrades nothing, more HTTP follows once the message is
+     * complete (the flag is set from the end of its head on: a body, e.g. chunked, comes first) */
+    if (f->parser.upgrade && f->paused_at == VISOR_FRAMER_PAUSED_MESSAGE) {
       http_parser_init(&f->parser, HTTP_REQUEST);
       f->parser.data = f;
     } else if (used < len && error != HPE_PAUSED) { /* it stops only on an error or a pause */
