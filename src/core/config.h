@@ -49,6 +49,7 @@ typedef struct visor_config {
   double sweep_seconds;       /* the orphan sweeper's period (0 = only at start) */
   double sweep_grace_seconds; /* age before an unowned object or a temp file is removed */
   double duplicate_threshold; /* whole-image cosine of a near duplicate */
+  long refit_after;           /* labelled images since the current projection's fit (0 = off) */
   char *demo_dir;             /* serve --demo: the Grocery Store data set to import */
   char *log_level;
   char *log_format;

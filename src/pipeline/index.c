@@ -16,11 +16,13 @@
 #include "pipeline/pipeline.h"
 #include "pipeline/pipeline_util.h"
 #include "pipeline/product_meta.h"
+#include "pipeline/refit.h"
 #include "pipeline/settings.h"
 #include "pipeline/tuned.h"
 #include "pipeline/views.h"
 #include "service/catalogue.h"
 #include "service/crops.h"
+#include "service/region_vectors.h"
 #include "store/catalog.h"
 #include "store/regions.h"
 
@@ -246,7 +248,7 @@ static visor_code index_image(void *ctx, visor_job_run *run, visor_error *err) {
       code = visor_region_meta_make(app, product_id, &now, region_label(&analysis.regions[i]),
                                     &fresh, err);
       if (code == VISOR_OK)
-        code = app->vectors->ops->set_meta(app->vectors, regions[i].id, &fresh.meta, err);
+        code = visor_region_vector_set_meta(app, image_id, regions[i].id, &fresh.meta, err);
       visor_region_meta_free(&fresh);
     }
   }
@@ -275,6 +277,9 @@ static visor_code index_image(void *ctx, visor_job_run *run, visor_error *err) {
     }
     code = clean_up_deleted(app, image_id, err);
   }
+  /* One more labelled image may make the projection's refit due (a failed check is made
+   * again by the next index task). */
+  if (code == VISOR_OK && live) visor_refit_check(app, NULL, NULL);
   /* An image stays pending while its job is retried; when the job fails for good (at once
    * for an image that cannot be decoded), jobs/job_state.c marks it failed with the error. */
   for (size_t i = 0; regions && i < analysis.region_count; i++)

@@ -14,6 +14,7 @@ visor_code visor_pipeline_register_meta(visor_app *app, visor_worker_pool *pool,
 visor_code visor_pipeline_register_sync(visor_app *app, visor_worker_pool *pool, visor_error *err);
 visor_code visor_pipeline_register_reindex(visor_app *app, visor_worker_pool *pool,
                                            visor_error *err);
+visor_code visor_pipeline_register_tune(visor_app *app, visor_worker_pool *pool, visor_error *err);
 
 /* Whether kind is in the comma-separated list kinds. */
 static int kind_listed(const char *kinds, const char *kind) {
@@ -28,7 +29,7 @@ static int kind_listed(const char *kinds, const char *kind) {
 }
 
 visor_code visor_pipeline_check_kinds(const char *kinds, visor_error *err) {
-  static const char *const known[] = {"index", "search", "meta", "sync", "reindex"};
+  static const char *const known[] = {"index", "search", "meta", "sync", "reindex", "tune"};
   for (const char *p = kinds; p && *p;) {
     const char *end = strchr(p, ',');
     size_t n = end ? (size_t)(end - p) : strlen(p);
@@ -38,7 +39,7 @@ visor_code visor_pipeline_check_kinds(const char *kinds, visor_error *err) {
     if (!ok)
       return visor_error_set(
           err, VISOR_ERR_INVALID,
-          "kinds '%s': '%.*s' is not a task kind (index, search, meta, sync, reindex)", kinds,
+          "kinds '%s': '%.*s' is not a task kind (index, search, meta, sync, reindex, tune)", kinds,
           (int)n, p);
     p = end ? end + 1 : NULL;
   }
@@ -54,7 +55,8 @@ visor_code visor_pipeline_register(visor_app *app, visor_worker_pool *pool, viso
   /* The catalogue projection, followed in the metadata store (unless one was installed). */
   if (code == VISOR_OK && !app->tuned) code = visor_tuned_create(app, 1, err);
   /* The pool leases kinds in the order they were registered: searches (a user waits)
-   * first, then meta updates (small), then index tasks (seconds each). */
+   * first, then meta updates (small), then index tasks (seconds each), re-index runs, and
+   * last the background refit of the catalogue projection (refit.h). */
   if (code == VISOR_OK && kind_listed(kinds, "search"))
     code = visor_pipeline_register_search(app, pool, err);
   if (code == VISOR_OK && kind_listed(kinds, "meta"))
@@ -65,6 +67,8 @@ visor_code visor_pipeline_register(visor_app *app, visor_worker_pool *pool, viso
     code = visor_pipeline_register_index(app, pool, err);
   if (code == VISOR_OK && kind_listed(kinds, "reindex")) /* last: behind new images */
     code = visor_pipeline_register_reindex(app, pool, err);
+  if (code == VISOR_OK && kind_listed(kinds, "tune")) /* the projection's refit: lowest */
+    code = visor_pipeline_register_tune(app, pool, err);
   /* What the API answers about stale vectors compares with this (store/reindex.h). */
   if (code == VISOR_OK)
     code = visor_model_version_record(app->db, "embedder", app->embedder_model, err);

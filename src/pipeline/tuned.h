@@ -47,6 +47,8 @@ visor_code visor_tuned_install(visor_app *app, visor_projection *projection, vis
 /* Also writes new index tasks' vectors into a version being built (visor tune), so nothing
  * indexed during a re-projection is missing from it; NULL stops that. Takes projection. */
 visor_code visor_tuned_set_building(visor_app *app, visor_projection *projection, visor_error *err);
+/* Stops writing into the version being built when it is version (a build that failed). */
+void visor_tuned_clear_building(visor_app *app, int64_t version);
 /* The current version (a reference; NULL when none), and giving it back. */
 visor_tuned_version *visor_tuned_acquire(visor_app *app);
 void visor_tuned_release(visor_app *app, visor_tuned_version *version);

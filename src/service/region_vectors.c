@@ -53,6 +53,30 @@ static void free_labels(char **labels, size_t count) {
   free(labels);
 }
 
+visor_code visor_region_vector_set_meta(visor_app *app, const char *image_id, const char *vector_id,
+                                        const visor_vector_meta *meta, visor_error *err) {
+  visor_code code = app->vectors->ops->set_meta(app->vectors, vector_id, meta, err);
+  if (code == VISOR_OK && app->projected)
+    code = app->projected->set_meta(app, image_id, vector_id, meta, err);
+  return code;
+}
+
+visor_code visor_region_vector_remove(visor_app *app, const char *vector_id, visor_error *err) {
+  visor_code code = app->vectors->ops->remove(app->vectors, vector_id, err);
+  if (code == VISOR_ERR_NOT_FOUND) code = VISOR_OK;
+  if (code == VISOR_OK && app->projected) code = app->projected->remove(app, vector_id, err);
+  return code;
+}
+
+visor_code visor_region_vector_write(visor_app *app, const char *image_id, const char *vector_id,
+                                     const float *embedding, const visor_vector_meta *meta,
+                                     visor_error *err) {
+  visor_code code = app->vectors->ops->upsert(app->vectors, vector_id, embedding, meta, err);
+  if (code == VISOR_OK && app->projected && image_id)
+    code = app->projected->write(app, image_id, vector_id, embedding, app->vectors->dim, meta, err);
+  return code;
+}
+
 /* Embeds the region's box of the original again and writes its vector (its crop is cut on
  * demand: service/crops.h). */
 static visor_code embed_again(visor_app *app, const json_t *state, const visor_vector_meta *meta,
@@ -72,7 +96,8 @@ static visor_code embed_again(visor_app *app, const json_t *state, const visor_v
   visor_code code = visor_blob_get(app->blobs, image_key, 0, &bytes, &len, err);
   if (code == VISOR_OK) code = app->ml->ops->embed_boxes(app->ml, bytes, len, &region, 1, err);
   if (code == VISOR_OK && region.embedding)
-    code = app->vectors->ops->upsert(app->vectors, vector_id, region.embedding, meta, err);
+    code = visor_region_vector_write(app, json_string_value(json_object_get(state, "image_id")),
+                                     vector_id, region.embedding, meta, err);
   free(region.embedding);
   free(bytes);
   return code;
@@ -153,7 +178,7 @@ static visor_code sync_state(visor_app *app, const json_t *state, int embed, vis
   if (!vector_id) {
     code = VISOR_OK; /* its index task has not written it yet; that task will */
   } else if (!live) {
-    code = app->vectors->ops->remove(app->vectors, vector_id, err);
+    code = visor_region_vector_remove(app, vector_id, err);
     const char *crop_key = json_string_value(json_object_get(state, "crop_key"));
     if (code == VISOR_OK && crop_key &&
         json_integer_value(json_object_get(state, "region_deleted")))
@@ -168,7 +193,8 @@ static visor_code sync_state(visor_app *app, const json_t *state, int embed, vis
       if (embed) {
         code = embed_box_again(app, state, &meta, err);
       } else {
-        code = app->vectors->ops->set_meta(app->vectors, vector_id, &meta, err);
+        code = visor_region_vector_set_meta(
+            app, json_string_value(json_object_get(state, "image_id")), vector_id, &meta, err);
         if (code == VISOR_ERR_NOT_FOUND) code = embed_again(app, state, &meta, err);
       }
     }

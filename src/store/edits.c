@@ -178,7 +178,7 @@ visor_code visor_edit_region_vector_state(visor_db_conn *conn, const char *id, j
       " r.box_x AS box_x, r.box_y AS box_y, r.box_w AS box_w, r.box_h AS box_h,"
       " CASE WHEN r.deleted_at IS NULL THEN 0 ELSE 1 END AS region_deleted,"
       " CASE WHEN i.deleted_at IS NULL THEN 0 ELSE 1 END AS image_deleted,"
-      " i.object_key AS image_key, r.product_id AS product_id,"
+      " i.object_key AS image_key, r.image_id AS image_id, r.product_id AS product_id,"
       " CASE WHEN p.deleted_at IS NULL THEN 0 ELSE 1 END AS product_deleted,"
       " p.category AS category, p.labels AS labels, p.price AS price"
       " FROM regions r JOIN images i ON i.id = r.image_id JOIN products p ON p.id = r.product_id"

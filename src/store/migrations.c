@@ -233,6 +233,15 @@ const visor_migration visor_migrations[] = {
      "  model TEXT NOT NULL,"
      "  updated_at BIGINT NOT NULL);"
      "CREATE INDEX regions_model ON regions(model);"},
+    /* At most one version of a model is built at a time (a building row keeps a heartbeat,
+     * so one whose process died is taken over), and one automatic refit job per version it
+     * replaces (its payload, {"after_version":N}, is the key). */
+    {12, "one projection build and one refit job at a time",
+     "ALTER TABLE projections ADD COLUMN heartbeat_at BIGINT;"
+     "UPDATE projections SET status = 'failed' WHERE status = 'building';"
+     "CREATE UNIQUE INDEX projections_one_building ON projections(model)"
+     " WHERE status = 'building';"
+     "CREATE UNIQUE INDEX jobs_one_refit ON jobs(payload) WHERE kind = 'tune';"},
 };
 
 const size_t visor_migration_count = sizeof visor_migrations / sizeof visor_migrations[0];
