@@ -287,15 +287,24 @@ static visor_code remove_gone(visor_app *app, visor_tuned_version *version,
   return code;
 }
 
+/* The ids of a collection (removed after the listing: a backend's list may hold a lock
+ * its remove needs). */
 typedef struct drop_ctx {
-  visor_vector_store *store;
-  size_t removed;
+  char (*ids)[64];
+  size_t count, capacity;
 } drop_ctx;
 
-static int drop_one(void *ctx, const char *id, const char *product_id) {
+static int collect_one(void *ctx, const char *id, const char *product_id) {
   (void)product_id;
   drop_ctx *drop = ctx;
-  if (drop->store->ops->remove(drop->store, id, NULL) == VISOR_OK) drop->removed++;
+  if (drop->count == drop->capacity) {
+    size_t grown = drop->capacity ? drop->capacity * 2 : 1024;
+    void *ids = realloc(drop->ids, grown * sizeof *drop->ids);
+    if (!ids) return 1;
+    drop->ids = ids;
+    drop->capacity = grown;
+  }
+  snprintf(drop->ids[drop->count++], sizeof drop->ids[0], "%s", id);
   return 0;
 }
 
@@ -315,8 +324,11 @@ static void drop_version(visor_app *app, int64_t version) {
           ? visor_vector_open(app->config->vector_url, collection, (size_t)dim, NULL, &err)
           : NULL;
   if (!store) return;
-  drop_ctx drop = {store, 0};
-  store->ops->list(store, drop_one, &drop, &err);
+  drop_ctx drop = {0};
+  store->ops->list(store, collect_one, &drop, &err);
+  for (size_t i = 0; i < drop.count; i++)
+    store->ops->remove(store, drop.ids[i], NULL);
+  free(drop.ids);
   store->ops->close(store);
 }
 
