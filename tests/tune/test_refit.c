@@ -6,7 +6,9 @@
  * products of 2 photos (4 labelled images) queues exactly one "tune" job, which runs no
  * model, makes v2 current only once its collection holds every live region, while
  * searches in another thread keep finding every product; a product added after the fit
- * is found by its photo. */
+ * is found by its photo. Embedded backends; VISOR_TEST_REFIT_METADATA_URL (an empty
+ * PostgreSQL database) and VISOR_TEST_REFIT_QUEUE_URL (redis://...) run it over the
+ * distributed ones. */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -261,6 +263,11 @@ static int setup(void **state) {
   t.config.blob_url = t.objects;
   t.config.vector_url = t.vectors;
   t.config.queue_url = "local";
+  /* The distributed backends when given (a fresh PostgreSQL database, a Redis prefix). */
+  if (getenv("VISOR_TEST_REFIT_METADATA_URL"))
+    t.config.metadata_url = getenv("VISOR_TEST_REFIT_METADATA_URL");
+  if (getenv("VISOR_TEST_REFIT_QUEUE_URL"))
+    t.config.queue_url = getenv("VISOR_TEST_REFIT_QUEUE_URL");
   t.config.models_dir = t.models;
   t.config.refit_after = 0; /* on in test_refit_after_n_labelled_images */
   assert_int_equal(
