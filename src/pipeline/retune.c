@@ -308,8 +308,22 @@ static int collect_one(void *ctx, const char *id, const char *product_id) {
   return 0;
 }
 
-/* Empties the previous version's collection (its folder or Chroma collection stays). */
-static void drop_version(visor_app *app, int64_t version) {
+static void empty_store(visor_vector_store *store) {
+  drop_ctx drop = {0};
+  store->ops->list(store, collect_one, &drop, NULL);
+  for (size_t i = 0; i < drop.count; i++)
+    store->ops->remove(store, drop.ids[i], NULL);
+  free(drop.ids);
+}
+
+/* Empties the previous version's collection (its folder or Chroma collection stays):
+ * through served, this process's version object when it is that version (an hnsw://
+ * folder opens once per process), else opened here. */
+static void drop_version(visor_app *app, int64_t version, visor_tuned_version *served) {
+  if (served && served->projection.version == version) {
+    empty_store(served->store);
+    return;
+  }
   char model[VISOR_PROJECTION_MODEL_MAX + 32], collection[sizeof model];
   visor_tuned_model_name(app->embedder_model, version, model, sizeof model);
   visor_app_collection_name(model, collection, sizeof collection);
@@ -324,11 +338,7 @@ static void drop_version(visor_app *app, int64_t version) {
           ? visor_vector_open(app->config->vector_url, collection, (size_t)dim, NULL, &err)
           : NULL;
   if (!store) return;
-  drop_ctx drop = {0};
-  store->ops->list(store, collect_one, &drop, &err);
-  for (size_t i = 0; i < drop.count; i++)
-    store->ops->remove(store, drop.ids[i], NULL);
-  free(drop.ids);
+  empty_store(store);
   store->ops->close(store);
 }
 
@@ -422,6 +432,7 @@ visor_code visor_retune(visor_app *app, const visor_retune_options *options,
   if (code == VISOR_OK) code = remove_gone(app, building, &regions, err);
   visor_tuned_release(app, building);
   int64_t previous = 0;
+  visor_tuned_version *served = visor_tuned_acquire(app); /* the version being replaced */
   if (code == VISOR_OK && !(conn = visor_db_acquire(app->db, err))) code = err->code;
   if (code == VISOR_OK && (code = visor_db_begin(conn, err)) == VISOR_OK) {
     code = visor_projection_make_current(conn, report->version, &previous, err);
@@ -440,8 +451,9 @@ visor_code visor_retune(visor_app *app, const visor_retune_options *options,
     /* Other processes switch at their next refresh; then the old vectors go. */
     struct timespec pause = {2 * VISOR_TUNED_REFRESH_MS / 1000, 0};
     nanosleep(&pause, NULL);
-    drop_version(app, previous);
+    drop_version(app, previous, served);
   }
+  visor_tuned_release(app, served);
   if (code != VISOR_OK && inserted) visor_tuned_clear_building(app, report->version);
   free(artefact);
   visor_projection_free(&projection);

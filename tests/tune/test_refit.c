@@ -428,6 +428,9 @@ static void test_refit_after_n_labelled_images(void **state) {
   add_class(PRODUCTS, 50, PHOTOS);
   wait_jobs("index", t.index_jobs);
   assert_int_equal(job_total("tune"), 0);
+  visor_tuned_version *v1 = visor_tuned_acquire(&t.app);
+  assert_non_null(v1);
+  assert_true(v1->store->ops->count(v1->store) > 0);
   search_loop loop = {0};
   pthread_t thread;
   assert_int_equal(pthread_create(&thread, NULL, search_while_refitting, &loop), 0);
@@ -449,6 +452,9 @@ static void test_refit_after_n_labelled_images(void **state) {
   atomic_store(&loop.stop, 1);
   pthread_join(thread, NULL);
   assert_int_equal(job_total("tune"), 1);
+  /* v1's collection was emptied after the switch (while searches could still hold it). */
+  assert_int_equal(v1->store->ops->count(v1->store), 0);
+  visor_tuned_release(&t.app, v1);
   assert_true(loop.searches > 0);
   assert_int_equal(loop.misses, 0);
   assert_true(loop.saw_v1); /* searches ran on v1 while v2 was built */
