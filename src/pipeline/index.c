@@ -97,7 +97,7 @@ static visor_code upsert_vectors(visor_app *app, const char *regions_image_id,
     }
     if (code == VISOR_OK)
       code = visor_vector_upsert_batch(app->vectors, n, ids, vectors, metas, err);
-    /* The raw embeddings kept for re-projection, and the projected vectors. */
+    /* The projected vectors (the raw embeddings were kept before the rows). */
     if (code == VISOR_OK)
       code = visor_tuned_index_regions(app, regions_image_id, metas, analysis, ids, err);
   }
@@ -230,6 +230,15 @@ static visor_code index_image(void *ctx, visor_job_run *run, visor_error *err) {
   }
   visor_job_run_progress(run, 0.8);
   if (code == VISOR_OK) code = remove_previous_vectors(app, image_id, &previous, err);
+  /* The raw embeddings kept for re-projection, before the image is marked indexed. */
+  if (code == VISOR_OK && regions) {
+    const char **ids = malloc((analysis.region_count + 1) * sizeof *ids);
+    if (!ids) code = visor_error_set(err, VISOR_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; ids && i < analysis.region_count; i++)
+      ids[i] = regions[i].id;
+    if (code == VISOR_OK) code = visor_tuned_keep_raw(app, image_id, &analysis, ids, err);
+    free(ids);
+  }
   int live = 1;
   if (code == VISOR_OK)
     code = write_regions(app, image_id, product_id, &analysis, regions, primary, &live, err);

@@ -71,11 +71,11 @@ static visor_code run_tune(void *ctx, visor_job_run *run, visor_error *err) {
   /* Another build runs (`visor tune`, or a retry of a refit whose process died): later. */
   if (code == VISOR_ERR_CONFLICT) code = VISOR_ERR_UNAVAILABLE;
   if (code == VISOR_OK)
-    visor_log_info("projection v%lld replaced v%lld: %zu products, %zu images, %zu vectors"
-                   " re-projected in %.1f s",
+    visor_log_info("projection v%lld replaced v%lld: fitted on %zu products (%zu images) in"
+                   " %.1f s, %zu vectors re-projected in %.1f s",
                    (long long)report.version, (long long)report.previous_version, report.products,
-                   report.fit_images, report.projected_vectors,
-                   report.fit_seconds + report.project_seconds);
+                   report.fit_images, report.fit_seconds, report.projected_vectors,
+                   report.project_seconds);
   return code;
 }
 

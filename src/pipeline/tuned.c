@@ -441,11 +441,19 @@ static visor_code upsert_projected(visor_tuned_version *version, const visor_vec
   return code;
 }
 
+visor_code visor_tuned_keep_raw(visor_app *app, const char *image_id,
+                                const visor_analysis *analysis, const char *const *ids,
+                                visor_error *err) {
+  if (analysis->region_count == 0 || !app->tuned) return VISOR_OK;
+  return write_raw(app, image_id, analysis, ids, err);
+}
+
 visor_code visor_tuned_index_regions(visor_app *app, const char *image_id,
                                      const visor_vector_meta *metas, const visor_analysis *analysis,
                                      const char *const *ids, visor_error *err) {
+  (void)image_id;
   if (analysis->region_count == 0) return VISOR_OK;
-  visor_code code = write_raw(app, image_id, analysis, ids, err);
+  visor_code code = VISOR_OK;
   for (int building = 0; code == VISOR_OK && building < 2; building++) {
     visor_tuned_version *version = acquire_slot(app, building);
     if (version) code = upsert_projected(version, metas, analysis, ids, err);
