@@ -22,6 +22,7 @@
 #include "pipeline/product_meta.h"
 #include "pipeline/settings.h"
 #include "pipeline/tuned.h"
+#include "service/region_vectors.h"
 #include "pipeline/views.h"
 #include "service/catalogue.h"
 #include "service/crops.h"
@@ -255,6 +256,8 @@ static visor_code write_vectors(reindex_work *work, const visor_product_meta *me
   if (code == VISOR_OK && n)
     code = visor_vector_upsert_batch(app->vectors, n, ids, vectors, metas, err);
   if (code == VISOR_OK && n)
+    code = visor_tuned_keep_raw(app, work->image_id, &work->analysis, ids, err);
+  if (code == VISOR_OK && n)
     code = visor_tuned_index_regions(app, work->image_id, metas, &work->analysis, ids, err);
   for (size_t i = 0; region_metas && i < n; i++)
     visor_region_meta_free(&region_metas[i]);
@@ -265,8 +268,8 @@ static visor_code write_vectors(reindex_work *work, const visor_product_meta *me
     visor_region_meta kept_meta;
     code = visor_region_meta_make(app, work->product_id, meta, text(row, "label"), &kept_meta, err);
     if (code == VISOR_OK)
-      code = app->vectors->ops->upsert(app->vectors, vector_id, work->kept[k].embedding,
-                                       &kept_meta.meta, err);
+      code = visor_region_vector_write(app, work->image_id, vector_id, work->kept[k].embedding,
+                                       &kept_meta.meta, err); /* raw, kept and projected */
     visor_region_meta_free(&kept_meta);
   }
   free(region_metas);
