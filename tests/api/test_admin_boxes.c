@@ -19,6 +19,7 @@
 
 #include "api/api.h"
 #include "core/clock.h"
+#include "admin_checks.h"
 #include "http_client.h"
 #include "service/consistency.h"
 #include "service/crops.h"
@@ -58,27 +59,6 @@ static product products[PRODUCT_COUNT] = {
 static test_response alice(const char *method, const char *path, const char *body) {
   const char *headers[] = {"Authorization: Bearer " ALICE_TOKEN, NULL};
   return test_request_headers(method, path, headers, body);
-}
-
-static void expect_error(test_response *res, long status, const char *code) {
-  if (res->status != status || strcmp(test_error_code(res), code) != 0)
-    fail_msg("expected %ld %s, got %ld %s", status, code, res->status, res->body);
-  test_response_free(res);
-}
-
-static void wait_for_jobs(int timeout_s) {
-  double deadline = visor_monotonic_s() + timeout_s;
-  while (visor_monotonic_s() < deadline) {
-    test_response queued = test_get("/api/v1/jobs?status=queued&limit=1");
-    test_response running = test_get("/api/v1/jobs?status=running&limit=1");
-    json_int_t pending = json_integer_value(json_object_get(queued.json, "total")) +
-                         json_integer_value(json_object_get(running.json, "total"));
-    test_response_free(&queued);
-    test_response_free(&running);
-    if (pending == 0) return;
-    visor_sleep_ms(100);
-  }
-  fail_msg("jobs still pending after %d s", timeout_s);
 }
 
 /* Waits for job_id (a correction's answer) to be done, and checks it is a "sync" job. */
@@ -176,35 +156,12 @@ static double box_part(const json_t *region, const char *part) {
   return json_number_value(json_object_get(json_object_get(region, "box"), part));
 }
 
-static size_t vector_count(void) {
-  return test.app.vectors->ops->count(test.app.vectors);
-}
-
 static json_int_t audit_total(void) {
   test_response res = alice("GET", "/api/v1/admin/audit?limit=1", NULL);
   assert_int_equal(res.status, 200);
   json_int_t total = json_integer_value(json_object_get(res.json, "total"));
   test_response_free(&res);
   return total;
-}
-
-static void expect_consistent(void) {
-  wait_for_jobs(120);
-  json_t *report = NULL;
-  size_t problems = 0;
-  visor_error err = {0};
-  assert_int_equal(visor_consistency_check(&test.app, 5, &report, &problems, &err), VISOR_OK);
-  if (problems) {
-    char *text = json_dumps(report, JSON_COMPACT);
-    fail_msg("visor check: %zu problems: %s", problems, text);
-  }
-  json_decref(report);
-}
-
-static void audit_id_of(const test_response *res, char out[40]) {
-  snprintf(out, 40, "%s",
-           json_string_value(json_object_get(json_object_get(res->json, "audit"), "id")) ?: "");
-  assert_int_equal(strlen(out), 36);
 }
 
 /* Undoes audit_id and waits for the job the undo queued. */
@@ -292,7 +249,7 @@ static void move_box_then_undo(void **state) {
   double old_before = region_score(old_crop, old_len, NULL, region_id, &top);
   assert_true(top);
   assert_true(old_before > 0.9);
-  size_t vectors = vector_count();
+  size_t vectors = vector_count_app(&test.app);
 
   double x = 0, y = 0, w = (double)(int)(apple->width / 2), h = (double)(int)(apple->height / 2);
   char path[128], body[256];
@@ -332,7 +289,7 @@ static void move_box_then_undo(void **state) {
   double old_after = region_score(old_crop, old_len, NULL, region_id, NULL);
   print_message("move: old area %.3f -> %.3f, new area %.3f\n", old_before, old_after, new_score);
   assert_true(old_after < old_before - 0.1);
-  assert_int_equal(vector_count(), vectors);
+  assert_int_equal(vector_count_app(&test.app), vectors);
 
   undo(audit_id);
   json_t *back = region_by_id(region_id);
@@ -346,14 +303,14 @@ static void move_box_then_undo(void **state) {
   double restored = region_score(old_crop, old_len, NULL, region_id, &top);
   assert_true(top);
   assert_true(restored > old_before - 0.01);
-  assert_int_equal(vector_count(), vectors);
+  assert_int_equal(vector_count_app(&test.app), vectors);
   free(back_crop);
   free(new_crop);
   free(old_crop);
   json_decref(back);
   json_decref(moved);
   json_decref(region);
-  expect_consistent();
+  expect_consistent_app(&test.app);
 }
 
 /* A box drawn on the oat milk carton's upper half, labelled, is searchable by its crop and
@@ -361,7 +318,7 @@ static void move_box_then_undo(void **state) {
 static void draw_box_then_undo(void **state) {
   (void)state;
   product *milk = &products[OAT_MILK];
-  size_t vectors = vector_count();
+  size_t vectors = vector_count_app(&test.app);
   char path[128], body[256];
   snprintf(path, sizeof path, "/api/v1/admin/images/%s/regions", milk->image_id);
   snprintf(body, sizeof body,
@@ -382,7 +339,7 @@ static void draw_box_then_undo(void **state) {
   json_t *region = region_by_id(region_id);
   test_response_free(&res);
   assert_non_null(region);
-  assert_int_equal(vector_count(), vectors + 1);
+  assert_int_equal(vector_count_app(&test.app), vectors + 1);
   size_t len = 0;
   void *crop = crop_of(region, &len);
   int top = 0;
@@ -393,7 +350,7 @@ static void draw_box_then_undo(void **state) {
   undo(audit_id);
   assert_null(region_by_id(region_id));
   assert_true(region_score(crop, len, NULL, region_id, NULL) < 0);
-  assert_int_equal(vector_count(), vectors);
+  assert_int_equal(vector_count_app(&test.app), vectors);
   free(crop);
   json_decref(region);
 
@@ -406,15 +363,15 @@ static void draw_box_then_undo(void **state) {
            json_string_value(json_object_get(json_object_get(res.json, "region"), "id")));
   wait_for_job(&res);
   test_response_free(&res);
-  assert_int_equal(vector_count(), vectors + 1);
+  assert_int_equal(vector_count_app(&test.app), vectors + 1);
   snprintf(path, sizeof path, "/api/v1/admin/regions/%s", region_id);
   res = alice("DELETE", path, NULL);
   assert_int_equal(res.status, 200);
   test_response_free(&res);
   wait_for_jobs(60);
   assert_null(region_by_id(region_id));
-  assert_int_equal(vector_count(), vectors);
-  expect_consistent();
+  assert_int_equal(vector_count_app(&test.app), vectors);
+  expect_consistent_app(&test.app);
 }
 
 static void move_to(const char *path, int w, int h, char audit_id[40]) {
@@ -451,7 +408,7 @@ static void undo_of_a_box_moved_again_conflicts(void **state) {
   assert_true(json_equal(json_object_get(now, "box"), json_object_get(region, "box")));
   json_decref(now);
   json_decref(region);
-  expect_consistent();
+  expect_consistent_app(&test.app);
 }
 
 /* Each bad box or subject: a 4xx JSON error; no audit entry, no vector, no box changed. */
@@ -464,7 +421,7 @@ static void bad_boxes_change_nothing(void **state) {
            json_string_value(json_object_get(region, "id")));
   snprintf(draw, sizeof draw, "/api/v1/admin/images/%s/regions", banana->image_id);
   json_int_t audits = audit_total();
-  size_t vectors = vector_count();
+  size_t vectors = vector_count_app(&test.app);
   int W = (int)banana->width, H = (int)banana->height;
   char boxes[8][128];
   snprintf(boxes[0], sizeof boxes[0], "{\"x\":%d,\"y\":0,\"w\":2,\"h\":2}", W - 1);  /* right */
@@ -501,7 +458,7 @@ static void bad_boxes_change_nothing(void **state) {
                              "{\"box\":{\"x\":0,\"y\":0,\"w\":10,\"h\":10}}");
   expect_error(&res, 401, "unauthorized");
   assert_int_equal(audit_total(), audits);
-  assert_int_equal(vector_count(), vectors);
+  assert_int_equal(vector_count_app(&test.app), vectors);
   json_t *same = region_by_id(json_string_value(json_object_get(region, "id")));
   assert_true(json_equal(json_object_get(same, "box"), json_object_get(region, "box")));
   assert_string_equal(json_string_value(json_object_get(same, "crop_url")),
@@ -521,7 +478,7 @@ static void bad_boxes_change_nothing(void **state) {
   expect_error(&res, 404, "not_found");
   assert_int_equal(audit_total(), audits);
   json_decref(region);
-  expect_consistent();
+  expect_consistent_app(&test.app);
 }
 
 int main(void) {

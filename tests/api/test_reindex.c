@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "core/clock.h"
+#include "admin_checks.h"
 #include "http_client.h"
 #include "service/consistency.h"
 #include "test_server.h"
@@ -58,40 +59,6 @@ static product products[PRODUCT_COUNT] = {
 static test_response admin(const char *method, const char *path, const char *body) {
   const char *headers[] = {"Authorization: Bearer " TOKEN, "Content-Type: application/json", NULL};
   return test_request_headers(method, path, headers, body);
-}
-
-static void expect_error(test_response *res, long status, const char *code) {
-  if (res->status != status || strcmp(test_error_code(res), code) != 0)
-    fail_msg("expected %ld %s, got %ld %s", status, code, res->status, res->body);
-  test_response_free(res);
-}
-
-static void wait_for_jobs(int timeout_s) {
-  double deadline = visor_monotonic_s() + timeout_s;
-  while (visor_monotonic_s() < deadline) {
-    test_response queued = test_get("/api/v1/jobs?status=queued&limit=1");
-    test_response running = test_get("/api/v1/jobs?status=running&limit=1");
-    json_int_t pending = json_integer_value(json_object_get(queued.json, "total")) +
-                         json_integer_value(json_object_get(running.json, "total"));
-    test_response_free(&queued);
-    test_response_free(&running);
-    if (pending == 0) return;
-    visor_sleep_ms(100);
-  }
-  fail_msg("jobs still pending after %d s", timeout_s);
-}
-
-static void expect_consistent(void) {
-  wait_for_jobs(120);
-  json_t *report = NULL;
-  size_t problems = 0;
-  visor_error err = {0};
-  assert_int_equal(visor_consistency_check(&test.app, 5, &report, &problems, &err), VISOR_OK);
-  if (problems) {
-    char *text = json_dumps(report, JSON_COMPACT);
-    fail_msg("visor check: %zu problems: %s", problems, text);
-  }
-  json_decref(report);
 }
 
 /* The best product of a search with image, or "" when none. */
@@ -152,10 +119,6 @@ static size_t region_count(const char *product_id) {
     count += *c == ',';
   free(ids);
   return count;
-}
-
-static size_t vector_count(void) {
-  return test.app.vectors->ops->count(test.app.vectors);
 }
 
 /* Starts a run (202) and copies its id into id. */
@@ -298,7 +261,7 @@ static void one_product(void **state) {
   (void)state;
   char *before = region_ids(products[APPLE].id, test.app.embedder_model);
   char *others = region_ids(products[BANANA].id, NULL);
-  size_t vectors = vector_count(), regions = region_count(products[APPLE].id);
+  size_t vectors = vector_count_app(&test.app), regions = region_count(products[APPLE].id);
   char body[128], id[40];
   snprintf(body, sizeof body, "{\"scope\":\"product\",\"product_id\":\"%s\"}", products[APPLE].id);
   json_t *started = start_run(body, id);
@@ -316,7 +279,7 @@ static void one_product(void **state) {
   assert_int_equal(region_count(products[APPLE].id), regions);
   char *others_after = region_ids(products[BANANA].id, NULL);
   assert_string_equal(others, others_after);
-  assert_int_equal(vector_count(), vectors);
+  assert_int_equal(vector_count_app(&test.app), vectors);
   char top[40];
   top_product(products[APPLE].image, top);
   assert_string_equal(top, products[APPLE].id);
@@ -340,7 +303,7 @@ static void one_product(void **state) {
   free(after);
   free(others);
   free(others_after);
-  expect_consistent();
+  expect_consistent_app(&test.app);
 }
 
 /* Searches for the apple until told to stop; counts the searches and the misses. */
@@ -368,7 +331,7 @@ static void category_stays_searchable(void **state) {
   (void)state;
   char *packages = region_ids(products[OAT_MILK].id, NULL);
   char *apple = region_ids(products[APPLE].id, NULL);
-  size_t vectors = vector_count();
+  size_t vectors = vector_count_app(&test.app);
   /* Several runs of the fruit category while searches for the apple go on. */
   searcher s = {0};
   pthread_t thread;
@@ -391,17 +354,17 @@ static void category_stays_searchable(void **state) {
   char *apple_after = region_ids(products[APPLE].id, NULL);
   assert_string_equal(packages, packages_after);
   assert_string_not_equal(apple, apple_after);
-  assert_int_equal(vector_count(), vectors);
+  assert_int_equal(vector_count_app(&test.app), vectors);
   free(packages);
   free(packages_after);
   free(apple);
   free(apple_after);
-  expect_consistent();
+  expect_consistent_app(&test.app);
 }
 
 static void everything_twice(void **state) {
   (void)state;
-  size_t vectors = vector_count(), counts[PRODUCT_COUNT];
+  size_t vectors = vector_count_app(&test.app), counts[PRODUCT_COUNT];
   for (int i = 0; i < PRODUCT_COUNT; i++)
     counts[i] = region_count(products[i].id);
   char first[40], second[40];
@@ -416,8 +379,8 @@ static void everything_twice(void **state) {
     top_product(products[i].image, top);
     assert_string_equal(top, products[i].id);
   }
-  assert_int_equal(vector_count(), vectors);
-  expect_consistent();
+  assert_int_equal(vector_count_app(&test.app), vectors);
+  expect_consistent_app(&test.app);
 }
 
 static void bad_input(void **state) {
@@ -559,7 +522,7 @@ static void embedder_change_makes_stale(void **state) {
   assert_int_equal(int_of(run, "total"), 0);
   json_decref(run);
   expect_done(wait_run(id, 10), 0);
-  expect_consistent();
+  expect_consistent_app(&test.app);
 }
 
 int main(void) {

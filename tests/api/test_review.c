@@ -20,6 +20,7 @@
 
 #include "core/clock.h"
 #include "core/uuid.h"
+#include "admin_checks.h"
 #include "http_client.h"
 #include "store/regions.h"
 #include "test_server.h"
@@ -81,21 +82,6 @@ static void expect_status(const char *path, const char *token, long status, cons
   if (res.status != status || strcmp(test_error_code(&res), code) != 0)
     fail_msg("GET %s: expected %ld %s, got %ld %s", path, status, code, res.status, res.body);
   test_response_free(&res);
-}
-
-static void wait_for_jobs(int timeout_s) {
-  double deadline = visor_monotonic_s() + timeout_s;
-  while (visor_monotonic_s() < deadline) {
-    test_response queued = test_get("/api/v1/jobs?status=queued&limit=1");
-    test_response running = test_get("/api/v1/jobs?status=running&limit=1");
-    json_int_t pending = json_integer_value(json_object_get(queued.json, "total")) +
-                         json_integer_value(json_object_get(running.json, "total"));
-    test_response_free(&queued);
-    test_response_free(&running);
-    if (pending == 0) return;
-    visor_sleep_ms(100);
-  }
-  fail_msg("jobs still pending after %d s", timeout_s);
 }
 
 /* The whole list of kind (query: extra parameters or ""), checked: total = items. */
