@@ -54,7 +54,7 @@ test-asan: setup test-servers
 	  ../scripts/timed.sh asan ctest --output-on-failure -j$(JOBS) --timeout 1800 -LE no_sanitizer
 
 # The concurrent parts that run no third-party inference code (TSan cannot see into it).
-TSAN_TESTS := test_hnsw_concurrency test_vector_contract_hnsw test_http_server test_http_limits test_queue_contract test_worker
+TSAN_TESTS := test_hnsw_concurrency test_vector_contract_hnsw test_http_server test_http_limits test_http_framing test_queue_contract test_worker
 test-tsan: setup test-servers
 	cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DVISOR_TSAN=ON -DVISOR_BENCH=OFF >/dev/null
 	@scripts/timed.sh tsan-build cmake --build $(TSAN_BUILD) -j$(JOBS) --target $(TSAN_TESTS)

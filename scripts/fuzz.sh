@@ -5,14 +5,14 @@
 # in build-fuzz/corpus/NAME. Prints each harness's executions and coverage (cov / ft from
 # libFuzzer's last line) and exits non-zero if any harness crashed, leaked, hung or ran
 # out of memory; the input that did is saved as build-fuzz/artifacts/NAME/crash-*.
-# Usage: scripts/fuzz.sh [SECONDS] [NAME ...]   (names: multipart url validate image
+# Usage: scripts/fuzz.sh [SECONDS] [NAME ...]   (names: multipart url framing validate image
 # manifest hnsw filter; default all). Env: FUZZ_BUILD_DIR (build-fuzz), FUZZ_ARGS (extra flags).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SECONDS_EACH=${1:-30}
 shift || true
-ALL=(multipart url validate image manifest hnsw filter)
+ALL=(multipart url framing validate image manifest hnsw filter)
 NAMES=("$@")
 ((${#NAMES[@]})) || NAMES=("${ALL[@]}")
 BUILD=${FUZZ_BUILD_DIR:-build-fuzz}

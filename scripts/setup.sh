@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 # libhnswlib-dev and libfaiss-dev are only for bench/vector (built without them when missing).
 APT_PACKAGES=(
   build-essential cmake pkg-config clang-format git curl ca-certificates
-  libvips-dev libmicrohttpd-dev libjansson-dev libsqlite3-dev libcurl4-openssl-dev
+  libvips-dev libmicrohttpd-dev libhttp-parser-dev libjansson-dev libsqlite3-dev libcurl4-openssl-dev
   libcmocka-dev libhiredis-dev libpq-dev libhnswlib-dev libfaiss-dev libxml2-dev libssl-dev libcsv-dev libvips-tools
   liblapack-dev libblas-dev
   clang libclang-rt-14-dev chromium nodejs npm python3

@@ -21,6 +21,8 @@ if up postgres; then
   metadata="$metadata $(server postgres newdb "visor_${TAG}_store" | tail -1)"
   say VISOR_TEST_QUEUE_METADATA_URL "$(server postgres newdb "visor_${TAG}_queue" | tail -1)"
   say VISOR_TEST_WORKER_METADATA_URL "$(server postgres newdb "visor_${TAG}_worker" | tail -1)"
+  say VISOR_TEST_ADMIN_JOBS_METADATA_URL "$(server postgres newdb "visor_${TAG}_adminjobs" | tail -1)"
+  say VISOR_TEST_REVIEW_METADATA_URL "$(server postgres newdb "visor_${TAG}_review" | tail -1)"
   say VISOR_TEST_POSTGRES_SCRIPT "$REPO/scripts/servers/postgres.sh"
 fi
 if up redis; then

@@ -12,6 +12,9 @@ visor_code visor_api_register(visor_http_server *server, visor_app *app, visor_e
   if (code == VISOR_OK) code = visor_api_register_similar(server, app, err);
   if (code == VISOR_OK) code = visor_api_register_duplicates(server, app, err);
   if (code == VISOR_OK) code = visor_api_register_admin(server, app, err);
+  if (code == VISOR_OK) code = visor_api_register_admin_jobs(server, app, err);
+  if (code == VISOR_OK) code = visor_api_register_review(server, app, err);
+  if (code == VISOR_OK) code = visor_api_register_reindex(server, app, err);
   return code;
 }
 

@@ -10,6 +10,7 @@
 #include "core/log.h"
 #include "core/uuid.h"
 #include "jobs/job_state.h"
+#include "service/crops.h"
 
 const char *visor_route_id(visor_http_request *req, visor_http_response *res, const char *name) {
   const char *id = visor_http_param(req, name);
@@ -135,6 +136,28 @@ void visor_api_set_crop_urls(json_t *array, const char *key_of_id) {
   size_t index;
   json_t *object;
   json_array_foreach(array, index, object) visor_api_set_crop_url(object, key_of_id);
+}
+
+void visor_api_set_region_crop_url(json_t *region) {
+  const char *id = json_string_value(json_object_get(region, "id"));
+  json_t *box = json_object_get(region, "box");
+  if (!id) return;
+  if (!json_is_object(box)) {
+    visor_api_set_crop_url(region, "id");
+    return;
+  }
+  unsigned version = visor_crop_box_version(
+      json_number_value(json_object_get(box, "x")), json_number_value(json_object_get(box, "y")),
+      json_number_value(json_object_get(box, "w")), json_number_value(json_object_get(box, "h")));
+  char url[128];
+  snprintf(url, sizeof url, "/api/v1/regions/%s/crop?v=%08x", id, version);
+  json_object_set_new(region, "crop_url", json_string(url));
+}
+
+void visor_api_set_region_crop_urls(json_t *regions) {
+  size_t index;
+  json_t *region;
+  json_array_foreach(regions, index, region) visor_api_set_region_crop_url(region);
 }
 
 #define CLIENT_RETRY_AFTER_S 5 /* a queued task takes seconds; ask again after a few */

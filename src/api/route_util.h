@@ -50,5 +50,10 @@ visor_code visor_route_tag_job(visor_http_request *req, visor_db_conn *conn, con
 void visor_api_set_crop_url(json_t *object, const char *key_of_id);
 /* The same on each object of array. */
 void visor_api_set_crop_urls(json_t *array, const char *key_of_id);
+/* For a region object (with "id" and "box"): crop_url /api/v1/regions/ID/crop?v=VERSION,
+ * VERSION naming the box (service/crops.h), so a browser that cached the crop of an old
+ * box (the crop is served as immutable) asks again once the box moved. */
+void visor_api_set_region_crop_url(json_t *region);
+void visor_api_set_region_crop_urls(json_t *regions);
 
 #endif

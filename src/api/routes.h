@@ -14,6 +14,10 @@ visor_code visor_api_register_similar(visor_http_server *server, visor_app *app,
 visor_code visor_api_register_duplicates(visor_http_server *server, visor_app *app,
                                          visor_error *err);
 visor_code visor_api_register_admin(visor_http_server *server, visor_app *app, visor_error *err);
+visor_code visor_api_register_admin_jobs(visor_http_server *server, visor_app *app,
+                                         visor_error *err);
+visor_code visor_api_register_review(visor_http_server *server, visor_app *app, visor_error *err);
+visor_code visor_api_register_reindex(visor_http_server *server, visor_app *app, visor_error *err);
 visor_code visor_api_register_system(visor_http_server *server, visor_app *app, visor_error *err);
 
 /* Adds images (each with its job and regions) to a product object. */

@@ -11,13 +11,14 @@
 #include "service/corrections.h"
 #include "service/feedback.h"
 #include "store/audit.h"
+#include "store/regions.h"
 
 #define AUDIT_PAGE_DEFAULT 50
 #define AUDIT_PAGE_MAX 200
 
-static const char *const audit_actions[] = {"region.update", "region.delete", "product.update",
-                                            "product.merge", "image.move",    "match.confirm",
-                                            "match.reject",  "undo"};
+static const char *const audit_actions[] = {
+    "region.update", "region.delete", "region.create", "product.update", "product.merge",
+    "image.move",    "match.confirm", "match.reject",  "undo",           "reindex"};
 
 /* The admin check, then the path's {id}: NULL (answered) when either fails. */
 static const char *admin_id(visor_app *app, visor_http_request *req, visor_http_response *res,
@@ -77,6 +78,7 @@ static void respond_correction(visor_http_response *res, visor_code code,
 static const visor_field_rule region_rules[] = {
     {"label", VISOR_FIELD_STRING, 0, 1, 64, 0, 0, NULL, 0},
     {"is_primary", VISOR_FIELD_BOOL, 0, 0, 0, 0, 0, NULL, 0},
+    {"box", VISOR_FIELD_BOX, 0, 0, 0, 0, 0, NULL, 0},
 };
 
 /* What a correction takes from its request: the path's {id}, the validated body (NULL for
@@ -121,6 +123,11 @@ static visor_code apply_region_update(visor_app *app, const visor_correction_who
                                       visor_error *err) {
   return visor_correct_region(app, who, in->id, in->body, out, err);
 }
+static visor_code apply_region_create(visor_app *app, const visor_correction_who *who,
+                                      const correction_input *in, visor_correction_result *out,
+                                      visor_error *err) {
+  return visor_create_region(app, who, in->id, in->body, out, err);
+}
 static visor_code apply_region_delete(visor_app *app, const visor_correction_who *who,
                                       const correction_input *in, visor_correction_result *out,
                                       visor_error *err) {
@@ -155,8 +162,52 @@ static const visor_field_rule move_rules[] = {
 };
 
 static void update_region(visor_http_request *req, visor_http_response *res, void *ctx) {
-  const correction_route route = {region_rules, 2, NULL, apply_region_update};
+  const correction_route route = {region_rules, 3, NULL, apply_region_update};
   run_correction(req, res, ctx, &route);
+}
+
+/* POST /admin/images/{id}/regions: 201 with the correction and the new region. */
+static void create_region(visor_http_request *req, visor_http_response *res, void *ctx) {
+  visor_app *app = ctx;
+  char actor[VISOR_ROUTE_ACTOR_SIZE];
+  const char *image_id = admin_id(app, req, res, actor);
+  if (!image_id) return;
+  json_t *body = admin_body(req, res, region_rules, 3);
+  if (!body) return;
+  visor_error err = {0};
+  if (!json_object_get(body, "box")) {
+    visor_error_set(&err, VISOR_ERR_INVALID, "field 'box' is required");
+    visor_route_fail(res, &err);
+    return;
+  }
+  visor_correction_who who = WHO(req, actor);
+  correction_input in = {.id = image_id, .body = body};
+  visor_correction_result result;
+  visor_code code = apply_region_create(app, &who, &in, &result, &err);
+  if (code != VISOR_OK) {
+    visor_route_fail(res, &err);
+    return;
+  }
+  json_t *region = NULL;
+  visor_db_conn *conn = visor_route_conn(app, res);
+  if (!conn) {
+    visor_correction_result_free(&result);
+    return;
+  }
+  code = visor_region_get(conn, json_string_value(json_object_get(result.entry, "subject_id")),
+                          &region, &err);
+  visor_db_release(conn);
+  if (code != VISOR_OK) { /* deleted again at once: the correction stands */
+    region = json_null();
+  } else {
+    json_object_del(region, "crop_object_key");
+    visor_api_set_region_crop_url(region);
+  }
+  json_t *answer =
+      json_pack("{s:O, s:o, s:o}", "audit", result.entry, "job_id",
+                result.job_id[0] ? json_string(result.job_id) : json_null(), "region", region);
+  visor_correction_result_free(&result);
+  visor_http_respond_json(res, 201, answer);
 }
 static void delete_region(visor_http_request *req, visor_http_response *res, void *ctx) {
   const correction_route route = {NULL, 0, NULL, apply_region_delete};
@@ -235,13 +286,40 @@ static void get_audit(visor_http_request *req, visor_http_response *res, void *c
   visor_http_respond_json(res, 200, entry);
 }
 
+/* ?subject_kind= (region, product, image, reindex) and ?undone= (true, false); 0 when answered. */
+static int audit_extra_filters(visor_http_request *req, visor_http_response *res,
+                               visor_audit_query *query) {
+  const char *kind = query->subject_kind;
+  if (kind && strcmp(kind, "region") != 0 && strcmp(kind, "product") != 0 &&
+      strcmp(kind, "image") != 0 && strcmp(kind, "reindex") != 0) {
+    visor_http_respond_error(res, 400, "invalid_argument",
+                             "subject_kind '%.40s' is not one of region, product, image, reindex",
+                             kind);
+    return 0;
+  }
+  const char *undone = visor_http_query(req, "undone");
+  if (!undone) return 1;
+  if (strcmp(undone, "true") == 0) {
+    query->undone = VISOR_AUDIT_UNDONE;
+  } else if (strcmp(undone, "false") == 0) {
+    query->undone = VISOR_AUDIT_NOT_UNDONE;
+  } else {
+    visor_http_respond_error(res, 400, "invalid_argument", "undone '%.40s' is not true or false",
+                             undone);
+    return 0;
+  }
+  return 1;
+}
+
 static void list_audit(visor_http_request *req, visor_http_response *res, void *ctx) {
   visor_app *app = ctx;
   char actor[VISOR_ROUTE_ACTOR_SIZE];
   if (!visor_route_admin_actor(app, req, res, actor)) return;
   visor_audit_query query = {.action = visor_http_query(req, "action"),
                              .subject_id = visor_http_query(req, "subject_id"),
-                             .actor = visor_http_query(req, "actor")};
+                             .actor = visor_http_query(req, "actor"),
+                             .subject_kind = visor_http_query(req, "subject_kind")};
+  if (!audit_extra_filters(req, res, &query)) return;
   if (!visor_route_paging(req, res, AUDIT_PAGE_DEFAULT, AUDIT_PAGE_MAX, &query.limit,
                           &query.offset))
     return;
@@ -249,11 +327,12 @@ static void list_audit(visor_http_request *req, visor_http_response *res, void *
   for (size_t i = 0; !known && i < sizeof audit_actions / sizeof audit_actions[0]; i++)
     known = strcmp(query.action, audit_actions[i]) == 0;
   if (!known) {
-    visor_http_respond_error(res, 400, "invalid_argument",
-                             "action '%.40s' is not one of region.update, region.delete, "
-                             "product.update, product.merge, image.move, match.confirm, "
-                             "match.reject, undo",
-                             query.action);
+    visor_http_respond_error(
+        res, 400, "invalid_argument",
+        "action '%.40s' is not one of region.update, region.delete, "
+        "region.create, product.update, product.merge, image.move, match.confirm, match.reject, "
+        "undo, reindex",
+        query.action);
     return;
   }
   char subject[40];
@@ -296,6 +375,7 @@ visor_code visor_api_register_admin(visor_http_server *server, visor_app *app, v
     visor_http_handler handler;
   } routes[] = {{"PATCH", "/api/v1/admin/regions/{id}", update_region},
                 {"DELETE", "/api/v1/admin/regions/{id}", delete_region},
+                {"POST", "/api/v1/admin/images/{id}/regions", create_region},
                 {"PATCH", "/api/v1/admin/products/{id}", update_product},
                 {"POST", "/api/v1/admin/products/{id}/merge", merge_products},
                 {"POST", "/api/v1/admin/images/{id}/move", move_image},

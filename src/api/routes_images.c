@@ -18,7 +18,7 @@ visor_code visor_api_image_details(visor_app *app, visor_db_conn *conn, json_t *
   visor_code listed =
       visor_region_list(conn, json_string_value(json_object_get(image, "id")), &regions, err);
   if (listed != VISOR_OK) return listed;
-  visor_api_set_crop_urls(regions, "id");
+  visor_api_set_region_crop_urls(regions);
   json_object_set_new(image, "regions", regions);
   const char *job_id = json_string_value(json_object_get(image, "job_id"));
   if (job_id) {
@@ -143,7 +143,7 @@ static json_t *load_region(visor_app *app, visor_http_request *req, visor_http_r
     return NULL;
   }
   json_object_del(region, "crop_object_key");
-  visor_api_set_crop_url(region, "id");
+  visor_api_set_region_crop_url(region);
   return region;
 }
 

@@ -28,9 +28,11 @@ static void list_jobs(visor_http_request *req, visor_http_response *res, void *c
     return;
   }
   if (kind && strcmp(kind, "index") != 0 && strcmp(kind, "search") != 0 &&
-      strcmp(kind, "meta") != 0 && strcmp(kind, "sync") != 0) {
+      strcmp(kind, "meta") != 0 && strcmp(kind, "sync") != 0 && strcmp(kind, "reindex") != 0 &&
+      strcmp(kind, "tune") != 0) {
     visor_http_respond_error(res, 400, "invalid_argument",
-                             "kind '%.32s' is not one of index, search, meta, sync", kind);
+                             "kind '%.32s' is not one of index, search, meta, sync, reindex, tune",
+                             kind);
     return;
   }
   if (subject && !visor_uuid_valid(subject)) {

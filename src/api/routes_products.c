@@ -10,6 +10,7 @@
 #include "api/validate.h"
 #include "core/uuid.h"
 #include "service/catalogue.h"
+#include "service/reindex.h"
 #include "store/catalog.h"
 #include "store/duplicates.h"
 
@@ -221,6 +222,7 @@ visor_code visor_api_product_details(visor_app *app, visor_db_conn *conn, json_t
     if (code != VISOR_OK) break;
   }
   json_object_set_new(product, "images", images);
+  if (code == VISOR_OK) code = visor_reindex_mark_stale(app, conn, product, err);
   return code;
 }
 

@@ -29,6 +29,24 @@ typedef enum visor_app_schema {
 } visor_app_schema;
 
 typedef struct visor_app visor_app;
+
+/* How a region vector written outside the index task reaches the served catalogue
+ * projection (pipeline/tuned.c sets it with app->tuned; service/region_vectors.c is the
+ * one caller): its projected vectors in the current (and a building) version follow the
+ * raw one, and a new embedding is also kept as the region's raw embedding. meta is the raw
+ * vector's (its model is replaced per version). */
+typedef struct visor_projected_ops {
+  /* set_meta on the projected vectors; one missing there is projected again from the kept
+   * raw embedding of image_id (NULL: left missing). */
+  visor_code (*set_meta)(visor_app *app, const char *image_id, const char *vector_id,
+                         const visor_vector_meta *meta, visor_error *err);
+  visor_code (*remove)(visor_app *app, const char *vector_id, visor_error *err);
+  /* A region's new raw embedding: kept in image_id's raw-embedding blob and projected. */
+  visor_code (*write)(visor_app *app, const char *image_id, const char *vector_id,
+                      const float *embedding, size_t dim, const visor_vector_meta *meta,
+                      visor_error *err);
+} visor_projected_ops;
+
 struct visor_app {
   const visor_config *config;
   visor_db *db;
@@ -42,6 +60,7 @@ struct visor_app {
   visor_vector_store *vectors; /* with VISOR_APP_VECTORS: the embedder's collection */
   struct visor_tuned *tuned;   /* the served catalogue projection (pipeline/tuned.h), or NULL */
   void (*tuned_close)(struct visor_app *app); /* frees tuned (set with it); at close */
+  const visor_projected_ops *projected;       /* set with tuned, else NULL */
   pthread_mutex_t events_lock; /* visor_app_signal / visor_app_wait_signal, workers */
   pthread_cond_t events;
   uint64_t event_count;

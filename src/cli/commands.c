@@ -38,6 +38,11 @@ const visor_command visor_commands[] = {
      "bulk-import products from a CSV or JSON Lines file into a running Visor (resumable, with "
      "a progress bar)",
      "Usage: visor import FILE [OPTIONS]\n", 0, visor_cmd_import},
+    {"reindex",
+     "re-run the current models on one product's, one category's, the stale or all images of a "
+     "running Visor and replace their vectors (admin token; with a progress bar)",
+     "Usage: visor reindex (--product ID | --category C | --stale | --all) [OPTIONS]\n", 0,
+     visor_cmd_reindex},
     {"eval", "measure retrieval accuracy on a labelled dataset (top-1/top-5, mAP, throughput)",
      "Usage: visor eval DATASET_DIR [--catalogue iconic|iconic+train|both] [--queries N|all]\n"
      "                  [--k K] [--json] [OPTIONS]\n",

@@ -26,6 +26,7 @@ int visor_cmd_search(int argc, char **argv);
 int visor_cmd_ml(int argc, char **argv);
 int visor_cmd_eval(int argc, char **argv);
 int visor_cmd_import(int argc, char **argv);
+int visor_cmd_reindex(int argc, char **argv);
 int visor_cmd_tune(int argc, char **argv);
 
 /* Loads the configuration for a subcommand; prints help or the error. Returns -1 to go

@@ -60,7 +60,7 @@ static const option_spec options[] = {
      "HTTP worker threads"},
     {"workers", "VISOR_WORKERS", OPT_LONG, FIELD(workers), "2", 0, 64,
      "task worker threads in this process (0 = none; --concurrency is the same)"},
-    {"kinds", "VISOR_KINDS", OPT_STRING, FIELD(kinds), "index,search,meta,sync", 0, 0,
+    {"kinds", "VISOR_KINDS", OPT_STRING, FIELD(kinds), "index,search,meta,sync,reindex,tune", 0, 0,
      "task kinds this process's workers run (comma-separated)"},
     {"lease-seconds", "VISOR_LEASE_SECONDS", OPT_DOUBLE, FIELD(lease_seconds), "15", 0.1, 3600,
      "task lease, renewed every third of it while a task runs; a dead worker's task is "
@@ -117,6 +117,23 @@ static const option_spec options[] = {
      "0.97", 0, 1.01,
      "whole-image cosine similarity at or above which an indexed image is recorded as a near "
      "duplicate of another product's image (above 1 = never)"},
+    {"review-detector-score", "VISOR_REVIEW_DETECTOR_SCORE", OPT_DOUBLE,
+     FIELD(review_detector_score), "0.5", 0, 1,
+     "admin review queue: a detected region whose detector score is below this is listed"},
+    {"review-label-score", "VISOR_REVIEW_LABEL_SCORE", OPT_DOUBLE, FIELD(review_label_score), "0.3",
+     0, 1, "admin review queue: a region whose label score is below this is listed"},
+    {"review-product-score", "VISOR_REVIEW_PRODUCT_SCORE", OPT_DOUBLE, FIELD(review_product_score),
+     "0.5", 0, 1,
+     "admin review queue: an indexed product with no detected region scoring at least this is "
+     "listed"},
+    {"review-search-score", "VISOR_REVIEW_SEARCH_SCORE", OPT_DOUBLE, FIELD(review_search_score),
+     "0.6", -1, 1,
+     "admin review queue: a search whose best product scores below this (cosine) is listed"},
+    {"review-search-days", "VISOR_REVIEW_SEARCH_DAYS", OPT_DOUBLE, FIELD(review_search_days), "7",
+     0, 3650, "admin review queue: searches of the last this many days (0 = all)"},
+    {"refit-after", "VISOR_REFIT_AFTER", OPT_LONG, FIELD(refit_after), "0", 0, 100000000,
+     "refit the current catalogue projection in the background (a \"tune\" task) once this "
+     "many labelled images (of products with 2 or more) were added since its fit (0 = off)"},
     {"log-level", "VISOR_LOG_LEVEL", OPT_STRING, FIELD(log_level), "info", 0, 0,
      "debug, info, warn or error"},
     {"log-format", "VISOR_LOG_FORMAT", OPT_STRING, FIELD(log_format), "plain", 0, 0,

@@ -49,9 +49,17 @@ typedef struct visor_config {
   double sweep_seconds;       /* the orphan sweeper's period (0 = only at start) */
   double sweep_grace_seconds; /* age before an unowned object or a temp file is removed */
   double duplicate_threshold; /* whole-image cosine of a near duplicate */
+  long refit_after;           /* labelled images since the current projection's fit (0 = off) */
   char *demo_dir;             /* serve --demo: the Grocery Store data set to import */
   char *log_level;
   char *log_format;
+
+  /* The admin review queue (store/review.h): what is listed as below a threshold. */
+  double review_detector_score; /* detected regions whose detector score is below this */
+  double review_label_score;    /* regions whose label score is below this */
+  double review_product_score;  /* products with no detected region scoring this */
+  double review_search_score;   /* searches whose best score is below this */
+  double review_search_days;    /* searches of the last this many days (0 = all) */
 } visor_config;
 
 /* Fills config from defaults, the config file, VISOR_* variables, then argv (the

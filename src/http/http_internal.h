@@ -4,6 +4,7 @@
 #ifndef VISOR_HTTP_INTERNAL_H
 #define VISOR_HTTP_INTERNAL_H
 
+#include <http_parser.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -28,6 +29,9 @@
 #define VISOR_HTTP_MAX_URI_BYTES ((size_t)8 * 1024)
 #define VISOR_HTTP_MAX_HEADER_BYTES ((size_t)32 * 1024)
 #define VISOR_HTTP_CONNECTION_MEMORY ((size_t)256 * 1024)
+/* The request line and headers as the relay holds them (framing.c): over it, 431 (or 414
+ * when the request line alone is). */
+#define VISOR_HTTP_MAX_HEAD_BYTES (VISOR_HTTP_MAX_URI_BYTES + VISOR_HTTP_MAX_HEADER_BYTES + 1024)
 #define VISOR_HTTP_MAX_FIELD_BYTES ((size_t)64 * 1024) /* one multipart text field */
 #define VISOR_HTTP_MAX_PARTS 256                       /* fields + files of one request */
 #define VISOR_HTTP_MAX_REQUEST_ID 64
@@ -161,6 +165,72 @@ typedef struct visor_http_part {
   char *value; /* text fields: the buffered value */
 } visor_http_part;
 
+/* ---- framing.c: the client's byte stream, framed and normalized for libmicrohttpd ---- */
+
+/* What the framing sends in place of a malformed request head (a method no client gets
+ * past the parser), and the trailer that ends a chunked body gone bad. */
+#define VISOR_RELAY_ERROR_METHOD "VISOR-RELAY-ERROR"
+#define VISOR_RELAY_ERROR_TRAILER "X-Visor-Relay-Error"
+
+typedef struct visor_relay_reason {
+  const char *name; /* in the error request's path, or the trailer's value */
+  int status;
+  const char *code;
+  const char *message;
+} visor_relay_reason;
+
+/* The reason of that name ("malformed" for an unknown name). */
+const visor_relay_reason *visor_relay_reason_named(const char *name);
+
+typedef struct visor_http_framer {
+  http_parser parser;
+  char *out; /* the stream for libmicrohttpd: [0, ready) may go, [ready, len) is held */
+  size_t len, ready, cap;
+  int stopped;            /* no more client bytes are looked at */
+  const char *failed;     /* the reason, once the stream ended with an error */
+  int out_of_memory;      /* even the error could not be written */
+  unsigned long requests; /* complete requests passed on */
+  /* the message being parsed */
+  int in_head, chunked, seen_field, drop_line, last;
+  size_t url_len, line_start, field_len;
+  char field[24];       /* the header name's first bytes */
+  const char *reason;   /* set by a callback that refused */
+  int crlf_left;        /* bytes of the CRLF after a chunk's data still to check */
+  const char *feed_end; /* the end of the bytes being parsed */
+  /* the raw bytes of a head, checked beside the parser */
+  int head_phase; /* the bytes being parsed start in a head */
+  int paused_at;  /* VISOR_FRAMER_PAUSED_*: where a callback stopped the parser */
+  int raw_cr, raw_in_request_line;
+  char raw_tail[9]; /* the request line's last bytes */
+  size_t raw_tail_len;
+} visor_http_framer;
+
+enum { VISOR_FRAMER_PAUSED_HEAD = 1, VISOR_FRAMER_PAUSED_MESSAGE = 2 };
+
+void visor_http_framer_init(visor_http_framer *f);
+void visor_http_framer_free(visor_http_framer *f);
+/* Parses len client bytes and appends what libmicrohttpd gets to f->out; after an error
+ * f->stopped is set and the output ends with the error request or trailer. */
+void visor_http_framer_feed(visor_http_framer *f, const char *data, size_t len);
+/* n bytes of [0, ready) were passed on: drops them. */
+void visor_http_framer_sent(visor_http_framer *f, size_t n);
+/* The client is gone: a held head is dropped, nothing more is parsed. */
+void visor_http_framer_client_gone(visor_http_framer *f);
+
+/* ---- relay.c: Visor's accept loop and the byte relay in front of libmicrohttpd ------- */
+
+typedef struct visor_http_relay visor_http_relay;
+typedef struct visor_http_relay_thread visor_http_relay_thread;
+
+/* Takes the listening socket (closed by stop_accepting or free). */
+visor_http_relay *visor_http_relay_new(int listener, int threads);
+/* Starts the threads; 0, or -1 when none started. */
+int visor_http_relay_start(visor_http_relay *relay, struct MHD_Daemon *daemon);
+/* Stops accepting and closes the listening socket; connections go on. */
+void visor_http_relay_stop_accepting(visor_http_relay *relay);
+/* After the daemon stopped: passes the last answers on (up to a second) and ends. */
+void visor_http_relay_free(visor_http_relay *relay);
+
 /* ---- connections (server.c, timer.c) ------------------------------------------------ */
 
 typedef enum visor_conn_phase {
@@ -282,6 +352,7 @@ struct visor_http_server {
   visor_http_handler fallback;
   void *fallback_ctx;
   struct MHD_Daemon *daemon;
+  visor_http_relay *relay;
   visor_rate_limiter *limiter;
   pthread_mutex_t lock;
   pthread_cond_t idle; /* signalled when inflight drops to 0 */

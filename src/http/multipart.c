@@ -39,7 +39,6 @@ static enum MHD_Result finish_part(visor_http_request *req, visor_http_part *par
   return MHD_YES;
 }
 
-
 /* Some clients send the file's full path; only its last component is kept. */
 static const char *base_name(const char *filename) {
   const char *slash = strrchr(filename, '/'), *backslash = strrchr(filename, '\\');

@@ -7,6 +7,8 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -257,6 +259,15 @@ static void run_handler(visor_http_request *req) {
     server->fallback(req, &req->res, server->fallback_ctx);
 }
 
+/* The framing (framing.c) refused the request: one JSON error, and the connection closes. */
+static enum MHD_Result respond_framing_error(visor_http_request *req, const char *name) {
+  if (req->multipart) visor_http_multipart_abort(req);
+  const visor_relay_reason *reason = visor_relay_reason_named(name);
+  visor_http_response_clear(&req->res);
+  visor_http_respond_error(&req->res, reason->status, reason->code, "%s", reason->message);
+  return queue(req, 1);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls) {
@@ -274,6 +285,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
     pthread_mutex_lock(&server->lock);
     server->inflight++;
     pthread_mutex_unlock(&server->lock);
+    if (strcmp(method, VISOR_RELAY_ERROR_METHOD) == 0) /* in place of a malformed head */
+      return respond_framing_error(req, url[0] == '/' ? url + 1 : url);
     return begin_request(req);
   }
   if (req->resumed) { /* a parked request got its answer */
@@ -289,6 +302,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
     *upload_data_size = 0;
     return take_body(req, upload_data, len);
   }
+  const char *framing =
+      MHD_lookup_connection_value(connection, MHD_FOOTER_KIND, VISOR_RELAY_ERROR_TRAILER);
+  if (framing) return respond_framing_error(req, framing); /* the chunked body went bad */
   visor_http_conn_phase(req, VISOR_CONN_BUSY);
   if (!req->failed) run_handler(req);
   if (req->park_asked && !req->failed) {
@@ -334,6 +350,29 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
   visor_log(VISOR_LOG_DEBUG, "microhttpd: %s", message);
 }
 
+/* A listening TCP socket on addr, or -1. */
+static int listen_on(const struct sockaddr_storage *addr, int port) {
+  (void)port;
+  int fd = socket(addr->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (addr->ss_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+  socklen_t len =
+      addr->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+  if (bind(fd, (const struct sockaddr *)addr, len) != 0 || listen(fd, SOMAXCONN) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+/* Relay threads: the work is copying bytes, lighter than handling; at most 4. */
+static int relay_threads(int workers) {
+  int threads = (workers + 1) / 2;
+  return threads < 1 ? 1 : threads > 4 ? 4 : threads;
+}
+
 visor_code visor_http_start(visor_http_server *server, visor_error *err) {
   if (server->daemon) return visor_error_set(err, VISOR_ERR_INVALID, "the server already runs");
   const visor_http_config *c = &server->config;
@@ -343,7 +382,7 @@ visor_code visor_http_start(visor_http_server *server, visor_error *err) {
    * closes mid-upload until the connection timeout, so an abandoned upload's parts would
    * stay open for timeout_s (tests/http: test_client_abort_upload). */
   unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ITC |
-                       MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
+                       MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_NO_LISTEN_SOCKET;
   struct sockaddr_in *v4 = (struct sockaddr_in *)&addr;
   struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&addr;
   if (inet_pton(AF_INET, server->host, &v4->sin_addr) == 1) {
@@ -352,29 +391,47 @@ visor_code visor_http_start(visor_http_server *server, visor_error *err) {
   } else if (inet_pton(AF_INET6, server->host, &v6->sin6_addr) == 1) {
     v6->sin6_family = AF_INET6;
     v6->sin6_port = htons((uint16_t)c->port);
-    flags |= MHD_USE_IPv6;
   } else {
     return visor_error_set(err, VISOR_ERR_INVALID, "HTTP host %s is not an IPv4 or IPv6 address",
                            server->host);
   }
   atomic_store(&server->stopping, 0);
+  /* Visor listens and accepts; libmicrohttpd gets each connection through the relay. */
+  int listener = listen_on(&addr, c->port);
+  if (listener < 0)
+    return visor_error_set(err, VISOR_ERR_UNAVAILABLE,
+                           "cannot listen on %s:%d (address in use or not permitted?)",
+                           server->host, c->port);
+  server->relay = visor_http_relay_new(listener, relay_threads(c->threads));
+  if (!server->relay) {
+    close(listener);
+    return visor_error_set(err, VISOR_ERR_NOMEM, "out of memory starting the HTTP relay");
+  }
   server->daemon = MHD_start_daemon(
-      flags, (uint16_t)c->port, NULL, NULL, on_request, server, MHD_OPTION_EXTERNAL_LOGGER,
-      on_mhd_log, NULL, MHD_OPTION_SOCK_ADDR, &addr, MHD_OPTION_THREAD_POOL_SIZE,
-      (unsigned int)c->threads, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)c->timeout_s,
-      MHD_OPTION_NOTIFY_COMPLETED, on_completed, server, MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped,
-      NULL, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1, MHD_OPTION_CONNECTION_LIMIT,
+      flags, 0, NULL, NULL, on_request, server, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
+      MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)c->threads, MHD_OPTION_CONNECTION_TIMEOUT,
+      (unsigned int)c->timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, server,
+      MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL, MHD_OPTION_CONNECTION_LIMIT,
       (unsigned int)c->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
       (unsigned int)c->max_connections_per_ip, MHD_OPTION_NOTIFY_CONNECTION,
       visor_http_on_connection, server, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
       VISOR_HTTP_CONNECTION_MEMORY, MHD_OPTION_END);
-  if (server->daemon) visor_http_timer_start(server);
-  if (!server->daemon)
+  if (!server->daemon || visor_http_relay_start(server->relay, server->daemon) != 0) {
+    if (server->daemon) MHD_stop_daemon(server->daemon);
+    server->daemon = NULL;
+    visor_http_relay_free(server->relay);
+    server->relay = NULL;
     return visor_error_set(err, VISOR_ERR_UNAVAILABLE,
-                           "cannot listen on %s:%d (address in use or not permitted?)",
+                           "cannot start the HTTP server on %s:%d (threads or memory)",
                            server->host, c->port);
-  const union MHD_DaemonInfo *info = MHD_get_daemon_info(server->daemon, MHD_DAEMON_INFO_BIND_PORT);
-  server->port = info && info->port ? info->port : c->port;
+  }
+  visor_http_timer_start(server);
+  struct sockaddr_storage bound;
+  socklen_t bound_len = sizeof bound;
+  server->port = c->port;
+  if (getsockname(listener, (struct sockaddr *)&bound, &bound_len) == 0)
+    server->port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
+                                                     : ((struct sockaddr_in *)&bound)->sin_port);
   return VISOR_OK;
 }
 
@@ -385,9 +442,8 @@ int visor_http_port(const visor_http_server *server) {
 void visor_http_stop(visor_http_server *server, int grace_ms) {
   if (!server || !server->daemon) return;
   atomic_store(&server->stopping, 1);
-  MHD_socket listener = MHD_quiesce_daemon(server->daemon);
-  if (listener != MHD_INVALID_SOCKET) close(listener);
-  visor_http_timer_flush(server); /* parked requests answer now */
+  visor_http_relay_stop_accepting(server->relay); /* new connections are refused */
+  visor_http_timer_flush(server);                 /* parked requests answer now */
   struct timespec deadline;
   clock_gettime(CLOCK_MONOTONIC, &deadline);
   if (grace_ms < 0) grace_ms = 0;
@@ -407,6 +463,8 @@ void visor_http_stop(visor_http_server *server, int grace_ms) {
               grace_ms);
   MHD_stop_daemon(server->daemon);
   server->daemon = NULL;
+  visor_http_relay_free(server->relay); /* after it passed the last answers on */
+  server->relay = NULL;
   visor_http_timer_stop(server);
 }
 

@@ -121,6 +121,7 @@ static visor_code call(visor_api_client *client, const char *method, const char 
       list = curl_slist_append(list, "Content-Type: application/json");
       curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body_text);
     }
+    if (client->authorization) list = curl_slist_append(list, client->authorization);
     list = curl_slist_append(list, "Expect:");
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, list);
     CURLcode rc = curl_easy_perform(curl);
@@ -168,6 +169,11 @@ static visor_code call(visor_api_client *client, const char *method, const char 
   }
   free(body_text);
   return code;
+}
+
+visor_code visor_api_call_json(visor_api_client *client, const char *method, const char *path,
+                               const json_t *body, json_t **answer, visor_error *err) {
+  return call(client, method, path, NULL, body, answer, err);
 }
 
 static char *escaped(visor_api_client *client, const char *text) {

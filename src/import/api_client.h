@@ -1,5 +1,5 @@
-/* api_client.h: the few REST calls `visor import` makes to a running Visor, over one
- * libcurl easy handle (one per uploading thread). Throttling answers (429, with
+/* api_client.h: the few REST calls `visor import` (and `visor reindex`) make to a running Visor,
+ * over one libcurl easy handle (one per uploading thread). Throttling answers (429, with
  * Retry-After: the rate limit or the per-client job cap) and 502/503/transport errors are
  * retried with back-off until the deadline; other failures name the server's message. */
 #ifndef VISOR_IMPORT_API_CLIENT_H
@@ -13,9 +13,10 @@
 
 typedef struct visor_api_client {
   CURL *curl;
-  const char *base_url; /* e.g. http://localhost:8080, no trailing slash */
-  double retry_seconds; /* give up retrying a throttled or unreachable call after this */
-  long status;          /* HTTP status of the last answer (0: none) */
+  const char *base_url;      /* e.g. http://localhost:8080, no trailing slash */
+  double retry_seconds;      /* give up retrying a throttled or unreachable call after this */
+  long status;               /* HTTP status of the last answer (0: none) */
+  const char *authorization; /* an "Authorization: ..." header line for every call, or NULL */
 } visor_api_client;
 
 visor_code visor_api_client_init(visor_api_client *client, const char *base_url,
@@ -39,5 +40,11 @@ visor_code visor_api_create_product(visor_api_client *client, const json_t *fiel
 /* Adds one image to product id; *answer (may be NULL) receives the stored image. */
 visor_code visor_api_add_image(visor_api_client *client, const char *id,
                                const visor_image_bytes *image, json_t **answer, visor_error *err);
+
+/* Any call with a JSON body (or none): *answer (may be NULL) receives a 2xx answer's JSON.
+ * Errors as above: VISOR_ERR_NOT_FOUND (404), VISOR_ERR_CONFLICT (409), VISOR_ERR_INVALID
+ * (another 4xx), VISOR_ERR_UNAVAILABLE (5xx, unreachable); client->status says which. */
+visor_code visor_api_call_json(visor_api_client *client, const char *method, const char *path,
+                               const json_t *body, json_t **answer, visor_error *err);
 
 #endif

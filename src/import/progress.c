@@ -14,6 +14,12 @@ void visor_import_progress_start(visor_import_progress *progress, FILE *out, int
   progress->start_ms = visor_now_ms();
 }
 
+void visor_import_progress_set_unit(visor_import_progress *progress, const char *name,
+                                    const char *unit) {
+  progress->name = name;
+  progress->unit = unit;
+}
+
 static void format_duration(double seconds, char *out, size_t size) {
   long total = (long)(seconds + 0.5);
   if (total >= 3600)
@@ -34,6 +40,13 @@ void visor_import_progress_format(const visor_import_progress *progress,
                     eta, sizeof eta);
   else if (counts->rows_done >= counts->rows_total)
     snprintf(eta, sizeof eta, "0:00");
+  if (progress->unit) {
+    rate = elapsed > 0 ? (double)counts->rows_done / elapsed : 0;
+    snprintf(line, size, "%ld/%ld %s, %.1f %s/s, ETA %s, %ld error%s", counts->rows_done,
+             counts->rows_total, progress->unit, rate, progress->unit, eta, counts->errors,
+             counts->errors == 1 ? "" : "s");
+    return;
+  }
   snprintf(line, size, "%ld/%ld rows, %ld images uploaded, %.1f images/s, ETA %s, %ld error%s",
            counts->rows_done, counts->rows_total, counts->images_uploaded, rate, eta,
            counts->errors, counts->errors == 1 ? "" : "s");
@@ -55,7 +68,7 @@ static void draw(visor_import_progress *progress, const visor_import_counts *cou
 static void plain(visor_import_progress *progress, const visor_import_counts *counts) {
   char line[256];
   visor_import_progress_format(progress, counts, visor_now_ms(), line, sizeof line);
-  fprintf(progress->out, "import: %s\n", line);
+  fprintf(progress->out, "%s: %s\n", progress->name ? progress->name : "import", line);
   fflush(progress->out);
 }
 

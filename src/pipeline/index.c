@@ -16,11 +16,13 @@
 #include "pipeline/pipeline.h"
 #include "pipeline/pipeline_util.h"
 #include "pipeline/product_meta.h"
+#include "pipeline/refit.h"
 #include "pipeline/settings.h"
 #include "pipeline/tuned.h"
 #include "pipeline/views.h"
 #include "service/catalogue.h"
 #include "service/crops.h"
+#include "service/region_vectors.h"
 #include "store/catalog.h"
 #include "store/regions.h"
 
@@ -43,16 +45,6 @@ static visor_code load_subject(visor_app *app, const char *image_id, const char 
     *object_key = strdup(json_string_value(json_object_get(image, "object_key")));
   json_decref(image);
   return code;
-}
-
-static char *labels_json(const visor_region *region) {
-  json_t *labels = json_array();
-  for (size_t i = 0; i < region->label_count; i++)
-    json_array_append_new(labels, json_pack("{s:s, s:f}", "name", region->labels[i].name, "score",
-                                            (double)region->labels[i].score));
-  char *text = json_dumps(labels, JSON_COMPACT);
-  json_decref(labels);
-  return text;
 }
 
 /* Removes the vectors of the regions a previous run recorded for this image. */
@@ -105,7 +97,7 @@ static visor_code upsert_vectors(visor_app *app, const char *regions_image_id,
     }
     if (code == VISOR_OK)
       code = visor_vector_upsert_batch(app->vectors, n, ids, vectors, metas, err);
-    /* The raw embeddings kept for re-projection, and the projected vectors. */
+    /* The projected vectors (the raw embeddings were kept before the rows). */
     if (code == VISOR_OK)
       code = visor_tuned_index_regions(app, regions_image_id, metas, analysis, ids, err);
   }
@@ -234,10 +226,19 @@ static visor_code index_image(void *ctx, visor_job_run *run, visor_error *err) {
       primary = i;
     visor_uuid_new(regions[i].id);
     visor_crop_key(image_id, regions[i].id, regions[i].crop_key, sizeof regions[i].crop_key);
-    regions[i].labels_json = labels_json(region);
+    regions[i].labels_json = visor_pipeline_labels_json(region);
   }
   visor_job_run_progress(run, 0.8);
   if (code == VISOR_OK) code = remove_previous_vectors(app, image_id, &previous, err);
+  /* The raw embeddings kept for re-projection, before the image is marked indexed. */
+  if (code == VISOR_OK && regions) {
+    const char **ids = malloc((analysis.region_count + 1) * sizeof *ids);
+    if (!ids) code = visor_error_set(err, VISOR_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; ids && i < analysis.region_count; i++)
+      ids[i] = regions[i].id;
+    if (code == VISOR_OK) code = visor_tuned_keep_raw(app, image_id, &analysis, ids, err);
+    free(ids);
+  }
   int live = 1;
   if (code == VISOR_OK)
     code = write_regions(app, image_id, product_id, &analysis, regions, primary, &live, err);
@@ -256,7 +257,7 @@ static visor_code index_image(void *ctx, visor_job_run *run, visor_error *err) {
       code = visor_region_meta_make(app, product_id, &now, region_label(&analysis.regions[i]),
                                     &fresh, err);
       if (code == VISOR_OK)
-        code = app->vectors->ops->set_meta(app->vectors, regions[i].id, &fresh.meta, err);
+        code = visor_region_vector_set_meta(app, image_id, regions[i].id, &fresh.meta, err);
       visor_region_meta_free(&fresh);
     }
   }
@@ -285,6 +286,9 @@ static visor_code index_image(void *ctx, visor_job_run *run, visor_error *err) {
     }
     code = clean_up_deleted(app, image_id, err);
   }
+  /* One more labelled image may make the projection's refit due (a failed check is made
+   * again by the next index task). */
+  if (code == VISOR_OK && live) visor_refit_check(app, NULL, NULL);
   /* An image stays pending while its job is retried; when the job fails for good (at once
    * for an image that cannot be decoded), jobs/job_state.c marks it failed with the error. */
   for (size_t i = 0; regions && i < analysis.region_count; i++)

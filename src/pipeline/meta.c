@@ -1,11 +1,12 @@
 /* meta.c: the "meta" task: after a product's category, labels or price changed, rewrites the
- * metadata of every vector of its live regions (set_meta keeps the vectors), so search
- * filters follow the change. Idempotent: it writes what the product says now. A vector not
- * there yet (its index task is between writing the region rows and the vectors) is left to
- * that task, which re-reads the product after writing them. */
+ * metadata of every vector of its live regions (set_meta keeps the vectors), raw and
+ * projected (service/region_vectors.h), so search filters follow the change. Idempotent: it writes
+ * what the product says now. A vector not there yet (its index task is between writing the region
+ * rows and the vectors) is left to that task, which re-reads the product after writing them. */
 #include "pipeline/pipeline.h"
 #include "pipeline/pipeline_util.h"
 #include "pipeline/product_meta.h"
+#include "service/region_vectors.h"
 #include "store/regions.h"
 
 static visor_code rewrite_meta(void *ctx, visor_job_run *run, visor_error *err) {
@@ -35,7 +36,9 @@ static visor_code rewrite_meta(void *ctx, visor_job_run *run, visor_error *err) 
                                   json_string_value(json_object_get(region, "label")), &vector_meta,
                                   err);
     if (code == VISOR_OK)
-      code = app->vectors->ops->set_meta(app->vectors, vector_id, &vector_meta.meta, err);
+      code =
+          visor_region_vector_set_meta(app, json_string_value(json_object_get(region, "image_id")),
+                                       vector_id, &vector_meta.meta, err);
     visor_region_meta_free(&vector_meta);
     if (code == VISOR_ERR_NOT_FOUND) code = VISOR_OK;
     if (code != VISOR_OK) break;

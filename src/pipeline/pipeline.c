@@ -5,12 +5,16 @@
 #include <string.h>
 
 #include "pipeline/tuned.h"
+#include "store/reindex.h"
 
 visor_code visor_pipeline_register_index(visor_app *app, visor_worker_pool *pool, visor_error *err);
 visor_code visor_pipeline_register_search(visor_app *app, visor_worker_pool *pool,
                                           visor_error *err);
 visor_code visor_pipeline_register_meta(visor_app *app, visor_worker_pool *pool, visor_error *err);
 visor_code visor_pipeline_register_sync(visor_app *app, visor_worker_pool *pool, visor_error *err);
+visor_code visor_pipeline_register_reindex(visor_app *app, visor_worker_pool *pool,
+                                           visor_error *err);
+visor_code visor_pipeline_register_tune(visor_app *app, visor_worker_pool *pool, visor_error *err);
 
 /* Whether kind is in the comma-separated list kinds. */
 static int kind_listed(const char *kinds, const char *kind) {
@@ -25,7 +29,7 @@ static int kind_listed(const char *kinds, const char *kind) {
 }
 
 visor_code visor_pipeline_check_kinds(const char *kinds, visor_error *err) {
-  static const char *const known[] = {"index", "search", "meta", "sync"};
+  static const char *const known[] = {"index", "search", "meta", "sync", "reindex", "tune"};
   for (const char *p = kinds; p && *p;) {
     const char *end = strchr(p, ',');
     size_t n = end ? (size_t)(end - p) : strlen(p);
@@ -33,9 +37,10 @@ visor_code visor_pipeline_check_kinds(const char *kinds, visor_error *err) {
     for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
       ok |= strlen(known[i]) == n && strncmp(p, known[i], n) == 0;
     if (!ok)
-      return visor_error_set(err, VISOR_ERR_INVALID,
-                             "kinds '%s': '%.*s' is not a task kind (index, search, meta, sync)",
-                             kinds, (int)n, p);
+      return visor_error_set(
+          err, VISOR_ERR_INVALID,
+          "kinds '%s': '%.*s' is not a task kind (index, search, meta, sync, reindex, tune)", kinds,
+          (int)n, p);
     p = end ? end + 1 : NULL;
   }
   return VISOR_OK;
@@ -50,7 +55,8 @@ visor_code visor_pipeline_register(visor_app *app, visor_worker_pool *pool, viso
   /* The catalogue projection, followed in the metadata store (unless one was installed). */
   if (code == VISOR_OK && !app->tuned) code = visor_tuned_create(app, 1, err);
   /* The pool leases kinds in the order they were registered: searches (a user waits)
-   * first, then meta updates (small), then index tasks (seconds each). */
+   * first, then meta updates (small), then index tasks (seconds each), re-index runs, and
+   * last the background refit of the catalogue projection (refit.h). */
   if (code == VISOR_OK && kind_listed(kinds, "search"))
     code = visor_pipeline_register_search(app, pool, err);
   if (code == VISOR_OK && kind_listed(kinds, "meta"))
@@ -59,5 +65,12 @@ visor_code visor_pipeline_register(visor_app *app, visor_worker_pool *pool, viso
     code = visor_pipeline_register_sync(app, pool, err);
   if (code == VISOR_OK && kind_listed(kinds, "index"))
     code = visor_pipeline_register_index(app, pool, err);
+  if (code == VISOR_OK && kind_listed(kinds, "reindex")) /* last: behind new images */
+    code = visor_pipeline_register_reindex(app, pool, err);
+  if (code == VISOR_OK && kind_listed(kinds, "tune")) /* the projection's refit: lowest */
+    code = visor_pipeline_register_tune(app, pool, err);
+  /* What the API answers about stale vectors compares with this (store/reindex.h). */
+  if (code == VISOR_OK)
+    code = visor_model_version_record(app->db, "embedder", app->embedder_model, err);
   return code;
 }

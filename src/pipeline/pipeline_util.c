@@ -29,3 +29,13 @@ visor_code visor_pipeline_payload_id(const json_t *payload, const char *field, c
     return visor_error_set(err, VISOR_ERR_INVALID, "job payload has no valid '%s'", field);
   return VISOR_OK;
 }
+
+char *visor_pipeline_labels_json(const visor_region *region) {
+  json_t *labels = json_array();
+  for (size_t i = 0; i < region->label_count; i++)
+    json_array_append_new(labels, json_pack("{s:s, s:f}", "name", region->labels[i].name, "score",
+                                            (double)region->labels[i].score));
+  char *text = json_dumps(labels, JSON_COMPACT);
+  json_decref(labels);
+  return text;
+}

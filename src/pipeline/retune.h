@@ -18,6 +18,9 @@
 typedef struct visor_retune_options {
   visor_projection_fit_options fit; /* out_dim is capped at classes - 1 */
   int keep_previous;                /* 1: leave the previous version's vectors in place */
+  long follower_wait_ms; /* after the building row, before reading the regions to project:
+                          * how long other processes take to write into it too (default 2
+                          * refresh intervals; 0 for a single process) */
 } visor_retune_options;
 
 typedef struct visor_retune_report {
@@ -30,7 +33,10 @@ typedef struct visor_retune_report {
 void visor_retune_options_default(visor_retune_options *options);
 
 /* Needs app opened with ML info and vectors and app->tuned (visor_tuned_create with
- * follow_db). VISOR_ERR_INVALID when fewer than 2 products have 2 images. */
+ * follow_db). VISOR_ERR_INVALID when fewer than 2 products have 2 images,
+ * VISOR_ERR_CONFLICT when another version is being built (never two at once). The
+ * projections row records how many labelled images (store/projections.h) there were when
+ * it read them, which the automatic refit (refit.h) counts from. */
 visor_code visor_retune(visor_app *app, const visor_retune_options *options,
                         visor_retune_report *report, visor_error *err);
 

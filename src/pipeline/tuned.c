@@ -24,6 +24,7 @@ struct visor_tuned {
   visor_tuned_version *current, *building;
   int follow_db;
   pthread_mutex_t refresh_lock; /* one refreshing thread at a time */
+  pthread_mutex_t raw_lock;     /* raw-embedding blob writes of this process */
   int64_t checked_at_ms;        /* under lock */
 };
 
@@ -34,15 +35,20 @@ static void version_unref(visor_tuned_version *version) {
   free(version);
 }
 
+static const visor_projected_ops projected_ops;
+static visor_code projected_remove(visor_app *app, const char *vector_id, visor_error *err);
+
 visor_code visor_tuned_create(visor_app *app, int follow_db, visor_error *err) {
   struct visor_tuned *tuned = calloc(1, sizeof *tuned);
   if (!tuned) return visor_error_set(err, VISOR_ERR_NOMEM, "out of memory");
   pthread_mutex_init(&tuned->lock, NULL);
   pthread_mutex_init(&tuned->refresh_lock, NULL);
+  pthread_mutex_init(&tuned->raw_lock, NULL);
   tuned->follow_db = follow_db;
   tuned->checked_at_ms = INT64_MIN / 2;
   app->tuned = tuned;
   app->tuned_close = visor_tuned_destroy;
+  app->projected = &projected_ops;
   return VISOR_OK;
 }
 
@@ -53,9 +59,11 @@ void visor_tuned_destroy(visor_app *app) {
   version_unref(tuned->building);
   pthread_mutex_destroy(&tuned->lock);
   pthread_mutex_destroy(&tuned->refresh_lock);
+  pthread_mutex_destroy(&tuned->raw_lock);
   free(tuned);
   app->tuned = NULL;
   app->tuned_close = NULL;
+  app->projected = NULL;
 }
 
 void visor_tuned_model_name(const char *embedder_model, int64_t version, char *out, size_t size) {
@@ -130,6 +138,17 @@ visor_code visor_tuned_install(visor_app *app, visor_projection *projection, vis
 visor_code visor_tuned_set_building(visor_app *app, visor_projection *projection,
                                     visor_error *err) {
   return swap_in(app, projection, 1, err);
+}
+
+void visor_tuned_clear_building(visor_app *app, int64_t version) {
+  struct visor_tuned *tuned = app->tuned;
+  if (!tuned) return;
+  pthread_mutex_lock(&tuned->lock);
+  if (tuned->building && tuned->building->projection.version == version) {
+    version_unref(tuned->building);
+    tuned->building = NULL;
+  }
+  pthread_mutex_unlock(&tuned->lock);
 }
 
 visor_code visor_tuned_load_artefact(visor_app *app, const char *key, visor_projection *out,
@@ -326,10 +345,11 @@ void visor_raw_embeddings_key(const char *image_id, char *out, size_t size) {
   snprintf(out, size, "embeddings/%s.bin", image_id);
 }
 
-/* "VEMB", u32 dim, u32 count, then count times: 40-byte id, dim floats (host order). */
-static visor_code write_raw(visor_app *app, const char *image_id, const visor_analysis *analysis,
-                            const char *const *ids, visor_error *err) {
-  size_t n = analysis->region_count, dim = analysis->dim;
+/* "VEMB", u32 dim, u32 count, then count times: 40-byte id, dim floats (host order).
+ * Callers hold raw_lock (a correction's read-modify-write and an index task's write of
+ * the same image's blob do not interleave in this process). */
+static visor_code put_raw(visor_app *app, const char *image_id, size_t n, size_t dim,
+                          const char *const *ids, const float *const *vectors, visor_error *err) {
   size_t size = 12 + n * (RAW_ID_SIZE + dim * sizeof(float));
   unsigned char *buffer = calloc(1, size);
   if (!buffer) return visor_error_set(err, VISOR_ERR_NOMEM, "out of memory");
@@ -339,13 +359,65 @@ static visor_code write_raw(visor_app *app, const char *image_id, const visor_an
   unsigned char *at = buffer + 12;
   for (size_t i = 0; i < n; i++) {
     snprintf((char *)at, RAW_ID_SIZE, "%s", ids[i]);
-    memcpy(at + RAW_ID_SIZE, analysis->regions[i].embedding, dim * sizeof(float));
+    memcpy(at + RAW_ID_SIZE, vectors[i], dim * sizeof(float));
     at += RAW_ID_SIZE + dim * sizeof(float);
   }
   char key[128];
   visor_raw_embeddings_key(image_id, key, sizeof key);
   visor_code code = visor_blob_put(app->blobs, key, buffer, size, err);
   free(buffer);
+  return code;
+}
+
+static visor_code write_raw(visor_app *app, const char *image_id, const visor_analysis *analysis,
+                            const char *const *ids, visor_error *err) {
+  size_t n = analysis->region_count;
+  const float **vectors = malloc((n ? n : 1) * sizeof *vectors);
+  if (!vectors) return visor_error_set(err, VISOR_ERR_NOMEM, "out of memory");
+  for (size_t i = 0; i < n; i++)
+    vectors[i] = analysis->regions[i].embedding;
+  pthread_mutex_lock(&app->tuned->raw_lock);
+  visor_code code = put_raw(app, image_id, n, analysis->dim, ids, vectors, err);
+  pthread_mutex_unlock(&app->tuned->raw_lock);
+  free(vectors);
+  return code;
+}
+
+/* Sets vector_id's entry of image_id's raw-embedding blob to embedding (added when new). */
+static visor_code update_raw(visor_app *app, const char *image_id, const char *vector_id,
+                             const float *embedding, size_t dim, visor_error *err) {
+  pthread_mutex_lock(&app->tuned->raw_lock);
+  visor_raw_embeddings raw = {0};
+  visor_code code = visor_raw_embeddings_load(app, image_id, &raw, err);
+  if (code == VISOR_ERR_NOT_FOUND) code = VISOR_OK;
+  if (code == VISOR_OK && raw.count && raw.dim != dim)
+    code = visor_error_set(err, VISOR_ERR_INVALID, "image %s: %zu-d raw embeddings, not %zu",
+                           image_id, raw.dim, dim);
+  size_t n = raw.count + 1;
+  const char **ids = code == VISOR_OK ? malloc(n * sizeof *ids) : NULL;
+  const float **vectors = code == VISOR_OK ? malloc(n * sizeof *vectors) : NULL;
+  if (code == VISOR_OK && (!ids || !vectors))
+    code = visor_error_set(err, VISOR_ERR_NOMEM, "out of memory");
+  if (code == VISOR_OK) {
+    size_t count = 0;
+    int replaced = 0;
+    for (size_t i = 0; i < raw.count; i++) {
+      int same = strcmp(raw.ids[i], vector_id) == 0;
+      ids[count] = raw.ids[i];
+      vectors[count++] = same ? embedding : raw.vectors + i * dim;
+      replaced |= same;
+    }
+    if (!replaced) {
+      ids[count] = vector_id;
+      vectors[count++] = embedding;
+    }
+    code = put_raw(app, image_id, count, dim, ids, vectors, err);
+  }
+  free(ids);
+  free(vectors);
+  visor_raw_embeddings_free(&raw);
+  pthread_mutex_unlock(&app->tuned->raw_lock);
+  if (code != VISOR_OK) visor_error_wrap(err, "raw embedding of region %s", vector_id);
   return code;
 }
 
@@ -369,11 +441,19 @@ static visor_code upsert_projected(visor_tuned_version *version, const visor_vec
   return code;
 }
 
+visor_code visor_tuned_keep_raw(visor_app *app, const char *image_id,
+                                const visor_analysis *analysis, const char *const *ids,
+                                visor_error *err) {
+  if (analysis->region_count == 0 || !app->tuned) return VISOR_OK;
+  return write_raw(app, image_id, analysis, ids, err);
+}
+
 visor_code visor_tuned_index_regions(visor_app *app, const char *image_id,
                                      const visor_vector_meta *metas, const visor_analysis *analysis,
                                      const char *const *ids, visor_error *err) {
+  (void)image_id;
   if (analysis->region_count == 0) return VISOR_OK;
-  visor_code code = write_raw(app, image_id, analysis, ids, err);
+  visor_code code = VISOR_OK;
   for (int building = 0; code == VISOR_OK && building < 2; building++) {
     visor_tuned_version *version = acquire_slot(app, building);
     if (version) code = upsert_projected(version, metas, analysis, ids, err);
@@ -383,12 +463,88 @@ visor_code visor_tuned_index_regions(visor_app *app, const char *image_id,
 }
 
 void visor_tuned_remove_vector(visor_app *app, const char *vector_id) {
+  projected_remove(app, vector_id, NULL);
+}
+
+/* The projected vectors that follow region_vectors' writes (app->projected). */
+
+static visor_code projected_remove(visor_app *app, const char *vector_id, visor_error *err) {
+  visor_code code = VISOR_OK;
   for (int building = 0; building < 2; building++) {
     visor_tuned_version *version = acquire_slot(app, building);
-    if (version) version->store->ops->remove(version->store, vector_id, NULL);
+    visor_code removed =
+        version ? version->store->ops->remove(version->store, vector_id, err) : VISOR_OK;
+    if (removed != VISOR_OK && removed != VISOR_ERR_NOT_FOUND && code == VISOR_OK) code = removed;
     visor_tuned_release(app, version);
   }
+  return code;
 }
+
+/* Writes one projected vector of embedding into version with meta (its model replaced). */
+static visor_code upsert_one(visor_tuned_version *version, const char *vector_id,
+                             const float *embedding, const visor_vector_meta *meta,
+                             visor_error *err) {
+  float *projected = malloc(version->projection.out_dim * sizeof *projected);
+  if (!projected) return visor_error_set(err, VISOR_ERR_NOMEM, "out of memory");
+  visor_vector_meta own = *meta;
+  own.model = version->model;
+  visor_code code = visor_projection_apply(&version->projection, embedding, projected, err);
+  if (code == VISOR_OK)
+    code = version->store->ops->upsert(version->store, vector_id, projected, &own, err);
+  free(projected);
+  if (code != VISOR_OK)
+    visor_error_wrap(err, "projected vector %s of v%lld", vector_id,
+                     (long long)version->projection.version);
+  return code;
+}
+
+static visor_code projected_set_meta(visor_app *app, const char *image_id, const char *vector_id,
+                                     const visor_vector_meta *meta, visor_error *err) {
+  visor_code code = VISOR_OK;
+  visor_raw_embeddings raw = {0};
+  int raw_loaded = 0;
+  for (int building = 0; code == VISOR_OK && building < 2; building++) {
+    visor_tuned_version *version = acquire_slot(app, building);
+    if (!version) continue;
+    visor_vector_meta own = *meta;
+    own.model = version->model;
+    code = version->store->ops->set_meta(version->store, vector_id, &own, err);
+    if (code == VISOR_ERR_NOT_FOUND) { /* e.g. written before this version: project it now */
+      code = VISOR_OK;
+      if (image_id && !raw_loaded) {
+        raw_loaded = 1;
+        code = visor_raw_embeddings_load(app, image_id, &raw, err);
+        if (code == VISOR_ERR_NOT_FOUND) code = VISOR_OK;
+      }
+      for (size_t i = 0; code == VISOR_OK && i < raw.count; i++)
+        if (strcmp(raw.ids[i], vector_id) == 0 && raw.dim == version->projection.in_dim)
+          code = upsert_one(version, vector_id, raw.vectors + i * raw.dim, meta, err);
+    }
+    visor_tuned_release(app, version);
+  }
+  visor_raw_embeddings_free(&raw);
+  return code;
+}
+
+static visor_code projected_write(visor_app *app, const char *image_id, const char *vector_id,
+                                  const float *embedding, size_t dim, const visor_vector_meta *meta,
+                                  visor_error *err) {
+  visor_code code = update_raw(app, image_id, vector_id, embedding, dim, err);
+  for (int building = 0; code == VISOR_OK && building < 2; building++) {
+    visor_tuned_version *version = acquire_slot(app, building);
+    if (version && version->projection.in_dim != dim)
+      code =
+          visor_error_set(err, VISOR_ERR_INVALID, "a %zu-d embedding for projection v%lld (%zu-d)",
+                          dim, (long long)version->projection.version, version->projection.in_dim);
+    else if (version)
+      code = upsert_one(version, vector_id, embedding, meta, err);
+    visor_tuned_release(app, version);
+  }
+  return code;
+}
+
+static const visor_projected_ops projected_ops = {
+    .set_meta = projected_set_meta, .remove = projected_remove, .write = projected_write};
 
 visor_code visor_raw_embeddings_load(visor_app *app, const char *image_id,
                                      visor_raw_embeddings *out, visor_error *err) {

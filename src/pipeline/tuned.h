@@ -47,6 +47,8 @@ visor_code visor_tuned_install(visor_app *app, visor_projection *projection, vis
 /* Also writes new index tasks' vectors into a version being built (visor tune), so nothing
  * indexed during a re-projection is missing from it; NULL stops that. Takes projection. */
 visor_code visor_tuned_set_building(visor_app *app, visor_projection *projection, visor_error *err);
+/* Stops writing into the version being built when it is version (a build that failed). */
+void visor_tuned_clear_building(visor_app *app, int64_t version);
 /* The current version (a reference; NULL when none), and giving it back. */
 visor_tuned_version *visor_tuned_acquire(visor_app *app);
 void visor_tuned_release(visor_app *app, visor_tuned_version *version);
@@ -63,10 +65,15 @@ visor_code visor_tuned_search(visor_app *app, const visor_tuned_version *version
                               const float *embedding, size_t k, const visor_vector_filter *filter,
                               visor_vector_hit *hits, size_t *count, visor_error *err);
 
-/* For the index task, after the raw vectors are written: keeps the regions' raw
- * embeddings (one blob per image) and writes their projected vectors into the current
- * (and a building) version. ids[i] and metas[i] (its raw vector's metadata; the model is
- * replaced) belong to analysis->regions[i]. */
+/* For the index task, before its region rows (and the image's indexed status) are
+ * committed: keeps the regions' raw embeddings (one blob per image), so a refit that sees
+ * the image indexed always finds them. ids[i] belongs to analysis->regions[i]. */
+visor_code visor_tuned_keep_raw(visor_app *app, const char *image_id,
+                                const visor_analysis *analysis, const char *const *ids,
+                                visor_error *err);
+/* For the index task, after the raw vectors are written: writes the regions' projected
+ * vectors into the current (and a building) version. ids[i] and metas[i] (its raw vector's
+ * metadata; the model is replaced) belong to analysis->regions[i]. */
 visor_code visor_tuned_index_regions(visor_app *app, const char *image_id,
                                      const visor_vector_meta *metas, const visor_analysis *analysis,
                                      const char *const *ids, visor_error *err);

@@ -7,6 +7,7 @@
 
 #include "core/uuid.h"
 #include "jobs/job_state.h"
+#include "service/region_vectors.h"
 #include "store/regions.h"
 
 visor_code visor_catalogue_store_bytes(visor_app *app, const void *bytes, size_t len,
@@ -108,7 +109,7 @@ visor_code visor_catalogue_remove_region_data(visor_app *app, const json_t *keys
     const char *vector_id = json_string_value(json_object_get(key, "vector_id"));
     const char *crop_key = json_string_value(json_object_get(key, "crop_key"));
     if (vector_id && app->vectors &&
-        (code = app->vectors->ops->remove(app->vectors, vector_id, err)) != VISOR_OK)
+        (code = visor_region_vector_remove(app, vector_id, err)) != VISOR_OK)
       return code;
     if (crop_key) visor_blob_remove(app->blobs, crop_key, NULL);
   }

@@ -15,6 +15,8 @@ typedef struct visor_correction_edit {
   char subject_id[40];
   json_t *before, *after; /* owned */
   json_t *sync;           /* region ids whose vectors follow (owned) */
+  json_t *reembed;        /* region ids whose box moved or was drawn: embedded again (owned) */
+  json_t *drop_objects;   /* object keys no row names after the commit (owned) */
   int queued_elsewhere;   /* a "meta" job already carries the change (job_id) */
   char undo_of[40];
   char job_id[40];

@@ -5,18 +5,21 @@
  * entry and the sync task, then syncs the vectors at once after the commit. */
 #include "service/corrections.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "core/log.h"
 #include "core/uuid.h"
 #include "service/catalogue.h"
+#include "service/crops.h"
 #include "service/correction_edit.h"
 #include "service/feedback.h"
 #include "service/region_vectors.h"
 #include "store/audit.h"
 #include "store/catalog.h"
 #include "store/edits.h"
+#include "store/regions.h"
 
 typedef visor_correction_edit edit;
 typedef visor_correction_apply_fn apply_fn;
@@ -28,12 +31,17 @@ static const char *text_of(const json_t *object, const char *key) {
 static visor_code run_edit(visor_app *app, const visor_correction_who *who, apply_fn apply,
                            const void *args, visor_correction_result *out, visor_error *err) {
   memset(out, 0, sizeof *out);
-  edit e = {.actor = who->actor, .sync = json_array()};
+  edit e = {.actor = who->actor,
+            .sync = json_array(),
+            .reembed = json_array(),
+            .drop_objects = json_array()};
   char audit_id[VISOR_UUID_LEN + 1];
   visor_uuid_new(audit_id);
   visor_db_conn *conn = visor_db_acquire(app->db, err);
   if (!conn) {
     json_decref(e.sync);
+    json_decref(e.reembed);
+    json_decref(e.drop_objects);
     return err->code;
   }
   visor_code code = visor_db_begin(conn, err);
@@ -51,7 +59,8 @@ static visor_code run_edit(visor_app *app, const visor_correction_who *who, appl
     code = visor_audit_insert(conn, &record, err);
   }
   if (code == VISOR_OK && !e.queued_elsewhere)
-    code = visor_region_vectors_queue(app, conn, e.subject_id, e.sync, e.job_id, err);
+    code =
+        visor_region_vectors_queue_embed(app, conn, e.subject_id, e.sync, e.reembed, e.job_id, err);
   if (code == VISOR_OK)
     code = visor_db_commit(conn, err);
   else
@@ -60,9 +69,15 @@ static visor_code run_edit(visor_app *app, const visor_correction_who *who, appl
     if (e.job_id[0]) visor_app_jobs_committed(app);
     /* At once where this process has the vectors; the queued task repairs any failure. */
     visor_error sync_err = {0};
-    if (app->vectors && visor_region_vectors_sync(app, e.sync, &sync_err) != VISOR_OK)
+    /* A moved box is embedded by the queued task (its job_id is what a client follows). */
+    if (app->vectors && json_array_size(e.reembed) == 0 &&
+        visor_region_vectors_sync(app, e.sync, &sync_err) != VISOR_OK)
       visor_log_warn("correction %s: vectors follow later (task %s): %s", audit_id, e.job_id,
                      sync_err.message);
+    size_t index;
+    json_t *key; /* best effort: the orphan sweeper removes what is left */
+    json_array_foreach(e.drop_objects, index, key)
+        visor_blob_remove(app->blobs, json_string_value(key), NULL);
     snprintf(out->job_id, sizeof out->job_id, "%s", e.job_id);
     code = visor_audit_get(conn, audit_id, &out->entry, err);
   }
@@ -70,6 +85,8 @@ static visor_code run_edit(visor_app *app, const visor_correction_who *who, appl
   json_decref(e.before);
   json_decref(e.after);
   json_decref(e.sync);
+  json_decref(e.reembed);
+  json_decref(e.drop_objects);
   return code;
 }
 
@@ -101,13 +118,75 @@ static visor_code live_region(visor_db_conn *conn, const char *id, json_t **row,
   return code;
 }
 
-/* {label, source, is_primary, primaries} of a region row and its product's primaries. */
+static double number_of(const json_t *object, const char *key) {
+  return json_number_value(json_object_get(object, key));
+}
+
+/* {x, y, w, h} of a region row's box. */
+static json_t *row_box(const json_t *row) {
+  return json_pack("{s:f, s:f, s:f, s:f}", "x", number_of(row, "box_x"), "y",
+                   number_of(row, "box_y"), "w", number_of(row, "box_w"), "h",
+                   number_of(row, "box_h"));
+}
+
+static int same_box(const json_t *a, const json_t *b) {
+  static const char *const parts[] = {"x", "y", "w", "h"};
+  for (int i = 0; i < 4; i++)
+    if (fabs(number_of(a, parts[i]) - number_of(b, parts[i])) > 1e-6) return 0;
+  return 1;
+}
+
+/* {label, source, is_primary, primaries, box, whole_image} of a region row and its
+ * product's primaries. */
 static json_t *region_state(const json_t *row, json_t *primaries) {
   json_t *label = json_object_get(row, "label"), *source = json_object_get(row, "source");
-  return json_pack("{s:O, s:O, s:b, s:o}", "label", label ? label : json_null(), "source",
+  return json_pack("{s:O, s:O, s:b, s:o, s:o, s:b}", "label", label ? label : json_null(), "source",
                    source ? source : json_null(), "is_primary",
                    (int)json_integer_value(json_object_get(row, "is_primary")), "primaries",
-                   primaries);
+                   primaries, "box", row_box(row), "whole_image",
+                   (int)json_integer_value(json_object_get(row, "whole_image")));
+}
+
+/* VISOR_ERR_INVALID unless box (validated {x, y, w, h}, w and h > 0) is a finite box of at
+ * least a pixel a side inside the image (a row with width and height). */
+static visor_code check_box(const json_t *image, const json_t *box, visor_error *err) {
+  double x = number_of(box, "x"), y = number_of(box, "y"), w = number_of(box, "w"),
+         h = number_of(box, "h");
+  double width = number_of(image, "width"), height = number_of(image, "height");
+  if (!isfinite(x) || !isfinite(y) || !isfinite(w) || !isfinite(h))
+    return visor_error_set(err, VISOR_ERR_INVALID, "box: every coordinate must be finite");
+  if (w < 1 || h < 1)
+    return visor_error_set(err, VISOR_ERR_INVALID,
+                           "box: %gx%g is empty (at least 1x1 pixel of the original)", w, h);
+  if (x < 0 || y < 0 || x + w > width || y + h > height)
+    return visor_error_set(err, VISOR_ERR_INVALID,
+                           "box {x %g, y %g, w %g, h %g} is outside the image (%gx%g pixels)", x, y,
+                           w, h, width, height);
+  return VISOR_OK;
+}
+
+/* Moves region row's box to box (checked against its image) with a new crop key, the given
+ * source and whole_image flag (a moved whole-image region is one an admin drew: its vector
+ * no longer stands for the whole photo); the old crop object is dropped after the commit
+ * and the region embedded again. */
+static visor_code move_box(visor_db_conn *conn, const json_t *row, const json_t *box,
+                           const char *source, int whole_image, edit *e, visor_error *err) {
+  const char *region_id = text_of(row, "id"), *image_id = text_of(row, "image_id");
+  json_t *image = NULL;
+  visor_code code = visor_image_get(conn, image_id, &image, err);
+  if (code == VISOR_OK) code = check_box(image, box, err);
+  json_decref(image);
+  if (code != VISOR_OK) return code;
+  double x = number_of(box, "x"), y = number_of(box, "y"), w = number_of(box, "w"),
+         h = number_of(box, "h");
+  char crop_key[256];
+  visor_crop_key_for_box(image_id, region_id, x, y, w, h, crop_key, sizeof crop_key);
+  code = visor_edit_region_set_box(conn, region_id, x, y, w, h, crop_key, source, whole_image, err);
+  const char *old_key = text_of(row, "crop_key");
+  if (code == VISOR_OK && old_key && strcmp(old_key, crop_key) != 0)
+    json_array_append_new(e->drop_objects, json_string(old_key));
+  if (code == VISOR_OK) json_array_append_new(e->reembed, json_string(region_id));
+  return code;
 }
 
 static visor_code apply_region_state(visor_db_conn *conn, const char *region_id,
@@ -157,6 +236,9 @@ static visor_code apply_region_update(visor_app *app, visor_db_conn *conn, const
       }
     }
     code = apply_region_state(conn, a->region_id, product_id, target, err);
+    json_t *box = json_object_get(a->changes, "box");
+    if (code == VISOR_OK && box && !same_box(box, json_object_get(e->before, "box")))
+      code = move_box(conn, row, box, "admin", 0, e, err);
     json_decref(target);
   }
   if (code == VISOR_OK) code = live_region(conn, a->region_id, &after_row, err);
@@ -207,6 +289,85 @@ visor_code visor_delete_region(visor_app *app, const visor_correction_who *who,
                                visor_error *err) {
   region_args args = {region_id, NULL};
   return run_edit(app, who, apply_region_delete, &args, out, err);
+}
+
+typedef struct create_args {
+  const char *image_id;
+  const json_t *fields;
+} create_args;
+
+static visor_code need_live_product(visor_db_conn *conn, const char *id, visor_error *err);
+
+static visor_code apply_region_create(visor_app *app, visor_db_conn *conn, const void *args,
+                                      edit *e, visor_error *err) {
+  const create_args *a = args;
+  json_t *image = NULL, *primaries = NULL, *row = NULL, *after_primaries = NULL;
+  visor_code code = visor_image_get(conn, a->image_id, &image, err);
+  const char *product_id = text_of(image, "product_id");
+  if (code == VISOR_OK && !product_id)
+    code = visor_error_set(err, VISOR_ERR_INVALID, "image %s is a query image, not a product's",
+                           a->image_id);
+  if (code == VISOR_OK) code = need_live_product(conn, product_id, err);
+  if (code == VISOR_OK && strcmp(text_of(image, "status") ?: "", "indexed") != 0)
+    code = visor_error_set(err, VISOR_ERR_CONFLICT,
+                           "image %s is not indexed yet (%s): draw its boxes when it is",
+                           a->image_id, text_of(image, "status") ?: "?");
+  const json_t *box = json_object_get(a->fields, "box");
+  if (code == VISOR_OK) code = check_box(image, box, err);
+  char region_id[VISOR_UUID_LEN + 1], crop_key[256];
+  visor_uuid_new(region_id);
+  const char *label = text_of(a->fields, "label");
+  if (code == VISOR_OK) code = visor_edit_primary_regions(conn, product_id, &primaries, err);
+  if (code == VISOR_OK) {
+    double x = number_of(box, "x"), y = number_of(box, "y"), w = number_of(box, "w"),
+           h = number_of(box, "h");
+    visor_crop_key_for_box(a->image_id, region_id, x, y, w, h, crop_key, sizeof crop_key);
+    visor_region_record record = {.id = region_id,
+                                  .image_id = a->image_id,
+                                  .product_id = product_id,
+                                  .x = x,
+                                  .y = y,
+                                  .w = w,
+                                  .h = h,
+                                  .label = label,
+                                  .label_score = label ? 1.0 : 0.0,
+                                  .labeller = label ? "admin" : NULL,
+                                  .source = "admin",
+                                  .crop_key = crop_key,
+                                  .vector_id = region_id,
+                                  .model = app->embedder_model};
+    code = visor_region_insert(conn, &record, err);
+  }
+  if (code == VISOR_OK && json_is_true(json_object_get(a->fields, "is_primary"))) {
+    json_t *ids = json_pack("[s]", region_id);
+    code = visor_edit_set_primaries(conn, product_id, ids, err);
+    json_decref(ids);
+  }
+  if (code == VISOR_OK) code = live_region(conn, region_id, &row, err);
+  if (code == VISOR_OK) code = visor_edit_primary_regions(conn, product_id, &after_primaries, err);
+  if (code == VISOR_OK) {
+    e->action = "region.create";
+    e->subject_kind = "region";
+    snprintf(e->subject_id, sizeof e->subject_id, "%s", region_id);
+    e->before = json_pack("{s:b, s:O}", "exists", 0, "primaries", primaries);
+    e->after = region_state(row, after_primaries);
+    after_primaries = NULL;
+    json_object_set_new(e->after, "exists", json_true());
+    json_object_set(e->after, "image_id", json_object_get(image, "id"));
+    json_array_append_new(e->reembed, json_string(region_id));
+  }
+  json_decref(after_primaries);
+  json_decref(row);
+  json_decref(primaries);
+  json_decref(image);
+  return code;
+}
+
+visor_code visor_create_region(visor_app *app, const visor_correction_who *who,
+                               const char *image_id, const json_t *fields,
+                               visor_correction_result *out, visor_error *err) {
+  create_args args = {image_id, fields};
+  return run_edit(app, who, apply_region_create, &args, out, err);
 }
 
 /* ---- products and images ------------------------------------------------------------ */
@@ -410,9 +571,42 @@ static visor_code undo_region_update(visor_db_conn *conn, const json_t *entry, e
     if (!json_equal(json_object_get(now, "label"), json_object_get(after, "label")) ||
         !json_equal(json_object_get(now, "primaries"), json_object_get(after, "primaries")))
       code = changed_since(text_of(entry, "id"), "the region's label or the primary region", err);
+    /* only an entry that moved the box puts it back (entries from before boxes were
+     * recorded have none) */
+    json_t *after_box = json_object_get(after, "box"), *before_box = json_object_get(before, "box");
+    int moved = before_box && after_box && !same_box(before_box, after_box);
+    if (code == VISOR_OK && moved && !same_box(json_object_get(now, "box"), after_box))
+      code = changed_since(text_of(entry, "id"), "the region's box", err);
     if (code == VISOR_OK) code = apply_region_state(conn, region_id, product_id, before, err);
+    if (code == VISOR_OK && moved)
+      code = move_box(conn, row, before_box, text_of(before, "source") ?: "model",
+                      json_is_true(json_object_get(before, "whole_image")), e, err);
     e->before = now;
     e->after = json_incref(before);
+    json_array_append_new(e->sync, json_string(region_id));
+  }
+  json_decref(primaries);
+  json_decref(row);
+  return code;
+}
+
+static visor_code undo_region_create(visor_db_conn *conn, const json_t *entry, edit *e,
+                                     visor_error *err) {
+  const char *region_id = text_of(entry, "subject_id");
+  json_t *before = json_object_get(entry, "before"), *after = json_object_get(entry, "after");
+  json_t *row = NULL, *primaries = NULL;
+  visor_code code = live_region(conn, region_id, &row, err);
+  if (code == VISOR_ERR_NOT_FOUND)
+    code = changed_since(text_of(entry, "id"), "the region (it is deleted)", err);
+  const char *product_id = text_of(row, "product_id");
+  if (code == VISOR_OK) code = visor_edit_primary_regions(conn, product_id, &primaries, err);
+  if (code == VISOR_OK) code = visor_edit_region_set_deleted(conn, region_id, 1, err);
+  /* the primary region comes back unless it was changed since */
+  if (code == VISOR_OK && json_equal(primaries, json_object_get(after, "primaries")))
+    code = visor_edit_set_primaries(conn, product_id, json_object_get(before, "primaries"), err);
+  if (code == VISOR_OK) {
+    e->before = json_pack("{s:b}", "exists", 1);
+    e->after = json_pack("{s:b}", "exists", 0);
     json_array_append_new(e->sync, json_string(region_id));
   }
   json_decref(primaries);
@@ -551,6 +745,9 @@ static visor_code apply_undo(visor_app *app, visor_db_conn *conn, const void *ar
     code =
         visor_error_set(err, VISOR_ERR_CONFLICT,
                         "audit entry %s is an undo; make the correction again instead", audit_id);
+  else if (strcmp(action, "reindex") == 0) /* service/reindex.c: new vectors, nothing to restore */
+    code = visor_error_set(err, VISOR_ERR_CONFLICT, "audit entry %s is a re-index: not undoable",
+                           audit_id);
   /* Marking first makes two concurrent undos of one entry conflict: the second waits for
    * the first's row lock and then finds it undone. */
   if (code == VISOR_OK) code = visor_audit_mark_undone(conn, audit_id, e->actor, &marked, err);
@@ -561,6 +758,8 @@ static visor_code apply_undo(visor_app *app, visor_db_conn *conn, const void *ar
       code = undo_region_update(conn, entry, e, err);
     else if (strcmp(action, "region.delete") == 0)
       code = undo_region_delete(conn, entry, e, err);
+    else if (strcmp(action, "region.create") == 0)
+      code = undo_region_create(conn, entry, e, err);
     else if (strcmp(action, "product.update") == 0)
       code = undo_product_update(app, conn, entry, e, err);
     else if (strcmp(action, "product.merge") == 0)

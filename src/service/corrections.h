@@ -24,11 +24,22 @@ typedef struct visor_correction_result {
   char job_id[40];
 } visor_correction_result;
 
-/* changes: validated {"label"?: string, "is_primary"?: bool}, at least one. Making a
- * region primary unsets the product's other primary regions in the same transaction. */
+/* changes: validated {"label"?: string, "is_primary"?: bool, "box"?: {x, y, w, h}}, at
+ * least one. Making a region primary unsets the product's other primary regions in the
+ * same transaction. A new box (pixels of the original; VISOR_ERR_INVALID when it is empty
+ * or outside the image) gets a new crop key and its region is embedded again by the queued
+ * task (out->job_id), which replaces the vector under the same id. */
 visor_code visor_correct_region(visor_app *app, const visor_correction_who *who,
                                 const char *region_id, const json_t *changes,
                                 visor_correction_result *out, visor_error *err);
+/* Draws a new region on a live, indexed image of a live product: fields {"box", "label"?,
+ * "is_primary"?} (validated shapes). The row (source admin) and the audit entry
+ * ("region.create", subject the new region) commit together; the queued task embeds it.
+ * NOT_FOUND for an unknown or deleted image, CONFLICT while it is not indexed yet,
+ * INVALID for a bad box or a query image. Undo deletes the region and its vector. */
+visor_code visor_create_region(visor_app *app, const visor_correction_who *who,
+                               const char *image_id, const json_t *fields,
+                               visor_correction_result *out, visor_error *err);
 /* Soft-deletes the region; its vector leaves the index before this returns (when this
  * process has the vector store) and its crop object goes; undo embeds it again. */
 visor_code visor_delete_region(visor_app *app, const visor_correction_who *who,

@@ -16,6 +16,21 @@ void visor_crop_key(const char *image_id, const char *region_id, char *key, size
   snprintf(key, size, "crops/%s/%s.jpg", image_id, region_id);
 }
 
+unsigned visor_crop_box_version(double x, double y, double w, double h) {
+  char text[128];
+  snprintf(text, sizeof text, "%.3f,%.3f,%.3f,%.3f", x, y, w, h);
+  unsigned hash = 2166136261u; /* FNV-1a */
+  for (const char *c = text; *c; c++)
+    hash = (hash ^ (unsigned char)*c) * 16777619u;
+  return hash;
+}
+
+void visor_crop_key_for_box(const char *image_id, const char *region_id, double x, double y,
+                            double w, double h, char *key, size_t size) {
+  snprintf(key, size, "crops/%s/%s-%08x.jpg", image_id, region_id,
+           visor_crop_box_version(x, y, w, h));
+}
+
 /* What cutting a region's crop needs, read from its live rows. */
 typedef struct crop_source {
   char crop_key[512];
@@ -58,14 +73,23 @@ static visor_code load_source(visor_app *app, const char *region_id, crop_source
   return code;
 }
 
-static int region_live(visor_app *app, const char *region_id, visor_error *err) {
+/* What became of a region while its crop was cut. */
+enum { REGION_FAILED = -1, REGION_GONE = 0, REGION_SAME = 1, REGION_MOVED = 2 };
+
+/* REGION_SAME when the region is live and its crop is still cached under crop_key,
+ * REGION_MOVED when its box moved (another key), REGION_GONE when it is deleted. */
+static int region_still_cut(visor_app *app, const char *region_id, const char *crop_key,
+                            visor_error *err) {
   visor_db_conn *conn = visor_db_acquire(app->db, err);
   if (!conn) return -1;
   json_t *region = NULL;
   visor_code code = visor_region_get(conn, region_id, &region, err);
   visor_db_release(conn);
+  const char *now = json_string_value(json_object_get(region, "crop_object_key"));
+  int same = code == VISOR_OK && now && strcmp(now, crop_key) == 0;
   json_decref(region);
-  return code == VISOR_OK ? 1 : code == VISOR_ERR_NOT_FOUND ? 0 : -1;
+  if (code == VISOR_OK) return same ? REGION_SAME : REGION_MOVED;
+  return code == VISOR_ERR_NOT_FOUND ? REGION_GONE : REGION_FAILED;
 }
 
 /* Cuts the crop of source from the original. */
@@ -110,12 +134,14 @@ visor_code visor_crop_get(visor_app *app, const char *region_id, void **bytes, s
      * requests are safe. A delete that committed before the check below finds the crop
      * removed here; one that commits after it removes the crop itself. */
     code = visor_blob_put(app->blobs, source.crop_key, *bytes, *len, err);
-    int live = code == VISOR_OK ? region_live(app, region_id, err) : 1;
-    if (live < 0) code = err->code;
-    if (live == 0) {
+    int now =
+        code == VISOR_OK ? region_still_cut(app, region_id, source.crop_key, err) : REGION_SAME;
+    if (now == REGION_FAILED) code = err->code;
+    /* moved: these bytes are the old box's; they are answered but not left cached */
+    if (now == REGION_GONE || now == REGION_MOVED)
       visor_blob_remove(app->blobs, source.crop_key, NULL);
+    if (now == REGION_GONE)
       code = visor_error_set(err, VISOR_ERR_NOT_FOUND, "region %s not found", region_id);
-    }
   }
   if (code != VISOR_OK) {
     free(*bytes);

@@ -18,12 +18,20 @@
 
 /* The object key a region's crop is cached under: crops/<image id>/<region id>.jpg. */
 void visor_crop_key(const char *image_id, const char *region_id, char *key, size_t size);
+/* A short hash of a box (its coordinates to a thousandth of a pixel): names the crop of that
+ * box, so a crop URL or key that carries it never shows another box. */
+unsigned visor_crop_box_version(double x, double y, double w, double h);
+/* The key of a crop of a box an admin set: crops/<image id>/<region id>-<box version>.jpg.
+ * A moved box gets a new key, so the cached crop of the old box is never served again. */
+void visor_crop_key_for_box(const char *image_id, const char *region_id, double x, double y,
+                            double w, double h, char *key, size_t size);
 
 /* The JPEG crop of live region region_id into *bytes (malloc'd; the caller frees): the
  * cached object when there is one, else cut from the original, cached and returned.
  * Deterministic, so concurrent first requests store and return the same bytes.
  * VISOR_ERR_NOT_FOUND when the region or its image is missing or deleted, also when it is
- * deleted while its crop is being made (the crop is then removed again). */
+ * deleted while its crop is being made (the crop is then removed again). A box moved while
+ * its crop is being made: the bytes of the old box are returned but not left cached. */
 visor_code visor_crop_get(visor_app *app, const char *region_id, void **bytes, size_t *len,
                           visor_error *err);
 

@@ -45,21 +45,27 @@ visor_code visor_audit_list(visor_db_conn *conn, const visor_audit_query *q, jso
                             int64_t *total, visor_error *err) {
   const char *where = " FROM audit_log WHERE (? IS NULL OR action = ?)"
                       " AND (? IS NULL OR subject_id = ?)"
-                      " AND (? IS NULL OR actor = ?)";
-  visor_db_value params[] = {VISOR_DB_S(q->action),     VISOR_DB_S(q->action),
-                             VISOR_DB_S(q->subject_id), VISOR_DB_S(q->subject_id),
-                             VISOR_DB_S(q->actor),      VISOR_DB_S(q->actor),
-                             VISOR_DB_I(q->limit),      VISOR_DB_I(q->offset)};
+                      " AND (? IS NULL OR actor = ?)"
+                      " AND (? IS NULL OR subject_kind = ?)"
+                      " AND (? = 0 OR (? = 1 AND undone_at IS NOT NULL)"
+                      " OR (? = 2 AND undone_at IS NULL))";
+  int64_t undone = (int64_t)q->undone;
+  visor_db_value params[] = {
+      VISOR_DB_S(q->action),       VISOR_DB_S(q->action),       VISOR_DB_S(q->subject_id),
+      VISOR_DB_S(q->subject_id),   VISOR_DB_S(q->actor),        VISOR_DB_S(q->actor),
+      VISOR_DB_S(q->subject_kind), VISOR_DB_S(q->subject_kind), VISOR_DB_I(undone),
+      VISOR_DB_I(undone),          VISOR_DB_I(undone),          VISOR_DB_I(q->limit),
+      VISOR_DB_I(q->offset)};
   char sql[512];
   snprintf(sql, sizeof sql, "SELECT COUNT(*) AS n%s", where);
   visor_db_rows rows;
-  visor_code code = visor_db_exec(conn, sql, params, 6, &rows, NULL, err);
+  visor_code code = visor_db_exec(conn, sql, params, 11, &rows, NULL, err);
   if (code != VISOR_OK) return code;
   *total = visor_db_int(&rows, 0, "n");
   visor_db_rows_free(&rows);
   snprintf(sql, sizeof sql,
            "SELECT " AUDIT_COLUMNS "%s ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?", where);
-  return visor_select_json(conn, sql, params, 8, audit_json_columns, items, err);
+  return visor_select_json(conn, sql, params, 13, audit_json_columns, items, err);
 }
 
 visor_code visor_audit_mark_undone(visor_db_conn *conn, const char *id, const char *actor,

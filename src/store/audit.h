@@ -26,8 +26,15 @@ visor_code visor_audit_insert(visor_db_conn *conn, const visor_audit_record *rec
  * undone_at, undone_by, undo_of}; VISOR_ERR_NOT_FOUND for an unknown id. */
 visor_code visor_audit_get(visor_db_conn *conn, const char *id, json_t **entry, visor_error *err);
 
+typedef enum visor_audit_undone_filter {
+  VISOR_AUDIT_ANY = 0,
+  VISOR_AUDIT_UNDONE,     /* only entries undone since */
+  VISOR_AUDIT_NOT_UNDONE, /* only entries still in force */
+} visor_audit_undone_filter;
+
 typedef struct visor_audit_query {
-  const char *action, *subject_id, *actor; /* exact; NULL = any */
+  const char *action, *subject_id, *actor, *subject_kind; /* exact; NULL = any */
+  visor_audit_undone_filter undone;
   int64_t limit, offset;
 } visor_audit_query;
 

@@ -11,7 +11,8 @@ visor_code visor_edit_region_row(visor_db_conn *conn, const char *id, json_t **r
                                  visor_error *err) {
   return visor_select_by_id(
       conn,
-      "SELECT id, image_id, product_id, label, source, is_primary, vector_id, crop_key,"
+      "SELECT id, image_id, product_id, label, source, is_primary, whole_image, vector_id, "
+      "crop_key,"
       " box_x, box_y, box_w, box_h, CASE WHEN deleted_at IS NULL THEN 0 ELSE 1 END AS deleted"
       " FROM regions WHERE id = ?",
       id, "region", NULL, row, err);
@@ -42,6 +43,24 @@ visor_code visor_edit_region_set_label(visor_db_conn *conn, const char *id, cons
                        "UPDATE regions SET label = ?, source = ?, updated_at = ?"
                        " WHERE id = ? AND deleted_at IS NULL",
                        params, 4, NULL, NULL, err);
+}
+
+visor_code visor_edit_region_set_box(visor_db_conn *conn, const char *id, double x, double y,
+                                     double w, double h, const char *crop_key, const char *source,
+                                     int whole_image, visor_error *err) {
+  visor_db_value params[] = {
+      VISOR_DB_D(x),        VISOR_DB_D(y),      VISOR_DB_D(w),           VISOR_DB_D(h),
+      VISOR_DB_S(crop_key), VISOR_DB_S(source), VISOR_DB_I(whole_image), VISOR_DB_I(visor_now_ms()),
+      VISOR_DB_S(id)};
+  int64_t changed = 0;
+  visor_code code = visor_db_exec(conn,
+                                  "UPDATE regions SET box_x = ?, box_y = ?, box_w = ?, box_h = ?,"
+                                  " crop_key = ?, source = ?, whole_image = ?, updated_at = ?"
+                                  " WHERE id = ? AND deleted_at IS NULL",
+                                  params, 9, NULL, &changed, err);
+  if (code == VISOR_OK && changed != 1)
+    code = visor_error_set(err, VISOR_ERR_NOT_FOUND, "region %s not found", id);
+  return code;
 }
 
 visor_code visor_edit_set_primaries(visor_db_conn *conn, const char *product_id, const json_t *ids,
@@ -159,7 +178,7 @@ visor_code visor_edit_region_vector_state(visor_db_conn *conn, const char *id, j
       " r.box_x AS box_x, r.box_y AS box_y, r.box_w AS box_w, r.box_h AS box_h,"
       " CASE WHEN r.deleted_at IS NULL THEN 0 ELSE 1 END AS region_deleted,"
       " CASE WHEN i.deleted_at IS NULL THEN 0 ELSE 1 END AS image_deleted,"
-      " i.object_key AS image_key, r.product_id AS product_id,"
+      " i.object_key AS image_key, r.image_id AS image_id, r.product_id AS product_id,"
       " CASE WHEN p.deleted_at IS NULL THEN 0 ELSE 1 END AS product_deleted,"
       " p.category AS category, p.labels AS labels, p.price AS price"
       " FROM regions r JOIN images i ON i.id = r.image_id JOIN products p ON p.id = r.product_id"

@@ -10,7 +10,7 @@
 #include "store/db.h"
 
 /* A region row whatever its state: {id, image_id, product_id, label, source, is_primary
- * (0/1), vector_id, crop_key, box_x, box_y, box_w, box_h, deleted (0/1)}, or
+ * (0/1), whole_image (0/1), vector_id, crop_key, box_x, box_y, box_w, box_h, deleted (0/1)}, or
  * VISOR_ERR_NOT_FOUND. */
 visor_code visor_edit_region_row(visor_db_conn *conn, const char *id, json_t **row,
                                  visor_error *err);
@@ -19,6 +19,11 @@ visor_code visor_edit_primary_regions(visor_db_conn *conn, const char *product_i
                                       visor_error *err);
 visor_code visor_edit_region_set_label(visor_db_conn *conn, const char *id, const char *label,
                                        const char *source, visor_error *err);
+/* Sets a live region's box (pixels of the original), the key its crop is cached under, its
+ * source and whether it is the image's whole-image region. */
+visor_code visor_edit_region_set_box(visor_db_conn *conn, const char *id, double x, double y,
+                                     double w, double h, const char *crop_key, const char *source,
+                                     int whole_image, visor_error *err);
 /* Makes exactly the live regions of product_id listed in ids (JSON array of strings)
  * primary, and every other live region of it not. */
 visor_code visor_edit_set_primaries(visor_db_conn *conn, const char *product_id, const json_t *ids,

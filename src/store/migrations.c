@@ -212,9 +212,39 @@ const visor_migration visor_migrations[] = {
      "  activated_at BIGINT);"
      "CREATE INDEX projections_model_status ON projections(model, status);"},
     {9, "job results", "ALTER TABLE jobs ADD COLUMN result TEXT;"},
+    /* The job dashboard's throughput: jobs finished in each of the last minutes. */
+    {10, "jobs by finish time", "CREATE INDEX jobs_finished ON jobs(finished_at);"},
+    /* Re-index runs (their tasks are jobs of kind "reindex" whose subject is the run) and
+     * the embedder the pipelines run now, so every process can tell stale regions. */
+    {11, "re-index runs and model versions",
+     "CREATE TABLE reindex_runs ("
+     "  id TEXT PRIMARY KEY,"
+     "  scope TEXT NOT NULL,"
+     "  product_id TEXT,"
+     "  category TEXT,"
+     "  model TEXT NOT NULL,"
+     "  total BIGINT NOT NULL,"
+     "  actor TEXT NOT NULL,"
+     "  request_id TEXT,"
+     "  created_at BIGINT NOT NULL);"
+     "CREATE INDEX reindex_runs_created ON reindex_runs(created_at, id);"
+     "CREATE TABLE model_versions ("
+     "  role TEXT PRIMARY KEY,"
+     "  model TEXT NOT NULL,"
+     "  updated_at BIGINT NOT NULL);"
+     "CREATE INDEX regions_model ON regions(model);"},
+    /* At most one version of a model is built at a time (a building row keeps a heartbeat,
+     * so one whose process died is taken over), and one automatic refit job per version it
+     * replaces (its payload, {"after_version":N}, is the key). */
+    {12, "one projection build and one refit job at a time",
+     "ALTER TABLE projections ADD COLUMN heartbeat_at BIGINT;"
+     "UPDATE projections SET status = 'failed' WHERE status = 'building';"
+     "CREATE UNIQUE INDEX projections_one_building ON projections(model)"
+     " WHERE status = 'building';"
+     "CREATE UNIQUE INDEX jobs_one_refit ON jobs(payload) WHERE kind = 'tune';"},
     /* Match feedback: a search region keeps its query embedding (base64 float32) so an
      * admin's "wrong match" can keep it as a negative reference of that product. */
-    {10, "match feedback",
+    {13, "match feedback",
      "ALTER TABLE search_regions ADD COLUMN embedding TEXT;"
      "CREATE TABLE negative_references ("
      "  id TEXT PRIMARY KEY,"

@@ -18,15 +18,59 @@ visor_code visor_projection_next_version(visor_db_conn *conn, int64_t *version, 
 
 visor_code visor_projection_insert(visor_db_conn *conn, const visor_projection_record *record,
                                    visor_error *err) {
-  visor_db_value params[] = {VISOR_DB_I(record->version),         VISOR_DB_S(record->model),
-                             VISOR_DB_S(record->object_key),      VISOR_DB_I(record->dim),
-                             VISOR_DB_I(record->classes),         VISOR_DB_I(record->samples),
-                             VISOR_DB_I(record->labelled_images), VISOR_DB_I(visor_now_ms())};
+  int64_t now = visor_now_ms();
+  visor_db_value stale[] = {VISOR_DB_S(record->model), VISOR_DB_I(now - VISOR_PROJECTION_STALE_MS)};
+  visor_code code = visor_db_exec(conn,
+                                  "UPDATE projections SET status = 'failed' WHERE model = ? AND"
+                                  " status = 'building' AND COALESCE(heartbeat_at, created_at) < ?",
+                                  stale, 2, NULL, NULL, err);
+  visor_db_value params[] = {VISOR_DB_I(record->version),
+                             VISOR_DB_S(record->model),
+                             VISOR_DB_S(record->object_key),
+                             VISOR_DB_I(record->dim),
+                             VISOR_DB_I(record->classes),
+                             VISOR_DB_I(record->samples),
+                             VISOR_DB_I(record->labelled_images),
+                             VISOR_DB_I(now),
+                             VISOR_DB_I(now)};
+  if (code == VISOR_OK)
+    code = visor_db_exec(conn,
+                         "INSERT INTO projections(version, model, object_key, status, dim, classes,"
+                         " samples, labelled_images, created_at, heartbeat_at)"
+                         " VALUES (?, ?, ?, 'building', ?, ?, ?, ?, ?, ?)",
+                         params, 9, NULL, NULL, err);
+  if (code == VISOR_ERR_CONFLICT)
+    visor_error_set(err, VISOR_ERR_CONFLICT,
+                    "projection v%lld of %s: another version is being built",
+                    (long long)record->version, record->model);
+  return code;
+}
+
+visor_code visor_projection_heartbeat(visor_db_conn *conn, int64_t version, visor_error *err) {
+  visor_db_value params[] = {VISOR_DB_I(visor_now_ms()), VISOR_DB_I(version)};
   return visor_db_exec(conn,
-                       "INSERT INTO projections(version, model, object_key, status, dim, classes,"
-                       " samples, labelled_images, created_at)"
-                       " VALUES (?, ?, ?, 'building', ?, ?, ?, ?, ?)",
-                       params, 8, NULL, NULL, err);
+                       "UPDATE projections SET heartbeat_at = ? WHERE version = ? AND"
+                       " status = 'building'",
+                       params, 2, NULL, NULL, err);
+}
+
+visor_code visor_projection_current_fit(visor_db_conn *conn, const char *model, int64_t *version,
+                                        int64_t *labelled_images, visor_error *err) {
+  visor_db_value params[] = {VISOR_DB_S(model)};
+  visor_db_rows rows = {0};
+  *version = *labelled_images = 0;
+  visor_code code = visor_db_exec(conn,
+                                  "SELECT version, labelled_images FROM projections WHERE model = ?"
+                                  " AND status = 'current' ORDER BY version DESC LIMIT 1",
+                                  params, 1, &rows, NULL, err);
+  if (code == VISOR_OK && rows.row_count) {
+    *version = visor_db_int(&rows, 0, "version");
+    *labelled_images = visor_db_int(&rows, 0, "labelled_images");
+  } else if (code == VISOR_OK) {
+    code = visor_error_set(err, VISOR_ERR_NOT_FOUND, "no current projection for %s", model);
+  }
+  visor_db_rows_free(&rows);
+  return code;
 }
 
 visor_code visor_projection_make_current(visor_db_conn *conn, int64_t version, int64_t *previous,
@@ -110,10 +154,11 @@ visor_code visor_projection_indexed_images(visor_db_conn *conn, visor_db_rows *r
 
 visor_code visor_projection_live_regions(visor_db_conn *conn, visor_db_rows *rows,
                                          visor_error *err) {
-  return visor_db_exec(conn,
-                       "SELECT id FROM regions WHERE deleted_at IS NULL AND vector_id IS NOT NULL"
-                       " ORDER BY id",
-                       NULL, 0, rows, NULL, err);
+  return visor_db_exec(
+      conn,
+      "SELECT id, label FROM regions WHERE deleted_at IS NULL AND vector_id IS NOT NULL"
+      " ORDER BY id",
+      NULL, 0, rows, NULL, err);
 }
 
 visor_code visor_projection_labelled_images(visor_db_conn *conn, int64_t *count, visor_error *err) {

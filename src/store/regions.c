@@ -95,7 +95,8 @@ visor_code visor_region_vectors_of_product(visor_db_conn *conn, const char *prod
                                            json_t **regions, visor_error *err) {
   visor_db_value params[] = {VISOR_DB_S(product_id)};
   return visor_select_json(conn,
-                           "SELECT id, vector_id, whole_image, label FROM regions WHERE product_id = ?"
+                           "SELECT id, image_id, vector_id, whole_image, label FROM regions"
+                           " WHERE product_id = ?"
                            " AND deleted_at IS NULL AND vector_id IS NOT NULL",
                            params, 1, NULL, regions, err);
 }

@@ -45,7 +45,8 @@ visor_code visor_regions_live(visor_db_conn *conn, const char *const *ids, size_
 /* Every live region's vector_id and crop_key, and every image's id and object_key
  * (deleted ones included: a soft-deleted image keeps its original), as JSON arrays of
  * objects, for consistency checks. */
-/* The vector ids of product_id's live regions: a JSON array of {"id","vector_id","whole_image","label"}. */
+/* The vector ids of product_id's live regions: a JSON array of
+ * {"id","image_id","vector_id","whole_image","label"}. */
 visor_code visor_region_vectors_of_product(visor_db_conn *conn, const char *product_id,
                                            json_t **regions, visor_error *err);
 visor_code visor_region_all_keys(visor_db_conn *conn, json_t **regions, visor_error *err);

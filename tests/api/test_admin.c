@@ -19,6 +19,7 @@
 
 #include "api/api.h"
 #include "core/clock.h"
+#include "admin_checks.h"
 #include "http_client.h"
 #include "service/consistency.h"
 #include "service/region_vectors.h"
@@ -77,27 +78,6 @@ static test_response admin(const char *method, const char *path, const char *tok
 
 static test_response alice(const char *method, const char *path, const char *body) {
   return admin(method, path, ALICE_TOKEN, NULL, body);
-}
-
-static void expect_error(test_response *res, long status, const char *code) {
-  if (res->status != status || strcmp(test_error_code(res), code) != 0)
-    fail_msg("expected %ld %s, got %ld %s", status, code, res->status, res->body);
-  test_response_free(res);
-}
-
-static void wait_for_jobs(int timeout_s) {
-  double deadline = visor_monotonic_s() + timeout_s;
-  while (visor_monotonic_s() < deadline) {
-    test_response queued = test_get("/api/v1/jobs?status=queued&limit=1");
-    test_response running = test_get("/api/v1/jobs?status=running&limit=1");
-    json_int_t pending = json_integer_value(json_object_get(queued.json, "total")) +
-                         json_integer_value(json_object_get(running.json, "total"));
-    test_response_free(&queued);
-    test_response_free(&running);
-    if (pending == 0) return;
-    visor_sleep_ms(100);
-  }
-  fail_msg("jobs still pending after %d s", timeout_s);
 }
 
 /* category: a category filter, or a label filter when it holds '=' ("key=value"). */
@@ -183,10 +163,6 @@ static long product_status(const char *product_id) {
   return status;
 }
 
-static size_t vector_count(void) {
-  return test.app.vectors->ops->count(test.app.vectors);
-}
-
 static json_int_t audit_total(void) {
   test_response res = alice("GET", "/api/v1/admin/audit?limit=1", NULL);
   assert_int_equal(res.status, 200);
@@ -195,26 +171,7 @@ static json_int_t audit_total(void) {
   return total;
 }
 
-static void expect_consistent(void) {
-  wait_for_jobs(120);
-  json_t *report = NULL;
-  size_t problems = 0;
-  visor_error err = {0};
-  assert_int_equal(visor_consistency_check(&test.app, 5, &report, &problems, &err), VISOR_OK);
-  if (problems) {
-    char *text = json_dumps(report, JSON_COMPACT);
-    fail_msg("visor check: %zu problems: %s", problems, text);
-  }
-  json_decref(report);
-}
-
 /* The audit id of a correction's answer (copied into out). */
-static void audit_id_of(const test_response *res, char out[40]) {
-  snprintf(out, 40, "%s",
-           json_string_value(json_object_get(json_object_get(res->json, "audit"), "id")) ?: "");
-  assert_int_equal(strlen(out), 36);
-}
-
 static void undo(const char *audit_id) {
   char path[128];
   snprintf(path, sizeof path, "/api/v1/admin/audit/%s/undo", audit_id);
@@ -280,7 +237,7 @@ static void each_product_finds_itself(void **state) {
     top_product(products[i].image, NULL, top);
     assert_string_equal(top, products[i].id);
   }
-  expect_consistent();
+  expect_consistent_app(&test.app);
 }
 
 static void admin_access(void **state) {
@@ -407,7 +364,7 @@ static void relabel_and_primary_then_undo(void **state) {
   res = alice("POST", path, NULL);
   expect_error(&res, 409, "conflict");
   assert_int_equal(audit_total(), before);
-  expect_consistent();
+  expect_consistent_app(&test.app);
 }
 
 static void delete_region_then_undo(void **state) {
@@ -419,7 +376,7 @@ static void delete_region_then_undo(void **state) {
            json_string_value(json_object_get(json_array_get(regions, 0), "id")));
   json_decref(regions);
   assert_true(search_returns(products[KIWI].image, NULL, "region_id", region_id));
-  size_t vectors = vector_count();
+  size_t vectors = vector_count_app(&test.app);
   snprintf(path, sizeof path, "/api/v1/admin/regions/%s", region_id);
   test_response res = alice("DELETE", path, NULL);
   if (res.status != 200) fail_msg("delete region: %ld %s", res.status, res.body);
@@ -427,7 +384,7 @@ static void delete_region_then_undo(void **state) {
   audit_id_of(&res, audit_id);
   test_response_free(&res);
   /* gone from the index before the answer, never returned by search */
-  assert_int_equal(vector_count(), vectors - 1);
+  assert_int_equal(vector_count_app(&test.app), vectors - 1);
   assert_null(region_by_id(region_id));
   regions = regions_of(products[KIWI].id);
   assert_int_equal(json_array_size(regions), region_count - 1);
@@ -439,10 +396,10 @@ static void delete_region_then_undo(void **state) {
   res = alice("DELETE", path, NULL);
   expect_error(&res, 404, "not_found");
   assert_int_equal(audit_total(), entries);
-  expect_consistent();
+  expect_consistent_app(&test.app);
   /* undo: the region, its crop and its vector are back, and search finds it again */
   undo(audit_id);
-  assert_int_equal(vector_count(), vectors);
+  assert_int_equal(vector_count_app(&test.app), vectors);
   json_t *region = region_by_id(region_id);
   assert_non_null(region);
   test_response crop = test_get(json_string_value(json_object_get(region, "crop_url")));
@@ -450,7 +407,7 @@ static void delete_region_then_undo(void **state) {
   test_response_free(&crop);
   json_decref(region);
   assert_true(search_returns(products[KIWI].image, NULL, "region_id", region_id));
-  expect_consistent();
+  expect_consistent_app(&test.app);
 }
 
 static void product_category_filters_at_once_then_undo(void **state) {
@@ -485,13 +442,13 @@ static void product_category_filters_at_once_then_undo(void **state) {
   res = test_get(path);
   assert_string_equal(json_string_value(json_object_get(res.json, "name")), "Banana");
   test_response_free(&res);
-  expect_consistent();
+  expect_consistent_app(&test.app);
 }
 
 static void merge_then_undo(void **state) {
   (void)state;
   char path[160], body[128], top[40];
-  size_t vectors = vector_count();
+  size_t vectors = vector_count_app(&test.app);
   size_t apple_primaries = primary_count(products[APPLE].id);
   size_t banana_primaries = primary_count(products[BANANA].id);
   assert_int_equal(banana_primaries, 1);
@@ -512,8 +469,8 @@ static void merge_then_undo(void **state) {
   assert_int_equal(json_array_size(json_object_get(res.json, "images")), 2);
   test_response_free(&res);
   assert_int_equal(primary_count(products[APPLE].id), apple_primaries); /* still one at most */
-  assert_int_equal(vector_count(), vectors);
-  expect_consistent();
+  assert_int_equal(vector_count_app(&test.app), vectors);
+  expect_consistent_app(&test.app);
   /* merging the deleted one again, or into it: 404, nothing changed */
   json_int_t entries = audit_total();
   snprintf(path, sizeof path, "/api/v1/admin/products/%s/merge", products[APPLE].id);
@@ -538,7 +495,7 @@ static void merge_then_undo(void **state) {
   test_response_free(&res);
   assert_int_equal(primary_count(products[APPLE].id), apple_primaries);
   assert_int_equal(primary_count(products[BANANA].id), banana_primaries);
-  expect_consistent();
+  expect_consistent_app(&test.app);
 }
 
 static void move_image_then_undo(void **state) {
@@ -567,13 +524,13 @@ static void move_image_then_undo(void **state) {
   assert_int_equal(primary_count(products[KIWI].id), 1);
   assert_false(
       search_returns(products[OAT_MILK].image, "fruit", "product_id", products[OAT_MILK].id));
-  expect_consistent();
+  expect_consistent_app(&test.app);
 }
 
 static void bad_inputs_change_nothing(void **state) {
   (void)state;
   json_int_t entries = audit_total();
-  size_t vectors = vector_count();
+  size_t vectors = vector_count_app(&test.app);
   char path[160], body[160];
   const char *unknown = "00000000-0000-7000-8000-000000000000";
   snprintf(path, sizeof path, "/api/v1/admin/regions/%s", unknown);
@@ -642,11 +599,11 @@ static void bad_inputs_change_nothing(void **state) {
   res = alice("GET", "/api/v1/admin/audit?limit=0", NULL);
   expect_error(&res, 400, "invalid_argument");
   assert_int_equal(audit_total(), entries);
-  assert_int_equal(vector_count(), vectors);
+  assert_int_equal(vector_count_app(&test.app), vectors);
   char top[40];
   top_product(products[KIWI].image, NULL, top);
   assert_string_equal(top, products[KIWI].id);
-  expect_consistent();
+  expect_consistent_app(&test.app);
 }
 
 static void undo_refuses_a_changed_subject(void **state) {
@@ -762,7 +719,7 @@ static void sync_repairs_a_lost_write(void **state) {
   assert_string_equal(top, products[KIWI].id);
   undo(audit_id);
   json_decref(ids);
-  expect_consistent();
+  expect_consistent_app(&test.app);
 }
 
 int main(void) {

@@ -9,7 +9,12 @@ import { ApiError } from '../lib/errors';
 import { navigate, type PageContext } from '../router';
 
 /** The admin sections shown on the admin home, in order: [href, title, what it is for]. */
-export const ADMIN_SECTIONS: [string, string, string][] = [];
+export const ADMIN_SECTIONS: [string, string, string][] = [
+  ['/admin/review', 'Review queue', 'regions, products and searches the models were unsure of, corrected in place'],
+  ['/admin/jobs', 'Job dashboard', 'jobs per state and kind, throughput, pause and resume the queue, retry failed jobs'],
+  ['/admin/audit', 'Audit log', 'every correction: who, what, before and after; undo'],
+  ['/admin/reindex', 'Re-index', 'run the current models again on a product, a category, the stale images or everything'],
+];
 
 /** The session, or null after sending the person to the sign-in form (it returns here). */
 export function requireAdmin(): AdminSession | null {

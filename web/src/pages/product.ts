@@ -2,7 +2,10 @@
 // regions boxed, the crops, the indexing job of each image (polled while it is queued or
 // running), and the products most similar to it (GET /products/{id}/similar).
 import * as api from '../api';
+import { adminProductTools } from '../components/admin-product-tools';
 import { annotatedImage } from '../components/annotated-image';
+import { regionEditor } from '../components/region-editor';
+import { getAdminSession } from '../lib/admin-session';
 import { emptyState, errorBanner, indexStatusBadge, infoBanner, loading, pageTitle, progressBar, statusBadge, thumbnail } from '../components/ui';
 import { h, isAbort, replace, sleep } from '../dom';
 import { regionColor } from '../lib/boxes';
@@ -33,6 +36,7 @@ export async function productPage(ctx: PageContext): Promise<void> {
     pageTitle(product.name),
     query.get('created') ? infoBanner('Product saved. Visor is indexing its images: the detected regions appear below when it is done.') : null,
     factsEl,
+    adminProductTools({ product: () => product, imagesEl, query, signal }),
     live,
     h('h2', null, `Images (${product.images.length})`),
     imagesEl,
@@ -157,6 +161,8 @@ function productFacts(p: ProductDetails): HTMLElement {
           indexStatusBadge(p.index_status, p.index_error),
           p.index_status === 'searchable' && p.indexed_at ? h('span', { class: 'muted small' }, ` since ${formatRelativeTime(p.indexed_at)}`) : null,
           p.index_error ? h('span', { class: 'job-error small' }, ` ${p.index_error}`) : null,
+          // Vectors of another embedder than the current one: not found until re-indexed.
+          p.stale ? h('a', { class: 'badge badge-failed', dataset: { stale: 'true' }, href: `/admin/reindex?product=${encodeURIComponent(p.id)}` }, 'stale: re-index') : null,
         ),
       ),
       h(
@@ -193,7 +199,7 @@ function imageCard(img: ProductImage, index: number, onChange: () => void): HTML
   return h(
     'article',
     { class: 'image-card', dataset: { imageId: img.id, status: img.status } },
-    h('div', { class: 'image-card-media' }, figure.el),
+    h('div', { class: 'image-card-media' }, figure.el, getAdminSession() && img.status === 'indexed' ? regionEditor(img, onChange) : null),
     h(
       'div',
       { class: 'image-card-body' },
