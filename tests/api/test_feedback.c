@@ -21,6 +21,7 @@
 
 #include "api/api.h"
 #include "core/clock.h"
+#include "admin_checks.h"
 #include "http_client.h"
 #include "service/consistency.h"
 #include "test_server.h"
@@ -58,27 +59,6 @@ static test_response admin(const char *method, const char *path, const char *bod
   snprintf(auth, sizeof auth, "Authorization: Bearer %s", TOKEN);
   const char *headers[] = {auth, NULL};
   return test_request_headers(method, path, headers, body);
-}
-
-static void expect_error(test_response *res, long status, const char *code) {
-  if (res->status != status || strcmp(test_error_code(res), code) != 0)
-    fail_msg("expected %ld %s, got %ld %s", status, code, res->status, res->body);
-  test_response_free(res);
-}
-
-static void wait_for_jobs(int timeout_s) {
-  double deadline = visor_monotonic_s() + timeout_s;
-  while (visor_monotonic_s() < deadline) {
-    test_response queued = test_get("/api/v1/jobs?status=queued&limit=1");
-    test_response running = test_get("/api/v1/jobs?status=running&limit=1");
-    json_int_t pending = json_integer_value(json_object_get(queued.json, "total")) +
-                         json_integer_value(json_object_get(running.json, "total"));
-    test_response_free(&queued);
-    test_response_free(&running);
-    if (pending == 0) return;
-    visor_sleep_ms(100);
-  }
-  fail_msg("jobs still pending after %d s", timeout_s);
 }
 
 static void photo(const char *relative, char out[1200]) {
@@ -131,12 +111,6 @@ static test_response feedback(const char *search_id, int region, const char *pro
   return admin("POST", path, body);
 }
 
-static void audit_id_of(const test_response *res, char out[40]) {
-  snprintf(out, 40, "%s",
-           json_string_value(json_object_get(json_object_get(res->json, "audit"), "id")) ?: "");
-  assert_int_equal(strlen(out), 36);
-}
-
 static void undo(const char *audit_id) {
   char path[128];
   snprintf(path, sizeof path, "/api/v1/admin/audit/%s/undo", audit_id);
@@ -151,10 +125,6 @@ static json_int_t audit_total(void) {
   json_int_t total = json_integer_value(json_object_get(res.json, "total"));
   test_response_free(&res);
   return total;
-}
-
-static size_t vector_count(void) {
-  return test.app.vectors->ops->count(test.app.vectors);
 }
 
 static size_t image_count(const char *product_id) {
@@ -239,7 +209,7 @@ static void confirm_makes_the_query_a_reference_then_undo(void **state) {
   test_response close_before = search(image, box); /* the second photo: the centre, drawn */
   double score_before, score_after, score_undone;
   int rank_before = rank_of(&close_before, lime, &score_before);
-  size_t vectors_before = vector_count(), images_before = image_count(lime);
+  size_t vectors_before = vector_count_app(&test.app), images_before = image_count(lime);
   json_int_t audits = audit_total();
 
   test_response res =
@@ -258,7 +228,7 @@ static void confirm_makes_the_query_a_reference_then_undo(void **state) {
   snprintf(region, sizeof region, "%s", region_id);
   test_response_free(&res);
   /* searchable from the answer on: one more vector, one more image of the product */
-  assert_int_equal(vector_count(), vectors_before + 1);
+  assert_int_equal(vector_count_app(&test.app), vectors_before + 1);
   assert_int_equal(image_count(lime), images_before + 1);
   assert_int_equal(audit_total(), audits + 1);
   char path[128];
@@ -281,7 +251,7 @@ static void confirm_makes_the_query_a_reference_then_undo(void **state) {
   test_response_free(&close_after);
 
   undo(audit);
-  assert_int_equal(vector_count(), vectors_before);
+  assert_int_equal(vector_count_app(&test.app), vectors_before);
   assert_int_equal(image_count(lime), images_before);
   test_response undone = search(image, box);
   int rank_undone = rank_of(&undone, lime, &score_undone);
@@ -306,7 +276,7 @@ static void reject_demotes_for_the_same_query_then_undo(void **state) {
   assert_int_equal(strlen(top), 36);
   double score_before, score_after, score_undone;
   assert_int_equal(rank_of(&before, top, &score_before), 1);
-  size_t vectors_before = vector_count();
+  size_t vectors_before = vector_count_app(&test.app);
 
   test_response res = feedback(json_string_value(json_object_get(before.json, "id")),
                                voting_region(&before), top, "reject");
@@ -316,7 +286,7 @@ static void reject_demotes_for_the_same_query_then_undo(void **state) {
       json_string_value(json_object_get(json_object_get(res.json, "audit"), "action")),
       "match.reject");
   test_response_free(&res);
-  assert_int_equal(vector_count(), vectors_before); /* nothing written to the index */
+  assert_int_equal(vector_count_app(&test.app), vectors_before); /* nothing written to the index */
 
   test_response after = search(image, NULL);
   int rank_after = rank_of(&after, top, &score_after);
@@ -355,7 +325,7 @@ static void bad_inputs_change_nothing(void **state) {
   snprintf(search_id, sizeof search_id, "%s", json_string_value(json_object_get(done.json, "id")));
   test_response_free(&done);
   json_int_t audits = audit_total();
-  size_t vectors = vector_count(), images = image_count(products[BANANA].id);
+  size_t vectors = vector_count_app(&test.app), images = image_count(products[BANANA].id);
   const char *banana = products[BANANA].id;
 
   test_response res = feedback("0190aaaa-0000-7000-8000-000000000000", 0, banana, "confirm");
@@ -396,7 +366,7 @@ static void bad_inputs_change_nothing(void **state) {
   test_response_free(&res);
 
   assert_int_equal(audit_total(), audits);
-  assert_int_equal(vector_count(), vectors);
+  assert_int_equal(vector_count_app(&test.app), vectors);
   assert_int_equal(image_count(banana), images);
   expect_consistent();
 }
