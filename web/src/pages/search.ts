@@ -353,22 +353,22 @@ function renderResults(search: Search, searchBox: (box: Box) => void): HTMLEleme
     'Draw a box to search',
   );
   const overall = search.products ?? [];
+  // The query column is sticky: it scrolls with its row only (query and matches), so it
+  // never slides over the overall results below.
   return h(
     'div',
-    { class: 'results-layout' },
+    { class: 'results' },
     h(
       'div',
-      { class: 'results-query' },
-      figure.el,
-      h('div', { class: 'query-tools' }, drawButton, drawHelp),
-      h('p', { class: 'help' }, 'Select a box or a tab to see its matches.'),
-    ),
-    h(
-      'div',
-      { class: 'results-matches' },
-      h('h2', null, 'Matches per object'),
-      tablist,
-      panel,
+      { class: 'results-layout' },
+      h(
+        'div',
+        { class: 'results-query' },
+        figure.el,
+        h('div', { class: 'query-tools' }, drawButton, drawHelp),
+        h('p', { class: 'help' }, 'Select a box or a tab to see its matches.'),
+      ),
+      h('div', { class: 'results-matches' }, h('h2', null, 'Matches per object'), tablist, panel),
     ),
     h(
       'section',
