@@ -13,6 +13,8 @@
 #include "store/projections.h"
 
 visor_code visor_refit_check(visor_app *app, int *queued, visor_error *err) {
+  visor_error ignored = {0};
+  if (!err) err = &ignored; /* the index task checks without an error to fill */
   if (queued) *queued = 0;
   if (app->config->refit_after <= 0) return VISOR_OK;
   visor_db_conn *conn = visor_db_acquire(app->db, err);

@@ -174,6 +174,8 @@ static int64_t slot_version(visor_app *app, int building) {
 visor_code visor_tuned_refresh(visor_app *app, visor_error *err) {
   struct visor_tuned *tuned = app->tuned;
   if (!tuned || !tuned->follow_db) return VISOR_OK;
+  visor_error ignored = {0};
+  if (!err) err = &ignored;
   int64_t versions[2] = {0, 0};
   char keys[2][VISOR_PROJECTION_MODEL_MAX + 64] = {"", ""};
   visor_db_conn *conn = visor_db_acquire(app->db, err);
@@ -216,7 +218,8 @@ static void maybe_refresh(visor_app *app) {
   int due = now - tuned->checked_at_ms >= VISOR_TUNED_REFRESH_MS;
   pthread_mutex_unlock(&tuned->lock);
   if (!due || pthread_mutex_trylock(&tuned->refresh_lock) != 0) return;
-  visor_tuned_refresh(app, NULL);
+  visor_error ignored = {0}; /* a failed check is made again at the next interval */
+  visor_tuned_refresh(app, &ignored);
   pthread_mutex_lock(&tuned->lock);
   tuned->checked_at_ms = now;
   pthread_mutex_unlock(&tuned->lock);
