@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/clock.h"
@@ -53,4 +54,18 @@ void audit_id_of(const test_response *res, char out[40]) {
 
 size_t vector_count_app(visor_app *app) {
   return app->vectors->ops->count(app->vectors);
+}
+
+void add_backend_options(const char *prefix, char **options, int *count) {
+  static const char *const flags[] = {"--metadata", "--vectors"};
+  static const char *const suffixes[] = {"METADATA_URL", "VECTOR_URL"};
+  for (int i = 0; i < 2; i++) {
+    char name[128];
+    snprintf(name, sizeof name, "%s_%s", prefix, suffixes[i]);
+    char *value = getenv(name);
+    if (value && *value) {
+      options[(*count)++] = (char *)flags[i];
+      options[(*count)++] = value;
+    }
+  }
 }

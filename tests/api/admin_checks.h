@@ -21,6 +21,10 @@ void expect_consistent_app(visor_app *app);
 /* The audit entry id of a correction's answer (36 characters, else the test fails). */
 void audit_id_of(const test_response *res, char out[40]);
 
+/* Appends "--metadata URL" / "--vectors URL" to options from the environment variables
+ * PREFIX_METADATA_URL and PREFIX_VECTOR_URL when they are set (PostgreSQL, Chroma runs). */
+void add_backend_options(const char *prefix, char **options, int *count);
+
 /* How many vectors app's index holds. */
 size_t vector_count_app(visor_app *app);
 

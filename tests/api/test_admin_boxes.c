@@ -191,16 +191,7 @@ static int start_server(void **state) {
   char *options[12] = {"--rate-limit",      "0", "--client-jobs", "0", "--admin-tokens",
                        "alice:" ALICE_TOKEN};
   int count = 6;
-  const char *metadata = getenv("VISOR_TEST_ADMIN_METADATA_URL");
-  const char *vectors = getenv("VISOR_TEST_ADMIN_VECTOR_URL");
-  if (metadata && *metadata) {
-    options[count++] = "--metadata";
-    options[count++] = (char *)metadata;
-  }
-  if (vectors && *vectors) {
-    options[count++] = "--vectors";
-    options[count++] = (char *)vectors;
-  }
+  add_backend_options("VISOR_TEST_ADMIN", options, &count);
   test_server_start(&test, options, count, 1);
   for (int i = 0; i < PRODUCT_COUNT; i++) {
     product *p = &products[i];

@@ -205,16 +205,7 @@ static json_int_t reindex_jobs(void) {
 static void start(const char *manifest) {
   char *options[16] = {"--rate-limit", "0", "--client-jobs", "0", "--admin-token", TOKEN};
   int count = 6;
-  const char *metadata = getenv("VISOR_TEST_REINDEX_METADATA_URL");
-  const char *vectors = getenv("VISOR_TEST_REINDEX_VECTOR_URL");
-  if (metadata && *metadata) {
-    options[count++] = "--metadata";
-    options[count++] = (char *)metadata;
-  }
-  if (vectors && *vectors) {
-    options[count++] = "--vectors";
-    options[count++] = (char *)vectors;
-  }
+  add_backend_options("VISOR_TEST_REINDEX", options, &count);
   if (data_dir[0]) { /* a restart: the same data (the last --data-dir counts) */
     options[count++] = "--data-dir";
     options[count++] = data_dir;

@@ -303,13 +303,9 @@ static void add_known_regions(void) {
 static int start_server(void **state) {
   (void)state;
   const char *shared = getenv("VISOR_SHARED_DIR");
-  char *options[8] = {"--rate-limit", "0", "--client-jobs", "0", "--admin-token", TOKEN};
+  char *options[12] = {"--rate-limit", "0", "--client-jobs", "0", "--admin-token", TOKEN};
   int count = 6;
-  const char *metadata = getenv("VISOR_TEST_REVIEW_METADATA_URL");
-  if (metadata && *metadata) {
-    options[count++] = "--metadata";
-    options[count++] = (char *)metadata;
-  }
+  add_backend_options("VISOR_TEST_REVIEW", options, &count);
   test_server_start(&test, options, count, 1);
   for (int i = 0; i < PRODUCT_COUNT; i++) {
     product *p = &products[i];
