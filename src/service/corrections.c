@@ -625,7 +625,16 @@ static visor_code undo_region_delete(visor_db_conn *conn, const json_t *entry, e
   if (code == VISOR_OK) code = visor_image_get(conn, text_of(row, "image_id"), &image, err);
   if (code == VISOR_ERR_NOT_FOUND)
     code = changed_since(text_of(entry, "id"), "the region's image (it is deleted)", err);
+  /* a primary region restored where another region became primary since comes back as
+   * a plain one: one primary per product */
+  json_t *primaries = NULL;
+  const char *product_id = text_of(row, "product_id");
+  if (code == VISOR_OK) code = visor_edit_primary_regions(conn, product_id, &primaries, err);
   if (code == VISOR_OK) code = visor_edit_region_set_deleted(conn, region_id, 0, err);
+  if (code == VISOR_OK && json_integer_value(json_object_get(row, "is_primary")) &&
+      json_array_size(primaries) > 0)
+    code = visor_edit_set_primaries(conn, product_id, primaries, err);
+  json_decref(primaries);
   if (code == VISOR_OK) {
     e->before = json_pack("{s:b}", "deleted", 1);
     e->after = json_pack("{s:b}", "deleted", 0);

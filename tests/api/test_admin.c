@@ -401,6 +401,45 @@ static void delete_region_then_undo(void **state) {
   expect_consistent_app(&test.app);
 }
 
+/* Undo of a primary region's delete after another region became primary: it comes back
+ * as a plain region, the product keeps one primary. */
+static void undo_delete_keeps_one_primary(void **state) {
+  (void)state;
+  json_t *regions = regions_of(products[KIWI].id);
+  assert_true(json_array_size(regions) >= 2);
+  char primary_id[40] = "", other_id[40] = "", path[128];
+  size_t index;
+  json_t *one;
+  json_array_foreach(regions, index, one) {
+    const char *id = json_string_value(json_object_get(one, "id"));
+    if (json_is_true(json_object_get(one, "is_primary")) && !primary_id[0])
+      snprintf(primary_id, sizeof primary_id, "%s", id);
+    else if (!other_id[0])
+      snprintf(other_id, sizeof other_id, "%s", id);
+  }
+  json_decref(regions);
+  assert_true(primary_id[0] && other_id[0]);
+  snprintf(path, sizeof path, "/api/v1/admin/regions/%s", primary_id);
+  test_response res = alice("DELETE", path, NULL);
+  if (res.status != 200) fail_msg("delete region: %ld %s", res.status, res.body);
+  char audit_id[40];
+  audit_id_of(&res, audit_id);
+  test_response_free(&res);
+  snprintf(path, sizeof path, "/api/v1/admin/regions/%s", other_id);
+  res = alice("PATCH", path, "{\"is_primary\":true}");
+  if (res.status != 200) fail_msg("make primary: %ld %s", res.status, res.body);
+  test_response_free(&res);
+  undo(audit_id);
+  assert_int_equal(primary_count(products[KIWI].id), 1);
+  json_t *restored = region_by_id(primary_id), *other = region_by_id(other_id);
+  assert_non_null(restored);
+  assert_false(json_is_true(json_object_get(restored, "is_primary")));
+  assert_true(json_is_true(json_object_get(other, "is_primary")));
+  json_decref(restored);
+  json_decref(other);
+  expect_consistent_app(&test.app);
+}
+
 static void product_category_filters_at_once_then_undo(void **state) {
   (void)state;
   char path[128], top[40];
@@ -719,6 +758,7 @@ int main(void) {
       cmocka_unit_test(admin_access),
       cmocka_unit_test(relabel_and_primary_then_undo),
       cmocka_unit_test(delete_region_then_undo),
+      cmocka_unit_test(undo_delete_keeps_one_primary),
       cmocka_unit_test(product_category_filters_at_once_then_undo),
       cmocka_unit_test(merge_then_undo),
       cmocka_unit_test(move_image_then_undo),
