@@ -182,6 +182,16 @@ static void undo(const char *audit_id) {
   test_response_free(&res);
 }
 
+/* Deletes a region as alice; its audit entry's id into audit_id[40]. */
+static void delete_region(const char *region_id, char *audit_id) {
+  char path[128];
+  snprintf(path, sizeof path, "/api/v1/admin/regions/%s", region_id);
+  test_response res = alice("DELETE", path, NULL);
+  if (res.status != 200) fail_msg("delete region %s: %ld %s", region_id, res.status, res.body);
+  audit_id_of(&res, audit_id);
+  test_response_free(&res);
+}
+
 /* ---- setup ---------------------------------------------------------------------------- */
 
 static int start_server(void **state) {
@@ -368,12 +378,10 @@ static void delete_region_then_undo(void **state) {
   json_decref(regions);
   assert_true(search_returns(products[KIWI].image, NULL, "region_id", region_id));
   size_t vectors = vector_count_app(&test.app);
-  snprintf(path, sizeof path, "/api/v1/admin/regions/%s", region_id);
-  test_response res = alice("DELETE", path, NULL);
-  if (res.status != 200) fail_msg("delete region: %ld %s", res.status, res.body);
   char audit_id[40];
-  audit_id_of(&res, audit_id);
-  test_response_free(&res);
+  delete_region(region_id, audit_id);
+  snprintf(path, sizeof path, "/api/v1/admin/regions/%s", region_id);
+  test_response res;
   /* gone from the index before the answer, never returned by search */
   assert_int_equal(vector_count_app(&test.app), vectors - 1);
   assert_null(region_by_id(region_id));
@@ -419,14 +427,10 @@ static void undo_delete_keeps_one_primary(void **state) {
   }
   json_decref(regions);
   assert_true(primary_id[0] && other_id[0]);
-  snprintf(path, sizeof path, "/api/v1/admin/regions/%s", primary_id);
-  test_response res = alice("DELETE", path, NULL);
-  if (res.status != 200) fail_msg("delete region: %ld %s", res.status, res.body);
   char audit_id[40];
-  audit_id_of(&res, audit_id);
-  test_response_free(&res);
+  delete_region(primary_id, audit_id);
   snprintf(path, sizeof path, "/api/v1/admin/regions/%s", other_id);
-  res = alice("PATCH", path, "{\"is_primary\":true}");
+  test_response res = alice("PATCH", path, "{\"is_primary\":true}");
   if (res.status != 200) fail_msg("make primary: %ld %s", res.status, res.body);
   test_response_free(&res);
   undo(audit_id);
