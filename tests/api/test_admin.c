@@ -380,8 +380,6 @@ static void delete_region_then_undo(void **state) {
   size_t vectors = vector_count_app(&test.app);
   char audit_id[40];
   delete_region(region_id, audit_id);
-  snprintf(path, sizeof path, "/api/v1/admin/regions/%s", region_id);
-  test_response res;
   /* gone from the index before the answer, never returned by search */
   assert_int_equal(vector_count_app(&test.app), vectors - 1);
   assert_null(region_by_id(region_id));
@@ -392,7 +390,8 @@ static void delete_region_then_undo(void **state) {
     assert_false(search_returns(products[i].image, NULL, "region_id", region_id));
   /* deleting it again: 404, nothing changed */
   json_int_t entries = audit_total();
-  res = alice("DELETE", path, NULL);
+  snprintf(path, sizeof path, "/api/v1/admin/regions/%s", region_id);
+  test_response res = alice("DELETE", path, NULL);
   expect_error(&res, 404, "not_found");
   assert_int_equal(audit_total(), entries);
   expect_consistent_app(&test.app);
