@@ -163,7 +163,7 @@ static visor_code read_search_fields(visor_http_request *req, int *k, json_t **f
 /* The search object with crop URLs. */
 static visor_code load_search(visor_app *app, const char *id, json_t **search, visor_error *err) {
   visor_db_conn *conn = visor_db_acquire(app->db, err);
-  if (!conn) return err->code;
+  if (!conn) return visor_db_acquire_failed(err);
   visor_code code = visor_search_get(conn, id, search, err);
   visor_db_release(conn);
   if (code != VISOR_OK) return code;

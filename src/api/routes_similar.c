@@ -18,7 +18,7 @@
 static visor_code similar_items(visor_app *app, const json_t *results, json_t **items,
                                 visor_error *err) {
   visor_db_conn *conn = visor_db_acquire(app->db, err);
-  if (!conn) return err->code;
+  if (!conn) return visor_db_acquire_failed(err);
   *items = json_array();
   visor_code code = VISOR_OK;
   size_t index;

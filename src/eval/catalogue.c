@@ -40,7 +40,7 @@ static visor_code add_product(visor_app *app, const visor_eval_dataset *dataset,
                               size_t *images, visor_error *err) {
   const visor_eval_class *class = &dataset->classes[class_index];
   visor_db_conn *conn = visor_db_acquire(app->db, err);
-  if (!conn) return err->code;
+  if (!conn) return visor_db_acquire_failed(err);
   json_t *product =
       json_pack("{s:s, s:s, s:s, s:s}", "sku", class->name, "name", class->name, "category",
                 class->coarse_name, "description", "visor eval catalogue product");

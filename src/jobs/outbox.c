@@ -30,7 +30,7 @@ visor_code visor_outbox_relay_once(visor_db *db, visor_queue *queue, size_t *pub
                                    visor_error *err) {
   size_t count = 0;
   visor_db_conn *conn = visor_db_acquire(db, err);
-  if (!conn) return err ? err->code : VISOR_ERR_UNAVAILABLE;
+  if (!conn) return visor_db_acquire_failed(err);
   visor_code code = VISOR_OK;
   for (int batch = 0; code == VISOR_OK && batch < RELAY_MAX_BATCHES; batch++) {
     size_t seen = 0;

@@ -68,7 +68,7 @@ visor_code visor_pipeline_record_duplicates(visor_app *app, const char *image_id
   for (size_t i = 0; i < analysis->region_count && !whole; i++)
     if (analysis->regions[i].whole_image) whole = analysis->regions[i].embedding;
   visor_db_conn *conn = visor_db_acquire(app->db, err);
-  if (!conn) return err->code;
+  if (!conn) return visor_db_acquire_failed(err);
   json_t *image = NULL;
   visor_code code = visor_image_get(conn, image_id, &image, err);
   const char *sha256 = json_string_value(json_object_get(image, "sha256"));

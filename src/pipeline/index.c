@@ -36,7 +36,7 @@ typedef struct indexed_region {
 static visor_code load_subject(visor_app *app, const char *image_id, const char *product_id,
                                char **object_key, visor_product_meta *meta, visor_error *err) {
   visor_db_conn *conn = visor_db_acquire(app->db, err);
-  if (!conn) return err->code;
+  if (!conn) return visor_db_acquire_failed(err);
   json_t *image = NULL;
   visor_code code = visor_image_get(conn, image_id, &image, err);
   visor_db_release(conn);
@@ -51,7 +51,7 @@ static visor_code load_subject(visor_app *app, const char *image_id, const char 
 static visor_code remove_previous_vectors(visor_app *app, const char *image_id, json_t **previous,
                                           visor_error *err) {
   visor_db_conn *conn = visor_db_acquire(app->db, err);
-  if (!conn) return err->code;
+  if (!conn) return visor_db_acquire_failed(err);
   visor_code code = visor_region_keys(conn, image_id, previous, err);
   visor_db_release(conn);
   size_t index;
@@ -116,7 +116,7 @@ static visor_code write_regions(visor_app *app, const char *image_id, const char
                                 const visor_analysis *analysis, indexed_region *regions,
                                 size_t primary, int *live, visor_error *err) {
   visor_db_conn *conn = visor_db_acquire(app->db, err);
-  if (!conn) return err->code;
+  if (!conn) return visor_db_acquire_failed(err);
   char labeller[2 * VISOR_ML_NAME_MAX + 2];
   snprintf(labeller, sizeof labeller, "%s@%s", analysis->labeller.name, analysis->labeller.version);
   visor_code code = visor_db_begin(conn, err);
@@ -164,7 +164,7 @@ static visor_code write_regions(visor_app *app, const char *image_id, const char
  * included). */
 static visor_code clean_up_deleted(visor_app *app, const char *image_id, visor_error *err) {
   visor_db_conn *conn = visor_db_acquire(app->db, err);
-  if (!conn) return err->code;
+  if (!conn) return visor_db_acquire_failed(err);
   json_t *keys = NULL;
   visor_code code = visor_region_keys_any(conn, image_id, &keys, err);
   visor_db_release(conn);

@@ -22,7 +22,7 @@ static visor_code rewrite_meta(void *ctx, visor_job_run *run, visor_error *err) 
     return VISOR_OK;
   }
   visor_db_conn *conn = code == VISOR_OK ? visor_db_acquire(app->db, err) : NULL;
-  if (code == VISOR_OK && !conn) code = err->code;
+  if (code == VISOR_OK && !conn) code = visor_db_acquire_failed(err);
   if (conn) {
     code = visor_region_vectors_of_product(conn, product_id, &regions, err);
     visor_db_release(conn);

@@ -7,7 +7,7 @@
 visor_code visor_pipeline_payload(visor_app *app, visor_job_run *run, json_t **payload,
                                   visor_error *err) {
   visor_db_conn *conn = visor_db_acquire(app->db, err);
-  if (!conn) return err->code;
+  if (!conn) return visor_db_acquire_failed(err);
   json_t *job = NULL;
   visor_code code = visor_job_get(conn, visor_job_run_task(run)->id, &job, err);
   visor_db_release(conn);

@@ -12,7 +12,7 @@ visor_code visor_product_meta_load(visor_app *app, const char *product_id, visor
                                    visor_error *err) {
   memset(meta, 0, sizeof *meta);
   visor_db_conn *conn = visor_db_acquire(app->db, err);
-  if (!conn) return err->code;
+  if (!conn) return visor_db_acquire_failed(err);
   json_t *product = NULL;
   visor_code code = visor_product_get(conn, product_id, &product, err);
   visor_db_release(conn);

@@ -245,7 +245,8 @@ static visor_code rank_page(visor_app *app, const visor_tuned_version *version,
   visor_code code = VISOR_OK;
   if (!ranking->regions || !ranking->results || !ranking->ids || !hits || !scores || !overall)
     code = visor_error_set(err, VISOR_ERR_NOMEM, "out of memory ranking %zu regions", regions);
-  if (code == VISOR_OK && !(conn = visor_db_acquire(app->db, err))) code = err->code;
+  if (code == VISOR_OK && !(conn = visor_db_acquire(app->db, err)))
+    code = visor_db_acquire_failed(err);
   size_t overall_count = 0;
   for (size_t r = 0; code == VISOR_OK && r < regions; r++) {
     const visor_region *region = &analysis->regions[r];

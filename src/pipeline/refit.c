@@ -18,7 +18,7 @@ visor_code visor_refit_check(visor_app *app, int *queued, visor_error *err) {
   if (queued) *queued = 0;
   if (app->config->refit_after <= 0) return VISOR_OK;
   visor_db_conn *conn = visor_db_acquire(app->db, err);
-  if (!conn) return err->code;
+  if (!conn) return visor_db_acquire_failed(err);
   int64_t version = 0, fitted = 0, labelled = 0;
   visor_code code = visor_projection_current_fit(conn, app->embedder_model, &version, &fitted, err);
   if (code == VISOR_OK) code = visor_projection_labelled_images(conn, &labelled, err);

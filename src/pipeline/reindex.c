@@ -75,7 +75,7 @@ static int is_new_id(const reindex_work *work, const char *id) {
 static visor_code read_regions(visor_app *app, const char *image_id, json_t **regions,
                                visor_error *err) {
   visor_db_conn *conn = visor_db_acquire(app->db, err);
-  if (!conn) return err->code;
+  if (!conn) return visor_db_acquire_failed(err);
   visor_code code = visor_reindex_image_regions(conn, image_id, regions, err);
   visor_db_release(conn);
   return code;
@@ -85,7 +85,7 @@ static visor_code read_regions(visor_app *app, const char *image_id, json_t **re
 static visor_code load(reindex_work *work, int *gone, visor_error *err) {
   visor_app *app = work->app;
   visor_db_conn *conn = visor_db_acquire(app->db, err);
-  if (!conn) return err->code;
+  if (!conn) return visor_db_acquire_failed(err);
   json_t *image = NULL;
   visor_code code = visor_image_get(conn, work->image_id, &image, err);
   visor_db_release(conn);
@@ -295,7 +295,7 @@ static visor_code swap_rows(reindex_work *work, int *outcome, visor_error *err) 
   visor_app *app = work->app;
   const visor_analysis *analysis = &work->analysis;
   visor_db_conn *conn = visor_db_acquire(app->db, err);
-  if (!conn) return err->code;
+  if (!conn) return visor_db_acquire_failed(err);
   char labeller[2 * VISOR_ML_NAME_MAX + 2];
   snprintf(labeller, sizeof labeller, "%s@%s", analysis->labeller.name, analysis->labeller.version);
   int live = 0;

@@ -120,7 +120,7 @@ static visor_code load_regions(visor_app *app, catalogue_regions *r, visor_db_ro
   live_region *ids = NULL;
   size_t live_count = 0;
   visor_db_conn *conn = visor_db_acquire(app->db, err);
-  if (!conn) return err->code;
+  if (!conn) return visor_db_acquire_failed(err);
   visor_code code = visor_projection_indexed_images(conn, images, err);
   if (code == VISOR_OK) code = load_live(conn, &ids, &live_count, err);
   visor_db_release(conn);
@@ -274,7 +274,7 @@ static visor_code remove_gone(visor_app *app, visor_tuned_version *version,
   live_region *live = NULL;
   size_t live_count = 0;
   visor_db_conn *conn = visor_db_acquire(app->db, err);
-  if (!conn) return err->code;
+  if (!conn) return visor_db_acquire_failed(err);
   visor_code code = load_live(conn, &live, &live_count, err);
   visor_db_release(conn);
   for (size_t i = 0; code == VISOR_OK && i < snapshot->count; i++) {
@@ -360,7 +360,8 @@ visor_code visor_retune(visor_app *app, const visor_retune_options *options,
   /* The count the automatic refit compares with (refit.h), taken before the fit reads. */
   int64_t labelled = 0;
   visor_db_conn *conn = visor_db_acquire(app->db, err);
-  visor_code code = conn ? visor_projection_labelled_images(conn, &labelled, err) : err->code;
+  visor_code code =
+      conn ? visor_projection_labelled_images(conn, &labelled, err) : visor_db_acquire_failed(err);
   visor_db_release(conn);
   conn = NULL;
   if (code == VISOR_OK) code = load_regions(app, &regions, &images, err);
@@ -379,7 +380,8 @@ visor_code visor_retune(visor_app *app, const visor_retune_options *options,
   if (code == VISOR_OK)
     code = visor_projection_fit(fit.samples, fit.labels, fit.n, regions.dim, fit.names, fit.classes,
                                 &fit_options, &projection, err);
-  if (code == VISOR_OK && !(conn = visor_db_acquire(app->db, err))) code = err->code;
+  if (code == VISOR_OK && !(conn = visor_db_acquire(app->db, err)))
+    code = visor_db_acquire_failed(err);
   if (code == VISOR_OK) code = visor_projection_next_version(conn, &report->version, err);
   if (code == VISOR_OK) {
     snprintf(projection.model, sizeof projection.model, "%s", app->embedder_model);
@@ -433,7 +435,8 @@ visor_code visor_retune(visor_app *app, const visor_retune_options *options,
   visor_tuned_release(app, building);
   int64_t previous = 0;
   visor_tuned_version *served = visor_tuned_acquire(app); /* the version being replaced */
-  if (code == VISOR_OK && !(conn = visor_db_acquire(app->db, err))) code = err->code;
+  if (code == VISOR_OK && !(conn = visor_db_acquire(app->db, err)))
+    code = visor_db_acquire_failed(err);
   if (code == VISOR_OK && (code = visor_db_begin(conn, err)) == VISOR_OK) {
     code = visor_projection_make_current(conn, report->version, &previous, err);
     if (code == VISOR_OK)

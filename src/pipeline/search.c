@@ -79,7 +79,7 @@ static visor_code run_search(void *ctx, visor_job_run *run, visor_error *err) {
   }
   if (code == VISOR_OK) code = visor_pipeline_payload_id(payload, "search_id", &search_id, err);
   visor_db_conn *conn = code == VISOR_OK ? visor_db_acquire(app->db, err) : NULL;
-  if (code == VISOR_OK && !conn) code = err->code;
+  if (code == VISOR_OK && !conn) code = visor_db_acquire_failed(err);
   if (code == VISOR_OK) code = visor_search_load(conn, search_id, &search, err);
   if (code == VISOR_OK) code = visor_search_set_status(conn, search_id, "running", NULL, 0, err);
   visor_db_release(conn);
@@ -125,7 +125,7 @@ static visor_code run_search(void *ctx, visor_job_run *run, visor_error *err) {
   }
   if (code == VISOR_OK) {
     conn = visor_db_acquire(app->db, err);
-    if (!conn) code = err->code;
+    if (!conn) code = visor_db_acquire_failed(err);
   }
   if (code == VISOR_OK) {
     code = visor_db_begin(conn, err);

@@ -14,7 +14,7 @@ static visor_code load_product_regions(visor_app *app, const char *product_id,
                                        visor_analysis *analysis, visor_error *err) {
   memset(analysis, 0, sizeof *analysis);
   visor_db_conn *conn = visor_db_acquire(app->db, err);
-  if (!conn) return err->code;
+  if (!conn) return visor_db_acquire_failed(err);
   json_t *product = NULL, *regions = NULL;
   visor_code code = visor_product_get(conn, product_id, &product, err);
   if (code == VISOR_OK) code = visor_region_vectors_of_product(conn, product_id, &regions, err);

@@ -179,7 +179,7 @@ visor_code visor_tuned_refresh(visor_app *app, visor_error *err) {
   int64_t versions[2] = {0, 0};
   char keys[2][VISOR_PROJECTION_MODEL_MAX + 64] = {"", ""};
   visor_db_conn *conn = visor_db_acquire(app->db, err);
-  if (!conn) return err->code;
+  if (!conn) return visor_db_acquire_failed(err);
   visor_code code = visor_projection_current(conn, app->embedder_model, &versions[0], keys[0],
                                              sizeof keys[0], err);
   if (code == VISOR_ERR_NOT_FOUND) code = VISOR_OK;

@@ -27,7 +27,7 @@ static visor_db_conn *open_conn(visor_queue *base, visor_error *err) {
 static visor_code local_enqueue(visor_queue *base, const char *id, const char *kind,
                                 int64_t delay_ms, visor_error *err) {
   visor_db_conn *conn = open_conn(base, err);
-  if (!conn) return err->code;
+  if (!conn) return visor_db_acquire_failed(err);
   int64_t now = visor_now_ms();
   visor_code code = visor_queue_task_add(conn, id, kind, now, now + delay_ms, err);
   visor_db_release(conn);
@@ -73,7 +73,7 @@ static visor_code local_lease(visor_queue *base, const char *const *kinds, size_
     return visor_error_set(err, VISOR_ERR_INVALID, "lease needs 1 to %d kinds, got %zu",
                            VISOR_QUEUE_MAX_KINDS, kind_count);
   visor_db_conn *conn = open_conn(base, err);
-  if (!conn) return err->code;
+  if (!conn) return visor_db_acquire_failed(err);
   int paused = 0;
   visor_code code = visor_queue_paused_get(conn, &paused, err);
   for (int tries = 0; code == VISOR_OK && !paused && tries < LEASE_TRIES; tries++) {
@@ -97,7 +97,7 @@ static visor_code leased(visor_code code, int64_t changes, const visor_task *tas
 static visor_code local_extend(visor_queue *base, const visor_task *task, int64_t visibility_ms,
                                visor_error *err) {
   visor_db_conn *conn = open_conn(base, err);
-  if (!conn) return err->code;
+  if (!conn) return visor_db_acquire_failed(err);
   int64_t changes = 0;
   visor_code code = visor_queue_task_extend(conn, task->id, task->lease_token,
                                             visor_now_ms() + visibility_ms, &changes, err);
@@ -107,7 +107,7 @@ static visor_code local_extend(visor_queue *base, const visor_task *task, int64_
 
 static visor_code local_ack(visor_queue *base, const visor_task *task, visor_error *err) {
   visor_db_conn *conn = open_conn(base, err);
-  if (!conn) return err->code;
+  if (!conn) return visor_db_acquire_failed(err);
   int64_t changes = 0;
   visor_code code = visor_queue_task_delete(conn, task->id, task->lease_token, &changes, err);
   visor_db_release(conn);
@@ -117,7 +117,7 @@ static visor_code local_ack(visor_queue *base, const visor_task *task, visor_err
 static visor_code local_retry(visor_queue *base, const visor_task *task, int64_t delay_ms,
                               const char *error, visor_error *err) {
   visor_db_conn *conn = open_conn(base, err);
-  if (!conn) return err->code;
+  if (!conn) return visor_db_acquire_failed(err);
   int64_t changes = 0;
   visor_code code = visor_queue_task_release(conn, task->id, task->lease_token,
                                              visor_now_ms() + delay_ms, error, &changes, err);
@@ -128,7 +128,7 @@ static visor_code local_retry(visor_queue *base, const visor_task *task, int64_t
 static visor_code local_bury(visor_queue *base, const visor_task *task, const char *error,
                              visor_error *err) {
   visor_db_conn *conn = open_conn(base, err);
-  if (!conn) return err->code;
+  if (!conn) return visor_db_acquire_failed(err);
   int64_t changes = 0;
   visor_code code = visor_queue_task_bury(conn, task->id, task->lease_token, error, &changes, err);
   visor_db_release(conn);
@@ -137,7 +137,7 @@ static visor_code local_bury(visor_queue *base, const visor_task *task, const ch
 
 static visor_code local_cancel(visor_queue *base, const char *id, int *removed, visor_error *err) {
   visor_db_conn *conn = open_conn(base, err);
-  if (!conn) return err->code;
+  if (!conn) return visor_db_acquire_failed(err);
   int64_t changes = 0;
   visor_code code = visor_queue_task_cancel(conn, id, visor_now_ms(), &changes, err);
   visor_db_release(conn);
@@ -147,7 +147,7 @@ static visor_code local_cancel(visor_queue *base, const char *id, int *removed, 
 
 static visor_code local_set_paused(visor_queue *base, int paused, visor_error *err) {
   visor_db_conn *conn = open_conn(base, err);
-  if (!conn) return err->code;
+  if (!conn) return visor_db_acquire_failed(err);
   visor_code code = visor_queue_paused_set(conn, paused, err);
   visor_db_release(conn);
   return code;
@@ -156,7 +156,7 @@ static visor_code local_set_paused(visor_queue *base, int paused, visor_error *e
 static visor_code local_counts(visor_queue *base, visor_queue_counts *counts, visor_error *err) {
   memset(counts, 0, sizeof *counts);
   visor_db_conn *conn = open_conn(base, err);
-  if (!conn) return err->code;
+  if (!conn) return visor_db_acquire_failed(err);
   visor_queue_totals totals;
   visor_code code = visor_queue_totals_get(conn, visor_now_ms(), &totals, err);
   if (code == VISOR_OK) code = visor_queue_paused_get(conn, &counts->paused, err);

@@ -105,7 +105,7 @@ static visor_code run_script(redis_queue *queue, visor_redis_conn *conn, visor_r
 static visor_code script_int(redis_queue *queue, visor_redis_script which, int argc,
                              const char **args, long long *result, visor_error *err) {
   visor_redis_conn *conn = visor_redis_acquire(queue->pool, err);
-  if (!conn) return err->code;
+  if (!conn) return visor_db_acquire_failed(err);
   redisReply *reply;
   visor_code code = run_script(queue, conn, which, argc, args, &reply, err);
   visor_redis_release(queue->pool, conn);
@@ -200,7 +200,7 @@ static visor_code redis_lease(visor_queue *base, const char *const *kinds, size_
   char visibility[24];
   snprintf(visibility, sizeof visibility, "%" PRId64, visibility_ms);
   visor_redis_conn *conn = visor_redis_acquire(queue->pool, err);
-  if (!conn) return err->code;
+  if (!conn) return visor_db_acquire_failed(err);
   double started = visor_monotonic_s();
   visor_code code = VISOR_OK;
   for (;;) {
@@ -337,7 +337,7 @@ static visor_code redis_set_paused(visor_queue *base, int paused, visor_error *e
   const char *argv[] = {paused ? "SET" : "DEL", key, "1"};
   size_t lens[] = {strlen(argv[0]), strlen(key), 1};
   visor_redis_conn *conn = visor_redis_acquire(queue->pool, err);
-  if (!conn) return err->code;
+  if (!conn) return visor_db_acquire_failed(err);
   redisReply *reply;
   visor_code code = visor_redis_call(queue->pool, conn, paused ? 3 : 2, argv, lens, &reply, err);
   visor_redis_release(queue->pool, conn);
@@ -351,7 +351,7 @@ static visor_code redis_counts(visor_queue *base, visor_queue_counts *counts, vi
   if (!err) err = &scratch;
   memset(counts, 0, sizeof *counts);
   visor_redis_conn *conn = visor_redis_acquire(queue->pool, err);
-  if (!conn) return err->code;
+  if (!conn) return visor_db_acquire_failed(err);
   redisReply *reply;
   visor_code code = run_script(queue, conn, VISOR_REDIS_COUNTS, 0, NULL, &reply, err);
   visor_redis_release(queue->pool, conn);
@@ -397,7 +397,7 @@ static const visor_queue_ops redis_ops = {
 /* SCRIPT LOAD of every script: checks that Redis answers and has Lua with cjson. */
 static visor_code load_scripts(redis_queue *queue, visor_error *err) {
   visor_redis_conn *conn = visor_redis_acquire(queue->pool, err);
-  if (!conn) return err->code;
+  if (!conn) return visor_db_acquire_failed(err);
   visor_code code = VISOR_OK;
   for (int i = 0; code == VISOR_OK && i < VISOR_REDIS_SCRIPT_COUNT; i++) {
     const char *argv[] = {"SCRIPT", "LOAD", visor_redis_scripts[i]};

@@ -85,7 +85,7 @@ visor_code visor_catalogue_update_product(visor_app *app, const char *id, const 
   *product = NULL;
   job_id[0] = '\0';
   visor_db_conn *conn = visor_db_acquire(app->db, err);
-  if (!conn) return err->code;
+  if (!conn) return visor_db_acquire_failed(err);
   visor_code code = visor_db_begin(conn, err);
   if (code == VISOR_OK)
     code = visor_catalogue_update_product_on(app, conn, id, changes, job_id, err);
@@ -118,7 +118,7 @@ visor_code visor_catalogue_remove_region_data(visor_app *app, const json_t *keys
 
 visor_code visor_catalogue_delete_image(visor_app *app, const char *image_id, visor_error *err) {
   visor_db_conn *conn = visor_db_acquire(app->db, err);
-  if (!conn) return err->code;
+  if (!conn) return visor_db_acquire_failed(err);
   json_t *image = NULL, *keys = NULL;
   char cleanup_job[40];
   visor_code code = visor_db_begin(conn, err);

@@ -46,7 +46,7 @@ static visor_code load_source(visor_app *app, const char *region_id, crop_source
                               visor_error *err) {
   memset(source, 0, sizeof *source);
   visor_db_conn *conn = visor_db_acquire(app->db, err);
-  if (!conn) return err->code;
+  if (!conn) return visor_db_acquire_failed(err);
   json_t *region = NULL, *image = NULL;
   visor_code code = visor_region_get(conn, region_id, &region, err);
   const char *image_id = region ? json_string_value(json_object_get(region, "image_id")) : NULL;

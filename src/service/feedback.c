@@ -158,7 +158,7 @@ static visor_code load_query(visor_app *app, const char *search_id, int ordinal,
                              visor_error *err) {
   *search = *region = NULL;
   visor_db_conn *conn = visor_db_acquire(app->db, err);
-  if (!conn) return err->code;
+  if (!conn) return visor_db_acquire_failed(err);
   visor_code code = visor_search_load(conn, search_id, search, err);
   const char *status = text_of(*search, "status");
   if (code == VISOR_OK && (!status || strcmp(status, "done") != 0))

@@ -18,7 +18,7 @@ visor_code visor_owned_objects(visor_app *app, GHashTable **owned, json_t **regi
   if (regions_out) *regions_out = NULL;
   json_t *regions = NULL, *images = NULL;
   visor_db_conn *conn = visor_db_acquire(app->db, err);
-  if (!conn) return err->code;
+  if (!conn) return visor_db_acquire_failed(err);
   visor_code code = visor_region_all_keys(conn, &regions, err);
   if (code == VISOR_OK) code = visor_image_all_keys(conn, &images, err);
   visor_db_release(conn);

@@ -108,7 +108,7 @@ static visor_code read_state(visor_app *app, const char *region_id, json_t **sta
                              visor_error *err) {
   *state = NULL;
   visor_db_conn *conn = visor_db_acquire(app->db, err);
-  if (!conn) return err->code;
+  if (!conn) return visor_db_acquire_failed(err);
   visor_code code = visor_edit_region_vector_state(conn, region_id, state, err);
   visor_db_release(conn);
   return code == VISOR_ERR_NOT_FOUND ? VISOR_OK : code;

@@ -100,7 +100,7 @@ visor_code visor_reindex_start(visor_app *app, const visor_correction_who *who,
                                visor_error *err) {
   *run = NULL;
   visor_db_conn *conn = visor_db_acquire(app->db, err);
-  if (!conn) return err->code;
+  if (!conn) return visor_db_acquire_failed(err);
   char model[260] = "", run_id[40];
   json_t *images = NULL;
   visor_uuid_new(run_id);

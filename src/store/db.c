@@ -41,7 +41,7 @@ void visor_db_close(visor_db *db) {
 
 visor_code visor_db_ping(visor_db *db, visor_error *err) {
   visor_db_conn *conn = visor_db_acquire(db, err);
-  if (!conn) return err ? err->code : VISOR_ERR_UNAVAILABLE;
+  if (!conn) return visor_db_acquire_failed(err);
   visor_code code = visor_db_exec(conn, "SELECT 1", NULL, 0, NULL, NULL, err);
   visor_db_release(conn);
   return code;
@@ -49,6 +49,10 @@ visor_code visor_db_ping(visor_db *db, visor_error *err) {
 
 visor_db_conn *visor_db_acquire(visor_db *db, visor_error *err) {
   return db->ops->acquire(db, err);
+}
+
+visor_code visor_db_acquire_failed(const visor_error *err) {
+  return err ? err->code : VISOR_ERR_UNAVAILABLE;
 }
 
 void visor_db_release(visor_db_conn *conn) {

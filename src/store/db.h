@@ -85,6 +85,9 @@ double visor_db_real(const visor_db_rows *rows, size_t row, const char *column);
 
 /* Convenience wrappers over the ops. */
 visor_db_conn *visor_db_acquire(visor_db *db, visor_error *err);
+/* The code of a failed visor_db_acquire: err's, or VISOR_ERR_UNAVAILABLE for a caller that
+ * passed no error to fill (err may be NULL anywhere an error is filled). */
+visor_code visor_db_acquire_failed(const visor_error *err);
 void visor_db_release(visor_db_conn *conn);
 visor_code visor_db_exec(visor_db_conn *conn, const char *sql, const visor_db_value *params,
                          size_t param_count, visor_db_rows *rows, int64_t *changes,

@@ -52,7 +52,7 @@ int64_t visor_latest_schema_version(void) {
 
 visor_code visor_schema_version(visor_db *db, int64_t *version, visor_error *err) {
   visor_db_conn *conn = visor_db_acquire(db, err);
-  if (!conn) return err->code;
+  if (!conn) return visor_db_acquire_failed(err);
   visor_code code = lock_migrations(conn, err); /* CREATE TABLE IF NOT EXISTS races on PG */
   if (code == VISOR_OK) {
     code = ensure_table(conn, err);
@@ -66,7 +66,7 @@ visor_code visor_schema_version(visor_db *db, int64_t *version, visor_error *err
 visor_code visor_migrate(visor_db *db, int *applied, visor_error *err) {
   if (applied) *applied = 0;
   visor_db_conn *conn = visor_db_acquire(db, err);
-  if (!conn) return err->code;
+  if (!conn) return visor_db_acquire_failed(err);
   visor_code code = lock_migrations(conn, err);
   if (code != VISOR_OK) {
     visor_db_release(conn);

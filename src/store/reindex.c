@@ -211,7 +211,7 @@ visor_code visor_reindex_region_embedded(visor_db_conn *conn, const char *region
 visor_code visor_model_version_record(visor_db *db, const char *role, const char *model,
                                       visor_error *err) {
   visor_db_conn *conn = visor_db_acquire(db, err);
-  if (!conn) return err->code;
+  if (!conn) return visor_db_acquire_failed(err);
   visor_db_value params[] = {VISOR_DB_S(role), VISOR_DB_S(model), VISOR_DB_I(visor_now_ms())};
   visor_code code = visor_db_exec(conn,
                                   "INSERT INTO model_versions(role, model, updated_at)"
