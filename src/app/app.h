@@ -61,6 +61,10 @@ struct visor_app {
   struct visor_tuned *tuned;   /* the served catalogue projection (pipeline/tuned.h), or NULL */
   void (*tuned_close)(struct visor_app *app); /* frees tuned (set with it); at close */
   const visor_projected_ops *projected;       /* set with tuned, else NULL */
+  /* Embeds an image's whole-image region as the index task does (set by the pipelines; NULL:
+   * the image's box alone). *embedding: malloc'd, embedder.dim floats. */
+  visor_code (*embed_whole_image)(struct visor_app *app, const void *image, size_t len,
+                                  float **embedding, visor_error *err);
   pthread_mutex_t events_lock; /* visor_app_signal / visor_app_wait_signal, workers */
   pthread_cond_t events;
   uint64_t event_count;

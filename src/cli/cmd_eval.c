@@ -48,8 +48,10 @@ static const char *const usage_options =
     "  --overall whole|all which query regions vote in the overall ranking\n"
     "  --detection-weight W  weight of a detected query region's similarity (0..1)\n"
     "  --top-n N           product score = mean of its best N crop similarities\n"
-    "  --index-views S,..  centred crops (fraction of the side) indexed as extra regions (none = "
+    "  --index-views S,..  centred crops (fraction of the side) of a catalogue image (none = "
     "off)\n"
+    "  --index-views-as average|regions  averaged into its whole-image embedding (default) or "
+    "indexed as extra regions\n"
     "  --query-views S,..  centred crops averaged into the query's whole-image embedding (none = "
     "off)\n";
 
@@ -89,7 +91,7 @@ static int take_eval_args(int argc, char **argv, eval_args *args, char **rest, i
         "--index-regions",   "--index-min-score", "--query-regions",
         "--query-min-score", "--overall",         "--detection-weight",
         "--top-n",           "--index-views",     "--query-views",
-        "--embedding-cache"};
+        "--index-views-as",  "--embedding-cache"};
     const char *name = NULL, *value = NULL;
     for (size_t v = 0; v < sizeof valued / sizeof valued[0]; v++) {
       size_t len = strlen(valued[v]);
@@ -145,6 +147,12 @@ static int take_eval_args(int argc, char **argv, eval_args *args, char **rest, i
         return 2;
       }
       args->settings.overall_all_regions = strcmp(value, "all") == 0;
+    } else if (strcmp(name, "--index-views-as") == 0) {
+      if (strcmp(value, "average") && strcmp(value, "regions")) {
+        fprintf(stderr, "visor eval: --index-views-as '%s' is not average or regions\n", value);
+        return 2;
+      }
+      args->settings.index_views_averaged = strcmp(value, "average") == 0;
     } else if (strcmp(name, "--index-views") == 0 || strcmp(name, "--query-views") == 0) {
       int index = strcmp(name, "--index-views") == 0;
       float *scales = index ? args->settings.index_views : args->settings.query_views;

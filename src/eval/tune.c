@@ -1,6 +1,7 @@
 /* tune.c: the fit of `visor eval --tune`: the whole-image embeddings of the fitted
  * products' train photos and iconic images (the iconic image is one more sample of its
- * class and the class's catalogue reference), read from or added to an embedding cache
+ * class and the class's catalogue reference; each embedded as the index task embeds a
+ * whole image, its index views averaged in), read from or added to an embedding cache
  * file, the fusion weights chosen on a split inside them (tune/fusion.h), the projection
  * fitted on all of them and installed as the app's current version before indexing. Test
  * photos never enter. */
@@ -12,10 +13,12 @@
 #include "core/clock.h"
 #include "core/fsutil.h"
 #include "eval/eval_internal.h"
+#include "pipeline/settings.h"
 #include "pipeline/tuned.h"
+#include "pipeline/views.h"
 
 #define MAX_IMAGE_BYTES (64u * 1024 * 1024)
-#define CACHE_MAGIC "VECH"
+#define CACHE_MAGIC "VECV"
 
 /* The fit photos and their embeddings. */
 typedef struct fit_set {
@@ -39,14 +42,31 @@ static int fitted_class(const visor_eval_options *options, size_t class_index) {
   return !options->unseen || class_index % 2 == 0;
 }
 
-/* Cache file: "VECH", u32 dim, then entries of u32 path length, path, dim floats. */
+/* The index views a fit photo's embedding averages (0 scales when they are not averaged):
+ * a cache made with other views is not read. */
+static size_t cached_views(float scales[VISOR_PIPELINE_MAX_VIEWS]) {
+  const visor_pipeline_settings *settings = visor_pipeline_settings_get();
+  size_t count = settings->index_views_averaged ? settings->index_view_count : 0;
+  if (count > VISOR_PIPELINE_MAX_VIEWS) count = VISOR_PIPELINE_MAX_VIEWS;
+  memset(scales, 0, VISOR_PIPELINE_MAX_VIEWS * sizeof *scales);
+  memcpy(scales, settings->index_views, count * sizeof *scales);
+  return count;
+}
+
+/* Cache file: "VECV", u32 dim, u32 view count and VISOR_PIPELINE_MAX_VIEWS float scales,
+ * then entries of u32 path length, path, dim floats. */
 static void read_cache(const char *path, fit_set *set) {
   FILE *file = path ? fopen(path, "rb") : NULL;
   if (!file) return;
   char magic[4];
-  uint32_t dim = 0;
+  uint32_t dim = 0, views = 0;
+  float scales[VISOR_PIPELINE_MAX_VIEWS], expected[VISOR_PIPELINE_MAX_VIEWS];
+  size_t expected_views = cached_views(expected);
   if (fread(magic, 1, 4, file) != 4 || memcmp(magic, CACHE_MAGIC, 4) != 0 ||
-      fread(&dim, sizeof dim, 1, file) != 1 || dim != set->dim) {
+      fread(&dim, sizeof dim, 1, file) != 1 || dim != set->dim ||
+      fread(&views, sizeof views, 1, file) != 1 || views != expected_views ||
+      fread(scales, sizeof *scales, VISOR_PIPELINE_MAX_VIEWS, file) != VISOR_PIPELINE_MAX_VIEWS ||
+      memcmp(scales, expected, sizeof scales) != 0) {
     fclose(file);
     return;
   }
@@ -75,8 +95,12 @@ static void write_cache(const char *path, const fit_set *set) {
   snprintf(temp, size, "%s.tmp", path);
   FILE *file = fopen(temp, "wb");
   if (file) {
-    uint32_t dim = (uint32_t)set->dim;
-    int ok = fwrite(CACHE_MAGIC, 1, 4, file) == 4 && fwrite(&dim, sizeof dim, 1, file) == 1;
+    float scales[VISOR_PIPELINE_MAX_VIEWS];
+    uint32_t dim = (uint32_t)set->dim, views = (uint32_t)cached_views(scales);
+    int ok =
+        fwrite(CACHE_MAGIC, 1, 4, file) == 4 && fwrite(&dim, sizeof dim, 1, file) == 1 &&
+        fwrite(&views, sizeof views, 1, file) == 1 &&
+        fwrite(scales, sizeof *scales, VISOR_PIPELINE_MAX_VIEWS, file) == VISOR_PIPELINE_MAX_VIEWS;
     for (size_t i = 0; ok && i < set->count; i++) {
       uint32_t len = (uint32_t)strlen(set->paths[i]);
       ok = fwrite(&len, sizeof len, 1, file) == 1 && fwrite(set->paths[i], 1, len, file) == len &&
@@ -94,9 +118,8 @@ static visor_code embed_one(visor_app *app, const char *path, float *out, size_t
   size_t len = 0;
   visor_code code = visor_read_file(path, MAX_IMAGE_BYTES, &bytes, &len, err);
   visor_analysis analysis = {0};
-  visor_analyze_options whole_only = {.max_regions = 1};
   if (code == VISOR_OK)
-    code = app->ml->ops->analyze(app->ml, bytes, len, &whole_only, &analysis, err);
+    code = visor_views_analyze_catalogue(app->ml, bytes, len, 1, &analysis, err);
   if (code == VISOR_OK && (analysis.region_count == 0 || analysis.dim != dim))
     code = visor_error_set(err, VISOR_ERR_INTERNAL, "no %zu-d whole-image embedding", dim);
   if (code == VISOR_OK) memcpy(out, analysis.regions[0].embedding, dim * sizeof *out);

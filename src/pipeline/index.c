@@ -207,10 +207,8 @@ static visor_code index_image(void *ctx, visor_job_run *run, visor_error *err) {
   }
   if (code == VISOR_OK) code = visor_blob_get(app->blobs, object_key, 0, &bytes, &len, err);
   visor_job_run_progress(run, 0.1);
-  const visor_pipeline_settings *settings = visor_pipeline_settings_get();
-  visor_analyze_options options =
-      visor_views_options(&settings->index, settings->index_views, settings->index_view_count);
-  if (code == VISOR_OK) code = app->ml->ops->analyze(app->ml, bytes, len, &options, &analysis, err);
+  if (code == VISOR_OK)
+    code = visor_views_analyze_catalogue(app->ml, bytes, len, 0, &analysis, err);
   visor_job_run_progress(run, 0.6);
   if (code == VISOR_OK && visor_job_run_cancelled(run))
     code = visor_error_set(err, VISOR_ERR_INVALID, "cancelled");

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "pipeline/tuned.h"
+#include "pipeline/views.h"
 #include "store/reindex.h"
 
 visor_code visor_pipeline_register_index(visor_app *app, visor_worker_pool *pool, visor_error *err);
@@ -52,6 +53,8 @@ visor_code visor_pipeline_register(visor_app *app, visor_worker_pool *pool, viso
                            "the pipelines need the ML backend and the vector store");
   const char *kinds = app->config->kinds;
   visor_code code = visor_pipeline_check_kinds(kinds, err);
+  /* A whole-image region embedded again (an undone box move) is embedded as indexed. */
+  app->embed_whole_image = visor_views_embed_whole_image;
   /* The catalogue projection, followed in the metadata store (unless one was installed). */
   if (code == VISOR_OK && !app->tuned) code = visor_tuned_create(app, 1, err);
   /* The pool leases kinds in the order they were registered: searches (a user waits)

@@ -22,6 +22,7 @@
 #include "pipeline/product_meta.h"
 #include "pipeline/settings.h"
 #include "pipeline/tuned.h"
+#include "pipeline/views.h"
 #include "service/region_vectors.h"
 #include "pipeline/views.h"
 #include "service/catalogue.h"
@@ -144,11 +145,8 @@ static visor_code run_models(reindex_work *work, visor_error *err) {
   void *bytes = NULL;
   size_t len = 0;
   visor_code code = visor_blob_get(app->blobs, work->object_key, 0, &bytes, &len, err);
-  const visor_pipeline_settings *settings = visor_pipeline_settings_get();
-  visor_analyze_options options =
-      visor_views_options(&settings->index, settings->index_views, settings->index_view_count);
   if (code == VISOR_OK)
-    code = app->ml->ops->analyze(app->ml, bytes, len, &options, &work->analysis, err);
+    code = visor_views_analyze_catalogue(app->ml, bytes, len, 0, &work->analysis, err);
   size_t rows = json_array_size(work->previous);
   work->kept = calloc(rows + 1, sizeof *work->kept);
   work->kept_row = calloc(rows + 1, sizeof *work->kept_row);

@@ -4,8 +4,9 @@
 #include "pipeline/negatives.h"
 
 /* The measured best configuration (docs/EVALUATION.md): catalogue images indexed as the
- * whole image plus the detector's boxes; a query ranked by its whole image with a centred
- * 80% view averaged in; a product scored by its best crop. */
+ * whole image plus the detector's boxes; an image's whole-image embedding, catalogue and
+ * query alike, the mean of the whole image and its centred 80% and 60% views; a query ranked
+ * by its whole image; a product scored by its best crop. */
 /* clang-format off */
 #define DEFAULT_SETTINGS {                                      \
     .index = {.min_score = 0, .max_regions = 0},                \
@@ -13,8 +14,11 @@
     .overall_all_regions = 0,                                   \
     .detection_weight = 1.0f,                                   \
     .product_top_n = 1,                                         \
-    .query_views = {0.8f},                                      \
-    .query_view_count = 1,                                      \
+    .index_views = {0.8f, 0.6f},                                \
+    .index_view_count = 2,                                      \
+    .index_views_averaged = 1,                                  \
+    .query_views = {0.8f, 0.6f},                                \
+    .query_view_count = 2,                                      \
     .negative_threshold = VISOR_NEGATIVE_THRESHOLD,             \
     .negative_penalty = VISOR_NEGATIVE_PENALTY,                 \
   }

@@ -24,11 +24,13 @@ typedef struct visor_pipeline_settings {
    * images rank higher. */
   int product_top_n;
   /* Views: centred crops of an image, as a fraction of its width and height (e.g. 0.7).
-   * A catalogue image's views are indexed as extra regions (more ways to match a
-   * close-up photo); a query image's views are embedded and averaged with the whole
-   * image's embedding (test-time augmentation). */
+   * A query image's views are embedded and averaged with the whole image's embedding
+   * (test-time augmentation). A catalogue image's views are averaged the same way when
+   * index_views_averaged (so catalogue, query and a projection's fit describe an image
+   * alike), else indexed as extra regions (more ways to match a close-up photo). */
   float index_views[VISOR_PIPELINE_MAX_VIEWS];
   size_t index_view_count;
+  int index_views_averaged;
   float query_views[VISOR_PIPELINE_MAX_VIEWS];
   size_t query_view_count;
   /* Rejected matches (pipeline/negatives.h): the similarity to a product's negative

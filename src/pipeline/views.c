@@ -4,6 +4,8 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "pipeline/settings.h"
+
 visor_analyze_options visor_views_options(const visor_analyze_options *base, const float *scales,
                                           size_t count) {
   visor_analyze_options options = *base;
@@ -35,4 +37,33 @@ void visor_views_average(visor_analysis *analysis, size_t count) {
     analysis->regions[v].embedding = NULL;
   }
   analysis->region_count = first;
+}
+
+visor_code visor_views_analyze_catalogue(visor_ml *ml, const void *image, size_t len,
+                                         int whole_only, visor_analysis *analysis,
+                                         visor_error *err) {
+  const visor_pipeline_settings *settings = visor_pipeline_settings_get();
+  visor_analyze_options base = settings->index;
+  if (whole_only) base.max_regions = 1;
+  visor_analyze_options options =
+      visor_views_options(&base, settings->index_views, settings->index_view_count);
+  visor_code code = ml->ops->analyze(ml, image, len, &options, analysis, err);
+  if (code == VISOR_OK && settings->index_views_averaged)
+    visor_views_average(analysis, options.view_count);
+  return code;
+}
+
+visor_code visor_views_embed_whole_image(visor_app *app, const void *image, size_t len,
+                                         float **embedding, visor_error *err) {
+  *embedding = NULL;
+  visor_analysis analysis = {0};
+  visor_code code = visor_views_analyze_catalogue(app->ml, image, len, 1, &analysis, err);
+  if (code == VISOR_OK && (analysis.region_count == 0 || !analysis.regions[0].embedding))
+    code = visor_error_set(err, VISOR_ERR_INTERNAL, "the analysis has no whole-image embedding");
+  if (code == VISOR_OK) {
+    *embedding = analysis.regions[0].embedding;
+    analysis.regions[0].embedding = NULL;
+  }
+  visor_analysis_free(&analysis);
+  return code;
 }

@@ -77,8 +77,8 @@ visor_code visor_region_vector_write(visor_app *app, const char *image_id, const
   return code;
 }
 
-/* Embeds the region's box of the original again and writes its vector (its crop is cut on
- * demand: service/crops.h). */
+/* Embeds the region's box of the original again (a whole-image region as the index task
+ * embeds it) and writes its vector (its crop is cut on demand: service/crops.h). */
 static visor_code embed_again(visor_app *app, const json_t *state, const visor_vector_meta *meta,
                               visor_error *err) {
   if (!app->ml)
@@ -94,7 +94,11 @@ static visor_code embed_again(visor_app *app, const json_t *state, const visor_v
                                  .w = (float)json_number_value(json_object_get(state, "box_w")),
                                  .h = (float)json_number_value(json_object_get(state, "box_h"))}};
   visor_code code = visor_blob_get(app->blobs, image_key, 0, &bytes, &len, err);
-  if (code == VISOR_OK) code = app->ml->ops->embed_boxes(app->ml, bytes, len, &region, 1, err);
+  int whole_image = json_integer_value(json_object_get(state, "whole_image")) != 0;
+  if (code == VISOR_OK && whole_image && app->embed_whole_image)
+    code = app->embed_whole_image(app, bytes, len, &region.embedding, err);
+  else if (code == VISOR_OK)
+    code = app->ml->ops->embed_boxes(app->ml, bytes, len, &region, 1, err);
   if (code == VISOR_OK && region.embedding)
     code = visor_region_vector_write(app, json_string_value(json_object_get(state, "image_id")),
                                      vector_id, region.embedding, meta, err);

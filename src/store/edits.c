@@ -175,6 +175,7 @@ visor_code visor_edit_region_vector_state(visor_db_conn *conn, const char *id, j
   return visor_select_by_id(
       conn,
       "SELECT r.id AS id, r.vector_id AS vector_id, r.crop_key AS crop_key, r.label AS label,"
+      " r.whole_image AS whole_image,"
       " r.box_x AS box_x, r.box_y AS box_y, r.box_w AS box_w, r.box_h AS box_h,"
       " CASE WHEN r.deleted_at IS NULL THEN 0 ELSE 1 END AS region_deleted,"
       " CASE WHEN i.deleted_at IS NULL THEN 0 ELSE 1 END AS image_deleted,"

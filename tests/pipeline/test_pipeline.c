@@ -39,6 +39,7 @@ typedef struct catalogue_class {
   char name[64];
   char coarse[64];
   char product_id[40];
+  char image[1400];
 } catalogue_class;
 
 static catalogue_class classes[128];
@@ -95,13 +96,13 @@ static void add_iconic_catalogue(void **state) {
     catalogue_class *c = &classes[atoi(fields[1])];
     snprintf(c->name, sizeof c->name, "%s", fields[0]);
     snprintf(c->coarse, sizeof c->coarse, "%s", fields[2]);
-    char image[1400], sku[80];
-    snprintf(image, sizeof image, "%s%s", grocery, fields[4]);
+    char sku[80];
+    snprintf(c->image, sizeof c->image, "%s%s", grocery, fields[4]);
     snprintf(sku, sizeof sku, "GROCERY-%s", fields[1]);
     test_part parts[] = {{.name = "sku", .value = sku},
                          {.name = "name", .value = c->name},
                          {.name = "category", .value = c->coarse},
-                         {.name = "images", .file = image}};
+                         {.name = "images", .file = c->image}};
     test_response res = test_multipart("POST", "/api/v1/products", parts, 4);
     if (res.status != 201) fail_msg("create %s: %ld %s", c->name, res.status, res.body);
     snprintf(c->product_id, sizeof c->product_id, "%s",
@@ -180,6 +181,22 @@ static void search_accuracy_reaches_eval(void **state) {
   if (top5_rate < EVAL_TOP5_ICONIC - TOP5_MARGIN)
     fail_msg("top-5 %.3f is below visor eval's %.2f less %.2f", top5_rate, EVAL_TOP5_ICONIC,
              TOP5_MARGIN);
+}
+
+/* A catalogue image searched with itself finds its product with similarity 1: the index task
+ * and the search describe an image alike (its whole image averaged with the same views). */
+static void catalogue_image_finds_itself_exactly(void **state) {
+  (void)state;
+  for (int c = 0; c < 3; c++) {
+    test_response res = search(classes[c].image, NULL, 5);
+    if (res.status != 200) fail_msg("search %s: %ld %s", classes[c].name, res.status, res.body);
+    json_t *first = json_array_get(json_object_get(res.json, "products"), 0);
+    assert_string_equal(json_string_value(json_object_get(first, "product_id")),
+                        classes[c].product_id);
+    double score = json_number_value(json_object_get(first, "score"));
+    if (score < 0.9999) fail_msg("%s found itself with score %.6f, not 1", classes[c].name, score);
+    test_response_free(&res);
+  }
 }
 
 static void category_filter_returns_only_that_category(void **state) {
@@ -705,6 +722,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(add_iconic_catalogue),
       cmocka_unit_test(search_accuracy_reaches_eval),
+      cmocka_unit_test(catalogue_image_finds_itself_exactly),
       cmocka_unit_test(category_filter_returns_only_that_category),
       cmocka_unit_test(category_change_reaches_the_vectors),
       cmocka_unit_test(deleted_images_leave_nothing),
