@@ -10,6 +10,8 @@
  *   bench_vector [--n 200000] [--dim 128] [--queries 1000] [--clusters 100] [--spread 0.35]
  *                [--intrinsic 0] [--m 16] [--efc 200] [--metric l2|cosine] [--fvecs FILE]
  *                [--seed 1] [--graph-seed 100] [--rerank mmap|ram] [--tmp /tmp]
+ *                [--faiss-hnsw 1] (0: FAISS only for the exact reference, no FAISS HNSW builds,
+ *                 which take most of a large run)
  *
  * Single-threaded build and search for all (ground truth uses two threads); times are the
  * thread's CPU time (the machine is shared). */
@@ -397,7 +399,7 @@ int main(int argc, char **argv) {
   const char *fvecs = NULL, *tmp_root = "/tmp";
   visor_metric metric = VISOR_METRIC_L2;
   uint64_t seed = 1, graph_seed = 100;
-  int rerank_mmap = 1;
+  int rerank_mmap = 1, faiss_hnsw = 1;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : "";
     if (!strcmp(a, "--n"))
@@ -428,6 +430,8 @@ int main(int argc, char **argv) {
       rerank_mmap = strcmp(v, "ram") != 0;
     else if (!strcmp(a, "--tmp"))
       tmp_root = v;
+    else if (!strcmp(a, "--faiss-hnsw"))
+      faiss_hnsw = strcmp(v, "0") != 0;
     else {
       fprintf(stderr, "unknown option %s (see the comment at the top of bench_vector.c)\n", a);
       return 2;
@@ -551,8 +555,8 @@ int main(int argc, char **argv) {
   rs[nr++] = (runner){.name = "hnswlib 0.6.2", .hl = hl};
 
 #ifdef BENCH_HAVE_FAISS
-  fs_index *fs[2];
-  for (int kind = 0; kind < 2; kind++) {
+  fs_index *fs[2] = {NULL, NULL};
+  for (int kind = 0; faiss_hnsw && kind < 2; kind++) {
     rss_split(&anon0, &file0);
     c0 = cpu_now();
     fs[kind] = fs_new(kind, dim, ip, m, efc);
@@ -642,8 +646,10 @@ int main(int argc, char **argv) {
   free(truth);
   hl_free(hl);
 #ifdef BENCH_HAVE_FAISS
-  fs_free(fs[0]);
-  fs_free(fs[1]);
+  for (int kind = 0; kind < 2; kind++)
+    if (fs[kind]) fs_free(fs[kind]);
+#else
+  (void)faiss_hnsw;
 #endif
   hnsw_graph_free(g8);
   hnsw_graph_free(g);

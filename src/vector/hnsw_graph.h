@@ -15,7 +15,8 @@ typedef struct hnsw_graph hnsw_graph;
 typedef enum hnsw_filter_strategy {
   HNSW_FILTER_AUTO,  /* brute force over the candidate lists when cheaper, else graph */
   HNSW_FILTER_GRAPH, /* always filter during graph traversal */
-  HNSW_FILTER_BRUTE, /* always scan the candidate lists (exact) */
+  HNSW_FILTER_BRUTE, /* always scan the candidate lists (exact; quantized: codes, then the
+                      * best max(ef, 4k) re-ranked exactly) */
 } hnsw_filter_strategy;
 
 /* A filter applied during traversal: nodes for which accept() is 0 are still traversed
