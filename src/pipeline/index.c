@@ -1,6 +1,7 @@
 /* index.c: the indexing pipeline (task kind "index"): fetch a product image, analyze it
- * (detect objects, label and embed every region, the whole image always included, plus
- * the centred views the pipeline settings ask for), replace the image's region rows
+ * (detect objects, label and embed every region, the whole image always included with
+ * the centred views the pipeline settings ask for averaged in: pipeline/views.h), replace
+ * the image's region rows
  * and write one vector per region. No crop is made here: each row names the key its crop
  * is cached under when it is first requested (service/crops.h). Idempotent: a retry
  * (after a crash anywhere) first removes the vectors of the regions a previous run
@@ -17,7 +18,6 @@
 #include "pipeline/pipeline_util.h"
 #include "pipeline/product_meta.h"
 #include "pipeline/refit.h"
-#include "pipeline/settings.h"
 #include "pipeline/tuned.h"
 #include "pipeline/views.h"
 #include "service/catalogue.h"
