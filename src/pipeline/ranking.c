@@ -134,11 +134,8 @@ static visor_code append_results(visor_ranking *ranking, visor_db_conn *conn, pr
 visor_code visor_analyze_query(visor_app *app, const void *image, size_t len,
                                visor_analysis *analysis, visor_error *err) {
   const visor_pipeline_settings *settings = visor_pipeline_settings_get();
-  visor_analyze_options options =
-      visor_views_options(&settings->query, settings->query_views, settings->query_view_count);
-  visor_code code = app->ml->ops->analyze(app->ml, image, len, &options, analysis, err);
-  if (code == VISOR_OK) visor_views_average(analysis, options.view_count);
-  return code;
+  return visor_views_analyze(app->ml, image, len, &settings->query, settings->query_views,
+                             settings->query_view_count, 1, analysis, err);
 }
 
 visor_code visor_analyze_query_box(visor_app *app, const void *image, size_t len, int width,

@@ -39,18 +39,24 @@ void visor_views_average(visor_analysis *analysis, size_t count) {
   analysis->region_count = first;
 }
 
+visor_code visor_views_analyze(visor_ml *ml, const void *image, size_t len,
+                               const visor_analyze_options *base, const float *scales, size_t count,
+                               int averaged, visor_analysis *analysis, visor_error *err) {
+  visor_analyze_options options = visor_views_options(base, scales, count);
+  visor_code code = ml->ops->analyze(ml, image, len, &options, analysis, err);
+  if (code == VISOR_OK && averaged) visor_views_average(analysis, options.view_count);
+  return code;
+}
+
 visor_code visor_views_analyze_catalogue(visor_ml *ml, const void *image, size_t len,
                                          int whole_only, visor_analysis *analysis,
                                          visor_error *err) {
   const visor_pipeline_settings *settings = visor_pipeline_settings_get();
   visor_analyze_options base = settings->index;
   if (whole_only) base.max_regions = 1;
-  visor_analyze_options options =
-      visor_views_options(&base, settings->index_views, settings->index_view_count);
-  visor_code code = ml->ops->analyze(ml, image, len, &options, analysis, err);
-  if (code == VISOR_OK && settings->index_views_averaged)
-    visor_views_average(analysis, options.view_count);
-  return code;
+  return visor_views_analyze(ml, image, len, &base, settings->index_views,
+                             settings->index_view_count, settings->index_views_averaged, analysis,
+                             err);
 }
 
 visor_code visor_views_embed_whole_image(visor_app *app, const void *image, size_t len,

@@ -17,6 +17,12 @@ visor_analyze_options visor_views_options(const visor_analyze_options *base, con
  * embeddings of the analysis's last count regions (the views), and drops those. */
 void visor_views_average(visor_analysis *analysis, size_t count);
 
+/* Analyzes an image with base and the views at scales, averaged into the whole-image
+ * embedding when averaged (else kept as extra regions). */
+visor_code visor_views_analyze(visor_ml *ml, const void *image, size_t len,
+                               const visor_analyze_options *base, const float *scales, size_t count,
+                               int averaged, visor_analysis *analysis, visor_error *err);
+
 /* Analyzes a catalogue image as the index task indexes it: the index settings, with the index
  * views averaged into the whole-image embedding (or kept as extra regions, as the settings
  * say). whole_only: the whole image and its views only, no detector regions (what a

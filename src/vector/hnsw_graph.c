@@ -732,16 +732,10 @@ static void prepare_code_query(const hnsw_graph *g, scratch *s, const float *que
   cq->qnorm2 = (float)qn2;
 }
 
-/* Quantized search: the graph walked on the codes, then the ef nodes found re-ranked by
- * their exact distance to query. */
-static size_t search_codes(hnsw_graph *g, scratch *s, const float *query, size_t k, size_t ef,
-                           const hnsw_filter *filter, hnsw_result *out) {
-  code_query cq;
-  prepare_code_query(g, s, query, &cq);
-  uint32_t cur = g->entry;
-  float cur_dist = code_distance(g, &cq, cur);
-  cur = greedy_descend(g, &cq, NULL, cur, &cur_dist, g->max_level, 0);
-  if (search_level_codes(g, &cq, s, cur, cur_dist, ef, filter) != 0) return 0;
+/* The nodes a code search left in s->results re-ranked by their exact distance to query:
+ * the best k into out (s->candidates holds them meanwhile; s->results is emptied). */
+static size_t rerank_found(hnsw_graph *g, scratch *s, const float *query, size_t k,
+                           hnsw_result *out) {
   heap *top = &s->candidates;
   top->size = 0;
   if (heap_reserve(top, k + 1) != 0) return 0;
@@ -755,9 +749,19 @@ static size_t search_codes(hnsw_graph *g, scratch *s, const float *query, size_t
   return drain_into(top, out);
 }
 
-/* The filter's posting lists scanned on the codes (a quarter of the bytes of the full
- * vectors), the best shortlist of them re-ranked by their exact distance: the filtered
- * brute force of a quantized graph. */
+/* Quantized search: the graph walked on the codes, then the ef nodes found re-ranked by
+ * their exact distance to query. */
+static size_t search_codes(hnsw_graph *g, scratch *s, const float *query, size_t k, size_t ef,
+                           const hnsw_filter *filter, hnsw_result *out) {
+  code_query cq;
+  prepare_code_query(g, s, query, &cq);
+  uint32_t cur = g->entry;
+  float cur_dist = code_distance(g, &cq, cur);
+  cur = greedy_descend(g, &cq, NULL, cur, &cur_dist, g->max_level, 0);
+  if (search_level_codes(g, &cq, s, cur, cur_dist, ef, filter) != 0) return 0;
+  return rerank_found(g, s, query, k, out);
+}
+
 #define SCAN_SHORTLIST_PER_RESULT 4
 #define SCAN_PREFETCH_AHEAD 3
 
@@ -770,14 +774,17 @@ static inline void prefetch_codes(const hnsw_graph *g, uint32_t node) {
     __builtin_prefetch(block + offset);
 }
 
+/* The filter's posting lists scanned on the codes (a quarter of the bytes of the full
+ * vectors), the best shortlist of them re-ranked by their exact distance: the filtered
+ * brute force of a quantized graph. */
 static size_t scan_codes(hnsw_graph *g, scratch *s, const float *query, size_t k, size_t ef,
                          const hnsw_filter *filter, hnsw_result *out) {
   code_query cq;
   prepare_code_query(g, s, query, &cq);
   size_t shortlist = k * SCAN_SHORTLIST_PER_RESULT > ef ? k * SCAN_SHORTLIST_PER_RESULT : ef;
-  heap *found = &s->results, *top = &s->candidates;
-  found->size = top->size = 0;
-  if (heap_reserve(found, shortlist + 1) != 0 || heap_reserve(top, k + 1) != 0) return 0;
+  heap *found = &s->results;
+  found->size = 0;
+  if (heap_reserve(found, shortlist + 1) != 0) return 0;
   for (size_t li = 0; li < filter->list_count; li++) {
     const uint32_t *list = filter->lists[li];
     size_t n = filter->list_sizes[li];
@@ -789,13 +796,7 @@ static size_t scan_codes(hnsw_graph *g, scratch *s, const float *query, size_t k
       top_k_push(found, shortlist, code_distance(g, &cq, node), node);
     }
   }
-  for (size_t i = 0; i < found->size; i++) {
-    uint32_t node = found->items[i].node;
-    if (i + 1 < found->size) __builtin_prefetch(vec_of(g, found->items[i + 1].node));
-    top_k_push(top, k, g->dist(query, vec_of(g, node), g->dim), node);
-  }
-  found->size = 0;
-  return drain_into(top, out);
+  return rerank_found(g, s, query, k, out);
 }
 
 size_t hnsw_graph_search(hnsw_graph *g, const float *query, size_t k, size_t ef,
@@ -803,8 +804,9 @@ size_t hnsw_graph_search(hnsw_graph *g, const float *query, size_t k, size_t ef,
   size_t live = hnsw_graph_live(g);
   if (k == 0 || live == 0 || g->max_level < 0) return 0;
   if (ef < k) ef = k;
+  int brute = 0;
   if (filter && filter->lists) {
-    int brute = filter->strategy == HNSW_FILTER_BRUTE;
+    brute = filter->strategy == HNSW_FILTER_BRUTE;
     if (filter->strategy == HNSW_FILTER_AUTO) {
       /* Graph cost grows as 1 / selectivity: ~ef * M0 distances per ef accepted results. */
       size_t scan = 0;
@@ -815,18 +817,12 @@ size_t hnsw_graph_search(hnsw_graph *g, const float *query, size_t k, size_t ef,
       brute = (double)scan <= graph_cost;
     }
     if (brute && !g->fitted) return hnsw_graph_brute_force(g, query, k, filter, out);
-    if (brute) {
-      scratch *s = scratch_acquire(g);
-      if (!s) return 0;
-      size_t n = scan_codes(g, s, query, k, ef, filter, out);
-      scratch_release(g, s);
-      return n;
-    }
   }
   scratch *s = scratch_acquire(g);
   if (!s) return 0;
   if (g->fitted) {
-    size_t n = search_codes(g, s, query, k, ef, filter, out);
+    size_t n = brute ? scan_codes(g, s, query, k, ef, filter, out)
+                     : search_codes(g, s, query, k, ef, filter, out);
     scratch_release(g, s);
     return n;
   }
