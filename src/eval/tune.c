@@ -18,7 +18,7 @@
 #include "pipeline/views.h"
 
 #define MAX_IMAGE_BYTES (64u * 1024 * 1024)
-#define CACHE_MAGIC "VECV"
+#define CACHE_MAGIC "VECM"
 
 /* The fit photos and their embeddings. */
 typedef struct fit_set {
@@ -53,18 +53,22 @@ static size_t cached_views(float scales[VISOR_PIPELINE_MAX_VIEWS]) {
   return count;
 }
 
-/* Cache file: "VECV", u32 dim, u32 view count and VISOR_PIPELINE_MAX_VIEWS float scales,
- * then entries of u32 path length, path, dim floats. */
+/* Cache file: "VECM", u32 model length, the embedder's name@version, u32 dim, u32 view count
+ * and VISOR_PIPELINE_MAX_VIEWS float scales, then entries of u32 path length, path, dim
+ * floats. A cache of another model, dim or views is not read. */
 static void read_cache(const char *path, fit_set *set) {
   FILE *file = path ? fopen(path, "rb") : NULL;
   if (!file) return;
-  char magic[4];
-  uint32_t dim = 0, views = 0;
+  char magic[4], model[sizeof set->app->embedder_model];
+  uint32_t model_len = 0, dim = 0, views = 0;
+  const char *expected_model = set->app->embedder_model;
   float scales[VISOR_PIPELINE_MAX_VIEWS], expected[VISOR_PIPELINE_MAX_VIEWS];
   size_t expected_views = cached_views(expected);
   if (fread(magic, 1, 4, file) != 4 || memcmp(magic, CACHE_MAGIC, 4) != 0 ||
-      fread(&dim, sizeof dim, 1, file) != 1 || dim != set->dim ||
-      fread(&views, sizeof views, 1, file) != 1 || views != expected_views ||
+      fread(&model_len, sizeof model_len, 1, file) != 1 || model_len != strlen(expected_model) ||
+      fread(model, 1, model_len, file) != model_len ||
+      memcmp(model, expected_model, model_len) != 0 || fread(&dim, sizeof dim, 1, file) != 1 ||
+      dim != set->dim || fread(&views, sizeof views, 1, file) != 1 || views != expected_views ||
       fread(scales, sizeof *scales, VISOR_PIPELINE_MAX_VIEWS, file) != VISOR_PIPELINE_MAX_VIEWS ||
       memcmp(scales, expected, sizeof scales) != 0) {
     fclose(file);
@@ -97,8 +101,12 @@ static void write_cache(const char *path, const fit_set *set) {
   if (file) {
     float scales[VISOR_PIPELINE_MAX_VIEWS];
     uint32_t dim = (uint32_t)set->dim, views = (uint32_t)cached_views(scales);
+    const char *model = set->app->embedder_model;
+    uint32_t model_len = (uint32_t)strlen(model);
     int ok =
-        fwrite(CACHE_MAGIC, 1, 4, file) == 4 && fwrite(&dim, sizeof dim, 1, file) == 1 &&
+        fwrite(CACHE_MAGIC, 1, 4, file) == 4 &&
+        fwrite(&model_len, sizeof model_len, 1, file) == 1 &&
+        fwrite(model, 1, model_len, file) == model_len && fwrite(&dim, sizeof dim, 1, file) == 1 &&
         fwrite(&views, sizeof views, 1, file) == 1 &&
         fwrite(scales, sizeof *scales, VISOR_PIPELINE_MAX_VIEWS, file) == VISOR_PIPELINE_MAX_VIEWS;
     for (size_t i = 0; ok && i < set->count; i++) {

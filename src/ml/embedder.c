@@ -1,17 +1,25 @@
-/* embedder.c: regions → batch tensor → one inference per batch → embeddings (normalised)
- * and classifier scores from the same run when one model serves both. */
+/* embedder.c: regions → batch tensor → one inference per batch → embeddings (normalised,
+ * the manifest's colour descriptor appended) and classifier scores from the same run when
+ * one model serves both. */
 #include "ml/embedder.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "ml/colour.h"
 #include "ml/preprocess.h"
 
-size_t visor_embedder_dim(const visor_onnx_session *session, const visor_model_spec *spec) {
+/* The model's own embedding size. */
+static size_t model_dim(const visor_onnx_session *session, const visor_model_spec *spec) {
   return spec->embedding_output[0]
              ? visor_onnx_session_output_floats(session, spec->embedding_output)
              : 0;
+}
+
+size_t visor_embedder_dim(const visor_onnx_session *session, const visor_model_spec *spec) {
+  size_t dim = model_dim(session, spec);
+  return dim ? dim + visor_colour_dim(&spec->colour) : 0;
 }
 
 void visor_l2_normalize(float *vector, size_t dim) {
@@ -22,6 +30,22 @@ void visor_l2_normalize(float *vector, size_t dim) {
   float inverse = (float)(1.0 / sqrt(sum));
   for (size_t i = 0; i < dim; i++)
     vector[i] *= inverse;
+}
+
+/* embeddings[i] = model_part[i] followed by colour_weight x region i's colour descriptor,
+ * the whole made unit-length again when the manifest normalises. */
+static void append_colour(const visor_model_spec *spec, const visor_rgb_image *image,
+                          const visor_box *boxes, size_t count, const float *model_part,
+                          size_t part_dim, float *embeddings) {
+  size_t dim = part_dim + visor_colour_dim(&spec->colour);
+  for (size_t i = 0; i < count; i++) {
+    float *out = embeddings + i * dim;
+    memcpy(out, model_part + i * part_dim, part_dim * sizeof *out);
+    visor_colour_histogram(image, boxes ? &boxes[i] : NULL, &spec->colour, out + part_dim);
+    for (size_t d = part_dim; d < dim; d++)
+      out[d] *= spec->colour_weight;
+    if (spec->normalize) visor_l2_normalize(out, dim);
+  }
 }
 
 visor_code visor_embedder_run(visor_onnx_session *session, const visor_model_spec *spec,
@@ -41,8 +65,10 @@ visor_code visor_embedder_run_with(visor_onnx_session *session, const visor_mode
   size_t dims[2];
   float *targets[2];
   size_t outputs = 0;
+  size_t colour_dim = visor_colour_dim(&spec->colour);
+  float *model_part = NULL; /* the model's embeddings when a colour part follows them */
   if (embeddings) {
-    dims[outputs] = visor_embedder_dim(session, spec);
+    dims[outputs] = model_dim(session, spec);
     if (!dims[outputs])
       return visor_error_set(err, VISOR_ERR_INVALID, "model %s has no embedding output",
                              spec->name);
@@ -57,13 +83,18 @@ visor_code visor_embedder_run_with(visor_onnx_session *session, const visor_mode
     targets[outputs++] = logits;
   }
   if (outputs == 0) return VISOR_OK;
+  if (embeddings && colour_dim &&
+      !(targets[0] = model_part = malloc(count * dims[0] * sizeof(float))))
+    return visor_error_set(err, VISOR_ERR_NOMEM, "no memory for %zu embeddings", count);
 
   size_t max_batch = visor_onnx_session_max_batch(session);
   size_t item = visor_onnx_session_input_floats(session);
   size_t batch_size = count < max_batch ? count : max_batch;
   float *input = malloc(batch_size * item * sizeof(float));
-  if (!input)
+  if (!input) {
+    free(model_part);
     return visor_error_set(err, VISOR_ERR_NOMEM, "no memory for a batch of %zu", batch_size);
+  }
   visor_code code = VISOR_OK;
   for (size_t first = 0; first < count && !code; first += batch_size) {
     size_t batch = count - first < batch_size ? count - first : batch_size;
@@ -82,6 +113,9 @@ visor_code visor_embedder_run_with(visor_onnx_session *session, const visor_mode
   free(input);
   if (!code && embeddings && spec->normalize)
     for (size_t i = 0; i < count; i++)
-      visor_l2_normalize(embeddings + i * dims[0], dims[0]);
+      visor_l2_normalize(targets[0] + i * dims[0], dims[0]);
+  if (!code && model_part)
+    append_colour(spec, image, boxes, count, model_part, dims[0], embeddings);
+  free(model_part);
   return code;
 }

@@ -1,6 +1,7 @@
 /* embedder.h: batched inference over the regions of one image: every region is
  * preprocessed into one batch tensor and the model runs once per max_batch regions,
- * giving L2-normalised embeddings and / or classifier scores for each. */
+ * giving L2-normalised embeddings (with the manifest's colour descriptor appended, ml/colour.h)
+ * and / or classifier scores for each. */
 #ifndef VISOR_ML_EMBEDDER_H
 #define VISOR_ML_EMBEDDER_H
 
@@ -12,7 +13,8 @@
 #include "ml/onnx_session.h"
 #include "ml/runner.h"
 
-/* The embedding size of an embedder session (0 when it has no embedding output). */
+/* The embedding size of an embedder session: the model's output and the colour descriptor's
+ * bins (0 when it has no embedding output). */
 size_t visor_embedder_dim(const visor_onnx_session *session, const visor_model_spec *spec);
 
 /* For count boxes of image (boxes NULL = one whole-image region): embeddings (count * dim,

@@ -234,11 +234,39 @@ static visor_code parse_input(parse_ctx *ctx, const char *where, json_t *object,
   return VISOR_OK;
 }
 
+/* outputs.embedding.colour_histogram {hue, saturation, value, weight}: bins per channel and
+ * the descriptor's weight; the version records them. */
+static visor_code parse_colour(parse_ctx *ctx, const char *where, json_t *embedding,
+                               visor_model_spec *model) {
+  static const char *const keys[] = {"hue", "saturation", "value", "weight", NULL};
+  json_t *object;
+  visor_code code = get_object(ctx, where, embedding, "colour_histogram", 0, &object);
+  if (code || !object) return code;
+  char path[192];
+  snprintf(path, sizeof path, "%s.colour_histogram", where);
+  long hue = 0, saturation = 0, value = 0;
+  double weight = 0.0;
+  if ((code = check_keys(ctx, path, object, keys)) ||
+      (code = get_int(ctx, path, object, "hue", 1, 1, 64, &hue)) ||
+      (code = get_int(ctx, path, object, "saturation", 1, 1, 16, &saturation)) ||
+      (code = get_int(ctx, path, object, "value", 1, 1, 16, &value)) ||
+      (code = get_number(ctx, path, object, "weight", 1, 0.001, 100.0, &weight)))
+    return code;
+  model->colour = (visor_colour_bins){(int)hue, (int)saturation, (int)value};
+  model->colour_weight = (float)weight;
+  size_t used = strlen(model->version);
+  int n = snprintf(model->version + used, sizeof model->version - used, "+hsv%ldx%ldx%ld@%g", hue,
+                   saturation, value, weight);
+  if (n < 0 || (size_t)n >= sizeof model->version - used)
+    return bad(ctx, path, "", "the version with the colour descriptor is too long");
+  return VISOR_OK;
+}
+
 static visor_code parse_outputs(parse_ctx *ctx, const char *where, json_t *outputs,
                                 visor_model_spec *model) {
   static const char *const keys[] = {"detections", "embedding", "logits", NULL};
   static const char *const detection_keys[] = {"name", "format", "strides", NULL};
-  static const char *const embedding_keys[] = {"name", "normalize", NULL};
+  static const char *const embedding_keys[] = {"name", "normalize", "colour_histogram", NULL};
   static const char *const logits_keys[] = {"name", "softmax", NULL};
   char path[160];
   json_t *object;
@@ -285,7 +313,8 @@ static visor_code parse_outputs(parse_ctx *ctx, const char *where, json_t *outpu
     if ((code = check_keys(ctx, path, object, embedding_keys)) ||
         (code = get_string(ctx, path, object, "name", 1, model->embedding_output,
                            sizeof model->embedding_output)) ||
-        (code = get_bool(ctx, path, object, "normalize", &model->normalize)))
+        (code = get_bool(ctx, path, object, "normalize", &model->normalize)) ||
+        (code = parse_colour(ctx, path, object, model)))
       return code;
   }
   if ((code = get_object(ctx, where, outputs, "logits", (model->tasks & VISOR_TASK_CLASSIFIER) != 0,

@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include "core/error.h"
+#include "ml/colour.h"
 #include "ml/ml.h"
 
 #define VISOR_MANIFEST_PATH_MAX 4096
@@ -63,6 +64,11 @@ typedef struct visor_model_spec {
   /* embedder */
   char embedding_output[VISOR_MANIFEST_TENSOR_NAME_MAX];
   int normalize; /* L2-normalise the embedding */
+  /* outputs.embedding.colour_histogram: a colour descriptor appended to the model's
+   * embedding (colour.h), scaled by colour_weight against the unit-length model part;
+   * the manifest version gets "+hsvHxSxV@W" so vectors with and without never mix. */
+  visor_colour_bins colour;
+  float colour_weight;
 
   /* classifier */
   char logits_output[VISOR_MANIFEST_TENSOR_NAME_MAX];

@@ -1,6 +1,7 @@
 /* test_manifest.c: models.json validation: the shipped manifest loads; a missing field, a
  * bad value, an unknown field, a wrong input name, a wrong input size and a label file that
- * does not match the model each fail with a message naming the problem. */
+ * does not match the model each fail with a message naming the problem; a colour descriptor
+ * is read with its bins and weight and marks the version. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -108,6 +109,51 @@ static void test_field_errors(void **state) {
   assert_non_null(strstr(err.message, "no-such-labels.txt"));
 }
 
+/* The template with a colour_histogram object in outputs.embedding ("name" is given twice:
+ * jansson keeps the last). */
+static visor_code parse_colour(const char *colour, visor_manifest *m, visor_error *err) {
+  char embedding[512];
+  snprintf(embedding, sizeof embedding,
+           "embedding\", \"colour_histogram\": %s, \"name\": \"embedding", colour);
+  return parse_embedder("input", 224, "", embedding, "imagenet_classes.txt", m, err);
+}
+
+static void test_colour_histogram(void **state) {
+  (void)state;
+  visor_manifest m;
+  visor_error err = {0};
+  if (parse_colour("{\"hue\": 12, \"saturation\": 3, \"value\": 3, \"weight\": 0.3}", &m, &err))
+    fail_msg("%s", err.message);
+  const visor_model_spec *spec = visor_manifest_model(&m, VISOR_TASK_EMBEDDER);
+  assert_int_equal(spec->colour.hue, 12);
+  assert_int_equal(visor_colour_dim(&spec->colour), 108);
+  assert_float_equal(spec->colour_weight, 0.3f, 1e-6f);
+  assert_string_equal(spec->version, "1+hsv12x3x3@0.3"); /* vectors of either never mix */
+  visor_manifest_free(&m);
+  /* Without one there is no colour part and the version is the manifest's. */
+  if (parse_embedder("input", 224, "", "embedding", "imagenet_classes.txt", &m, &err))
+    fail_msg("%s", err.message);
+  spec = visor_manifest_model(&m, VISOR_TASK_EMBEDDER);
+  assert_int_equal(visor_colour_dim(&spec->colour), 0);
+  assert_string_equal(spec->version, "1");
+  visor_manifest_free(&m);
+
+  assert_int_equal(
+      parse_colour("{\"hue\": 0, \"saturation\": 3, \"value\": 3, \"weight\": 1}", &m, &err),
+      VISOR_ERR_INVALID);
+  assert_non_null(strstr(err.message, "embedding.colour_histogram.hue"));
+  assert_int_equal(parse_colour("{\"hue\": 8, \"saturation\": 3, \"value\": 3}", &m, &err),
+                   VISOR_ERR_INVALID);
+  assert_non_null(strstr(err.message, "colour_histogram.weight"));
+  assert_int_equal(
+      parse_colour("{\"hue\": 8, \"saturation\": 3, \"value\": 3, \"weight\": 1, \"bins\": 2}", &m,
+                   &err),
+      VISOR_ERR_INVALID);
+  assert_non_null(strstr(err.message, "bins: unknown field"));
+  assert_int_equal(parse_colour("[8, 3, 3]", &m, &err), VISOR_ERR_INVALID);
+  assert_non_null(strstr(err.message, "colour_histogram"));
+}
+
 static void test_model_mismatch(void **state) {
   (void)state;
   struct {
@@ -158,6 +204,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_shipped_manifest),
       cmocka_unit_test(test_field_errors),
+      cmocka_unit_test(test_colour_histogram),
       cmocka_unit_test(test_model_mismatch),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

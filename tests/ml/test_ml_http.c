@@ -472,7 +472,7 @@ static void test_detect_label_models_health(void **state) {
   assert_int_equal(res.status, 200);
   assert_int_equal(json_array_size(json_object_get(res.json, "models")), 2);
   assert_int_equal(
-      json_integer_value(json_object_get(json_object_get(res.json, "embedder"), "dim")), 1280);
+      json_integer_value(json_object_get(json_object_get(res.json, "embedder"), "dim")), 1280 + 108);
   assert_true(json_is_true(json_object_get(json_object_get(res.json, "batching"), "enabled")));
   test_response_free(&res);
   expect_status(test_get("/healthz"), 200, NULL);

@@ -141,7 +141,15 @@ static void test_carton_whole_image(void **state) {
   assert_string_equal(whole->detector.name, "");
   assert_int_equal(whole->label_count, 5);
   assert_non_null(whole->embedding);
-  assert_int_equal(a.dim, 1280);
+  /* MobileNetV2's 1280 features, then the shipped manifest's 12x3x3 colour histogram at
+   * weight 0.3: the two parts' lengths are 1 : 0.3 in the unit-length whole. */
+  assert_int_equal(a.dim, 1280 + 108);
+  double model_part = 0, colour_part = 0;
+  for (size_t i = 0; i < a.dim; i++)
+    *(i < 1280 ? &model_part : &colour_part) += (double)whole->embedding[i] * whole->embedding[i];
+  assert_float_equal(sqrt(colour_part / model_part), 0.3, 1e-4);
+  assert_float_equal(model_part + colour_part, 1.0, 1e-4);
+  assert_non_null(strstr(a.embedder.version, "+hsv12x3x3@0.3"));
   assert_string_equal(a.format, "jpeg");
   assert_string_equal(a.embedder.name, "mobilenetv2-12-int8-embed");
   assert_string_equal(a.detector.name, "yolox_nano");
