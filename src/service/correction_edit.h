@@ -19,6 +19,7 @@ typedef struct visor_correction_edit {
   json_t *drop_objects;   /* object keys no row names after the commit (owned) */
   int queued_elsewhere;   /* a "meta" job already carries the change (job_id) */
   char undo_of[40];
+  char search_id[40]; /* a match feedback: the search it answers (takes it out of review) */
   char job_id[40];
 } visor_correction_edit;
 

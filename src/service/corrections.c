@@ -55,7 +55,8 @@ static visor_code run_edit(visor_app *app, const visor_correction_who *who, appl
                                  .before = e.before,
                                  .after = e.after,
                                  .request_id = who->request_id,
-                                 .undo_of = e.undo_of[0] ? e.undo_of : NULL};
+                                 .undo_of = e.undo_of[0] ? e.undo_of : NULL,
+                                 .search_id = e.search_id[0] ? e.search_id : NULL};
     code = visor_audit_insert(conn, &record, err);
   }
   if (code == VISOR_OK && !e.queued_elsewhere)

@@ -34,6 +34,12 @@ static json_t *query_origin(const visor_feedback_query *query) {
   return json_pack("{s:s?, s:i}", "search_id", query->search_id, "region", query->ordinal);
 }
 
+/* The audit entry names the search it answers: the search leaves the review queue until
+ * the feedback is undone. */
+static void answer_search(visor_correction_edit *e, const visor_feedback_query *query) {
+  if (query->search_id) snprintf(e->search_id, sizeof e->search_id, "%s", query->search_id);
+}
+
 /* ---- confirm ------------------------------------------------------------------------ */
 
 typedef struct confirm_args {
@@ -72,6 +78,7 @@ static visor_code apply_confirm(visor_app *app, visor_db_conn *conn, const void 
     e->action = "match.confirm";
     e->subject_kind = "product";
     snprintf(e->subject_id, sizeof e->subject_id, "%s", a->product_id);
+    answer_search(e, q);
     e->before = query_origin(q);
     e->after = query_origin(q);
     json_object_set_new(e->after, "image_id", json_string(image.id));
@@ -127,6 +134,7 @@ static visor_code apply_reject(visor_app *app, visor_db_conn *conn, const void *
     e->action = "match.reject";
     e->subject_kind = "product";
     snprintf(e->subject_id, sizeof e->subject_id, "%s", a->product_id);
+    answer_search(e, a->query);
     e->before = query_origin(a->query);
     e->after = query_origin(a->query);
     json_object_set_new(e->after, "negative_id", json_string(negative_id));

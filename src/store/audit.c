@@ -20,16 +20,16 @@ visor_code visor_audit_insert(visor_db_conn *conn, const visor_audit_record *r, 
   if (!before || !after) {
     code = visor_error_set(err, VISOR_ERR_NOMEM, "out of memory");
   } else {
-    visor_db_value params[] = {VISOR_DB_S(r->id),          VISOR_DB_S(r->actor),
-                               VISOR_DB_S(r->action),      VISOR_DB_S(r->subject_kind),
-                               VISOR_DB_S(r->subject_id),  VISOR_DB_S(before),
-                               VISOR_DB_S(after),          VISOR_DB_S(r->request_id),
-                               VISOR_DB_I(visor_now_ms()), VISOR_DB_S(r->undo_of)};
+    visor_db_value params[] = {
+        VISOR_DB_S(r->id),           VISOR_DB_S(r->actor),      VISOR_DB_S(r->action),
+        VISOR_DB_S(r->subject_kind), VISOR_DB_S(r->subject_id), VISOR_DB_S(before),
+        VISOR_DB_S(after),           VISOR_DB_S(r->request_id), VISOR_DB_I(visor_now_ms()),
+        VISOR_DB_S(r->undo_of),      VISOR_DB_S(r->search_id)};
     code = visor_db_exec(conn,
                          "INSERT INTO audit_log(id, actor, action, subject_kind, subject_id,"
-                         " before_value, after_value, request_id, created_at, undo_of)"
-                         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                         params, 10, NULL, NULL, err);
+                         " before_value, after_value, request_id, created_at, undo_of, search_id)"
+                         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                         params, 11, NULL, NULL, err);
   }
   free(before);
   free(after);

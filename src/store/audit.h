@@ -18,6 +18,7 @@ typedef struct visor_audit_record {
   const json_t *before, *after;
   const char *request_id; /* may be NULL */
   const char *undo_of;    /* the entry an "undo" entry undoes, else NULL */
+  const char *search_id;  /* the search a match feedback answers, else NULL */
 } visor_audit_record;
 
 visor_code visor_audit_insert(visor_db_conn *conn, const visor_audit_record *record,

@@ -256,6 +256,11 @@ const visor_migration visor_migrations[] = {
      "  created_at BIGINT NOT NULL,"
      "  deleted_at BIGINT);"
      "CREATE INDEX negative_references_product ON negative_references(product_id, created_at);"},
+    /* A match feedback's audit entry names the search it answers, so the review queue can
+     * take that search out (entries written before this version name none). */
+    {14, "audit entries name their search",
+     "ALTER TABLE audit_log ADD COLUMN search_id TEXT;"
+     "CREATE INDEX audit_log_search ON audit_log(search_id, created_at);"},
 };
 
 const size_t visor_migration_count = sizeof visor_migrations / sizeof visor_migrations[0];

@@ -69,7 +69,8 @@ const char *visor_review_kind_name(visor_review_kind kind) {
   " AND NOT EXISTS (SELECT 1 FROM search_results r WHERE r.search_id = s.id"                       \
   "  AND r.ordinal = -1 AND r.score >= ?)"                                                         \
   " AND NOT EXISTS (SELECT 1 FROM audit_log a WHERE a.subject_id = s.id"                           \
-  "  AND a.undone_at IS NULL AND a.action <> 'undo')"
+  "  AND a.undone_at IS NULL AND a.action <> 'undo')"                                              \
+  " AND NOT EXISTS (SELECT 1 FROM audit_log a WHERE a.search_id = s.id AND a.undone_at IS NULL)"
 
 typedef struct list_sql {
   const char *page; /* ends with LIMIT ? OFFSET ? */

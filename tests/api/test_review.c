@@ -512,6 +512,26 @@ static void handled_items_leave_and_undone_ones_return(void **state) {
   undo_of(&res);
   test_response_free(&res);
   assert_true(listed("products", "", "product", products[KIWI].id));
+  /* a match feedback on a search takes the search out, its undo puts it back */
+  snprintf(path, sizeof path, "/api/v1/searches/%s", low_search_id);
+  test_response search = admin("GET", path, TOKEN, NULL);
+  assert_int_equal(search.status, 200);
+  json_t *first = json_array_get(json_object_get(search.json, "products"), 0);
+  assert_non_null(first);
+  char body[256];
+  snprintf(body, sizeof body, "{\"region\": %d, \"product_id\": \"%s\", \"verdict\": \"reject\"}",
+           (int)json_integer_value(json_object_get(first, "query_ordinal")),
+           text(first, "product_id"));
+  test_response_free(&search);
+  assert_true(listed("searches", "&search_score=1", "search", low_search_id));
+  snprintf(path, sizeof path, "/api/v1/admin/searches/%s/feedback", low_search_id);
+  res = admin("POST", path, TOKEN, body);
+  if (res.status != 200) fail_msg("feedback: %ld %s", res.status, res.body);
+  assert_false(listed("searches", "&search_score=1", "search", low_search_id));
+  assert_true(listed("searches", "&search_score=1", "search", high_search_id));
+  undo_of(&res);
+  test_response_free(&res);
+  assert_true(listed("searches", "&search_score=1", "search", low_search_id));
   /* the lists are as the data says again */
   expect_region_list(q, 0.5, 0.3);
   expect_product_list("", test.config.review_product_score);
