@@ -395,11 +395,20 @@ static visor_code product_regions(visor_db_conn *conn, const char *product_id, j
   return code;
 }
 
+/* Takes product id's row lock (PostgreSQL) before a read-modify-write of it. */
+static visor_code lock_product(visor_db_conn *conn, const char *id, visor_error *err) {
+  json_t *row = NULL;
+  visor_code code = visor_edit_product_row(conn, id, &row, err);
+  json_decref(row);
+  return code;
+}
+
 static visor_code apply_product_update(visor_app *app, visor_db_conn *conn, const void *args,
                                        edit *e, visor_error *err) {
   const product_args *a = args;
   json_t *product = NULL;
-  visor_code code = visor_product_get(conn, a->product_id, &product, err);
+  visor_code code = lock_product(conn, a->product_id, err);
+  if (code == VISOR_OK) code = visor_product_get(conn, a->product_id, &product, err);
   if (code == VISOR_OK) {
     e->action = "product.update";
     e->subject_kind = "product";
@@ -651,7 +660,8 @@ static visor_code undo_product_update(visor_app *app, visor_db_conn *conn, const
   const char *product_id = text_of(entry, "subject_id");
   json_t *before = json_object_get(entry, "before"), *after = json_object_get(entry, "after");
   json_t *product = NULL;
-  visor_code code = visor_product_get(conn, product_id, &product, err);
+  visor_code code = lock_product(conn, product_id, err);
+  if (code == VISOR_OK) code = visor_product_get(conn, product_id, &product, err);
   if (code == VISOR_ERR_NOT_FOUND)
     code = changed_since(text_of(entry, "id"), "the product (it is deleted)", err);
   const char *key;

@@ -7,15 +7,24 @@
 #include "core/clock.h"
 #include "store/row_json.h"
 
+/* On PostgreSQL (READ COMMITTED) a correction's read of its subject takes the row lock, so
+ * two corrections of one subject run one after the other and each sees what the other
+ * wrote; SQLite's BEGIN IMMEDIATE already serialises them. Outside a transaction the lock
+ * ends with the statement. */
+static const char *row_lock(const visor_db_conn *conn) {
+  return strcmp(conn->db->dialect, "postgres") == 0 ? " FOR UPDATE" : "";
+}
+
 visor_code visor_edit_region_row(visor_db_conn *conn, const char *id, json_t **row,
                                  visor_error *err) {
-  return visor_select_by_id(
-      conn,
-      "SELECT id, image_id, product_id, label, source, is_primary, whole_image, vector_id, "
-      "crop_key,"
-      " box_x, box_y, box_w, box_h, CASE WHEN deleted_at IS NULL THEN 0 ELSE 1 END AS deleted"
-      " FROM regions WHERE id = ?",
-      id, "region", NULL, row, err);
+  char sql[400];
+  snprintf(sql, sizeof sql,
+           "SELECT id, image_id, product_id, label, source, is_primary, whole_image, vector_id,"
+           " crop_key, box_x, box_y, box_w, box_h,"
+           " CASE WHEN deleted_at IS NULL THEN 0 ELSE 1 END AS deleted"
+           " FROM regions WHERE id = ?%s",
+           row_lock(conn));
+  return visor_select_by_id(conn, sql, id, "region", NULL, row, err);
 }
 
 visor_code visor_edit_primary_regions(visor_db_conn *conn, const char *product_id, json_t **ids,
@@ -147,10 +156,12 @@ visor_code visor_edit_regions_of_images(visor_db_conn *conn, const json_t *image
 
 visor_code visor_edit_product_row(visor_db_conn *conn, const char *id, json_t **row,
                                   visor_error *err) {
-  return visor_select_by_id(conn,
-                            "SELECT id, sku, CASE WHEN deleted_at IS NULL THEN 0 ELSE 1 END AS"
-                            " deleted FROM products WHERE id = ?",
-                            id, "product", NULL, row, err);
+  char sql[200];
+  snprintf(sql, sizeof sql,
+           "SELECT id, sku, CASE WHEN deleted_at IS NULL THEN 0 ELSE 1 END AS deleted"
+           " FROM products WHERE id = ?%s",
+           row_lock(conn));
+  return visor_select_by_id(conn, sql, id, "product", NULL, row, err);
 }
 
 visor_code visor_edit_product_restore(visor_db_conn *conn, const char *id, visor_error *err) {

@@ -11,7 +11,8 @@
 
 /* A region row whatever its state: {id, image_id, product_id, label, source, is_primary
  * (0/1), whole_image (0/1), vector_id, crop_key, box_x, box_y, box_w, box_h, deleted (0/1)}, or
- * VISOR_ERR_NOT_FOUND. */
+ * VISOR_ERR_NOT_FOUND. On PostgreSQL the read locks the row until the transaction ends (as
+ * visor_edit_product_row does), so concurrent corrections of one subject do not interleave. */
 visor_code visor_edit_region_row(visor_db_conn *conn, const char *id, json_t **row,
                                  visor_error *err);
 /* Ids of product_id's live primary regions, as a JSON array of strings (sorted). */
@@ -38,7 +39,8 @@ visor_code visor_edit_move_image(visor_db_conn *conn, const char *image_id, cons
 /* Ids of the live regions of the live images listed (JSON array of image ids). */
 visor_code visor_edit_regions_of_images(visor_db_conn *conn, const json_t *image_ids,
                                         json_t **region_ids, visor_error *err);
-/* {id, sku, deleted (0/1)} of a product whatever its state, or VISOR_ERR_NOT_FOUND. */
+/* {id, sku, deleted (0/1)} of a product whatever its state, or VISOR_ERR_NOT_FOUND; locked on
+ * PostgreSQL until the transaction ends. */
 visor_code visor_edit_product_row(visor_db_conn *conn, const char *id, json_t **row,
                                   visor_error *err);
 /* Restores a soft-deleted product; VISOR_ERR_CONFLICT when it is live or its SKU was taken

@@ -15,7 +15,9 @@
 
 #include "core/uuid.h"
 #include "core/filter_expr.h"
+#include "core/clock.h"
 #include "store/catalog.h"
+#include "store/edits.h"
 #include "store/jobs.h"
 #include "store/migrate.h"
 #include "store/regions.h"
@@ -599,6 +601,87 @@ static void product_list_filter_expressions(void **state) {
   visor_db_release(conn);
 }
 
+/* Two corrections of one region: the second's read of the row waits for the first's commit
+ * and sees its label (a row lock on PostgreSQL, the single writer on SQLite), so the audit
+ * entry's "before" of the second is what the first wrote. */
+typedef struct second_correction {
+  const char *region_id;
+  char label_seen[64];
+  visor_code code;
+} second_correction;
+
+static void *relabel_after(void *arg) {
+  second_correction *second = arg;
+  visor_error err = {0};
+  visor_db_conn *conn = visor_db_acquire(db, &err);
+  json_t *row = NULL;
+  second->code = conn ? visor_db_begin(conn, &err) : VISOR_ERR_UNAVAILABLE;
+  if (second->code == VISOR_OK)
+    second->code = visor_edit_region_row(conn, second->region_id, &row, &err);
+  if (second->code == VISOR_OK) {
+    snprintf(second->label_seen, sizeof second->label_seen, "%s",
+             json_string_value(json_object_get(row, "label")) ?: "");
+    second->code = visor_edit_region_set_label(conn, second->region_id, "second", "admin", &err);
+  }
+  if (second->code == VISOR_OK)
+    second->code = visor_db_commit(conn, &err);
+  else if (conn)
+    visor_db_rollback(conn);
+  json_decref(row);
+  visor_db_release(conn);
+  return NULL;
+}
+
+static void concurrent_corrections_of_a_region_serialise(void **state) {
+  (void)state;
+  visor_error err = {0};
+  visor_db_conn *conn = visor_db_acquire(db, &err);
+  char product_id[40], image_id[40], region_id[40];
+  visor_uuid_new(product_id);
+  visor_uuid_new(image_id);
+  visor_uuid_new(region_id);
+  json_t *product = product_json("LOCK-1", "Locked mug", "kitchen", 1);
+  assert_int_equal(visor_product_insert(conn, product_id, product, &err), VISOR_OK);
+  json_decref(product);
+  visor_image_record image = {.id = image_id,
+                              .product_id = product_id,
+                              .purpose = "product",
+                              .object_key = "img/lock.jpg",
+                              .width = 10,
+                              .height = 10,
+                              .format = "jpeg",
+                              .size_bytes = 1,
+                              .sha256 = "00"};
+  assert_int_equal(visor_image_insert(conn, &image, &err), VISOR_OK);
+  visor_region_record region = {.id = region_id,
+                                .image_id = image_id,
+                                .product_id = product_id,
+                                .w = 10,
+                                .h = 10,
+                                .whole_image = 1,
+                                .label = "original",
+                                .vector_id = "lock-v"};
+  assert_int_equal(visor_region_insert(conn, &region, &err), VISOR_OK);
+  /* the first correction reads the row, the second starts, the first writes 300 ms later */
+  json_t *row = NULL;
+  assert_int_equal(visor_db_begin(conn, &err), VISOR_OK);
+  assert_int_equal(visor_edit_region_row(conn, region_id, &row, &err), VISOR_OK);
+  json_decref(row);
+  second_correction second = {.region_id = region_id};
+  pthread_t thread;
+  assert_int_equal(pthread_create(&thread, NULL, relabel_after, &second), 0);
+  visor_sleep_ms(300);
+  assert_int_equal(visor_edit_region_set_label(conn, region_id, "first", "admin", &err), VISOR_OK);
+  assert_int_equal(visor_db_commit(conn, &err), VISOR_OK);
+  pthread_join(thread, NULL);
+  assert_int_equal(second.code, VISOR_OK);
+  assert_string_equal(second.label_seen, "first");
+  assert_int_equal(visor_edit_region_row(conn, region_id, &row, &err), VISOR_OK);
+  assert_string_equal(json_string_value(json_object_get(row, "label")), "second");
+  json_decref(row);
+  visor_db_release(conn);
+}
+
 int main(void) {
   const char *urls = getenv("VISOR_TEST_METADATA_URLS");
   char temp[] = "/tmp/visor-store-XXXXXX";
@@ -622,6 +705,7 @@ int main(void) {
       cmocka_unit_test(regions_and_searches_round_trip),
       cmocka_unit_test(price_sort_puts_missing_prices_last),
       cmocka_unit_test(product_list_filter_expressions),
+      cmocka_unit_test(concurrent_corrections_of_a_region_serialise),
   };
   char *list = strdup(urls);
   int failed = 0;
