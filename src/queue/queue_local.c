@@ -34,7 +34,8 @@ static visor_code local_enqueue(visor_queue *base, const char *id, const char *k
   return code;
 }
 
-/* One try in a transaction: *raced says another worker took the task first. */
+/* One try in a transaction: *raced says another worker took the task first; a paused
+ * queue leases nothing. */
 static visor_code lease_once(visor_db_conn *conn, const char *const *kinds, size_t kind_count,
                              int64_t visibility_ms, visor_task *task, int *leased, int *raced,
                              visor_error *err) {
@@ -44,7 +45,11 @@ static visor_code lease_once(visor_db_conn *conn, const char *const *kinds, size
   visor_queue_row row;
   int found = 0;
   code = visor_queue_task_pick(conn, kinds, kind_count, now, &row, &found, err);
-  if (code == VISOR_OK && found) {
+  /* Read after the pick, in its transaction: a task enqueued after a pause committed finds
+   * the pause here even when the caller's check before the lease ran just before it. */
+  int paused = 0;
+  if (code == VISOR_OK && found) code = visor_queue_paused_get(conn, &paused, err);
+  if (code == VISOR_OK && found && !paused) {
     memset(task, 0, sizeof *task);
     snprintf(task->id, sizeof task->id, "%s", row.id);
     snprintf(task->kind, sizeof task->kind, "%s", row.kind);
