@@ -91,44 +91,76 @@ static visor_code demote_rejected(visor_app *app, visor_db_conn *conn, const flo
   return code;
 }
 
-/* Appends up to k entries of scores (sorted) after the first `offset` as results of ordinal,
- * skipping those whose crop or product was deleted since it was indexed (one query for the
- * candidates). Ranks count from the top, so the page after offset starts at offset + 1. */
-static visor_code append_results(visor_ranking *ranking, visor_db_conn *conn, product_score *scores,
-                                 size_t count, int k, int offset, int ordinal, visor_error *err) {
-  size_t want = (size_t)(k + offset) * 4;
-  size_t candidates = count < want ? count : want;
-  const char **ids = calloc(candidates + 1, sizeof *ids);
-  int *live = calloc(candidates + 1, sizeof *live);
-  if (!ids || !live) {
-    free(ids);
-    free(live);
-    return visor_error_set(err, VISOR_ERR_NOMEM, "out of memory ranking %zu results", count);
-  }
-  for (size_t i = 0; i < candidates; i++)
-    ids[i] = scores[i].region_id;
-  visor_code code = visor_regions_live(conn, ids, candidates, live, err);
+/* The first `want` candidates of each ranked list, checked against the metadata once for
+ * all of them: a crop or product deleted since it was indexed is skipped (its vector may
+ * still be in the index until its removal reaches the vector store). */
+typedef struct candidate_list {
+  product_score *scores; /* sorted, best first */
+  size_t count;
+  int ordinal;
+} candidate_list;
+
+typedef struct live_ids {
+  const char **ids; /* sorted, unique */
+  int *live;
+  size_t count;
+} live_ids;
+
+static int by_id(const void *a, const void *b) {
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static visor_code check_live(visor_db_conn *conn, const candidate_list *lists, size_t list_count,
+                             size_t want, live_ids *out, visor_error *err) {
+  size_t total = 0;
+  for (size_t l = 0; l < list_count; l++)
+    total += lists[l].count < want ? lists[l].count : want;
+  out->ids = calloc(total + 1, sizeof *out->ids);
+  out->live = calloc(total + 1, sizeof *out->live);
+  out->count = 0;
+  if (!out->ids || !out->live)
+    return visor_error_set(err, VISOR_ERR_NOMEM, "out of memory ranking %zu results", total);
+  for (size_t l = 0; l < list_count; l++)
+    for (size_t i = 0; i < lists[l].count && i < want; i++)
+      out->ids[out->count++] = lists[l].scores[i].region_id;
+  qsort(out->ids, out->count, sizeof *out->ids, by_id);
+  size_t unique = 0;
+  for (size_t i = 0; i < out->count; i++)
+    if (unique == 0 || strcmp(out->ids[unique - 1], out->ids[i]) != 0)
+      out->ids[unique++] = out->ids[i];
+  out->count = unique;
+  return visor_regions_live(conn, out->ids, out->count, out->live, err);
+}
+
+static int is_live(const live_ids *live, const char *region_id) {
+  const char **found = bsearch(&region_id, live->ids, live->count, sizeof *live->ids, by_id);
+  return found && live->live[found - live->ids];
+}
+
+/* Appends up to k entries of a list after the first `offset` as results of its ordinal,
+ * skipping dead ones. Ranks count from the top, so the page after offset starts at
+ * offset + 1. */
+static void append_results(visor_ranking *ranking, const candidate_list *list, size_t want,
+                           const live_ids *live, int k, int offset) {
   int rank = 0;
-  for (size_t i = 0; code == VISOR_OK && i < candidates && rank < offset + k; i++) {
-    if (!live[i]) continue;
+  for (size_t i = 0; i < list->count && i < want && rank < offset + k; i++) {
+    const product_score *entry = &list->scores[i];
+    if (!is_live(live, entry->region_id)) continue;
     if (rank < offset) {
       rank++;
       continue;
     }
     visor_ranked_id *ranked = &ranking->ids[ranking->result_count];
-    memcpy(ranked->product_id, scores[i].product_id, sizeof ranked->product_id);
-    memcpy(ranked->region_id, scores[i].region_id, sizeof ranked->region_id);
+    memcpy(ranked->product_id, entry->product_id, sizeof ranked->product_id);
+    memcpy(ranked->region_id, entry->region_id, sizeof ranked->region_id);
     ranking->results[ranking->result_count++] =
-        (visor_search_result_record){.ordinal = ordinal,
+        (visor_search_result_record){.ordinal = list->ordinal,
                                      .rank = ++rank,
                                      .product_id = ranked->product_id,
                                      .region_id = ranked->region_id,
-                                     .score = scores[i].score,
-                                     .query_ordinal = scores[i].query_ordinal};
+                                     .score = entry->score,
+                                     .query_ordinal = entry->query_ordinal};
   }
-  free(ids);
-  free(live);
-  return code;
 }
 
 visor_code visor_analyze_query(visor_app *app, const void *image, size_t len,
@@ -231,16 +263,21 @@ static visor_code rank_page(visor_app *app, const visor_tuned_version *version,
   if (hit_limit < 64) hit_limit = 64;
   size_t max_hits = MAX_HITS + (size_t)offset * HITS_PER_RESULT;
   if (hit_limit > max_hits) hit_limit = max_hits;
+  size_t want = (size_t)(k + offset) * 4; /* candidates per list checked for liveness */
   size_t regions = analysis->region_count;
   ranking->regions = calloc(regions ? regions : 1, sizeof *ranking->regions);
   ranking->results = calloc((regions + 1) * (size_t)k + 1, sizeof *ranking->results);
   ranking->ids = calloc((regions + 1) * (size_t)k + 1, sizeof *ranking->ids);
   visor_vector_hit *hits = calloc(hit_limit, sizeof *hits);
-  product_score *scores = calloc(hit_limit, sizeof *scores);
+  /* each region's list (hit_limit entries each), kept until one liveness check of all */
+  product_score *scores = calloc(hit_limit * (regions ? regions : 1), sizeof *scores);
   product_score *overall = calloc(hit_limit * (regions ? regions : 1), sizeof *overall);
+  candidate_list *lists = calloc(regions + 1, sizeof *lists);
+  live_ids live = {0};
   visor_db_conn *conn = NULL;
   visor_code code = VISOR_OK;
-  if (!ranking->regions || !ranking->results || !ranking->ids || !hits || !scores || !overall)
+  if (!ranking->regions || !ranking->results || !ranking->ids || !hits || !scores || !overall ||
+      !lists)
     code = visor_error_set(err, VISOR_ERR_NOMEM, "out of memory ranking %zu regions", regions);
   if (code == VISOR_OK && !(conn = visor_db_acquire(app->db, err)))
     code = visor_db_acquire_failed(err);
@@ -256,19 +293,20 @@ static visor_code rank_page(visor_app *app, const visor_tuned_version *version,
             region->whole_image || !region->detector.name[0] ? NULL : region->detector.name,
         .detector_score = region->detector.score};
     ranking->region_count++;
+    product_score *region_scores = scores + r * hit_limit;
     size_t hit_count = 0, score_count = 0;
     code = visor_tuned_search(app, version, region->embedding, hit_limit, filter, hits, &hit_count,
                               err);
     for (size_t h = 0; code == VISOR_OK && h < hit_count; h++) {
       if (raw_crops) { /* every crop is its own entry */
-        product_score *entry = &scores[score_count++];
+        product_score *entry = &region_scores[score_count++];
         memset(entry, 0, sizeof *entry);
         snprintf(entry->product_id, sizeof entry->product_id, "%s", hits[h].product_id);
         snprintf(entry->region_id, sizeof entry->region_id, "%s", hits[h].id);
         entry->sum = 1.0f - hits[h].distance;
       } else {
-        add_hit(scores, &score_count, hits[h].product_id, hits[h].id, 1.0f - hits[h].distance,
-                top_n);
+        add_hit(region_scores, &score_count, hits[h].product_id, hits[h].id,
+                1.0f - hits[h].distance, top_n);
       }
     }
     if (code != VISOR_OK) break;
@@ -276,26 +314,32 @@ static visor_code rank_page(visor_app *app, const visor_tuned_version *version,
     int sole = regions == 1;
     float weight = region->whole_image || sole ? 1.0f : settings->detection_weight;
     for (size_t i = 0; i < score_count; i++) {
-      scores[i].score = raw_crops ? scores[i].sum : scores[i].sum / (float)top_n;
-      scores[i].query_ordinal = (int)r;
+      region_scores[i].score =
+          raw_crops ? region_scores[i].sum : region_scores[i].sum / (float)top_n;
+      region_scores[i].query_ordinal = (int)r;
     }
-    code = demote_rejected(app, conn, region->embedding, scores, score_count, err);
+    code = demote_rejected(app, conn, region->embedding, region_scores, score_count, err);
     if (code != VISOR_OK) break;
     for (size_t i = 0; i < score_count; i++) {
-      product_score weighted = scores[i];
+      product_score weighted = region_scores[i];
       weighted.score *= weight;
       if (region->whole_image || sole || settings->overall_all_regions)
         merge_best(overall, &overall_count, &weighted, raw_crops);
     }
-    qsort(scores, score_count, sizeof *scores, by_score_desc);
-    code = append_results(ranking, conn, scores, score_count, k, offset, (int)r, err);
+    qsort(region_scores, score_count, sizeof *region_scores, by_score_desc);
+    lists[r] = (candidate_list){region_scores, score_count, (int)r};
   }
   if (code == VISOR_OK) {
     qsort(overall, overall_count, sizeof *overall, by_score_desc);
-    code =
-        append_results(ranking, conn, overall, overall_count, k, offset, VISOR_SEARCH_OVERALL, err);
+    lists[regions] = (candidate_list){overall, overall_count, VISOR_SEARCH_OVERALL};
+    code = check_live(conn, lists, regions + 1, want, &live, err);
   }
+  for (size_t l = 0; code == VISOR_OK && l <= regions; l++)
+    append_results(ranking, &lists[l], want, &live, k, offset);
   visor_db_release(conn);
+  free(live.ids);
+  free(live.live);
+  free(lists);
   free(hits);
   free(scores);
   free(overall);

@@ -24,6 +24,7 @@
 #include "core/log.h"
 #include "pipeline/pipeline.h"
 #include "service/consistency.h"
+#include "store/edits.h"
 #include "store/jobs.h"
 
 /* `visor eval ../shared/datasets/grocery --catalogue iconic --queries 104`: its top-5 (fine)
@@ -203,6 +204,46 @@ static void catalogue_image_finds_itself_exactly(void **state) {
     if (score < 0.9999) fail_msg("%s found itself with score %.6f, not 1", classes[c].name, score);
     test_response_free(&res);
   }
+}
+
+/* How often region_id is named in a search's overall list and its regions' lists. */
+static int mentions(const json_t *search, const char *region_id) {
+  int count = 0;
+  size_t i, j;
+  json_t *entry, *region;
+  json_array_foreach(json_object_get(search, "products"), i, entry) count +=
+      strcmp(json_string_value(json_object_get(entry, "region_id")), region_id) == 0;
+  json_array_foreach(json_object_get(search, "regions"), i, region) {
+    json_array_foreach(json_object_get(region, "results"), j, entry) count +=
+        strcmp(json_string_value(json_object_get(entry, "region_id")), region_id) == 0;
+  }
+  return count;
+}
+
+/* A region deleted in the metadata while its vector is still in the index (its removal
+ * has not reached the vector store yet) is left out of every list, and the next
+ * candidates fill the page. */
+static void deleted_region_with_its_vector_left_is_skipped(void **state) {
+  (void)state;
+  test_response before = search(classes[1].image, NULL, 5);
+  assert_int_equal(before.status, 200);
+  json_t *first = json_array_get(json_object_get(before.json, "products"), 0);
+  char region_id[40];
+  snprintf(region_id, sizeof region_id, "%s",
+           json_string_value(json_object_get(first, "region_id")));
+  assert_true(mentions(before.json, region_id) >= 1);
+  visor_error err = {0};
+  visor_db_conn *conn = visor_db_acquire(test.app.db, &err);
+  assert_non_null(conn);
+  assert_int_equal(visor_edit_region_set_deleted(conn, region_id, 1, &err), VISOR_OK);
+  test_response after = search(classes[1].image, NULL, 5);
+  assert_int_equal(after.status, 200);
+  assert_int_equal(mentions(after.json, region_id), 0);
+  assert_int_equal(json_array_size(json_object_get(after.json, "products")), 5);
+  assert_int_equal(visor_edit_region_set_deleted(conn, region_id, 0, &err), VISOR_OK);
+  visor_db_release(conn);
+  test_response_free(&before);
+  test_response_free(&after);
 }
 
 static void category_filter_returns_only_that_category(void **state) {
@@ -729,6 +770,7 @@ int main(void) {
       cmocka_unit_test(add_iconic_catalogue),
       cmocka_unit_test(search_accuracy_reaches_eval),
       cmocka_unit_test(catalogue_image_finds_itself_exactly),
+      cmocka_unit_test(deleted_region_with_its_vector_left_is_skipped),
       cmocka_unit_test(category_filter_returns_only_that_category),
       cmocka_unit_test(category_change_reaches_the_vectors),
       cmocka_unit_test(deleted_images_leave_nothing),
