@@ -3,7 +3,8 @@
 # Store products, 4 train photos each, linked from ../shared): the cache records the embedder
 # (name@version), a second run reads it (no embedding time) and reports exactly the same
 # numbers, and a run with another embedder (the manifest without its colour histogram) does
-# not read it.
+# not read it. Also `--index-views-as regions`: each catalogue image's views (models.json's
+# index views, 0.8 and 0.6) become regions of their own instead of being averaged in.
 set -uo pipefail
 VISOR="$1"
 SOURCE_DIR="$2"
@@ -50,5 +51,18 @@ run_eval "$dir/no-colour.json" "$dir/third"; code=$?
 check "a run with another embedder succeeds" test "$code" = 0
 check "it does not read the other embedder's cache" bash -c "grep '^iconic tuned: projection' '$dir/third' | grep -vq 'embedding 0.0 s'"
 
-echo "$((10 - failures)) passed, $failures failed"
+vectors() { # extra eval flags: the iconic catalogue's vector count
+  "$VISOR" eval "$data" --models "$SHARED/models" --catalogue iconic --workers 1 --json "$@" \
+    2>/dev/null | python3 -c "import json, sys; print(json.load(sys.stdin)['catalogues'][0]['vectors'])"
+}
+averaged=$(vectors)
+as_regions=$(vectors --index-views-as regions)
+check "views averaged in: a vector count ($averaged)" test "${averaged:-0}" -gt 8
+check "views as regions: two more vectors per catalogue image ($as_regions)" \
+  test "${as_regions:-0}" = "$((averaged + 2 * 8))"
+"$VISOR" eval "$data" --models "$SHARED/models" --index-views-as sideways > "$dir/bad" 2>&1; code=$?
+check "an unknown --index-views-as is refused" \
+  bash -c "test '$code' != 0 && grep -q \"'sideways' is not average or regions\" '$dir/bad'"
+
+echo "$((13 - failures)) passed, $failures failed"
 [ "$failures" = 0 ]
