@@ -43,6 +43,7 @@ struct hnsw_meta {
   uint32_t *label_pool;
   size_t label_pool_size, label_pool_capacity;
   dict products, categories, labels, models;
+  size_t live; /* nodes not deleted */
 };
 
 static void dict_free(dict *d) {
@@ -216,6 +217,7 @@ int hnsw_meta_append(hnsw_meta *m, const char *id, const visor_vector_meta *meta
   m->label_pool_size += unique;
   m->nodes[node] = n;
   m->count++;
+  m->live++;
   return 0;
 fail:
   free(n.id);
@@ -226,6 +228,7 @@ void hnsw_meta_delete(hnsw_meta *m, uint32_t node) {
   if (node >= m->count || m->nodes[node].deleted) return;
   node_meta *n = &m->nodes[node];
   n->deleted = 1;
+  m->live--;
   if (n->category != META_NONE) m->categories.postings[n->category].live--;
   if (n->model != META_NONE) m->models.postings[n->model].live--;
   for (uint32_t i = 0; i < n->label_count; i++)
@@ -237,6 +240,7 @@ void hnsw_meta_pop(hnsw_meta *m) {
   uint32_t node = (uint32_t)(m->count - 1);
   node_meta *n = &m->nodes[node];
   int live = !n->deleted;
+  m->live -= (size_t)live;
   /* The node was appended last, so it is the last entry of each of its posting lists. */
   if (n->category != META_NONE) {
     m->categories.postings[n->category].size--;
@@ -630,6 +634,12 @@ hnsw_meta_compile_result hnsw_meta_compile(hnsw_meta_query *q, const hnsw_meta *
   size_t ncat = f->categories ? f->category_count : 0;
   size_t nlab = f->labels ? f->label_count : 0;
   int want_model = f->model && *f->model;
+  /* A model every live vector has constrains nothing (one embedder, the usual case): the
+   * search is then the plain graph search, not a filtered one or a scan of the model list. */
+  uint32_t model_id;
+  if (want_model && m->live > 0 && hnsw_strmap_get(&m->models.map, f->model, &model_id) &&
+      m->models.postings[model_id].live == m->live)
+    want_model = 0;
   int want_expr = f->expr && f->expr->root;
   if (ncat == 0 && nlab == 0 && !want_model && !want_expr) return HNSW_META_NO_FILTER;
 

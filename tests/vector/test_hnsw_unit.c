@@ -251,8 +251,21 @@ static void test_meta_compile(void **state) {
   visor_vector_filter none = {0};
   assert_int_equal(hnsw_meta_compile(&q, m, &none, &f), HNSW_META_NO_FILTER);
   assert_int_equal(hnsw_meta_compile(&q, m, NULL, &f), HNSW_META_NO_FILTER);
+  /* a model: a filter while a live node lacks it, none once every live node has it */
+  visor_vector_filter model = {.model = "x@1"};
+  assert_int_equal(hnsw_meta_compile(&q, m, &model, &f), HNSW_META_MATCHES_NONE); /* id2 only */
+  visor_vector_meta m3 = {.product_id = "p3", .model = "x@1"};
+  assert_int_equal(hnsw_meta_append(m, "id3", &m3), 0);
+  assert_int_equal(hnsw_meta_compile(&q, m, &model, &f), HNSW_META_FILTER);
+  assert_false(f.accept(f.ctx, 2));
+  assert_true(f.accept(f.ctx, 3));
+  hnsw_meta_query_free(&q);
+  hnsw_meta_delete(m, 2);
+  assert_int_equal(hnsw_meta_compile(&q, m, &model, &f), HNSW_META_NO_FILTER);
+  visor_vector_filter other = {.model = "y@2"};
+  assert_int_equal(hnsw_meta_compile(&q, m, &other, &f), HNSW_META_MATCHES_NONE);
   hnsw_meta_pop(m);
-  assert_int_equal(hnsw_meta_count(m), 2);
+  assert_int_equal(hnsw_meta_count(m), 3);
   hnsw_meta_free(m);
 }
 
