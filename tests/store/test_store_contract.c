@@ -383,38 +383,46 @@ static void pool_is_safe_across_threads(void **state) {
 }
 
 /* Images, regions and searches: the rest of the repositories, on every backend. */
-static void regions_and_searches_round_trip(void **state) {
-  (void)state;
+/* A new product (sku, name, category kitchen) with one 640 x 480 product image at
+ * object_key; their ids. */
+static void add_product_with_image(visor_db_conn *conn, const char *sku, const char *name,
+                                   const char *object_key, char product_id[40], char image_id[40]) {
   visor_error err = {0};
-  visor_db_conn *conn = visor_db_acquire(db, &err);
-  char product_id[40], image_id[40], whole_id[40], crop_id[40], query_image[40], search_id[40];
   visor_uuid_new(product_id);
   visor_uuid_new(image_id);
-  visor_uuid_new(whole_id);
-  visor_uuid_new(crop_id);
-  visor_uuid_new(query_image);
-  visor_uuid_new(search_id);
-  json_t *product = product_json("REG-1", "Red mug", "kitchen", 4.5);
+  json_t *product = product_json(sku, name, "kitchen", 4.5);
   assert_int_equal(visor_product_insert(conn, product_id, product, &err), VISOR_OK);
   json_decref(product);
   visor_image_record image = {.id = image_id,
                               .product_id = product_id,
                               .purpose = "product",
-                              .object_key = "img/a.jpg",
+                              .object_key = object_key,
                               .width = 640,
                               .height = 480,
                               .format = "jpeg",
                               .size_bytes = 1234,
                               .sha256 = "00"};
   assert_int_equal(visor_image_insert(conn, &image, &err), VISOR_OK);
-  image = (visor_image_record){.id = query_image,
-                               .purpose = "query",
-                               .object_key = "q/b.jpg",
-                               .width = 100,
-                               .height = 100,
-                               .format = "png",
-                               .size_bytes = 10,
-                               .sha256 = "11"};
+}
+
+static void regions_and_searches_round_trip(void **state) {
+  (void)state;
+  visor_error err = {0};
+  visor_db_conn *conn = visor_db_acquire(db, &err);
+  char product_id[40], image_id[40], whole_id[40], crop_id[40], query_image[40], search_id[40];
+  add_product_with_image(conn, "REG-1", "Red mug", "img/a.jpg", product_id, image_id);
+  visor_uuid_new(whole_id);
+  visor_uuid_new(crop_id);
+  visor_uuid_new(query_image);
+  visor_uuid_new(search_id);
+  visor_image_record image = {.id = query_image,
+                              .purpose = "query",
+                              .object_key = "q/b.jpg",
+                              .width = 100,
+                              .height = 100,
+                              .format = "png",
+                              .size_bytes = 10,
+                              .sha256 = "11"};
   assert_int_equal(visor_image_insert(conn, &image, &err), VISOR_OK);
   visor_region_record whole = {.id = whole_id,
                                .image_id = image_id,
@@ -637,27 +645,13 @@ static void concurrent_corrections_of_a_region_serialise(void **state) {
   visor_error err = {0};
   visor_db_conn *conn = visor_db_acquire(db, &err);
   char product_id[40], image_id[40], region_id[40];
-  visor_uuid_new(product_id);
-  visor_uuid_new(image_id);
+  add_product_with_image(conn, "LOCK-1", "Locked mug", "img/lock.jpg", product_id, image_id);
   visor_uuid_new(region_id);
-  json_t *product = product_json("LOCK-1", "Locked mug", "kitchen", 1);
-  assert_int_equal(visor_product_insert(conn, product_id, product, &err), VISOR_OK);
-  json_decref(product);
-  visor_image_record image = {.id = image_id,
-                              .product_id = product_id,
-                              .purpose = "product",
-                              .object_key = "img/lock.jpg",
-                              .width = 10,
-                              .height = 10,
-                              .format = "jpeg",
-                              .size_bytes = 1,
-                              .sha256 = "00"};
-  assert_int_equal(visor_image_insert(conn, &image, &err), VISOR_OK);
   visor_region_record region = {.id = region_id,
                                 .image_id = image_id,
                                 .product_id = product_id,
-                                .w = 10,
-                                .h = 10,
+                                .w = 640,
+                                .h = 480,
                                 .whole_image = 1,
                                 .label = "original",
                                 .vector_id = "lock-v"};
