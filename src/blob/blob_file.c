@@ -1,6 +1,7 @@
 /* blob_file.c: the filesystem object store (file://DIR). A key is a relative path under
  * DIR. Writes go to a temp file in DIR/.tmp, are fsync'd, then renamed into place (and
- * the folder fsync'd), so a reader sees either nothing or the whole object. */
+ * the folder fsync'd, and the parent of any folder made for it), so a reader sees either
+ * nothing or the whole object, and a committed object survives a power loss. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -90,6 +91,33 @@ static void file_abort(visor_blob_writer *writer) {
   free(writer);
 }
 
+/* Cuts path at its last '/' (the parent folder); 0 when there is none. */
+static int to_parent(char *path) {
+  char *slash = strrchr(path, '/');
+  if (!slash || slash == path) return 0;
+  *slash = '\0';
+  return 1;
+}
+
+/* Creates folder (inside the store's root) if needed, durably: a folder mkdir creates is an
+ * entry in its parent, so every parent that got one is fsync'd too (the new folder itself is
+ * fsync'd after the rename into it). */
+static visor_code make_folder(const file_store *store, const char *folder, visor_error *err) {
+  struct stat st;
+  if (stat(folder, &st) == 0 && S_ISDIR(st.st_mode)) return VISOR_OK;
+  char existing[PATH_MAX];
+  snprintf(existing, sizeof existing, "%s", folder);
+  size_t root_len = strlen(store->root);
+  while (strlen(existing) > root_len && to_parent(existing)) /* the deepest that exists */
+    if (stat(existing, &st) == 0) break;
+  visor_code code = visor_mkdirs(folder, err);
+  char parent[PATH_MAX];
+  snprintf(parent, sizeof parent, "%s", folder);
+  while (code == VISOR_OK && strlen(parent) > strlen(existing) && to_parent(parent))
+    code = visor_fsync_dir(parent, err);
+  return code;
+}
+
 static visor_code file_commit(visor_blob_writer *writer, visor_error *err) {
   visor_code code = VISOR_OK;
   if (fsync(writer->fd) != 0)
@@ -104,7 +132,7 @@ static visor_code file_commit(visor_blob_writer *writer, visor_error *err) {
   snprintf(folder, sizeof folder, "%s", writer->final_path);
   char *slash = strrchr(folder, '/');
   if (slash) *slash = '\0';
-  if (code == VISOR_OK) code = visor_mkdirs(folder, err);
+  if (code == VISOR_OK) code = make_folder(writer->store, folder, err);
   if (code == VISOR_OK && rename(writer->temp_path, writer->final_path) != 0)
     code = visor_error_set(err, VISOR_ERR_IO, "cannot rename into '%s': %s", writer->final_path,
                            strerror(errno));
