@@ -36,7 +36,7 @@ static int run(visor_blob_store *store, size_t size, int count, const char *tag,
   double started = now_s();
   for (int i = 0; i < count; i++) {
     snprintf(key, sizeof key, "bench-%ld/%s/%d", (long)getpid(), tag, i);
-    visor_blob_writer *writer = store->ops->open_writer(store, key, &err);
+    visor_blob_writer *writer = store->ops->open_writer(store, key, VISOR_BLOB_SYNCED, &err);
     visor_code code = writer ? VISOR_OK : err.code;
     for (size_t done = 0; code == VISOR_OK && done < size; done += 65536)
       code =

@@ -14,10 +14,7 @@ typedef struct upload_part {
   visor_blob_store *blobs;
 } upload_part;
 
-static void *sink_open(void *ctx, const char *field, const char *filename, const char *content_type,
-                       visor_error *err) {
-  (void)field, (void)filename, (void)content_type;
-  visor_app *app = ctx;
+static void *open_part(visor_app *app, visor_blob_durability durability, visor_error *err) {
   upload_part *part = calloc(1, sizeof *part);
   if (!part) {
     visor_error_set(err, VISOR_ERR_NOMEM, "out of memory");
@@ -26,12 +23,25 @@ static void *sink_open(void *ctx, const char *field, const char *filename, const
   visor_uuid_new(part->image_id);
   snprintf(part->key, sizeof part->key, "images/%s/original", part->image_id);
   part->blobs = app->blobs;
-  part->writer = app->blobs->ops->open_writer(app->blobs, part->key, err);
+  part->writer = app->blobs->ops->open_writer(app->blobs, part->key, durability, err);
   if (!part->writer) {
     free(part);
     return NULL;
   }
   return part;
+}
+
+static void *sink_open(void *ctx, const char *field, const char *filename, const char *content_type,
+                       visor_error *err) {
+  (void)field, (void)filename, (void)content_type;
+  return open_part(ctx, VISOR_BLOB_SYNCED, err);
+}
+
+/* A search's query photo: losing it to a power failure fails that one search (blob.h). */
+static void *query_sink_open(void *ctx, const char *field, const char *filename,
+                             const char *content_type, visor_error *err) {
+  (void)field, (void)filename, (void)content_type;
+  return open_part(ctx, VISOR_BLOB_UNSYNCED, err);
 }
 
 static visor_code sink_write(void *ctx, void *handle, const void *data, size_t len,
@@ -62,6 +72,9 @@ static void sink_abort(void *ctx, void *handle) {
 
 const visor_upload_sink visor_image_upload_sink = {
     .open = sink_open, .write = sink_write, .finish = sink_finish, .abort = sink_abort};
+
+const visor_upload_sink visor_query_upload_sink = {
+    .open = query_sink_open, .write = sink_write, .finish = sink_finish, .abort = sink_abort};
 
 const char *visor_upload_image_id(const void *handle) {
   return ((const upload_part *)handle)->image_id;

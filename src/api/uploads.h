@@ -9,6 +9,8 @@
 #include "image/image.h"
 
 extern const visor_upload_sink visor_image_upload_sink; /* sink ctx: visor_app* */
+/* The same for a search's query photo, stored VISOR_BLOB_UNSYNCED (blob.h). */
+extern const visor_upload_sink visor_query_upload_sink;
 
 typedef struct visor_uploaded_image {
   char id[40];

@@ -63,7 +63,7 @@ int visor_blob_prefix_valid(const char *prefix) {
 
 visor_code visor_blob_put(visor_blob_store *store, const char *key, const void *data, size_t len,
                           visor_error *err) {
-  visor_blob_writer *writer = store->ops->open_writer(store, key, err);
+  visor_blob_writer *writer = store->ops->open_writer(store, key, VISOR_BLOB_SYNCED, err);
   if (!writer) return err ? err->code : VISOR_ERR_IO;
   visor_code code = store->ops->write(writer, data, len, err);
   if (code != VISOR_OK) {

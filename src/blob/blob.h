@@ -21,10 +21,17 @@ typedef struct visor_blob_reader visor_blob_reader;
  * file's mtime, S3's LastModified; 0 when unknown): return 0 to go on, non-zero to stop. */
 typedef int (*visor_blob_list_fn)(void *ctx, const char *key, uint64_t size, int64_t modified_ms);
 
+/* How durable a committed object is. SYNCED: on stable storage when commit returns.
+ * UNSYNCED: atomic for readers and kept through a process crash, but a power failure may
+ * lose it (file:// skips its fsyncs; S3 stores the same either way) - for objects whose loss
+ * fails one request, like a search's query photo, never for catalogue data. */
+typedef enum visor_blob_durability { VISOR_BLOB_SYNCED, VISOR_BLOB_UNSYNCED } visor_blob_durability;
+
 typedef struct visor_blob_ops {
   /* Streaming write: nothing is visible under key until commit succeeds; abort (or a
    * failed commit) leaves nothing behind. commit and abort free the writer. */
-  visor_blob_writer *(*open_writer)(visor_blob_store *store, const char *key, visor_error *err);
+  visor_blob_writer *(*open_writer)(visor_blob_store *store, const char *key,
+                                    visor_blob_durability durability, visor_error *err);
   visor_code (*write)(visor_blob_writer *writer, const void *data, size_t len, visor_error *err);
   visor_code (*commit)(visor_blob_writer *writer, visor_error *err);
   void (*abort)(visor_blob_writer *writer);

@@ -1,7 +1,8 @@
 /* blob_file.c: the filesystem object store (file://DIR). A key is a relative path under
  * DIR. Writes go to a temp file in DIR/.tmp, are fsync'd, then renamed into place (and
  * the folder fsync'd, and the parent of any folder made for it), so a reader sees either
- * nothing or the whole object, and a committed object survives a power loss. */
+ * nothing or the whole object, and a committed object survives a power loss (an UNSYNCED
+ * one skips the fsyncs: blob.h). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -24,6 +25,7 @@ typedef struct file_store {
 struct visor_blob_writer {
   file_store *store;
   int fd;
+  int synced; /* VISOR_BLOB_SYNCED: fsync the file and the folders on commit */
   char temp_path[PATH_MAX];
   char final_path[PATH_MAX];
 };
@@ -42,7 +44,7 @@ static visor_code object_path(file_store *store, const char *key, char *out, siz
 }
 
 static visor_blob_writer *file_open_writer(visor_blob_store *base, const char *key,
-                                           visor_error *err) {
+                                           visor_blob_durability durability, visor_error *err) {
   file_store *store = (file_store *)base;
   visor_blob_writer *writer = calloc(1, sizeof *writer);
   if (!writer) {
@@ -51,6 +53,7 @@ static visor_blob_writer *file_open_writer(visor_blob_store *base, const char *k
   }
   writer->store = store;
   writer->fd = -1;
+  writer->synced = durability == VISOR_BLOB_SYNCED;
   if (object_path(store, key, writer->final_path, sizeof writer->final_path, err) != VISOR_OK) {
     free(writer);
     return NULL;
@@ -102,7 +105,8 @@ static int to_parent(char *path) {
 /* Creates folder (inside the store's root) if needed, durably: a folder mkdir creates is an
  * entry in its parent, so every parent that got one is fsync'd too (the new folder itself is
  * fsync'd after the rename into it). */
-static visor_code make_folder(const file_store *store, const char *folder, visor_error *err) {
+static visor_code make_folder(const file_store *store, const char *folder, int synced,
+                              visor_error *err) {
   struct stat st;
   if (stat(folder, &st) == 0 && S_ISDIR(st.st_mode)) return VISOR_OK;
   char existing[PATH_MAX];
@@ -113,14 +117,14 @@ static visor_code make_folder(const file_store *store, const char *folder, visor
   visor_code code = visor_mkdirs(folder, err);
   char parent[PATH_MAX];
   snprintf(parent, sizeof parent, "%s", folder);
-  while (code == VISOR_OK && strlen(parent) > strlen(existing) && to_parent(parent))
+  while (code == VISOR_OK && synced && strlen(parent) > strlen(existing) && to_parent(parent))
     code = visor_fsync_dir(parent, err);
   return code;
 }
 
 static visor_code file_commit(visor_blob_writer *writer, visor_error *err) {
   visor_code code = VISOR_OK;
-  if (fsync(writer->fd) != 0)
+  if (writer->synced && fsync(writer->fd) != 0)
     code = visor_error_set(err, VISOR_ERR_IO, "cannot fsync '%s': %s", writer->temp_path,
                            strerror(errno));
   int closed = close(writer->fd);
@@ -132,11 +136,11 @@ static visor_code file_commit(visor_blob_writer *writer, visor_error *err) {
   snprintf(folder, sizeof folder, "%s", writer->final_path);
   char *slash = strrchr(folder, '/');
   if (slash) *slash = '\0';
-  if (code == VISOR_OK) code = make_folder(writer->store, folder, err);
+  if (code == VISOR_OK) code = make_folder(writer->store, folder, writer->synced, err);
   if (code == VISOR_OK && rename(writer->temp_path, writer->final_path) != 0)
     code = visor_error_set(err, VISOR_ERR_IO, "cannot rename into '%s': %s", writer->final_path,
                            strerror(errno));
-  if (code == VISOR_OK) code = visor_fsync_dir(folder, err);
+  if (code == VISOR_OK && writer->synced) code = visor_fsync_dir(folder, err);
   if (code != VISOR_OK) unlink(writer->temp_path);
   free(writer);
   return code;

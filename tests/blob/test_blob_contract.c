@@ -78,7 +78,8 @@ static void put_get_remove(void **state) {
 static void streaming_write_and_ranged_read(void **state) {
   visor_blob_store *store = *state;
   visor_error err = {0};
-  visor_blob_writer *writer = store->ops->open_writer(store, K("t/big.bin"), &err);
+  visor_blob_writer *writer =
+      store->ops->open_writer(store, K("t/big.bin"), VISOR_BLOB_SYNCED, &err);
   assert_non_null(writer);
   unsigned char chunk[4096];
   for (int i = 0; i < 300; i++) {
@@ -104,7 +105,8 @@ static void streaming_write_and_ranged_read(void **state) {
 static void aborted_write_leaves_nothing(void **state) {
   visor_blob_store *store = *state;
   visor_error err = {0};
-  visor_blob_writer *writer = store->ops->open_writer(store, K("t/aborted"), &err);
+  visor_blob_writer *writer =
+      store->ops->open_writer(store, K("t/aborted"), VISOR_BLOB_SYNCED, &err);
   assert_non_null(writer);
   assert_int_equal(store->ops->write(writer, "partial", 7, &err), VISOR_OK);
   store->ops->abort(writer);
@@ -127,11 +129,32 @@ static void empty_object(void **state) {
   assert_false(key_exists(store, K("empty")));
 }
 
+/* An object written VISOR_BLOB_UNSYNCED is stored and read back like any other. */
+static void unsynced_write_reads_back(void **state) {
+  visor_blob_store *store = *state;
+  visor_error err = {0};
+  const char *key = K("t/unsynced/q.bin");
+  visor_blob_writer *writer = store->ops->open_writer(store, key, VISOR_BLOB_UNSYNCED, &err);
+  if (!writer) fail_msg("open_writer %s: %s", key, err.message);
+  const char text[] = "a query photo";
+  assert_int_equal(store->ops->write(writer, text, sizeof text, &err), VISOR_OK);
+  assert_false(key_exists(store, key));
+  assert_int_equal(store->ops->commit(writer, &err), VISOR_OK);
+  void *data = NULL;
+  size_t len = 0;
+  assert_int_equal(visor_blob_get(store, key, 0, &data, &len, &err), VISOR_OK);
+  assert_int_equal(len, sizeof text);
+  assert_memory_equal(data, text, sizeof text);
+  free(data);
+  assert_int_equal(visor_blob_remove(store, key, &err), VISOR_OK);
+  assert_false(key_exists(store, key));
+}
+
 /* Writes size bytes of the pattern to key in chunks of chunk bytes (not committed). */
 static visor_blob_writer *write_pattern(visor_blob_store *store, const char *key, size_t size,
                                         size_t chunk) {
   visor_error err = {0};
-  visor_blob_writer *writer = store->ops->open_writer(store, key, &err);
+  visor_blob_writer *writer = store->ops->open_writer(store, key, VISOR_BLOB_SYNCED, &err);
   if (!writer) fail_msg("open_writer %s: %s", key, err.message);
   unsigned char *buf = malloc(chunk);
   assert_non_null(buf);
@@ -292,7 +315,8 @@ static void list_under_prefix(void **state) {
   for (int i = 0; i < 4; i++)
     assert_int_equal(visor_blob_put(store, K(names[i]), "12345", (size_t)i + 1, &err), VISOR_OK);
   /* An open writer's data (a temp file, a pending upload) is not listed. */
-  visor_blob_writer *writer = store->ops->open_writer(store, K("list/pending"), &err);
+  visor_blob_writer *writer =
+      store->ops->open_writer(store, K("list/pending"), VISOR_BLOB_SYNCED, &err);
   assert_non_null(writer);
   assert_int_equal(store->ops->write(writer, "x", 1, &err), VISOR_OK);
 
@@ -396,6 +420,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(aborted_write_leaves_nothing, open_store, close_store),
       cmocka_unit_test_setup_teardown(empty_object, open_store, close_store),
       cmocka_unit_test_setup_teardown(writes_are_atomic, open_store, close_store),
+      cmocka_unit_test_setup_teardown(unsynced_write_reads_back, open_store, close_store),
       cmocka_unit_test_setup_teardown(aborted_multipart_leaves_nothing, open_store, close_store),
       cmocka_unit_test_setup_teardown(large_object_round_trip_and_odd_ranges, open_store,
                                       close_store),

@@ -134,7 +134,7 @@ static size_t pending(visor_blob_store *store, const char *prefix) {
 
 static visor_blob_writer *write_bytes(visor_blob_store *store, const char *key, size_t size) {
   visor_error err = {0};
-  visor_blob_writer *writer = store->ops->open_writer(store, key, &err);
+  visor_blob_writer *writer = store->ops->open_writer(store, key, VISOR_BLOB_SYNCED, &err);
   assert_non_null(writer);
   char *chunk = malloc(1 << 20);
   assert_non_null(chunk);
@@ -300,7 +300,8 @@ static void server_goes_away_and_comes_back(void **state) {
   assert_non_null(strstr(err.message, "127.0.0.1"));
   started = now_s();
   assert_int_equal(visor_blob_put(store, K("while-down"), "x", 1, &err), VISOR_ERR_UNAVAILABLE);
-  visor_blob_writer *writer = store->ops->open_writer(store, K("while-down-big"), &err);
+  visor_blob_writer *writer =
+      store->ops->open_writer(store, K("while-down-big"), VISOR_BLOB_SYNCED, &err);
   assert_non_null(writer);
   char *chunk = calloc(1, 5u << 20);
   assert_non_null(chunk);

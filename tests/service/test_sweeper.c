@@ -134,7 +134,8 @@ static void crash_temp_file(fixture *f, char *path, size_t size) {
 /* An S3 write of 7 MiB left open: its first 5 MiB part is up in a pending upload. */
 static visor_blob_writer *start_multipart(visor_app *app, const char *key) {
   visor_error err = {0};
-  visor_blob_writer *writer = app->blobs->ops->open_writer(app->blobs, key, &err);
+  visor_blob_writer *writer =
+      app->blobs->ops->open_writer(app->blobs, key, VISOR_BLOB_SYNCED, &err);
   assert_non_null(writer);
   char *chunk = calloc(1, 1 << 20);
   for (int i = 0; i < 7; i++)
