@@ -7,11 +7,7 @@ VISOR="$1"
 SHARED="${VISOR_SHARED_DIR:-../shared}"
 dir=$(mktemp -d)
 trap 'kill $pid 2>/dev/null; rm -rf "$dir"' EXIT
-failures=0
-check() { # description, then a command that must succeed
-  local what="$1"; shift
-  if "$@"; then echo "ok: $what"; else echo "FAIL: $what"; failures=$((failures + 1)); fi
-}
+source "$(dirname "${BASH_SOURCE[0]}")/check.sh"
 
 check "help lists the commands" bash -c "'$VISOR' --help | grep -q 'serve'"
 check "serve --help lists options" bash -c "'$VISOR' serve --help | grep -q -- '--max-upload-mb'"

@@ -12,11 +12,7 @@ SHARED="${VISOR_SHARED_DIR:-../shared}"
 GROCERY="$SHARED/datasets/grocery"
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
-failures=0
-check() { # description, then a command that must succeed
-  local what="$1"; shift
-  if "$@"; then echo "ok: $what"; else echo "FAIL: $what"; failures=$((failures + 1)); fi
-}
+source "$(dirname "${BASH_SOURCE[0]}")/check.sh"
 
 data="$dir/grocery"
 mkdir -p "$data"
