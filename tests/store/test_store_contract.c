@@ -382,7 +382,6 @@ static void pool_is_safe_across_threads(void **state) {
   visor_db_release(conn);
 }
 
-/* Images, regions and searches: the rest of the repositories, on every backend. */
 /* A new product (sku, name, category kitchen) with one 640 x 480 product image at
  * object_key; their ids. */
 static void add_product_with_image(visor_db_conn *conn, const char *sku, const char *name,
@@ -405,6 +404,7 @@ static void add_product_with_image(visor_db_conn *conn, const char *sku, const c
   assert_int_equal(visor_image_insert(conn, &image, &err), VISOR_OK);
 }
 
+/* Images, regions and searches: the rest of the repositories, on every backend. */
 static void regions_and_searches_round_trip(void **state) {
   (void)state;
   visor_error err = {0};
