@@ -1,6 +1,7 @@
 /* hnsw_graph.c: the HNSW graph. Layout (as in hnswlib, for cache locality): one contiguous
  * block holds, per node, its level-0 neighbour list (count + 2M ids) followed by its vector;
- * upper levels (rare: 1/M of nodes per level) live in a small per-node array. Searches get
+ * upper levels (rare: 1/M of nodes per level) live in one shared array, each node's lists
+ * at its offset there (4 bytes per node, not a pointer and a malloc each). Searches get
  * their visited set (uint16 epoch tags, so no clearing per query) and heaps from a pool.
  *
  * Quantized (int8) mode: a node's block holds its level-0 list, the squared norm of its
@@ -10,7 +11,9 @@
  * searches walk the graph on the codes, then re-rank what they found with the full vectors.
  * The codes are fitted once min_vectors nodes exist (before that searches use the full
  * vectors), and refitted whenever the node count has doubled or the new vectors fall outside
- * the fitted range too often. */
+ * the fitted range too often. A quantized graph stores its level-0 ids in 3 bytes while
+ * every id fits (below HNSW_NARROW_ID_LIMIT nodes), and rewrites them in 4 bytes when it
+ * grows past that: a quarter of a node's block at 128-d. */
 #include "vector/hnsw_graph.h"
 
 #include <math.h>
@@ -28,6 +31,18 @@
 
 #define HNSW_MAX_LEVEL 30
 #define HNSW_NONE UINT32_MAX
+#define HNSW_MAX_M0 2048 /* 2 * the largest m */
+
+/* 3-byte ids are read as the low bytes of a 4-byte load (id_at). */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "the 3-byte neighbour ids assume a little-endian host"
+#endif
+
+/* Level-0 ids of a quantized graph take 3 bytes while the capacity stays at or below this
+ * (every id below 2^24); a test build lowers it to exercise the rewrite to 4 bytes. */
+#ifndef HNSW_NARROW_ID_LIMIT
+#define HNSW_NARROW_ID_LIMIT ((size_t)1 << 24)
+#endif
 
 typedef struct heap {
   hnsw_result *items; /* max-heap on distance */
@@ -54,9 +69,14 @@ struct hnsw_graph {
   size_t m, m0, ef_construction;
   double level_mult;
   size_t count, capacity, deleted_count;
-  size_t link0_bytes, node_bytes;
+  size_t id_bytes;         /* width of a level-0 id in data0: 4, or 3 (quantized, narrow) */
+  size_t link0_bytes;      /* a level-0 list in data0: u32 count + ids, padded to 4 bytes */
+  size_t wide_link0_bytes; /* the same with 4-byte ids: the snapshot's layout */
+  size_t node_bytes;
   char *data0;
-  uint32_t **upper;
+  uint32_t *upper_pool;         /* the upper-level lists of every node, level by level */
+  size_t upper_used, upper_cap; /* words */
+  uint32_t *upper_at;           /* per node: offset of its lists in upper_pool (level > 0) */
   uint8_t *level;
   uint8_t *deleted;
   uint32_t entry;
@@ -130,18 +150,18 @@ static void heap_pop(heap *h) {
 
 /* ---- node access ---- */
 
-static inline uint32_t *links0(const hnsw_graph *g, uint32_t node) {
-  return (uint32_t *)(g->data0 + (size_t)node * g->node_bytes);
+static inline char *block_of(const hnsw_graph *g, uint32_t node) {
+  return g->data0 + (size_t)node * g->node_bytes;
 }
 
 static inline const float *vec_of(const hnsw_graph *g, uint32_t node) {
   if (g->fvec) return g->fvec[node];
-  return (const float *)(g->data0 + (size_t)node * g->node_bytes + g->link0_bytes);
+  return (const float *)(block_of(g, node) + g->link0_bytes);
 }
 
 /* Quantized mode: a node's squared norm, followed by its codes. */
 static inline const char *code_block(const hnsw_graph *g, uint32_t node) {
-  return g->data0 + (size_t)node * g->node_bytes + g->link0_bytes;
+  return block_of(g, node) + g->link0_bytes;
 }
 
 static inline float code_distance(const hnsw_graph *g, const code_query *cq, uint32_t node) {
@@ -167,7 +187,7 @@ static void free_vector(hnsw_graph *g, uint32_t node) {
 }
 
 static size_t encode_node(hnsw_graph *g, uint32_t node) {
-  char *b = g->data0 + (size_t)node * g->node_bytes + g->link0_bytes;
+  char *b = block_of(g, node) + g->link0_bytes;
   return hnsw_quant_encode(&g->quant, g->fvec[node], (int8_t *)(b + 4));
 }
 
@@ -198,12 +218,68 @@ static void maybe_refit(hnsw_graph *g) {
   if (grown || drifted) refit(g);
 }
 
-static inline uint32_t *links_at(const hnsw_graph *g, uint32_t node, int level) {
-  return level == 0 ? links0(g, node) : g->upper[node] + (size_t)(level - 1) * (g->m + 1);
-}
-
 static inline size_t max_links(const hnsw_graph *g, int level) {
   return level == 0 ? g->m0 : g->m;
+}
+
+/* ---- neighbour lists ----
+ * A list is a uint32 count followed by its ids, width bytes each (little-endian when 3).
+ * Upper levels always use 4; level 0 uses g->id_bytes. */
+
+/* Id j of a list's ids at p, read in place: one load (the 4-byte read of a 3-byte id stays
+ * inside the node's block, which continues after its list). width is a constant where the
+ * search loop is specialised on it. */
+static inline __attribute__((always_inline)) uint32_t id_at(const char *p, size_t width,
+                                                            uint32_t j) {
+  uint32_t v;
+  memcpy(&v, p + (size_t)j * width, sizeof v);
+  return width == 4 ? v : v & 0xFFFFFFu;
+}
+
+/* The ids of the list at block: a pointer to them (width 4) or decoded into buf. */
+static inline const uint32_t *block_ids(const char *block, size_t width, uint32_t *buf,
+                                        uint32_t *n) {
+  memcpy(n, block, sizeof *n);
+  if (width == 4) return (const uint32_t *)(block + 4);
+  for (uint32_t j = 0; j < *n; j++)
+    buf[j] = id_at(block + 4, 3, j);
+  return buf;
+}
+
+/* Sets the list at block to ids[0..n) (ids may point into that list). */
+static inline void block_store(char *block, size_t width, const uint32_t *ids, uint32_t n) {
+  if (width == 4) {
+    if (n) memmove(block + 4, ids, n * sizeof *ids);
+  } else {
+    unsigned char *p = (unsigned char *)block + 4;
+    for (uint32_t j = 0; j < n; j++, p += 3) {
+      p[0] = (unsigned char)ids[j];
+      p[1] = (unsigned char)(ids[j] >> 8);
+      p[2] = (unsigned char)(ids[j] >> 16);
+    }
+  }
+  memcpy(block, &n, sizeof n);
+}
+
+static inline char *list_block(const hnsw_graph *g, uint32_t node, int level) {
+  return level == 0
+             ? block_of(g, node)
+             : (char *)(g->upper_pool + g->upper_at[node] + (size_t)(level - 1) * (g->m + 1));
+}
+
+static inline size_t list_width(const hnsw_graph *g, int level) {
+  return level == 0 ? g->id_bytes : 4;
+}
+
+/* node's neighbours at level (*n of them): see block_ids; buf holds HNSW_MAX_M0 ids. */
+static inline const uint32_t *list_ids(const hnsw_graph *g, uint32_t node, int level, uint32_t *buf,
+                                       uint32_t *n) {
+  return block_ids(list_block(g, node, level), list_width(g, level), buf, n);
+}
+
+static inline void list_store(hnsw_graph *g, uint32_t node, int level, const uint32_t *ids,
+                              uint32_t n) {
+  block_store(list_block(g, node, level), list_width(g, level), ids, n);
 }
 
 /* ---- scratch pool ---- */
@@ -278,7 +354,8 @@ hnsw_graph *hnsw_graph_new(size_t dim, visor_metric metric, size_t m, size_t ef_
   g->m0 = 2 * m;
   g->ef_construction = ef_construction;
   g->level_mult = 1.0 / log((double)m);
-  g->link0_bytes = (1 + g->m0) * sizeof(uint32_t);
+  g->id_bytes = 4;
+  g->wide_link0_bytes = g->link0_bytes = (1 + g->m0) * sizeof(uint32_t);
   g->node_bytes = g->link0_bytes + dim * sizeof(float);
   g->max_level = -1;
   g->entry = HNSW_NONE;
@@ -295,7 +372,34 @@ int hnsw_graph_set_quantization(hnsw_graph *g, const hnsw_quant_options *o) {
   g->rerank_mmap = o->rerank_mmap;
   g->quant_min = o->min_vectors ? o->min_vectors : 1;
   g->dot8 = visor_dot_i8();
+  g->id_bytes = 3;
+  g->link0_bytes = (4 + 3 * g->m0 + 3) / 4 * 4;
   g->node_bytes = g->link0_bytes + sizeof(float) + g->quant.code_len;
+  return 0;
+}
+
+/* Rewrites a narrow graph's level-0 lists with 4-byte ids into a block for capacity nodes.
+ * 0, or -1 when out of memory (the graph is then unchanged). */
+static int widen_ids(hnsw_graph *g, size_t capacity) {
+  size_t link0_bytes = g->wide_link0_bytes;
+  size_t node_bytes = link0_bytes + (g->node_bytes - g->link0_bytes);
+  char *data0 = malloc(capacity * node_bytes);
+  if (!data0) return -1;
+  uint32_t buf[HNSW_MAX_M0];
+  for (uint32_t i = 0; i < g->count; i++) {
+    const char *from = block_of(g, i);
+    char *to = data0 + (size_t)i * node_bytes;
+    uint32_t n;
+    const uint32_t *ids = block_ids(from, 3, buf, &n);
+    memset(to, 0, link0_bytes);
+    block_store(to, 4, ids, n);
+    memcpy(to + link0_bytes, from + g->link0_bytes, node_bytes - link0_bytes);
+  }
+  free(g->data0);
+  g->data0 = data0;
+  g->id_bytes = 4;
+  g->link0_bytes = link0_bytes;
+  g->node_bytes = node_bytes;
   return 0;
 }
 
@@ -319,9 +423,8 @@ void hnsw_graph_free(hnsw_graph *g) {
   free(g->fvec);
   if (g->map) munmap(g->map, g->map_len);
   hnsw_quant_free(&g->quant);
-  for (size_t i = 0; i < g->count; i++)
-    free(g->upper[i]);
-  free(g->upper);
+  free(g->upper_pool);
+  free(g->upper_at);
   free(g->data0);
   free(g->level);
   free(g->deleted);
@@ -334,15 +437,35 @@ void hnsw_graph_free(hnsw_graph *g) {
   free(g);
 }
 
+/* Room for words more words in the upper-level pool. 0, or -1 when out of memory or past
+ * the offsets' 32 bits. */
+static int upper_reserve(hnsw_graph *g, size_t words) {
+  size_t need = g->upper_used + words;
+  if (need <= g->upper_cap) return 0;
+  if (need > UINT32_MAX) return -1;
+  size_t cap = g->upper_cap ? g->upper_cap : 1024;
+  while (cap < need)
+    cap *= 2;
+  uint32_t *pool = realloc(g->upper_pool, cap * sizeof *pool);
+  if (!pool) return -1;
+  g->upper_pool = pool;
+  g->upper_cap = cap;
+  return 0;
+}
+
 int hnsw_graph_reserve(hnsw_graph *g, size_t n) {
   if (n <= g->capacity) return 0;
   if (n > UINT32_MAX - 1) return -1;
-  char *data0 = realloc(g->data0, n * g->node_bytes);
-  if (!data0) return -1;
-  g->data0 = data0;
-  uint32_t **upper = realloc(g->upper, n * sizeof *upper);
-  if (!upper) return -1;
-  g->upper = upper;
+  if (g->id_bytes == 3 && n > HNSW_NARROW_ID_LIMIT) {
+    if (widen_ids(g, n) != 0) return -1;
+  } else {
+    char *data0 = realloc(g->data0, n * g->node_bytes);
+    if (!data0) return -1;
+    g->data0 = data0;
+  }
+  uint32_t *upper_at = realloc(g->upper_at, n * sizeof *upper_at);
+  if (!upper_at) return -1;
+  g->upper_at = upper_at;
   uint8_t *level = realloc(g->level, n);
   if (!level) return -1;
   g->level = level;
@@ -370,6 +493,15 @@ int hnsw_graph_is_deleted(const hnsw_graph *g, uint32_t node) {
 const float *hnsw_graph_vector(const hnsw_graph *g, uint32_t node) {
   return vec_of(g, node);
 }
+int hnsw_graph_level(const hnsw_graph *g, uint32_t node) {
+  return g->level[node];
+}
+size_t hnsw_graph_neighbours(const hnsw_graph *g, uint32_t node, int level, uint32_t *out) {
+  uint32_t n, buf[HNSW_MAX_M0];
+  const uint32_t *ids = list_ids(g, node, level, buf, &n);
+  memcpy(out, ids, n * sizeof *ids);
+  return n;
+}
 size_t hnsw_graph_dim(const hnsw_graph *g) {
   return g->dim;
 }
@@ -384,12 +516,11 @@ float hnsw_graph_distance(const hnsw_graph *g, const float *a, const float *b) {
 }
 
 size_t hnsw_graph_memory(const hnsw_graph *g) {
-  size_t bytes = sizeof *g + g->capacity * (g->node_bytes + sizeof(uint32_t *) + 2);
+  size_t bytes = sizeof *g + g->capacity * (g->node_bytes + sizeof(uint32_t) + 2) +
+                 g->upper_cap * sizeof(uint32_t);
   if (g->quantized)
     bytes += g->capacity * sizeof(float *) + g->ram_vectors * g->dim * sizeof(float) +
              4 * g->dim * sizeof(float);
-  for (size_t i = 0; i < g->count; i++)
-    bytes += (size_t)g->level[i] * (g->m + 1) * sizeof(uint32_t);
   return bytes;
 }
 
@@ -417,9 +548,9 @@ static uint32_t greedy_descend(const hnsw_graph *g, const code_query *cq, const 
     int changed = 1;
     while (changed) {
       changed = 0;
-      const uint32_t *l = links_at(g, cur, level);
-      uint32_t n = l[0];
-      for (uint32_t j = 1; j <= n; j++) {
+      uint32_t n, buf[HNSW_MAX_M0];
+      const uint32_t *l = list_ids(g, cur, level, buf, &n);
+      for (uint32_t j = 0; j < n; j++) {
         float d = search_distance(g, cq, q, l[j]);
         if (d < *cur_dist) {
           *cur_dist = d;
@@ -436,7 +567,8 @@ static uint32_t greedy_descend(const hnsw_graph *g, const code_query *cq, const 
  * -1 when out of memory. */
 static inline __attribute__((always_inline)) int
 search_level_with(const hnsw_graph *g, const code_query *cq, scratch *s, const float *q,
-                  uint32_t entry, float entry_dist, size_t ef, int level, const hnsw_filter *f) {
+                  uint32_t entry, float entry_dist, size_t ef, int level, const hnsw_filter *f,
+                  const size_t width) {
   heap *cand = &s->candidates, *res = &s->results;
   cand->size = res->size = 0;
   if (heap_reserve(res, ef + 1) != 0) return -1;
@@ -459,18 +591,21 @@ search_level_with(const hnsw_graph *g, const code_query *cq, scratch *s, const f
     hnsw_result c = cand->items[0];
     if (-c.distance > bound && res->size >= ef) break;
     heap_pop(cand);
-    const uint32_t *l = links_at(g, c.node, level);
-    uint32_t n = l[0];
+    const char *list = list_block(g, c.node, level), *l = list + 4;
+    uint32_t n;
+    memcpy(&n, list, sizeof n);
     if (heap_reserve(cand, cand->size + n) != 0) return -1;
     if (n) {
-      __builtin_prefetch(&tags[l[1]]);
-      __builtin_prefetch(search_prefetch_target(g, cq, l[1]));
+      uint32_t first = id_at(l, width, 0);
+      __builtin_prefetch(&tags[first]);
+      __builtin_prefetch(search_prefetch_target(g, cq, first));
     }
-    for (uint32_t j = 1; j <= n; j++) {
-      uint32_t nb = l[j];
-      if (j < n) {
-        __builtin_prefetch(&tags[l[j + 1]]);
-        const char *next = search_prefetch_target(g, cq, l[j + 1]);
+    for (uint32_t j = 0; j < n; j++) {
+      uint32_t nb = id_at(l, width, j);
+      if (j + 1 < n) {
+        uint32_t after = id_at(l, width, j + 1);
+        __builtin_prefetch(&tags[after]);
+        const char *next = search_prefetch_target(g, cq, after);
         __builtin_prefetch(next);
         __builtin_prefetch(next + 64);
       }
@@ -492,12 +627,15 @@ search_level_with(const hnsw_graph *g, const code_query *cq, scratch *s, const f
 
 static int search_level(const hnsw_graph *g, scratch *s, const float *q, uint32_t entry,
                         float entry_dist, size_t ef, int level, const hnsw_filter *f) {
-  return search_level_with(g, NULL, s, q, entry, entry_dist, ef, level, f);
+  if (list_width(g, level) == 3)
+    return search_level_with(g, NULL, s, q, entry, entry_dist, ef, level, f, 3);
+  return search_level_with(g, NULL, s, q, entry, entry_dist, ef, level, f, 4);
 }
 
 static int search_level_codes(const hnsw_graph *g, const code_query *cq, scratch *s, uint32_t entry,
                               float entry_dist, size_t ef, const hnsw_filter *f) {
-  return search_level_with(g, cq, s, NULL, entry, entry_dist, ef, 0, f);
+  if (g->id_bytes == 3) return search_level_with(g, cq, s, NULL, entry, entry_dist, ef, 0, f, 3);
+  return search_level_with(g, cq, s, NULL, entry, entry_dist, ef, 0, f, 4);
 }
 
 /* Moves s->results into s->sorted, closest first. Returns the count, or -1 on OOM. */
@@ -548,26 +686,28 @@ static int cmp_result(const void *a, const void *b) {
 
 /* Adds the link from -> to at level, shrinking from's list with the heuristic when full. */
 static int add_link(hnsw_graph *g, uint32_t from, uint32_t to, int level) {
-  uint32_t *l = links_at(g, from, level);
   size_t max = max_links(g, level);
-  uint32_t n = l[0];
-  for (uint32_t j = 1; j <= n; j++)
+  uint32_t n, ids[HNSW_MAX_M0 + 1];
+  const uint32_t *l = list_ids(g, from, level, ids, &n);
+  for (uint32_t j = 0; j < n; j++)
     if (l[j] == to) return 0;
+  if (l != ids) memcpy(ids, l, n * sizeof *ids);
   if (n < max) {
-    l[n + 1] = to;
-    l[0] = n + 1;
+    ids[n] = to;
+    list_store(g, from, level, ids, n + 1);
     return 0;
   }
-  hnsw_result cand[2049];
+  hnsw_result cand[HNSW_MAX_M0 + 1];
   const float *v = vec_of(g, from);
   for (uint32_t j = 0; j < n; j++) {
-    cand[j].node = l[j + 1];
-    cand[j].distance = g->dist(v, vec_of(g, l[j + 1]), g->dim);
+    cand[j].node = ids[j];
+    cand[j].distance = g->dist(v, vec_of(g, ids[j]), g->dim);
   }
   cand[n].node = to;
   cand[n].distance = g->dist(v, vec_of(g, to), g->dim);
   qsort(cand, n + 1, sizeof *cand, cmp_result);
-  l[0] = (uint32_t)select_neighbours(g, cand, n + 1, max, l + 1);
+  uint32_t kept = (uint32_t)select_neighbours(g, cand, n + 1, max, ids);
+  list_store(g, from, level, ids, kept);
   return 0;
 }
 
@@ -594,15 +734,15 @@ int hnsw_graph_insert(hnsw_graph *g, const float *vec, uint32_t *node_out) {
     memcpy(copy, vec, g->dim * sizeof *copy);
   }
   int level = random_level(g);
-  g->upper[node] = NULL;
-  if (level > 0) {
-    g->upper[node] = calloc((size_t)level * (g->m + 1), sizeof(uint32_t));
-    if (!g->upper[node]) {
-      free(copy);
-      return -1;
-    }
+  size_t words = (size_t)level * (g->m + 1);
+  if (upper_reserve(g, words) != 0) {
+    free(copy);
+    return -1;
   }
-  links0(g, node)[0] = 0;
+  g->upper_at[node] = (uint32_t)g->upper_used;
+  if (words) memset(g->upper_pool + g->upper_used, 0, words * sizeof *g->upper_pool);
+  g->upper_used += words;
+  list_store(g, node, 0, NULL, 0);
   if (g->quantized) {
     g->fvec[node] = copy;
     g->ram_vectors++;
@@ -610,9 +750,9 @@ int hnsw_graph_insert(hnsw_graph *g, const float *vec, uint32_t *node_out) {
     for (size_t i = 0; i < g->dim; i++)
       sum += (double)copy[i] * copy[i];
     float norm2 = (float)sum;
-    memcpy(g->data0 + (size_t)node * g->node_bytes + g->link0_bytes, &norm2, sizeof norm2);
+    memcpy(block_of(g, node) + g->link0_bytes, &norm2, sizeof norm2);
   } else {
-    memcpy((char *)links0(g, node) + g->link0_bytes, vec, g->dim * sizeof(float));
+    memcpy(block_of(g, node) + g->link0_bytes, vec, g->dim * sizeof(float));
   }
   g->level[node] = (uint8_t)level;
   g->deleted[node] = 0;
@@ -637,16 +777,14 @@ int hnsw_graph_insert(hnsw_graph *g, const float *vec, uint32_t *node_out) {
   uint32_t cur = g->entry;
   float cur_dist = g->dist(v, vec_of(g, cur), g->dim);
   if (level < g->max_level) cur = greedy_descend(g, NULL, v, cur, &cur_dist, g->max_level, level);
-  uint32_t selected[2048];
+  uint32_t selected[HNSW_MAX_M0];
   for (int l = level < g->max_level ? level : g->max_level; l >= 0; l--) {
     if (search_level(g, s, v, cur, cur_dist, g->ef_construction, l, NULL) != 0) goto oom_s;
     long n = drain_sorted(s);
     if (n < 0) goto oom_s;
     if (n == 0) continue;
     size_t kept = select_neighbours(g, s->sorted, (size_t)n, g->m, selected);
-    uint32_t *mine = links_at(g, node, l);
-    memcpy(mine + 1, selected, kept * sizeof *selected);
-    mine[0] = (uint32_t)kept;
+    list_store(g, node, l, selected, (uint32_t)kept);
     for (size_t i = 0; i < kept; i++)
       add_link(g, selected[i], node, l);
     cur = s->sorted[0].node;
@@ -845,10 +983,10 @@ size_t hnsw_graph_search(hnsw_graph *g, const float *query, size_t k, size_t ef,
  * live neighbours of its deleted neighbours, chosen again with the heuristic. The candidate
  * heap is reserved for the worst case beforehand, so this cannot fail. */
 static void repair_node(hnsw_graph *g, scratch *s, uint32_t node, int level) {
-  uint32_t *l = links_at(g, node, level);
-  uint32_t n = l[0];
+  uint32_t n, own[HNSW_MAX_M0], ring_buf[HNSW_MAX_M0];
+  const uint32_t *l = list_ids(g, node, level, own, &n);
   int any = 0;
-  for (uint32_t j = 1; j <= n; j++)
+  for (uint32_t j = 0; j < n; j++)
     any |= g->deleted[l[j]];
   if (!any) return;
   visit_begin(s);
@@ -856,15 +994,11 @@ static void repair_node(hnsw_graph *g, scratch *s, uint32_t node, int level) {
   heap *c = &s->candidates;
   c->size = 0;
   const float *v = vec_of(g, node);
-  for (uint32_t j = 1; j <= n; j++) {
+  for (uint32_t j = 0; j < n; j++) {
     uint32_t nb = l[j];
     const uint32_t *ring = &nb;
     uint32_t ring_n = 1;
-    if (g->deleted[nb]) {
-      const uint32_t *l2 = links_at(g, nb, level);
-      ring = l2 + 1;
-      ring_n = l2[0];
-    }
+    if (g->deleted[nb]) ring = list_ids(g, nb, level, ring_buf, &ring_n);
     for (uint32_t i = 0; i < ring_n; i++) {
       uint32_t x = ring[i];
       if (g->deleted[x] || s->tags[x] == s->epoch) continue;
@@ -875,7 +1009,8 @@ static void repair_node(hnsw_graph *g, scratch *s, uint32_t node, int level) {
     }
   }
   qsort(c->items, c->size, sizeof *c->items, cmp_result);
-  l[0] = (uint32_t)select_neighbours(g, c->items, c->size, max_links(g, level), l + 1);
+  uint32_t kept = (uint32_t)select_neighbours(g, c->items, c->size, max_links(g, level), own);
+  list_store(g, node, level, own, kept);
   c->size = 0;
 }
 
@@ -888,14 +1023,20 @@ int hnsw_graph_compact(hnsw_graph *g, uint32_t **remap_out) {
     remap[i] = g->deleted[i] ? HNSW_NONE : (uint32_t)live++;
   if (g->deleted_count > 0) {
     /* Every allocation first: past this point nothing can fail. */
+    size_t live_words = 0;
+    for (size_t i = 0; i < old_count; i++)
+      if (!g->deleted[i]) live_words += (size_t)g->level[i] * (g->m + 1);
     char *data0 = malloc((live ? live : 1) * g->node_bytes);
-    scratch *s = data0 ? scratch_acquire(g) : NULL;
+    uint32_t *pool = malloc((live_words ? live_words : 1) * sizeof *pool);
+    scratch *s = data0 && pool ? scratch_acquire(g) : NULL;
     if (!s || heap_reserve(&s->candidates, g->m0 * (g->m0 + 1) + 1) != 0) {
       if (s) scratch_release(g, s);
       free(data0);
+      free(pool);
       free(remap);
       return -1;
     }
+    size_t pool_used = 0;
     for (uint32_t u = 0; u < old_count; u++) {
       if (g->deleted[u]) continue;
       for (int level = 0; level <= g->level[u]; level++)
@@ -908,20 +1049,26 @@ int hnsw_graph_compact(hnsw_graph *g, uint32_t **remap_out) {
     int new_max = -1;
     for (uint32_t u = 0; u < old_count; u++) {
       if (g->deleted[u]) {
-        free(g->upper[u]);
         if (g->fvec) free_vector(g, u);
         continue;
       }
       uint32_t nu = remap[u];
       if (g->fvec) g->fvec[nu] = g->fvec[u];
       char *dst = data0 + (size_t)nu * g->node_bytes;
-      memcpy(dst, links0(g, u), g->node_bytes);
+      memcpy(dst, block_of(g, u), g->node_bytes);
       for (int level = 0; level <= g->level[u]; level++) {
-        uint32_t *l = level == 0 ? (uint32_t *)dst : links_at(g, u, level);
-        for (uint32_t j = 1; j <= l[0]; j++)
-          l[j] = remap[l[j]];
+        char *list = level == 0 ? dst : list_block(g, u, level);
+        uint32_t n, ids[HNSW_MAX_M0];
+        const uint32_t *l = block_ids(list, list_width(g, level), ids, &n);
+        if (l != ids) memcpy(ids, l, n * sizeof *ids);
+        for (uint32_t j = 0; j < n; j++)
+          ids[j] = remap[ids[j]];
+        block_store(list, list_width(g, level), ids, n);
       }
-      g->upper[nu] = g->upper[u];
+      size_t words = (size_t)g->level[u] * (g->m + 1);
+      if (words) memcpy(pool + pool_used, g->upper_pool + g->upper_at[u], words * sizeof *pool);
+      g->upper_at[nu] = (uint32_t)pool_used;
+      pool_used += words;
       g->level[nu] = g->level[u];
       g->deleted[nu] = 0;
       if ((int)g->level[nu] > new_max) {
@@ -935,6 +1082,10 @@ int hnsw_graph_compact(hnsw_graph *g, uint32_t **remap_out) {
     }
     free(g->data0);
     g->data0 = data0;
+    free(g->upper_pool);
+    g->upper_pool = pool;
+    g->upper_used = pool_used;
+    g->upper_cap = live_words ? live_words : 1;
     g->capacity = live ? live : 1; /* the other arrays are larger than needed: harmless */
     g->count = live;
     g->deleted_count = 0;
@@ -976,22 +1127,33 @@ void hnsw_graph_write_at(const hnsw_graph *g, hnsw_writer *w, uint64_t *data_off
   if (!g->quantized) {
     hnsw_write(w, g->data0, g->count * g->node_bytes);
   } else {
-    for (uint32_t i = 0; i < g->count; i++) {
-      hnsw_write(w, links0(g, i), g->link0_bytes);
+    uint32_t *wide = calloc(1, g->wide_link0_bytes);
+    if (!wide) w->failed = 1;
+    for (uint32_t i = 0; wide && i < g->count; i++) {
+      uint32_t n, buf[HNSW_MAX_M0];
+      const uint32_t *ids = list_ids(g, i, 0, buf, &n);
+      memset(wide, 0, g->wide_link0_bytes);
+      block_store((char *)wide, 4, ids, n);
+      hnsw_write(w, wide, g->wide_link0_bytes);
       hnsw_write(w, g->fvec[i], g->dim * sizeof(float));
     }
+    free(wide);
   }
   hnsw_write(w, g->level, g->count);
   hnsw_write(w, g->deleted, g->count);
   for (size_t i = 0; i < g->count; i++)
-    if (g->level[i]) hnsw_write(w, g->upper[i], (size_t)g->level[i] * (g->m + 1) * 4);
+    if (g->level[i])
+      hnsw_write(w, g->upper_pool + g->upper_at[i], (size_t)g->level[i] * (g->m + 1) * 4);
 }
 
 /* A node's links at level must point to nodes that exist and reach that level (a search
  * at that level reads the target's own links there). */
-static int links_valid(const hnsw_graph *g, const uint32_t *l, size_t max, int level) {
-  if (l[0] > max) return 0;
-  for (uint32_t j = 1; j <= l[0]; j++)
+static int links_valid(const hnsw_graph *g, uint32_t node, int level) {
+  uint32_t n, buf[HNSW_MAX_M0];
+  memcpy(&n, list_block(g, node, level), sizeof n);
+  if (n > max_links(g, level)) return 0;
+  const uint32_t *l = list_ids(g, node, level, buf, &n);
+  for (uint32_t j = 0; j < n; j++)
     if (l[j] >= g->count || g->level[l[j]] < level) return 0;
   return 1;
 }
@@ -1008,7 +1170,7 @@ static int read_quantized_nodes(hnsw_graph *g, hnsw_reader *r, size_t count, int
   if (g->rerank_mmap && fd >= 0 && at >= 0) {
     struct stat st;
     if (fstat(fd, &st) == 0 && (uint64_t)st.st_size >= (uint64_t)at + count * fnb &&
-        ((uint64_t)at + g->link0_bytes) % sizeof(float) == 0) {
+        ((uint64_t)at + g->wide_link0_bytes) % sizeof(float) == 0) {
       void *map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
       if (map != MAP_FAILED) {
         g->map = map;
@@ -1021,10 +1183,20 @@ static int read_quantized_nodes(hnsw_graph *g, hnsw_reader *r, size_t count, int
   for (size_t i = 0; i < count; i++) {
     hnsw_read(r, block, fnb);
     if (r->failed) break;
-    memcpy(links0(g, (uint32_t)i), block, g->link0_bytes);
-    const float *v = (const float *)(block + g->link0_bytes);
+    /* Checked here, not only by links_valid: a narrow list cannot hold a bad count or id. */
+    uint32_t n;
+    memcpy(&n, block, sizeof n);
+    const uint32_t *ids = (const uint32_t *)(block + 4);
+    for (uint32_t j = 0; n <= g->m0 && j < n; j++)
+      if (ids[j] >= count) n = UINT32_MAX;
+    if (n > g->m0) {
+      r->failed = 1;
+      break;
+    }
+    list_store(g, (uint32_t)i, 0, ids, n);
+    const float *v = (const float *)(block + g->wide_link0_bytes);
     if (g->map) {
-      g->fvec[i] = (const float *)(g->map + (size_t)at + i * fnb + g->link0_bytes);
+      g->fvec[i] = (const float *)(g->map + (size_t)at + i * fnb + g->wide_link0_bytes);
     } else {
       float *copy = malloc(g->dim * sizeof *copy);
       if (!copy) {
@@ -1039,7 +1211,7 @@ static int read_quantized_nodes(hnsw_graph *g, hnsw_reader *r, size_t count, int
     for (size_t j = 0; j < g->dim; j++)
       sum += (double)v[j] * v[j];
     float norm2 = (float)sum;
-    memcpy(g->data0 + i * g->node_bytes + g->link0_bytes, &norm2, sizeof norm2);
+    memcpy(block_of(g, (uint32_t)i) + g->link0_bytes, &norm2, sizeof norm2);
   }
   free(block);
   return r->failed ? -1 : 0;
@@ -1073,8 +1245,6 @@ hnsw_graph *hnsw_graph_read_with(hnsw_reader *r, const hnsw_quant_options *quant
     for (size_t i = 0; i < count; i++)
       g->fvec[i] = NULL;
     g->count = count; /* from here hnsw_graph_free frees fvec[0..count) */
-    for (size_t i = 0; i < count; i++)
-      g->upper[i] = NULL;
     if (read_quantized_nodes(g, r, count, fd) != 0) goto bad_g;
   } else {
     hnsw_read(r, g->data0, count * g->node_bytes);
@@ -1082,22 +1252,23 @@ hnsw_graph *hnsw_graph_read_with(hnsw_reader *r, const hnsw_quant_options *quant
   hnsw_read(r, g->level, count);
   hnsw_read(r, g->deleted, count);
   if (r->failed) goto bad_g;
-  g->count = count; /* from here hnsw_graph_free frees upper[0..count) */
-  for (size_t i = 0; i < count; i++)
-    g->upper[i] = NULL;
+  g->count = count;
+  size_t words = 0;
   for (size_t i = 0; i < count; i++) {
     if (g->level[i] > HNSW_MAX_LEVEL) goto bad_g;
     if (g->deleted[i]) g->deleted_count++;
-    if (!g->level[i]) continue;
-    size_t words = (size_t)g->level[i] * (g->m + 1);
-    g->upper[i] = malloc(words * 4);
-    if (!g->upper[i]) goto bad_g;
-    hnsw_read(r, g->upper[i], words * 4);
-    if (r->failed) goto bad_g;
+    g->upper_at[i] = (uint32_t)words;
+    words += (size_t)g->level[i] * (g->m + 1);
+    if (words > UINT32_MAX) goto bad_g;
   }
+  /* The lists must be in the file before they size the pool. */
+  if (!hnsw_read_fits(r, (uint64_t)words * 4) || upper_reserve(g, words) != 0) goto bad_g;
+  if (words) hnsw_read(r, g->upper_pool, words * 4);
+  if (r->failed) goto bad_g;
+  g->upper_used = words;
   for (size_t i = 0; i < count; i++)
     for (int level = 0; level <= g->level[i]; level++)
-      if (!links_valid(g, links_at(g, (uint32_t)i, level), max_links(g, level), level)) goto bad_g;
+      if (!links_valid(g, (uint32_t)i, level)) goto bad_g;
   g->max_level = (int)max_level1 - 1;
   g->entry = entry;
   if ((count == 0) != (g->max_level < 0)) goto bad_g;
@@ -1113,8 +1284,8 @@ bad:
 
 int hnsw_graph_map_snapshot(hnsw_graph *g, const char *path, uint64_t data_offset) {
   if (!g->quantized || !g->rerank_mmap) return 0;
-  size_t fnb = g->link0_bytes + g->dim * sizeof(float);
-  if ((data_offset + g->link0_bytes) % sizeof(float) != 0) return -1;
+  size_t fnb = g->wide_link0_bytes + g->dim * sizeof(float);
+  if ((data_offset + g->wide_link0_bytes) % sizeof(float) != 0) return -1;
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return -1;
   struct stat st;
@@ -1125,7 +1296,7 @@ int hnsw_graph_map_snapshot(hnsw_graph *g, const char *path, uint64_t data_offse
   if (map == MAP_FAILED) return -1;
   for (uint32_t i = 0; i < g->count; i++) {
     free_vector(g, i);
-    g->fvec[i] = (const float *)((const char *)map + data_offset + i * fnb + g->link0_bytes);
+    g->fvec[i] = (const float *)((const char *)map + data_offset + i * fnb + g->wide_link0_bytes);
   }
   if (g->map) munmap(g->map, g->map_len);
   g->map = map;

@@ -88,6 +88,10 @@ size_t hnsw_graph_count(const hnsw_graph *g); /* nodes, including tombstones */
 size_t hnsw_graph_live(const hnsw_graph *g);  /* nodes not deleted */
 int hnsw_graph_is_deleted(const hnsw_graph *g, uint32_t node);
 const float *hnsw_graph_vector(const hnsw_graph *g, uint32_t node);
+/* The level node reaches (its lists are 0 .. level), and its neighbours at one of them into
+ * out (room for 2M ids); returns how many. The graph's structure, for tests and tools. */
+int hnsw_graph_level(const hnsw_graph *g, uint32_t node);
+size_t hnsw_graph_neighbours(const hnsw_graph *g, uint32_t node, int level, uint32_t *out);
 size_t hnsw_graph_dim(const hnsw_graph *g);
 size_t hnsw_graph_m(const hnsw_graph *g);
 void hnsw_graph_set_ef_construction(hnsw_graph *g, size_t ef);
