@@ -8,7 +8,8 @@
  *
  * Byte 0 picks the mode: bit 0 = snapshot (else log); bit 1 = recompute the checksums
  * first (each log record's CRC-32C, or the snapshot's trailing one), so that the fuzzer
- * reaches the decoders behind them. */
+ * reaches the decoders behind them; bit 2 = open a snapshot as an int8 index (codes fitted
+ * from the first vector on), bit 3 = with its vectors mapped from the file. */
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -113,12 +114,14 @@ static void fuzz_log(void) {
   hnsw_log_close(log);
 }
 
-static void fuzz_snapshot(void) {
+/* quant: NULL for the float index, or an int8 open (its own read path: narrow level-0
+ * lists, vectors copied or mapped). */
+static void fuzz_snapshot(const hnsw_quant_options *quant) {
   hnsw_graph *graph = NULL;
   hnsw_meta *meta = NULL;
   uint64_t seq = 0;
   visor_error err = {0};
-  if (hnsw_snapshot_load(dir, &graph, &meta, &seq, &err) != VISOR_OK) {
+  if (hnsw_snapshot_load_with(dir, quant, &graph, &meta, &seq, &err) != VISOR_OK) {
     if (graph || meta || err.message[0] == '\0') abort();
     return;
   }
@@ -140,6 +143,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (!dir[0]) make_dir();
   if (size < 1) return 0;
   int snapshot = data[0] & 1, fix_crc = data[0] & 2;
+  hnsw_quant_options int8 = {1, data[0] & 8 ? 1 : 0, 1};
   uint8_t *file = malloc(size);
   size_t file_size = size - 1;
   memcpy(file, data + 1, file_size);
@@ -149,7 +153,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       memcpy(file + file_size - 4, &crc, 4);
     }
     write_file(snapshot_path, file, file_size);
-    fuzz_snapshot();
+    fuzz_snapshot(data[0] & 4 ? &int8 : NULL);
   } else {
     if (fix_crc) fix_log_crcs(file, file_size);
     write_file(log_path, file, file_size);
