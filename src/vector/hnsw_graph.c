@@ -608,6 +608,7 @@ search_level_with(const hnsw_graph *g, const code_query *cq, scratch *s, const f
         const char *next = search_prefetch_target(g, cq, after);
         __builtin_prefetch(next);
         __builtin_prefetch(next + 64);
+        if (cq) __builtin_prefetch(next + 128); /* 128-d codes and their norm: 132 B */
       }
       if (tags[nb] == epoch) continue;
       tags[nb] = epoch;
