@@ -261,6 +261,11 @@ static inline void block_store(char *block, size_t width, const uint32_t *ids, u
   memcpy(block, &n, sizeof n);
 }
 
+/* Words of the upper-level pool a node reaching level holds: one list per level above 0. */
+static inline size_t upper_words(const hnsw_graph *g, int level) {
+  return (size_t)level * (g->m + 1);
+}
+
 static inline char *list_block(const hnsw_graph *g, uint32_t node, int level) {
   return level == 0
              ? block_of(g, node)
@@ -497,9 +502,9 @@ int hnsw_graph_level(const hnsw_graph *g, uint32_t node) {
   return g->level[node];
 }
 size_t hnsw_graph_neighbours(const hnsw_graph *g, uint32_t node, int level, uint32_t *out) {
-  uint32_t n, buf[HNSW_MAX_M0];
-  const uint32_t *ids = list_ids(g, node, level, buf, &n);
-  memcpy(out, ids, n * sizeof *ids);
+  uint32_t n;
+  const uint32_t *ids = list_ids(g, node, level, out, &n);
+  if (ids != out) memcpy(out, ids, n * sizeof *ids);
   return n;
 }
 size_t hnsw_graph_dim(const hnsw_graph *g) {
@@ -608,7 +613,7 @@ search_level_with(const hnsw_graph *g, const code_query *cq, scratch *s, const f
         const char *next = search_prefetch_target(g, cq, after);
         __builtin_prefetch(next);
         __builtin_prefetch(next + 64);
-        if (cq) __builtin_prefetch(next + 128); /* 128-d codes and their norm: 132 B */
+        if (cq) __builtin_prefetch(next + 128); /* norm + codes are 132 B at 128-d */
       }
       if (tags[nb] == epoch) continue;
       tags[nb] = epoch;
@@ -626,17 +631,24 @@ search_level_with(const hnsw_graph *g, const code_query *cq, scratch *s, const f
   return 0;
 }
 
+/* search_level_with specialised on the level's id width. */
+static inline __attribute__((always_inline)) int
+search_level_by_width(const hnsw_graph *g, const code_query *cq, scratch *s, const float *q,
+                      uint32_t entry, float entry_dist, size_t ef, int level,
+                      const hnsw_filter *f) {
+  if (list_width(g, level) == 3)
+    return search_level_with(g, cq, s, q, entry, entry_dist, ef, level, f, 3);
+  return search_level_with(g, cq, s, q, entry, entry_dist, ef, level, f, 4);
+}
+
 static int search_level(const hnsw_graph *g, scratch *s, const float *q, uint32_t entry,
                         float entry_dist, size_t ef, int level, const hnsw_filter *f) {
-  if (list_width(g, level) == 3)
-    return search_level_with(g, NULL, s, q, entry, entry_dist, ef, level, f, 3);
-  return search_level_with(g, NULL, s, q, entry, entry_dist, ef, level, f, 4);
+  return search_level_by_width(g, NULL, s, q, entry, entry_dist, ef, level, f);
 }
 
 static int search_level_codes(const hnsw_graph *g, const code_query *cq, scratch *s, uint32_t entry,
                               float entry_dist, size_t ef, const hnsw_filter *f) {
-  if (g->id_bytes == 3) return search_level_with(g, cq, s, NULL, entry, entry_dist, ef, 0, f, 3);
-  return search_level_with(g, cq, s, NULL, entry, entry_dist, ef, 0, f, 4);
+  return search_level_by_width(g, cq, s, NULL, entry, entry_dist, ef, 0, f);
 }
 
 /* Moves s->results into s->sorted, closest first. Returns the count, or -1 on OOM. */
@@ -735,7 +747,7 @@ int hnsw_graph_insert(hnsw_graph *g, const float *vec, uint32_t *node_out) {
     memcpy(copy, vec, g->dim * sizeof *copy);
   }
   int level = random_level(g);
-  size_t words = (size_t)level * (g->m + 1);
+  size_t words = upper_words(g, level);
   if (upper_reserve(g, words) != 0) {
     free(copy);
     return -1;
@@ -1026,7 +1038,7 @@ int hnsw_graph_compact(hnsw_graph *g, uint32_t **remap_out) {
     /* Every allocation first: past this point nothing can fail. */
     size_t live_words = 0;
     for (size_t i = 0; i < old_count; i++)
-      if (!g->deleted[i]) live_words += (size_t)g->level[i] * (g->m + 1);
+      if (!g->deleted[i]) live_words += upper_words(g, g->level[i]);
     char *data0 = malloc((live ? live : 1) * g->node_bytes);
     uint32_t *pool = malloc((live_words ? live_words : 1) * sizeof *pool);
     scratch *s = data0 && pool ? scratch_acquire(g) : NULL;
@@ -1066,7 +1078,7 @@ int hnsw_graph_compact(hnsw_graph *g, uint32_t **remap_out) {
           ids[j] = remap[ids[j]];
         block_store(list, list_width(g, level), ids, n);
       }
-      size_t words = (size_t)g->level[u] * (g->m + 1);
+      size_t words = upper_words(g, g->level[u]);
       if (words) memcpy(pool + pool_used, g->upper_pool + g->upper_at[u], words * sizeof *pool);
       g->upper_at[nu] = (uint32_t)pool_used;
       pool_used += words;
@@ -1128,7 +1140,7 @@ void hnsw_graph_write_at(const hnsw_graph *g, hnsw_writer *w, uint64_t *data_off
   if (!g->quantized) {
     hnsw_write(w, g->data0, g->count * g->node_bytes);
   } else {
-    uint32_t *wide = calloc(1, g->wide_link0_bytes);
+    uint32_t *wide = malloc(g->wide_link0_bytes);
     if (!wide) w->failed = 1;
     for (uint32_t i = 0; wide && i < g->count; i++) {
       uint32_t n, buf[HNSW_MAX_M0];
@@ -1143,8 +1155,7 @@ void hnsw_graph_write_at(const hnsw_graph *g, hnsw_writer *w, uint64_t *data_off
   hnsw_write(w, g->level, g->count);
   hnsw_write(w, g->deleted, g->count);
   for (size_t i = 0; i < g->count; i++)
-    if (g->level[i])
-      hnsw_write(w, g->upper_pool + g->upper_at[i], (size_t)g->level[i] * (g->m + 1) * 4);
+    if (g->level[i]) hnsw_write(w, g->upper_pool + g->upper_at[i], upper_words(g, g->level[i]) * 4);
 }
 
 /* A node's links at level must point to nodes that exist and reach that level (a search
@@ -1259,7 +1270,7 @@ hnsw_graph *hnsw_graph_read_with(hnsw_reader *r, const hnsw_quant_options *quant
     if (g->level[i] > HNSW_MAX_LEVEL) goto bad_g;
     if (g->deleted[i]) g->deleted_count++;
     g->upper_at[i] = (uint32_t)words;
-    words += (size_t)g->level[i] * (g->m + 1);
+    words += upper_words(g, g->level[i]);
     if (words > UINT32_MAX) goto bad_g;
   }
   /* The lists must be in the file before they size the pool. */

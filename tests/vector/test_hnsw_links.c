@@ -57,18 +57,6 @@ static void assert_same_answers(hnsw_graph *a, hnsw_graph *b, const float *data)
   }
 }
 
-static void save(const char *dir, hnsw_graph *g, uint64_t seq) {
-  hnsw_meta *meta = hnsw_meta_new();
-  for (size_t i = 0; i < hnsw_graph_count(g); i++) {
-    char id[32];
-    snprintf(id, sizeof id, "n%zu", i);
-    assert_int_equal(hnsw_meta_append(meta, id, NULL), 0);
-  }
-  visor_error err;
-  assert_int_equal(hnsw_snapshot_save(dir, g, meta, seq, &err), VISOR_OK);
-  hnsw_meta_free(meta);
-}
-
 static hnsw_graph *load(const char *dir, const hnsw_quant_options *quant) {
   hnsw_graph *g = NULL;
   hnsw_meta *meta = NULL;
@@ -94,7 +82,7 @@ static void quantized_graph_equals_float_graph(void **state) {
   assert_same_graph(plain, quant);
   char *dir = vt_temp_dir("visor-links");
   hnsw_graph_requantize(quant); /* the codes a reload fits */
-  save(dir, quant, 1);
+  assert_int_equal(vt_save_graph(dir, quant, 1), 0);
   hnsw_graph *reloaded = load(dir, &ram);
   assert_same_answers(quant, reloaded, data);
   hnsw_graph_free(reloaded);
@@ -107,7 +95,7 @@ static void quantized_graph_equals_float_graph(void **state) {
   assert_int_equal(hnsw_graph_compact(quant, NULL), 0);
   assert_same_graph(plain, quant);
 
-  save(dir, quant, 2);
+  assert_int_equal(vt_save_graph(dir, quant, 2), 0);
   hnsw_graph *as_float = load(dir, NULL), *as_mapped = load(dir, &mapped);
   assert_int_equal(hnsw_graph_quantized(as_mapped), 2);
   assert_same_graph(plain, as_float);

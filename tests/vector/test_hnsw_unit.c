@@ -530,14 +530,8 @@ static void test_quantized_graph(void **state) {
   assert_true(res[0].distance == 0.0f);
 
   char *dir = vt_temp_dir("visor-quant-graph");
-  hnsw_meta *meta = hnsw_meta_new();
-  for (size_t i = 0; i < hnsw_graph_count(g); i++) {
-    char id[32];
-    snprintf(id, sizeof id, "q%zu", i);
-    assert_int_equal(hnsw_meta_append(meta, id, NULL), 0);
-  }
+  assert_int_equal(vt_save_graph(dir, g, 1), 0);
   visor_error err;
-  assert_int_equal(hnsw_snapshot_save(dir, g, meta, 1, &err), VISOR_OK);
   hnsw_graph *gf = NULL, *gm = NULL;
   hnsw_meta *mf = NULL, *mm = NULL;
   uint64_t seq;
@@ -562,7 +556,6 @@ static void test_quantized_graph(void **state) {
   hnsw_graph_free(gm);
   hnsw_meta_free(mf);
   hnsw_meta_free(mm);
-  hnsw_meta_free(meta);
   vt_remove_tree(dir);
   free(dir);
   hnsw_graph_free(g);

@@ -1,4 +1,5 @@
-/* test_util.c: temporary folders, synthetic data for the vector tests. */
+/* test_util.c: temporary folders, synthetic data and snapshots of bare graphs for the vector
+ * tests. */
 #define _GNU_SOURCE
 #include "test_util.h"
 
@@ -8,6 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "vector/hnsw_meta.h"
+#include "vector/hnsw_persist.h"
 
 char *vt_temp_dir(const char *prefix) {
   const char *base = getenv("TMPDIR");
@@ -73,4 +77,21 @@ float *vt_clustered_data(size_t n, size_t dim, size_t clusters, float spread, ui
   }
   free(centres);
   return data;
+}
+
+int vt_save_graph(const char *dir, const hnsw_graph *g, uint64_t seq) {
+  hnsw_meta *meta = hnsw_meta_new();
+  int rc = meta ? 0 : -1;
+  for (size_t i = 0; rc == 0 && i < hnsw_graph_count(g); i++) {
+    char id[32];
+    snprintf(id, sizeof id, "n%zu", i);
+    rc = hnsw_meta_append(meta, id, NULL);
+  }
+  visor_error err = {0};
+  if (rc == 0 && hnsw_snapshot_save(dir, g, meta, seq, &err) != VISOR_OK) {
+    fprintf(stderr, "snapshot of %s: %s\n", dir, err.message);
+    rc = -1;
+  }
+  hnsw_meta_free(meta);
+  return rc;
 }
